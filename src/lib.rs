@@ -1,0 +1,21 @@
+//! synscope: a raw-socket packet inspector and SYN-flood mitigation testbed.
+//!
+//! The crate is layered so that the same code runs on a live interface, on a capture file and in a test:
+//!
+//! - [`wire`]: decoding and crafting of frames, and [`filter`]: tcpdump-like expressions. Both are **pure**: they do
+//!   no I/O, spawn no threads and never read a clock. Time arrives with each frame ([`time::Timestamp`]).
+//! - [`capture`]: the edge that touches packets: capture files in, pcap files out.
+//! - [`output`]: printers (text, JSON, summary) behind one [`output::Sink`] trait.
+//! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
+//! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
+//!
+//! See `DESIGN.md` in the shared folder for the whole picture.
+
+pub mod capture;
+pub mod cli;
+pub mod cmd;
+pub mod filter;
+pub mod output;
+pub mod synth;
+pub mod time;
+pub mod wire;

@@ -1,0 +1,24 @@
+//! Decoding and crafting of frames. Pure: no I/O, no clock (see the crate docs).
+
+pub mod craft;
+pub mod decode;
+pub mod linktype;
+pub mod packet;
+pub mod segment;
+pub mod tcp_options;
+
+pub use decode::decode;
+pub use linktype::LinkType;
+pub use packet::Packet;
+pub use segment::{TcpFlags, TcpSegment};
+
+/// Why a frame could not be decoded completely. The layers before the damage stay decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The frame ended inside a header.
+    #[error("truncated {what}: {got} of {need} bytes")]
+    Truncated { what: &'static str, got: usize, need: usize },
+    /// A header field holds an impossible value.
+    #[error("{0}")]
+    Invalid(String),
+}

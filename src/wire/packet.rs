@@ -1,0 +1,277 @@
+//! The decoded view of one captured frame, layer by layer. It borrows the frame's bytes and allocates nothing, so
+//! decoding stays cheap enough to keep up with a flood. A layer that could not be decoded leaves the later layers
+//! empty and sets `malformed`; the layers before it stay filled in, so a printer can show how far decoding got.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::linktype::LinkType;
+use super::segment::TcpSegment;
+use super::DecodeError;
+
+/// One decoded frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet<'a> {
+    pub link: Link,
+    pub net: Net,
+    pub transport: Transport<'a>,
+    pub malformed: Option<DecodeError>,
+}
+
+/// What the link layer said: the capture's link type, Ethernet addresses when there were any, and VLAN tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub link_type: LinkType,
+    pub ethernet: Option<EthernetInfo>,
+    pub vlans: Vlans,
+    /// The protocol the link layer announced for its payload (an EtherType, or the address family mapped to one).
+    pub ether_type: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EthernetInfo {
+    pub src: [u8; 6],
+    pub dst: [u8; 6],
+    /// The outermost EtherType, before any VLAN tag (0x8100 or 0x88a8 for tagged frames).
+    pub outer_ether_type: u16,
+}
+
+/// Up to two VLAN tags (802.1Q, and 802.1ad QinQ), outermost first. Deeper stacks are counted, not stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Vlans {
+    tags: [VlanTag; 2],
+    len: u8,
+    pub deeper: u8,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VlanTag {
+    pub id: u16,
+    pub priority: u8,
+    /// The EtherType carried inside this tag.
+    pub inner_ether_type: u16,
+}
+
+impl Vlans {
+    pub fn push(&mut self, tag: VlanTag) {
+        if (self.len as usize) < self.tags.len() {
+            self.tags[self.len as usize] = tag;
+            self.len += 1;
+        } else {
+            self.deeper = self.deeper.saturating_add(1);
+        }
+    }
+
+    pub fn as_slice(&self) -> &[VlanTag] {
+        &self.tags[..self.len as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The network layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Net {
+    /// Nothing decoded at this layer (the link layer failed, or the frame ended).
+    None,
+    Ipv4(Ipv4Info),
+    Ipv6(Ipv6Info),
+    Arp(ArpInfo),
+    /// A link payload we do not decode, by EtherType.
+    Other { ether_type: u16 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Info {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub ttl: u8,
+    pub tos: u8,
+    pub id: u16,
+    pub protocol: u8,
+    pub header_len: u16,
+    pub total_len: u16,
+    pub dont_fragment: bool,
+    pub more_fragments: bool,
+    /// Fragment offset in bytes.
+    pub fragment_offset: u16,
+    pub checksum: u16,
+}
+
+impl Ipv4Info {
+    /// RFC 791: a datagram is a fragment when MF is set or the offset is non-zero.
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments || self.fragment_offset != 0
+    }
+}
+
+/// The most extension headers we list per packet; more are counted in `extensions_truncated`.
+pub const MAX_LISTED_EXTENSIONS: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Info {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub hop_limit: u8,
+    pub traffic_class: u8,
+    pub flow_label: u32,
+    pub payload_len: u16,
+    /// The protocol after the extension headers.
+    pub next_header: u8,
+    extensions: [u8; MAX_LISTED_EXTENSIONS],
+    extension_count: u8,
+    pub fragment: Option<Ipv6Fragment>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv6Fragment {
+    pub id: u32,
+    /// Offset in bytes.
+    pub offset: u16,
+    pub more_fragments: bool,
+}
+
+impl Ipv6Info {
+    pub fn new(src: Ipv6Addr, dst: Ipv6Addr) -> Self {
+        Ipv6Info {
+            src,
+            dst,
+            hop_limit: 0,
+            traffic_class: 0,
+            flow_label: 0,
+            payload_len: 0,
+            next_header: 0,
+            extensions: [0; MAX_LISTED_EXTENSIONS],
+            extension_count: 0,
+            fragment: None,
+        }
+    }
+
+    /// Records an extension header by its protocol number (0 hop-by-hop, 43 routing, 44 fragment, 60 dest opts, 51 AH).
+    pub fn push_extension(&mut self, protocol: u8) {
+        if (self.extension_count as usize) < MAX_LISTED_EXTENSIONS {
+            self.extensions[self.extension_count as usize] = protocol;
+            self.extension_count += 1;
+        }
+    }
+
+    pub fn extensions(&self) -> &[u8] {
+        &self.extensions[..self.extension_count as usize]
+    }
+}
+
+/// An ARP packet. Only Ethernet/IPv4 ARP carries addresses we show; others keep their hardware and protocol types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpInfo {
+    pub operation: u16,
+    pub hardware_type: u16,
+    pub protocol_type: u16,
+    pub ethernet_ipv4: Option<ArpEthIpv4>,
+    pub len: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArpEthIpv4 {
+    pub sender_mac: [u8; 6],
+    pub sender_ip: Ipv4Addr,
+    pub target_mac: [u8; 6],
+    pub target_ip: Ipv4Addr,
+}
+
+/// The transport layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport<'a> {
+    None,
+    Tcp(TcpSegment<'a>),
+    Udp(UdpInfo),
+    Icmp(IcmpInfo),
+    /// A non-first IP fragment: its transport header is in another packet.
+    Fragment { protocol: u8, len: u32 },
+    /// A transport protocol we do not decode, by IP protocol number.
+    Other { protocol: u8, len: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpInfo {
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The UDP length field: header plus payload.
+    pub length: u16,
+    pub checksum: u16,
+}
+
+impl UdpInfo {
+    pub fn payload_len(&self) -> u16 {
+        self.length.saturating_sub(8)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpInfo {
+    /// ICMPv6 (RFC 4443) rather than ICMP (RFC 792).
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    /// The four bytes after the checksum: identifier and sequence for echo messages.
+    pub rest: [u8; 4],
+    /// ICMP message length, header included.
+    pub len: u32,
+}
+
+impl IcmpInfo {
+    pub fn is_echo(&self) -> bool {
+        matches!((self.v6, self.icmp_type), (false, 0 | 8) | (true, 128 | 129))
+    }
+}
+
+impl Packet<'_> {
+    pub fn src_ip(&self) -> Option<IpAddr> {
+        match &self.net {
+            Net::Ipv4(ip) => Some(IpAddr::V4(ip.src)),
+            Net::Ipv6(ip) => Some(IpAddr::V6(ip.src)),
+            _ => None,
+        }
+    }
+
+    pub fn dst_ip(&self) -> Option<IpAddr> {
+        match &self.net {
+            Net::Ipv4(ip) => Some(IpAddr::V4(ip.dst)),
+            Net::Ipv6(ip) => Some(IpAddr::V6(ip.dst)),
+            _ => None,
+        }
+    }
+
+    /// Transport ports for TCP and UDP.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match &self.transport {
+            Transport::Tcp(t) => Some((t.src_port, t.dst_port)),
+            Transport::Udp(u) => Some((u.src_port, u.dst_port)),
+            _ => None,
+        }
+    }
+
+    pub fn tcp(&self) -> Option<&TcpSegment<'_>> {
+        match &self.transport {
+            Transport::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The IP protocol number of the transport, also for fragments and undecoded protocols.
+    pub fn ip_protocol(&self) -> Option<u8> {
+        match &self.net {
+            Net::Ipv4(ip) => Some(ip.protocol),
+            Net::Ipv6(ip) => Some(ip.next_header),
+            _ => None,
+        }
+    }
+
+    pub fn is_fragment(&self) -> bool {
+        match &self.net {
+            Net::Ipv4(ip) => ip.is_fragment(),
+            Net::Ipv6(ip) => ip.fragment.is_some(),
+            _ => false,
+        }
+    }
+}
