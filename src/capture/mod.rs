@@ -1,1 +1,12 @@
+//! The edges that touch packets: capture files in, pcap files out, and the source thread that feeds the engine.
 
+pub mod error;
+pub mod file;
+pub mod frame;
+pub mod read_buffer;
+pub mod source;
+pub mod writer;
+
+pub use error::CaptureError;
+pub use file::{CaptureReader, Precision};
+pub use frame::{Frame, FrameBatch};

@@ -1,1 +1,15 @@
+//! One module per subcommand. These are the only places that join sources, the pure core and printers.
 
+pub mod generate;
+pub mod read;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Read(args) => read::run(&args),
+        Command::Gen(args) => generate::run(&args),
+    }
+}

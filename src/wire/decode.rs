@@ -2,17 +2,17 @@
 //! loopback), everything from the EtherType inwards by etherparse's lax slicer, which keeps the layers it could read
 //! when a later one is damaged. Nothing here panics on any input: a damaged layer becomes `Packet::malformed`.
 
-use etherparse::err::packet::SliceError;
 use etherparse::err::Layer;
+use etherparse::err::packet::SliceError;
 use etherparse::{
-    EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice, TcpSlice, TransportSlice,
-    UdpSlice,
+    EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice, TcpSlice,
+    TransportSlice, UdpSlice,
 };
 
+use super::DecodeError;
 use super::linktype::LinkType;
 use super::packet::*;
 use super::segment::{TcpFlags, TcpSegment};
-use super::DecodeError;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -128,7 +128,8 @@ fn from_protocol<'a>(protocol: u16, payload: &'a [u8], packet: &mut Packet<'a>) 
 fn fill_from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, packet: &mut Packet<'a>) {
     if let Some(LinkSlice::Ethernet2(eth)) = &sliced.link {
         let ether_type = eth.ether_type().0;
-        packet.link.ethernet = Some(EthernetInfo { src: eth.source(), dst: eth.destination(), outer_ether_type: ether_type });
+        packet.link.ethernet =
+            Some(EthernetInfo { src: eth.source(), dst: eth.destination(), outer_ether_type: ether_type });
         packet.link.ether_type = Some(ether_type);
     }
     for ext in &sliced.link_exts {
@@ -201,6 +202,7 @@ fn fill_from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, packet: &mut Packet<'a>) {
             } else {
                 payload.payload.len() as u32
             };
+            info.upper_len = announced_payload;
             ip_payload = Some(payload);
             packet.net = Net::Ipv6(info);
         }
@@ -221,12 +223,11 @@ fn fill_from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, packet: &mut Packet<'a>) {
         Some(TransportSlice::Icmpv6(icmp)) => Transport::Icmp(icmp_info(true, icmp.slice(), announced_payload)),
         Some(TransportSlice::Igmp(_)) => Transport::Other { protocol: 2, len: announced_payload },
         None => match ip_payload {
-            Some(payload) if sliced.stop_err.is_none() => {
-                untransported(packet, payload, announced_payload).unwrap_or_else(|err| {
+            Some(payload) if sliced.stop_err.is_none() => untransported(packet, payload, announced_payload)
+                .unwrap_or_else(|err| {
                     packet.malformed = Some(err);
                     Transport::None
-                })
-            }
+                }),
             _ => Transport::None,
         },
     };
@@ -318,13 +319,7 @@ fn icmp_info(v6: bool, bytes: &[u8], len: u32) -> IcmpInfo {
     if bytes.len() >= 8 {
         rest.copy_from_slice(&bytes[4..8]);
     }
-    IcmpInfo {
-        v6,
-        icmp_type: bytes.first().copied().unwrap_or(0),
-        code: bytes.get(1).copied().unwrap_or(0),
-        rest,
-        len,
-    }
+    IcmpInfo { v6, icmp_type: bytes.first().copied().unwrap_or(0), code: bytes.get(1).copied().unwrap_or(0), rest, len }
 }
 
 /// RFC 826 ARP. etherparse has validated the lengths by the time we get here; we still index defensively.

@@ -4,9 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::DecodeError;
 use super::linktype::LinkType;
 use super::segment::TcpSegment;
-use super::DecodeError;
 
 /// One decoded frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +79,9 @@ pub enum Net {
     Ipv6(Ipv6Info),
     Arp(ArpInfo),
     /// A link payload we do not decode, by EtherType.
-    Other { ether_type: u16 },
+    Other {
+        ether_type: u16,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +119,8 @@ pub struct Ipv6Info {
     pub traffic_class: u8,
     pub flow_label: u32,
     pub payload_len: u16,
+    /// Bytes after the extension headers, as the header announces them.
+    pub upper_len: u32,
     /// The protocol after the extension headers.
     pub next_header: u8,
     extensions: [u8; MAX_LISTED_EXTENSIONS],
@@ -141,6 +145,7 @@ impl Ipv6Info {
             traffic_class: 0,
             flow_label: 0,
             payload_len: 0,
+            upper_len: 0,
             next_header: 0,
             extensions: [0; MAX_LISTED_EXTENSIONS],
             extension_count: 0,
@@ -187,9 +192,15 @@ pub enum Transport<'a> {
     Udp(UdpInfo),
     Icmp(IcmpInfo),
     /// A non-first IP fragment: its transport header is in another packet.
-    Fragment { protocol: u8, len: u32 },
+    Fragment {
+        protocol: u8,
+        len: u32,
+    },
     /// A transport protocol we do not decode, by IP protocol number.
-    Other { protocol: u8, len: u32 },
+    Other {
+        protocol: u8,
+        len: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

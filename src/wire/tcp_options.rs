@@ -14,10 +14,19 @@ pub enum TcpOption<'a> {
     SackPermitted,
     /// Up to four SACK blocks (left edge, right edge).
     Sack(SackBlocks),
-    Timestamp { val: u32, ecr: u32 },
-    Unknown { kind: u8, data: &'a [u8] },
+    Timestamp {
+        val: u32,
+        ecr: u32,
+    },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
     /// An option whose length byte is impossible or runs past the header; parsing stops here.
-    Malformed { kind: u8, reason: &'static str },
+    Malformed {
+        kind: u8,
+        reason: &'static str,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

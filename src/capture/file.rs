@@ -1,0 +1,375 @@
+//! Capture files in: pcap (microsecond and nanosecond, either byte order) and pcapng (any number of sections and
+//! interfaces), told apart by their magic number, never by the file name. Headers and blocks are parsed by the
+//! `pcap-file` crate; framing, limits and offsets are checked here so every error can name where the damage is.
+
+use std::fs::File;
+use std::io::{self, Read};
+
+use pcap_file::pcap::PcapHeader;
+use pcap_file::pcapng::PcapNgParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::{Endianness, TsResolution};
+
+use super::error::{CaptureError, CaptureErrorKind, Location, RecordUnit};
+use super::frame::Frame;
+use super::read_buffer::ReadBuffer;
+use crate::time::Timestamp;
+use crate::wire::LinkType;
+
+const PCAP_MICRO: u32 = 0xa1b2_c3d4;
+const PCAP_NANO: u32 = 0xa1b2_3c4d;
+const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+
+/// libpcap's MAXIMUM_SNAPLEN: no writer produces a larger pcap record.
+const MAX_PCAP_RECORD: u32 = 262_144;
+/// A generous cap on one pcapng block; real blocks are a packet plus options.
+const MAX_PCAPNG_BLOCK: u32 = 16 << 20;
+
+/// The timestamp precision a file records, so a writer can keep it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Micro,
+    Nano,
+}
+
+/// Reads frames from one capture file.
+pub struct CaptureReader<R> {
+    name: String,
+    buf: ReadBuffer<R>,
+    format: Format,
+    /// Bytes of the record returned last, released at the next call (the frame borrowed them).
+    pending: usize,
+    records: u64,
+}
+
+enum Format {
+    Pcap { header: PcapHeader, link: Result<LinkType, u32> },
+    PcapNg { parser: Box<PcapNgParser>, interfaces: Vec<Interface>, last_ts: Timestamp },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: Result<LinkType, u32>,
+    /// if_tsresol: the low 7 bits are the exponent; the high bit selects base 2 instead of 10 (RFC-to-be
+    /// draft-ietf-opsawg-pcapng §4.2).
+    tsresol: u8,
+    tsoffset_secs: u64,
+}
+
+impl CaptureReader<Box<dyn Read + Send>> {
+    /// Opens a file by path, or standard input for `-`.
+    pub fn open(path: &str) -> Result<Self, CaptureError> {
+        let reader: Box<dyn Read + Send> = if path == "-" {
+            Box::new(io::stdin())
+        } else {
+            let file = File::open(path).map_err(|e| CaptureError::new(path, None, CaptureErrorKind::Open(e)))?;
+            Box::new(file)
+        };
+        let name = if path == "-" { "<stdin>" } else { path };
+        CaptureReader::new(name, reader)
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    pub fn new(name: &str, reader: R) -> Result<Self, CaptureError> {
+        let mut buf = ReadBuffer::new(reader);
+        let err = |loc, kind| CaptureError::new(name, loc, kind);
+        let at_start = Some(Location { record: 0, unit: RecordUnit::Record, offset: 0 });
+        let full = buf.fill(4).map_err(|e| err(None, CaptureErrorKind::Read(e)))?;
+        if !full {
+            return Err(err(None, CaptureErrorKind::Empty));
+        }
+        let magic_le = u32::from_le_bytes(buf.data()[..4].try_into().unwrap_or_default());
+        let format = match magic_le {
+            m if m == PCAP_MICRO || m == PCAP_NANO || m.swap_bytes() == PCAP_MICRO || m.swap_bytes() == PCAP_NANO => {
+                if !buf.fill(24).map_err(|e| err(None, CaptureErrorKind::Read(e)))? {
+                    let available = buf.data().len() as u64;
+                    return Err(err(at_start, CaptureErrorKind::Truncated { needed: 24, available }));
+                }
+                let (_, header) = PcapHeader::from_slice(buf.data())
+                    .map_err(|e| err(at_start, CaptureErrorKind::Malformed(format!("pcap header: {e}"))))?;
+                buf.consume(24);
+                let dlt = u32::from(header.datalink);
+                Format::Pcap { header, link: LinkType::from_linktype(dlt).ok_or(dlt) }
+            }
+            PCAPNG_SHB => {
+                let at_shb = Some(Location { record: 1, unit: RecordUnit::Block, offset: 0 });
+                let len = peek_block_len(&mut buf, None).map_err(|kind| err(at_shb, kind))?;
+                let (_, parser) = PcapNgParser::new(&buf.data()[..len])
+                    .map_err(|e| err(at_shb, CaptureErrorKind::Malformed(format!("section header: {e}"))))?;
+                buf.consume(len);
+                Format::PcapNg { parser: Box::new(parser), interfaces: Vec::new(), last_ts: Timestamp::default() }
+            }
+            other => return Err(err(at_start, CaptureErrorKind::UnknownMagic(other.swap_bytes()))),
+        };
+        let records = u64::from(matches!(format, Format::PcapNg { .. }));
+        Ok(CaptureReader { name: name.to_string(), buf, format, pending: 0, records })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes of the file consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.buf.offset() + self.pending as u64
+    }
+
+    pub fn precision(&self) -> Precision {
+        match &self.format {
+            Format::Pcap { header, .. } if header.ts_resolution == TsResolution::NanoSecond => Precision::Nano,
+            Format::Pcap { .. } => Precision::Micro,
+            Format::PcapNg { interfaces, .. } => {
+                if interfaces.iter().any(|i| ts_unit_is_finer_than_micro(i.tsresol)) {
+                    Precision::Nano
+                } else {
+                    Precision::Micro
+                }
+            }
+        }
+    }
+
+    /// The next frame, `Ok(None)` at a clean end of file.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        self.buf.consume(std::mem::take(&mut self.pending));
+        match self.format {
+            Format::Pcap { .. } => self.next_pcap(),
+            Format::PcapNg { .. } => self.next_pcapng(),
+        }
+    }
+
+    fn error(&self, unit: RecordUnit, kind: CaptureErrorKind) -> CaptureError {
+        let location = Location { record: self.records, unit, offset: self.buf.offset() };
+        CaptureError::new(&self.name, Some(location), kind)
+    }
+
+    /// Makes `n` bytes available, or says how the file ended.
+    fn need(&mut self, n: usize, unit: RecordUnit) -> Result<bool, CaptureError> {
+        match self.buf.fill(n) {
+            Ok(true) => Ok(true),
+            Ok(false) if self.buf.data().is_empty() => Ok(false),
+            Ok(false) => {
+                let available = self.buf.data().len() as u64;
+                Err(self.error(unit, CaptureErrorKind::Truncated { needed: n as u64, available }))
+            }
+            Err(e) => Err(self.error(unit, CaptureErrorKind::Read(e))),
+        }
+    }
+
+    fn next_pcap(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        let Format::Pcap { header, link } = &self.format else { unreachable!("pcap state") };
+        let (big_endian, nano, snaplen, link) = (
+            header.endianness == Endianness::Big,
+            header.ts_resolution == TsResolution::NanoSecond,
+            header.snaplen,
+            *link,
+        );
+        self.records += 1;
+        if !self.need(16, RecordUnit::Record)? {
+            return Ok(None);
+        }
+        let word = |d: &[u8], at: usize| {
+            let b = [d[at], d[at + 1], d[at + 2], d[at + 3]];
+            if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
+        };
+        let d = self.buf.data();
+        let (ts_sec, ts_frac, incl_len, orig_len) = (word(d, 0), word(d, 4), word(d, 8), word(d, 12));
+        let limit = MAX_PCAP_RECORD.max(snaplen);
+        if incl_len > limit {
+            let kind = CaptureErrorKind::ImpossibleLength {
+                what: "record length",
+                len: u64::from(incl_len),
+                limit: u64::from(limit),
+            };
+            return Err(self.error(RecordUnit::Record, kind));
+        }
+        let link = link.map_err(|dlt| self.error(RecordUnit::Record, CaptureErrorKind::UnsupportedLinkType(dlt)))?;
+        let total = 16 + incl_len as usize;
+        self.need(total, RecordUnit::Record)?;
+        // A fraction of a second or more is carried into the seconds rather than rejected: the packet is still
+        // worth showing.
+        let nanos = if nano { u64::from(ts_frac) } else { u64::from(ts_frac) * 1_000 };
+        let ts = Timestamp::from_nanos(u64::from(ts_sec) * 1_000_000_000 + nanos);
+        self.pending = total;
+        let data = &self.buf.data()[16..total];
+        Ok(Some(Frame { ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        loop {
+            self.records += 1;
+            if !self.need(8, RecordUnit::Block)? {
+                return Ok(None);
+            }
+            let Format::PcapNg { parser, .. } = &self.format else { unreachable!("pcapng state") };
+            let endianness = parser.section().endianness;
+            let len = peek_block_len(&mut self.buf, Some(endianness)).map_err(|k| self.error(RecordUnit::Block, k))?;
+            let location = Location { record: self.records, unit: RecordUnit::Block, offset: self.buf.offset() };
+            let name = &self.name;
+            let fail = |kind| CaptureError::new(name, Some(location), kind);
+            let Format::PcapNg { parser, interfaces, last_ts } = &mut self.format else { unreachable!("pcapng state") };
+            let block = match parser.next_raw_block(&self.buf.data()[..len]) {
+                Ok((_, block)) => block,
+                Err(e) => return Err(fail(CaptureErrorKind::Malformed(format!("block: {e}")))),
+            };
+            let body: &[u8] = &block.body;
+            let big = parser.section().endianness == Endianness::Big;
+            let word = |at: usize| -> Option<u32> {
+                let b: [u8; 4] = body.get(at..at + 4)?.try_into().ok()?;
+                Some(if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+            };
+            let packet = match block.type_ {
+                // Section header or interface description: refresh our view of the interfaces.
+                0x0a0d_0d0a | 0x0000_0001 => {
+                    *interfaces = parser.interfaces().iter().map(interface_from_idb).collect();
+                    None
+                }
+                // Enhanced packet block (§4.3).
+                0x0000_0006 => {
+                    let parsed = (|| {
+                        let (iface, hi, lo, caplen, origlen) = (word(0)?, word(4)?, word(8)?, word(12)?, word(16)?);
+                        let data = body.get(20..20usize.checked_add(caplen as usize)?)?;
+                        Some((iface, (u64::from(hi) << 32) | u64::from(lo), origlen, data))
+                    })();
+                    Some(parsed.ok_or("enhanced packet block shorter than its captured length"))
+                }
+                // Obsolete packet block (§4.5 of the draft's appendix): 16-bit interface id, then as above.
+                0x0000_0002 => {
+                    let parsed = (|| {
+                        let iface = if big {
+                            u32::from(body.get(0..2)?[0]) << 8 | u32::from(body[1])
+                        } else {
+                            u32::from(body.get(0..2)?[1]) << 8 | u32::from(body[0])
+                        };
+                        let (hi, lo, caplen, origlen) = (word(4)?, word(8)?, word(12)?, word(16)?);
+                        let data = body.get(20..20usize.checked_add(caplen as usize)?)?;
+                        Some((iface, (u64::from(hi) << 32) | u64::from(lo), origlen, data))
+                    })();
+                    Some(parsed.ok_or("packet block shorter than its captured length"))
+                }
+                // Simple packet block (§4.4): interface 0, no timestamp; we reuse the previous packet's time.
+                0x0000_0003 => {
+                    let parsed = (|| {
+                        let origlen = word(0)?;
+                        let data = body.get(4..)?;
+                        let data = &data[..data.len().min(origlen as usize)];
+                        Some((0, u64::MAX, origlen, data))
+                    })();
+                    Some(parsed.ok_or("simple packet block without a length"))
+                }
+                _ => None,
+            };
+            let Some(packet) = packet else {
+                self.buf.consume(len);
+                continue;
+            };
+            let (iface_id, raw_ts, origlen, data) = match packet {
+                Ok(p) => p,
+                Err(msg) => return Err(fail(CaptureErrorKind::Malformed(msg.to_string()))),
+            };
+            let Some(iface) = interfaces.get(iface_id as usize).copied() else {
+                return Err(fail(CaptureErrorKind::UndefinedInterface(iface_id)));
+            };
+            let link = match iface.link {
+                Ok(link) => link,
+                Err(dlt) => return Err(fail(CaptureErrorKind::UnsupportedLinkType(dlt))),
+            };
+            let ts = if raw_ts == u64::MAX {
+                *last_ts
+            } else {
+                Timestamp::from_nanos(
+                    ts_units_to_nanos(raw_ts, iface.tsresol)
+                        .saturating_add(iface.tsoffset_secs.saturating_mul(1_000_000_000)),
+                )
+            };
+            *last_ts = ts;
+            // `data` borrows the block, which borrows the buffer; recompute the slice after releasing `block`.
+            let data_start = data.as_ptr() as usize - self.buf.data().as_ptr() as usize;
+            let data_len = data.len();
+            self.pending = len;
+            let data = &self.buf.data()[data_start..data_start + data_len];
+            return Ok(Some(Frame { ts, link_type: link, orig_len: origlen.max(data_len as u32), data }));
+        }
+    }
+}
+
+/// Reads a pcapng block's total length and makes the whole block available. Section header blocks announce their
+/// own byte order (the byte-order magic at offset 8), so for them the section's current order does not apply.
+fn peek_block_len<R: Read>(buf: &mut ReadBuffer<R>, endianness: Option<Endianness>) -> Result<usize, CaptureErrorKind> {
+    let fill = |buf: &mut ReadBuffer<R>, n: usize| -> Result<(), CaptureErrorKind> {
+        match buf.fill(n) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CaptureErrorKind::Truncated { needed: n as u64, available: buf.data().len() as u64 }),
+            Err(e) => Err(CaptureErrorKind::Read(e)),
+        }
+    };
+    fill(buf, 8)?;
+    let d = buf.data();
+    let block_type = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+    let big = if block_type == PCAPNG_SHB {
+        fill(buf, 12)?;
+        let d = buf.data();
+        match [d[8], d[9], d[10], d[11]] {
+            [0x1a, 0x2b, 0x3c, 0x4d] => true,
+            [0x4d, 0x3c, 0x2b, 0x1a] => false,
+            _ => return Err(CaptureErrorKind::Malformed("section header without a byte-order magic".into())),
+        }
+    } else {
+        endianness == Some(Endianness::Big)
+    };
+    let d = buf.data();
+    let raw = [d[4], d[5], d[6], d[7]];
+    let len = if big { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+    if len < 12 || len % 4 != 0 || len > MAX_PCAPNG_BLOCK {
+        return Err(CaptureErrorKind::ImpossibleLength {
+            what: "block length",
+            len: u64::from(len),
+            limit: u64::from(MAX_PCAPNG_BLOCK),
+        });
+    }
+    fill(buf, len as usize)?;
+    Ok(len as usize)
+}
+
+fn interface_from_idb(idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock) -> Interface {
+    let dlt = u32::from(idb.linktype);
+    let mut iface = Interface { link: LinkType::from_linktype(dlt).ok_or(dlt), tsresol: 6, tsoffset_secs: 0 };
+    for option in &idb.options {
+        match option {
+            InterfaceDescriptionOption::IfTsResol(r) => iface.tsresol = *r,
+            InterfaceDescriptionOption::IfTsOffset(o) => iface.tsoffset_secs = *o,
+            _ => {}
+        }
+    }
+    iface
+}
+
+fn ts_unit_is_finer_than_micro(tsresol: u8) -> bool {
+    let exp = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 { exp > 6 } else { exp > 19 }
+}
+
+/// Converts a pcapng timestamp in interface units to nanoseconds.
+fn ts_units_to_nanos(raw: u64, tsresol: u8) -> u64 {
+    let exp = u32::from(tsresol & 0x7f);
+    let nanos: u128 = if tsresol & 0x80 == 0 {
+        if exp <= 9 { u128::from(raw) * 10u128.pow(9 - exp) } else { u128::from(raw) / 10u128.saturating_pow(exp - 9) }
+    } else {
+        (u128::from(raw) * 1_000_000_000) >> exp.min(127)
+    };
+    nanos.min(u128::from(u64::MAX)) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcapng_resolutions_convert_to_nanoseconds() {
+        assert_eq!(ts_units_to_nanos(1_500_000, 6), 1_500_000_000);
+        assert_eq!(ts_units_to_nanos(7, 9), 7);
+        assert_eq!(ts_units_to_nanos(3_000, 12), 3);
+        // 2^-10 s units: 1024 of them are one second.
+        assert_eq!(ts_units_to_nanos(1024, 0x80 | 10), 1_000_000_000);
+    }
+}

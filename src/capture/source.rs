@@ -1,0 +1,115 @@
+//! The file source thread: reads capture files one after another and sends their frames to the engine in batches
+//! over a bounded channel. A file source blocks when the channel is full, so reading a file never loses a frame
+//! (a live source, by contrast, counts a drop and moves on; see DESIGN.md).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use super::error::CaptureError;
+use super::file::{CaptureReader, Precision};
+use super::frame::FrameBatch;
+
+/// What the source tells the engine, in file order.
+pub enum SourceEvent {
+    /// A file was opened; its frames follow.
+    FileStarted {
+        name: String,
+        precision: Precision,
+    },
+    Frames(FrameBatch),
+    /// A file could not be opened, or broke part-way; the frames before the damage were already sent.
+    Failed(CaptureError),
+}
+
+/// Batches in flight between the source and the engine. Bounded, so a slow printer holds the reader back instead
+/// of letting memory grow.
+const CHANNEL_BATCHES: usize = 8;
+
+pub struct FileSource {
+    pub events: Receiver<SourceEvent>,
+    /// Drained batches go back here for reuse.
+    pub recycle: Sender<FrameBatch>,
+    /// Bytes read so far across all files, for the progress bar.
+    pub bytes_read: Arc<AtomicU64>,
+    pub thread: JoinHandle<()>,
+}
+
+impl FileSource {
+    /// Starts reading `paths` in order on a thread of its own.
+    pub fn spawn(paths: Vec<String>) -> FileSource {
+        let (tx, events) = bounded(CHANNEL_BATCHES);
+        let (recycle, recycled) = bounded(CHANNEL_BATCHES + 2);
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let progress = Arc::clone(&bytes_read);
+        let thread = thread::Builder::new()
+            .name("file-source".into())
+            .spawn(move || {
+                let mut done_bytes = 0u64;
+                for path in paths {
+                    match read_one(&path, &tx, &recycled, &progress, done_bytes) {
+                        Ok(bytes) => done_bytes += bytes,
+                        Err(ReadStop::EngineGone) => return,
+                        Err(ReadStop::Failed(err, bytes)) => {
+                            done_bytes += bytes;
+                            if tx.send(SourceEvent::Failed(err)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawning the file source thread");
+        FileSource { events, recycle, bytes_read, thread }
+    }
+}
+
+enum ReadStop {
+    /// The engine hung up (it reached `-c`, or the output closed).
+    EngineGone,
+    Failed(CaptureError, u64),
+}
+
+fn read_one(
+    path: &str,
+    tx: &Sender<SourceEvent>,
+    recycled: &Receiver<FrameBatch>,
+    progress: &AtomicU64,
+    done_before: u64,
+) -> Result<u64, ReadStop> {
+    let mut reader = CaptureReader::open(path).map_err(|e| ReadStop::Failed(e, 0))?;
+    let started = SourceEvent::FileStarted { name: reader.name().to_string(), precision: reader.precision() };
+    tx.send(started).map_err(|_| ReadStop::EngineGone)?;
+    let mut batch = recycled.try_recv().unwrap_or_default();
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(err) => {
+                let offset = reader.offset();
+                flush(tx, &mut batch, recycled)?;
+                return Err(ReadStop::Failed(err, offset));
+            }
+        };
+        batch.push(frame);
+        if batch.is_full() {
+            progress.store(done_before + reader.offset(), Ordering::Relaxed);
+            flush(tx, &mut batch, recycled)?;
+        }
+    }
+    flush(tx, &mut batch, recycled)?;
+    progress.store(done_before + reader.offset(), Ordering::Relaxed);
+    Ok(reader.offset())
+}
+
+fn flush(tx: &Sender<SourceEvent>, batch: &mut FrameBatch, recycled: &Receiver<FrameBatch>) -> Result<(), ReadStop> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut next = recycled.try_recv().unwrap_or_default();
+    next.clear();
+    let full = std::mem::replace(batch, next);
+    tx.send(SourceEvent::Frames(full)).map_err(|_| ReadStop::EngineGone)
+}

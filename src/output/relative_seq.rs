@@ -1,0 +1,65 @@
+//! Relative sequence numbers as tcpdump prints them (print-tcp.c): the first segment with ACK set on a connection
+//! records both directions' bases and is printed absolute; later segments print seq and ack minus those bases. A SYN
+//! starts the bookkeeping afresh, so a reused port pair is numbered from its new ISNs.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::wire::Packet;
+
+/// Connections remembered at most. Past this the table is cleared and numbering restarts from the next segment of
+/// each connection, which keeps memory bounded when printing a flood.
+const MAX_CONNECTIONS: usize = 1 << 20;
+
+type Endpoint = (IpAddr, u16);
+
+#[derive(Default)]
+pub struct RelativeSeq {
+    /// Keyed by the lower endpoint first; the value holds the seq base of the lower→higher direction, then of the
+    /// higher→lower direction.
+    bases: FxHashMap<(Endpoint, Endpoint), (u32, u32)>,
+    pub resets: u64,
+}
+
+impl RelativeSeq {
+    /// How to print this segment's numbers; `None` for a segment printed absolute throughout.
+    pub fn relative(&mut self, packet: &Packet<'_>) -> Option<Relative> {
+        let tcp = packet.tcp()?;
+        if !tcp.flags.ack() {
+            return None;
+        }
+        let src = (packet.src_ip()?, tcp.src_port);
+        let dst = (packet.dst_ip()?, tcp.dst_port);
+        let reversed = src > dst;
+        let key = if reversed { (dst, src) } else { (src, dst) };
+        if !tcp.flags.syn() {
+            if let Some(&(lower_base, higher_base)) = self.bases.get(&key) {
+                let (own, peer) = if reversed { (higher_base, lower_base) } else { (lower_base, higher_base) };
+                return Some(Relative {
+                    seq_ack: Some((tcp.seq.wrapping_sub(own), tcp.ack.wrapping_sub(peer))),
+                    peer_base: peer,
+                });
+            }
+        }
+        if self.bases.len() >= MAX_CONNECTIONS {
+            self.bases.clear();
+            self.resets += 1;
+        }
+        let own_base = tcp.seq;
+        let peer_base = tcp.ack.wrapping_sub(1);
+        let value = if reversed { (peer_base, own_base) } else { (own_base, peer_base) };
+        self.bases.insert(key, value);
+        Some(Relative { seq_ack: None, peer_base })
+    }
+}
+
+/// The relative view of one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relative {
+    /// Relative (seq, ack); `None` on the segment that set the bases, which tcpdump prints absolute.
+    pub seq_ack: Option<(u32, u32)>,
+    /// The peer's sequence base. SACK blocks acknowledge the peer's data, so tcpdump prints them relative to it,
+    /// already on the segment that set the bases.
+    pub peer_base: u32,
+}

@@ -1,0 +1,87 @@
+//! The end-of-run summary on stderr: what was read, what matched, by protocol, and what was malformed.
+
+use std::fmt;
+
+use crate::time::{Timestamp, utc_civil};
+use crate::wire::Packet;
+use crate::wire::packet::{Net, Transport};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub packets: u64,
+    /// Wire bytes (original lengths) of the packets read.
+    pub bytes: u64,
+    pub matched: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub arp: u64,
+    pub other_net: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    pub other_transport: u64,
+    pub vlan_tagged: u64,
+    pub fragments: u64,
+    pub malformed: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    /// Capture files that failed to open or broke part-way.
+    pub file_errors: u64,
+}
+
+impl Summary {
+    /// Counts one packet read (before the filter).
+    pub fn count(&mut self, ts: Timestamp, wire_len: u32, packet: &Packet<'_>) {
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        self.first_ts = Some(self.first_ts.map_or(ts, |f| f.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |l| l.max(ts)));
+        match packet.net {
+            Net::Ipv4(_) => self.ipv4 += 1,
+            Net::Ipv6(_) => self.ipv6 += 1,
+            Net::Arp(_) => self.arp += 1,
+            Net::Other { .. } | Net::None => self.other_net += 1,
+        }
+        match packet.transport {
+            Transport::Tcp(_) => self.tcp += 1,
+            Transport::Udp(_) => self.udp += 1,
+            Transport::Icmp(_) => self.icmp += 1,
+            Transport::Fragment { .. } | Transport::Other { .. } => self.other_transport += 1,
+            Transport::None => {}
+        }
+        if !packet.link.vlans.is_empty() {
+            self.vlan_tagged += 1;
+        }
+        if packet.is_fragment() {
+            self.fragments += 1;
+        }
+        if packet.malformed.is_some() {
+            self.malformed += 1;
+        }
+    }
+}
+
+fn civil(ts: Timestamp) -> String {
+    let (y, mo, d, h, mi, s) = utc_civil(ts);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{:06}", ts.subsec_nanos() / 1000)
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} packets read, {} matched, {} bytes", self.packets, self.matched, self.bytes)?;
+        if let (Some(first), Some(last)) = (self.first_ts, self.last_ts) {
+            write!(f, ", {} s from {} to {} UTC", last.saturating_since(first), civil(first), civil(last))?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "  network: ipv4 {}, ipv6 {}, arp {}, other {} | transport: tcp {}, udp {}, icmp {}, other {}",
+            self.ipv4, self.ipv6, self.arp, self.other_net, self.tcp, self.udp, self.icmp, self.other_transport
+        )?;
+        write!(f, "  vlan-tagged {}, fragments {}, malformed {}", self.vlan_tagged, self.fragments, self.malformed)?;
+        if self.file_errors > 0 {
+            write!(f, ", file errors {}", self.file_errors)?;
+        }
+        Ok(())
+    }
+}

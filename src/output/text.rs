@@ -1,0 +1,359 @@
+//! One line per packet, close to `tcpdump -nn`, with room at the end for the tracker's annotations.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::names::{ether_type_name, icmp_name, icmp6_name, ip_protocol_name};
+use super::relative_seq::{Relative, RelativeSeq};
+use super::{PacketRecord, Sink};
+use crate::time::{Timestamp, utc_civil};
+use crate::wire::packet::{ArpInfo, IcmpInfo, Net, Transport};
+use crate::wire::tcp_options::TcpOption;
+use crate::wire::{LinkType, Packet, TcpSegment};
+
+/// How the time column is shown, after tcpdump's `-t` family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// `HH:MM:SS.ffffff` (UTC; tcpdump uses local time, but UTC keeps captures and CI output comparable).
+    #[default]
+    TimeOfDay,
+    /// `-t`: no time.
+    None,
+    /// `-tt`: seconds since the epoch.
+    Epoch,
+    /// `-ttt`: delta since the previous printed packet.
+    Delta,
+    /// `-tttt`: date and time of day.
+    DateTime,
+    /// `-ttttt`: since the first printed packet.
+    SinceFirst,
+}
+
+impl TimeFormat {
+    /// Maps the number of `-t` flags, as tcpdump counts them.
+    pub fn from_t_count(count: u8) -> TimeFormat {
+        match count {
+            0 => TimeFormat::TimeOfDay,
+            1 => TimeFormat::None,
+            2 => TimeFormat::Epoch,
+            3 => TimeFormat::Delta,
+            4 => TimeFormat::DateTime,
+            _ => TimeFormat::SinceFirst,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    pub time: TimeFormat,
+    /// `--nano`: nine fractional digits instead of six.
+    pub nano: bool,
+    /// `-S`: absolute TCP sequence numbers.
+    pub absolute_seq: bool,
+    /// `-e`: link-level header (MACs, EtherType, VLAN tags).
+    pub link_header: bool,
+}
+
+pub struct TextPrinter<W: Write> {
+    out: W,
+    options: TextOptions,
+    line: String,
+    relative: RelativeSeq,
+    first_ts: Option<Timestamp>,
+    previous_ts: Option<Timestamp>,
+}
+
+impl<W: Write> TextPrinter<W> {
+    pub fn new(out: W, options: TextOptions) -> Self {
+        TextPrinter {
+            out,
+            options,
+            line: String::with_capacity(256),
+            relative: RelativeSeq::default(),
+            first_ts: None,
+            previous_ts: None,
+        }
+    }
+
+    /// Formats one packet without the newline; annotations may be appended before it is written.
+    pub fn format(&mut self, record: &PacketRecord<'_>) -> &mut String {
+        self.line.clear();
+        let ts = record.frame.ts;
+        self.write_time(ts);
+        let mut line = std::mem::take(&mut self.line);
+        if self.options.link_header {
+            write_link_header(&mut line, record);
+        }
+        let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
+        write_packet(&mut line, record.packet, record.frame.data.len(), relative);
+        self.line = line;
+        &mut self.line
+    }
+
+    fn write_time(&mut self, ts: Timestamp) {
+        let first = *self.first_ts.get_or_insert(ts);
+        let previous = self.previous_ts.replace(ts).unwrap_or(ts);
+        let frac = |line: &mut String, nanos: u32, nano: bool| {
+            let _ = if nano { write!(line, ".{nanos:09} ") } else { write!(line, ".{:06} ", nanos / 1000) };
+        };
+        let line = &mut self.line;
+        match self.options.time {
+            TimeFormat::None => {}
+            TimeFormat::TimeOfDay | TimeFormat::DateTime => {
+                let (y, mo, d, h, mi, s) = utc_civil(ts);
+                if self.options.time == TimeFormat::DateTime {
+                    let _ = write!(line, "{y:04}-{mo:02}-{d:02} ");
+                }
+                let _ = write!(line, "{h:02}:{mi:02}:{s:02}");
+                frac(line, ts.subsec_nanos(), self.options.nano);
+            }
+            TimeFormat::Epoch => {
+                let _ = write!(line, "{}", ts.secs());
+                frac(line, ts.subsec_nanos(), self.options.nano);
+            }
+            TimeFormat::Delta | TimeFormat::SinceFirst => {
+                let base = if self.options.time == TimeFormat::Delta { previous } else { first };
+                let d = ts.saturating_since(base).as_nanos();
+                let (secs, nanos) = (d / 1_000_000_000, (d % 1_000_000_000) as u32);
+                let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+                let _ = write!(line, "{h:02}:{m:02}:{s:02}");
+                frac(line, nanos, self.options.nano);
+            }
+        }
+    }
+
+    /// Writes the line formatted last, plus a newline.
+    pub fn emit(&mut self) -> io::Result<()> {
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+impl<W: Write> Sink for TextPrinter<W> {
+    fn packet(&mut self, record: &PacketRecord<'_>) -> io::Result<()> {
+        self.format(record);
+        self.emit()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn mac(line: &mut String, m: &[u8; 6]) {
+    let _ = write!(line, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+fn ether_type(line: &mut String, value: u16) {
+    match ether_type_name(value) {
+        Some(name) => {
+            let _ = write!(line, "ethertype {name} (0x{value:04x})");
+        }
+        None => {
+            let _ = write!(line, "ethertype Unknown (0x{value:04x})");
+        }
+    }
+}
+
+/// `-e`: tcpdump's link-level prefix, `src > dst, ethertype IPv4 (0x0800), length 74: `.
+fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
+    let link = &record.packet.link;
+    match &link.ethernet {
+        Some(eth) => {
+            mac(line, &eth.src);
+            line.push_str(" > ");
+            mac(line, &eth.dst);
+            line.push_str(", ");
+            ether_type(line, eth.outer_ether_type);
+            let _ = write!(line, ", length {}: ", record.frame.orig_len);
+            for tag in link.vlans.as_slice() {
+                let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
+                ether_type(line, tag.inner_ether_type);
+                line.push_str(", ");
+            }
+        }
+        None => {
+            let _ = write!(line, "{}, length {}: ", link.link_type.name(), record.frame.orig_len);
+        }
+    }
+}
+
+/// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`.
+fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, relative: Option<Relative>) {
+    match &packet.net {
+        Net::Ipv4(_) | Net::Ipv6(_) => write_ip(line, packet, relative),
+        Net::Arp(arp) => write_arp(line, arp),
+        Net::Other { ether_type: value } => {
+            match ether_type_name(*value) {
+                Some(name) => line.push_str(name),
+                None => {
+                    let _ = write!(line, "ethertype 0x{value:04x}");
+                }
+            }
+            let _ = write!(line, ", length {captured}");
+        }
+        Net::None => {
+            if packet.malformed.is_none() {
+                let _ = write!(line, "{}, length {captured}", packet.link.link_type.name());
+            } else if packet.link.link_type != LinkType::Ethernet || packet.link.ethernet.is_none() {
+                line.push_str(packet.link.link_type.name());
+            } else {
+                line.push_str("Ethernet");
+            }
+        }
+    }
+    if let Some(err) = &packet.malformed {
+        let _ = write!(line, " [malformed: {err}]");
+    }
+}
+
+fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) {
+    let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
+    line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+    match packet.ports() {
+        Some((sport, dport)) => {
+            let _ = write!(line, "{src}.{sport} > {dst}.{dport}: ");
+        }
+        None => {
+            let _ = write!(line, "{src} > {dst}: ");
+        }
+    }
+    if let Net::Ipv6(ip) = &packet.net {
+        if let Some(frag) = ip.fragment {
+            // tcpdump's IPv6 notation: `frag (OFFSET|LEN)` ahead of whatever the fragment carries.
+            let _ = write!(line, "frag ({}|{})", frag.offset, ip.upper_len);
+            if matches!(packet.transport, Transport::Fragment { .. }) {
+                return;
+            }
+            line.push(' ');
+        }
+    }
+    match &packet.transport {
+        Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
+        Transport::Udp(udp) => {
+            let _ = write!(line, "UDP, length {}", udp.payload_len());
+        }
+        Transport::Icmp(icmp) => write_icmp(line, icmp),
+        Transport::Fragment { protocol, len } => {
+            match ip_protocol_name(*protocol) {
+                Some(name) => {
+                    let _ = write!(line, "{name} fragment");
+                }
+                None => {
+                    let _ = write!(line, "ip-proto-{protocol} fragment");
+                }
+            }
+            let _ = write!(line, ", length {len}");
+        }
+        Transport::Other { protocol, len } => {
+            match ip_protocol_name(*protocol) {
+                Some(name) => line.push_str(name),
+                None => {
+                    let _ = write!(line, "ip-proto-{protocol}");
+                }
+            }
+            let _ = write!(line, ", length {len}");
+        }
+        Transport::None => {
+            if packet.malformed.is_none() {
+                line.push_str("no payload");
+            } else {
+                line.truncate(line.trim_end_matches([' ', ':']).len());
+            }
+        }
+    }
+    write_fragment_note(line, packet);
+}
+
+/// tcpdump's classic IPv4 fragment notation `(frag ID:LEN@OFFSET+)`, `+` while more fragments follow.
+fn write_fragment_note(line: &mut String, packet: &Packet<'_>) {
+    let (id, offset, more, len) = match &packet.net {
+        Net::Ipv4(ip) if ip.is_fragment() => (
+            u32::from(ip.id),
+            ip.fragment_offset,
+            ip.more_fragments,
+            u32::from(ip.total_len.saturating_sub(ip.header_len)),
+        ),
+        _ => return,
+    };
+    let _ = write!(line, " (frag {id}:{len}@{offset}{})", if more { "+" } else { "" });
+}
+
+fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>) {
+    let (seq, ack) = relative.and_then(|r| r.seq_ack).unwrap_or((tcp.seq, tcp.ack));
+    let sack_base = relative.map_or(0, |r| r.peer_base);
+    let _ = write!(line, "Flags [{}]", tcp.flags.tcpdump_letters().as_str());
+    // tcpdump prints seq only when the segment occupies sequence space or carries a control flag.
+    if tcp.payload_len > 0 || tcp.flags.syn() || tcp.flags.fin() || tcp.flags.rst() {
+        let _ = write!(line, ", seq {seq}");
+        if tcp.payload_len > 0 {
+            let _ = write!(line, ":{}", seq.wrapping_add(tcp.payload_len));
+        }
+    }
+    if tcp.flags.ack() {
+        let _ = write!(line, ", ack {ack}");
+    }
+    let _ = write!(line, ", win {}", tcp.window);
+    if tcp.flags.has(crate::wire::TcpFlags::URG) {
+        let _ = write!(line, ", urg {}", tcp.urgent);
+    }
+    if !tcp.options_raw.is_empty() {
+        line.push_str(", options [");
+        for (i, option) in tcp.options().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            match option {
+                TcpOption::Sack(blocks) => {
+                    let _ = write!(line, "sack {}", blocks.as_slice().len());
+                    for (left, right) in blocks.as_slice() {
+                        let _ = write!(line, " {{{}:{}}}", left.wrapping_sub(sack_base), right.wrapping_sub(sack_base));
+                    }
+                }
+                other => {
+                    let _ = write!(line, "{other}");
+                }
+            }
+        }
+        line.push(']');
+    }
+    let _ = write!(line, ", length {}", tcp.payload_len);
+}
+
+fn write_icmp(line: &mut String, icmp: &IcmpInfo) {
+    let name = if icmp.v6 { icmp6_name(icmp.icmp_type) } else { icmp_name(icmp.icmp_type, icmp.code) };
+    line.push_str(if icmp.v6 { "ICMP6, " } else { "ICMP " });
+    match name {
+        Some(name) => line.push_str(name),
+        None => {
+            let _ = write!(line, "type {}, code {}", icmp.icmp_type, icmp.code);
+        }
+    }
+    if icmp.is_echo() {
+        let id = u16::from_be_bytes([icmp.rest[0], icmp.rest[1]]);
+        let seq = u16::from_be_bytes([icmp.rest[2], icmp.rest[3]]);
+        let _ = write!(line, ", id {id}, seq {seq}");
+    }
+    let _ = write!(line, ", length {}", icmp.len);
+}
+
+fn write_arp(line: &mut String, arp: &ArpInfo) {
+    line.push_str("ARP, ");
+    match (&arp.ethernet_ipv4, arp.operation) {
+        (Some(a), 1) => {
+            let _ = write!(line, "Request who-has {} tell {}", a.target_ip, a.sender_ip);
+        }
+        (Some(a), 2) => {
+            let _ = write!(line, "Reply {} is-at ", a.sender_ip);
+            mac(line, &a.sender_mac);
+        }
+        _ => {
+            let _ = write!(
+                line,
+                "hardware {} protocol 0x{:04x} op {}",
+                arp.hardware_type, arp.protocol_type, arp.operation
+            );
+        }
+    }
+    let _ = write!(line, ", length {}", arp.len);
+}
