@@ -70,7 +70,8 @@ impl<W: Write> PcapFileWriter<W> {
                     Precision::Micro => TsResolution::MicroSecond,
                     Precision::Nano => TsResolution::NanoSecond,
                 },
-                endianness: Endianness::native(),
+                // Always little-endian, so generated files are byte-identical on every host.
+                endianness: Endianness::Little,
             };
             let sink =
                 self.sink.take().ok_or_else(|| self.fail(CaptureErrorKind::Malformed("writer closed".into())))?;

@@ -5,8 +5,7 @@
 //! The grammar, keywords lowercase and case-sensitive as in tcpdump:
 //!
 //! ```text
-//! expr      := and ( ("or" | "||") and )*
-//! and       := unary ( ("and" | "&&") unary )*
+//! expr      := unary ( ("and" | "&&" | "or" | "||") unary )*     equal precedence, left to right
 //! unary     := ("not" | "!") unary | "(" expr ")" | primitive
 //! primitive := "tcp" | "udp" | "icmp" | "icmp6" | "ip" | "ip6" | "arp" | "vlan" [ID]
 //!            | ["src" | "dst"] ("host" ADDR | "net" CIDR | "port" N | "portrange" A-B)
@@ -15,12 +14,12 @@
 //!            | "syn" | "ack" | "fin" | "rst" | "psh" | "urg"
 //! ```
 //!
+//! As in pcap-filter(7), `not` binds tightest and `and`/`or` have *equal* precedence, associating left to right:
+//! `tcp or udp and port 53` means `(tcp or udp) and port 53`. A filter copied from a tcpdump command line selects the
+//! same packets here. Use parentheses when in doubt.
+//!
 //! Where we differ from tcpdump, on purpose:
 //!
-//! - **Precedence.** pcap-filter(7) gives `and` and `or` *equal* precedence, associating left to right, so tcpdump
-//!   reads `tcp or udp and port 53` as `(tcp or udp) and port 53`. That surprises nearly everyone, so we use the
-//!   conventional precedence: `not` binds tightest, then `and`, then `or`, and the same expression means
-//!   `tcp or (udp and port 53)`.
 //! - **VLAN tags are transparent.** tcpdump only looks inside a VLAN tag after a `vlan` primitive has shifted its
 //!   offsets; we match the decoded layers, so a tagged IPv4 TCP frame matches `ip`, `tcp` and `port 80` as it is.
 //!   `vlan N` matches when *any* tag in the stack has id N (tcpdump's checks only the tag at the current offset).

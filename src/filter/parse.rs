@@ -145,20 +145,34 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An `and`/`or` chain. pcap-filter(7): "alternation and concatenation have equal precedence and associate left
+    /// to right", so `a or b and c` is `(a or b) and c`, exactly as tcpdump reads it. Runs of one operator are kept
+    /// flat so long chains do not deepen the tree.
     fn parse_or(&mut self) -> Result<Node, FilterError> {
-        let mut terms = vec![self.parse_and()?];
-        while self.eat(Kind::Or) {
-            terms.push(self.parse_and()?);
+        let mut node = self.parse_unary()?;
+        loop {
+            if self.eat(Kind::And) {
+                let rhs = self.parse_unary()?;
+                node = match node {
+                    Node::And(mut terms) => {
+                        terms.push(rhs);
+                        Node::And(terms)
+                    }
+                    other => Node::And(vec![other, rhs]),
+                };
+            } else if self.eat(Kind::Or) {
+                let rhs = self.parse_unary()?;
+                node = match node {
+                    Node::Or(mut terms) => {
+                        terms.push(rhs);
+                        Node::Or(terms)
+                    }
+                    other => Node::Or(vec![other, rhs]),
+                };
+            } else {
+                return Ok(node);
+            }
         }
-        Ok(if terms.len() == 1 { terms.remove(0) } else { Node::Or(terms) })
-    }
-
-    fn parse_and(&mut self) -> Result<Node, FilterError> {
-        let mut terms = vec![self.parse_unary()?];
-        while self.eat(Kind::And) {
-            terms.push(self.parse_unary()?);
-        }
-        Ok(if terms.len() == 1 { terms.remove(0) } else { Node::And(terms) })
     }
 
     /// `not` and parentheses recurse through here, so this is where nesting is counted.

@@ -276,12 +276,11 @@ fn tcp_flags() {
 }
 
 #[test]
-fn and_binds_tighter_than_or() {
-    // Conventional precedence: tcp or (udp and port 53). tcpdump would read (tcp or udp) and port 53, which does not
-    // match the SYN to port 9999.
-    assert!(filter("tcp or udp and port 53").matches(&tcp_syn()));
-    assert!(!filter("(tcp or udp) and port 53").matches(&tcp_syn()));
-    assert_eq!(filter("tcp or udp and port 53"), filter("tcp or (udp and port 53)"));
+fn and_and_or_have_equal_precedence_left_to_right_as_in_tcpdump() {
+    // pcap-filter(7): tcp or udp and port 53 is (tcp or udp) and port 53, which does not match the SYN to 9999.
+    assert!(!filter("tcp or udp and port 53").matches(&tcp_syn()));
+    assert!(filter("tcp or (udp and port 53)").matches(&tcp_syn()));
+    assert_eq!(filter("tcp or udp and port 53"), filter("(tcp or udp) and port 53"));
     assert_eq!(filter("udp and port 53 or tcp"), filter("(udp and port 53) or tcp"));
     assert_eq!(filter("not tcp and udp"), filter("(not tcp) and udp"));
     assert_eq!(filter("tcp && udp || arp"), filter("tcp and udp or arp"));
