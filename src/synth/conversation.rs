@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use crate::time::{Duration, Timestamp};
-use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use crate::wire::TcpFlags;
+use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -66,7 +66,13 @@ pub struct Conversation<'a> {
 }
 
 impl<'a> Conversation<'a> {
-    pub fn new(eth: Option<EthernetSpec<'a>>, client: SocketAddr, server: SocketAddr, isn: [u32; 2], start: Timestamp) -> Self {
+    pub fn new(
+        eth: Option<EthernetSpec<'a>>,
+        client: SocketAddr,
+        server: SocketAddr,
+        isn: [u32; 2],
+        start: Timestamp,
+    ) -> Self {
         Conversation {
             eth,
             endpoints: [client, server],
@@ -152,15 +158,22 @@ impl<'a> Conversation<'a> {
 
     /// Three-way handshake (RFC 9293 §3.5), one round trip `rtt` apart.
     pub fn handshake(&mut self, rtt: Duration) -> &mut Self {
-        self.send(Side::Client, F_SYN, b"", Duration::ZERO)
-            .send(Side::Server, F_SYN | F_ACK, b"", half(rtt))
-            .send(Side::Client, F_ACK, b"", half(rtt))
+        self.send(Side::Client, F_SYN, b"", Duration::ZERO).send(Side::Server, F_SYN | F_ACK, b"", half(rtt)).send(
+            Side::Client,
+            F_ACK,
+            b"",
+            half(rtt),
+        )
     }
 
     /// The seed's exchange: the server's greeting, then each message answered with `Hello, M!`, then `exit`.
     pub fn seed_exchange(&mut self, messages: &[&str], rtt: Duration) -> &mut Self {
-        self.send(Side::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80))
-            .send(Side::Client, F_ACK, b"", half(rtt));
+        self.send(Side::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80)).send(
+            Side::Client,
+            F_ACK,
+            b"",
+            half(rtt),
+        );
         for message in messages {
             let reply = format!("Hello, {message}!");
             self.send(Side::Client, F_PSH | F_ACK, message.as_bytes(), Duration::from_micros(150))
@@ -187,7 +200,8 @@ impl<'a> Conversation<'a> {
         let link = self.link(from);
         let (sport, dport) = (self.endpoints[i].port(), self.endpoints[from.other().index()].port());
         let mut data = Vec::with_capacity(64 + payload.len());
-        craft::udp_frame(&mut data, link.as_ref(), &ip, sport, dport, payload).expect("scripted datagrams are well-formed");
+        craft::udp_frame(&mut data, link.as_ref(), &ip, sport, dport, payload)
+            .expect("scripted datagrams are well-formed");
         self.frames.push(SynthFrame::new(self.now, data));
         self
     }
