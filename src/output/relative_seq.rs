@@ -33,14 +33,14 @@ impl RelativeSeq {
         let dst = (packet.dst_ip()?, tcp.dst_port);
         let reversed = src > dst;
         let key = if reversed { (dst, src) } else { (src, dst) };
-        if !tcp.flags.syn() {
-            if let Some(&(lower_base, higher_base)) = self.bases.get(&key) {
-                let (own, peer) = if reversed { (higher_base, lower_base) } else { (lower_base, higher_base) };
-                return Some(Relative {
-                    seq_ack: Some((tcp.seq.wrapping_sub(own), tcp.ack.wrapping_sub(peer))),
-                    peer_base: peer,
-                });
-            }
+        if !tcp.flags.syn()
+            && let Some(&(lower_base, higher_base)) = self.bases.get(&key)
+        {
+            let (own, peer) = if reversed { (higher_base, lower_base) } else { (lower_base, higher_base) };
+            return Some(Relative {
+                seq_ack: Some((tcp.seq.wrapping_sub(own), tcp.ack.wrapping_sub(peer))),
+                peer_base: peer,
+            });
         }
         if self.bases.len() >= MAX_CONNECTIONS {
             self.bases.clear();

@@ -218,15 +218,15 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
             let _ = write!(line, "{src} > {dst}: ");
         }
     }
-    if let Net::Ipv6(ip) = &packet.net {
-        if let Some(frag) = ip.fragment {
-            // tcpdump's IPv6 notation: `frag (OFFSET|LEN)` ahead of whatever the fragment carries.
-            let _ = write!(line, "frag ({}|{})", frag.offset, ip.upper_len);
-            if matches!(packet.transport, Transport::Fragment { .. }) {
-                return;
-            }
-            line.push(' ');
+    if let Net::Ipv6(ip) = &packet.net
+        && let Some(frag) = ip.fragment
+    {
+        // tcpdump's IPv6 notation: `frag (OFFSET|LEN)` ahead of whatever the fragment carries.
+        let _ = write!(line, "frag ({}|{})", frag.offset, ip.upper_len);
+        if matches!(packet.transport, Transport::Fragment { .. }) {
+            return;
         }
+        line.push(' ');
     }
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),

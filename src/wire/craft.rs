@@ -128,7 +128,7 @@ pub fn tcp_frame(
     ip: &IpSpec,
     tcp: &TcpSpec<'_>,
 ) -> Result<(), CraftError> {
-    if tcp.options.len() > 40 || tcp.options.len() % 4 != 0 {
+    if tcp.options.len() > 40 || !tcp.options.len().is_multiple_of(4) {
         return Err(CraftError::BadOptions(tcp.options.len()));
     }
     let mut header = TcpHeader::new(tcp.src_port, tcp.dst_port, tcp.seq, tcp.window);

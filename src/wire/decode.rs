@@ -208,10 +208,10 @@ fn fill_from_sliced<'a>(sliced: &LaxSlicedPacket<'a>, packet: &mut Packet<'a>) {
         }
         Some(LaxNetSlice::Arp(arp)) => packet.net = Net::Arp(decode_arp(arp.slice())),
         None => {
-            if sliced.stop_err.is_none() {
-                if let Some(ether_type) = packet.link.ether_type {
-                    packet.net = Net::Other { ether_type };
-                }
+            if sliced.stop_err.is_none()
+                && let Some(ether_type) = packet.link.ether_type
+            {
+                packet.net = Net::Other { ether_type };
             }
         }
     }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the outside tools the tests compare against or drive: tshark and tcpdump (cross-checks, benchmarks),
+# hping3 (the flood peer) and iproute2 (namespaces). Skips apt when everything is already there.
+set -euo pipefail
+
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+command -v hping3 >/dev/null 2>&1 || need+=(hping3)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-test-tools: tshark, tcpdump, hping3 and iproute2 are present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-test-tools: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-test-tools: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; the non-interactive default (no) is what we want.
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
