@@ -9,7 +9,7 @@ use super::rng::XorShift;
 use super::samples::{SEED_MESSAGES, START};
 use crate::capture::writer::PcapFileWriter;
 use crate::capture::{Frame, Precision};
-use crate::time::{Duration, Timestamp};
+use crate::time::Duration;
 use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use crate::wire::{LinkType, TcpFlags};
 
@@ -24,19 +24,22 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8) -> anyhow::Resul
     let server = SocketAddr::new(IpAddr::from([10, 0, 0, 1]), 9999);
     let mut now = START;
     let mut written = 0u64;
-    let mut session = 0u32;
     let mut syn = Vec::with_capacity(64);
     while written < packets {
-        // One session (about 20 frames) ...
-        let client = SocketAddr::new(
-            IpAddr::from([10, 1, (session >> 8) as u8, session as u8]),
-            20000 + (session % 40000) as u16,
-        );
+        // One session (about 20 frames) from a client anywhere on the unicast internet, as a public server sees
+        // them. Diverse addresses matter for peers too: tcpdump interns every address it prints in a hash keyed by
+        // the address's first bytes, and clients that share their first octets would all land in one chain.
+        let client_ip = IpAddr::from([
+            rng.range(1, 223) as u8,
+            rng.next_u32() as u8,
+            rng.next_u32() as u8,
+            rng.range(1, 254) as u8,
+        ]);
+        let client = SocketAddr::new(client_ip, rng.range(32768, 60999) as u16);
         let mut c = Conversation::new(Some(ETH), client, server, [rng.next_u32(), rng.next_u32()], now);
         c.handshake(Duration::from_micros(60))
             .seed_exchange(&SEED_MESSAGES, Duration::from_micros(60))
             .teardown(Side::Client, Duration::from_micros(60));
-        session = session.wrapping_add(1);
         let session_frames = c.frames.len() as u64;
         for f in &c.frames {
             writer.write(&Frame { ts: f.ts, link_type: LinkType::Ethernet, orig_len: f.orig_len, data: &f.data })?;
@@ -72,6 +75,5 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8) -> anyhow::Resul
         now = now.saturating_add(Duration::from_micros(5));
     }
     writer.finish()?;
-    let _: Timestamp = now;
     Ok(written)
 }

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Read throughput of `synscope read` against tcpdump and tshark on one large synthetic capture.
+#
+#   scripts/bench-read.sh                      # 1,000,000 packets, 3 runs each
+#   PACKETS=200000 RUNS=5 scripts/bench-read.sh
+#
+# Environment:
+#   PACKETS       packets in the generated capture (default 1000000)
+#   RUNS          runs per tool; the median wall-clock time is reported (default 3)
+#   RUNS_TSHARK   runs for tshark, which is slow (default 1)
+#   BENCH_DIR     where the capture is generated and kept between runs (default target/bench)
+#
+# Each command's output goes to /dev/null, so what is measured is reading, decoding and formatting, not a terminal.
+# `synscope read` runs two threads (a reader thread and the engine), so wall-clock packets/s can exceed what one core
+# does; the CPU columns (user+sys) show the cost per packet independent of that.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+PACKETS=${PACKETS:-1000000}
+RUNS=${RUNS:-3}
+RUNS_TSHARK=${RUNS_TSHARK:-1}
+BENCH_DIR=${BENCH_DIR:-target/bench}
+BIN=${CARGO_TARGET_DIR:-target}/release/synscope
+
+echo "building synscope (release)..." >&2
+cargo build --release --quiet
+
+# The capture is kept between runs; its name carries the packet count so a different PACKETS makes a new one.
+mkdir -p "$BENCH_DIR"
+FILE=$BENCH_DIR/bench-$PACKETS.pcap
+if [[ ! -s $FILE ]]; then
+    echo "generating $FILE ($PACKETS packets)..." >&2
+    "$BIN" gen bench "$FILE" --packets "$PACKETS" >&2
+fi
+
+# Count the packets once, from the summary synscope prints on stderr: "N packets read, ...".
+COUNT=$("$BIN" read -q "$FILE" 2>&1 >/dev/null | awk '/ packets read/ { print $1; exit }')
+if [[ -z $COUNT || $COUNT -eq 0 ]]; then
+    echo "could not count the packets in $FILE" >&2
+    exit 1
+fi
+echo "$FILE: $COUNT packets, $(du -h "$FILE" | cut -f1)" >&2
+
+# CPU time (user and system seconds of the command and its children): /usr/bin/time if present, else bash's `time`.
+TMP=$(mktemp)
+trap 'rm -f "$TMP"' EXIT
+if [[ -x /usr/bin/time ]]; then
+    cpu_timed() { /usr/bin/time -f '%U %S' -o "$TMP" "$@" >/dev/null 2>&1; }
+else
+    cpu_timed() {
+        local TIMEFORMAT='%U %S'
+        { time "$@" >/dev/null 2>&1; } 2>"$TMP"
+    }
+fi
+
+# calc EXPR: floating-point arithmetic (awk, so that bc is not needed).
+calc() { awk "BEGIN { printf \"%.9f\", ($*) }"; }
+
+# The median of the numbers on standard input, one a line.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# measure RUNS COMMAND...: runs COMMAND RUNS times and sets WALL and CPU to the medians of the wall-clock seconds
+# and of the user+sys CPU seconds.
+measure() {
+    local runs=$1 walls="" cpus="" start end i
+    shift
+    for ((i = 1; i <= runs; i++)); do
+        start=$(date +%s.%N)
+        cpu_timed "$@" || { echo "failed: $*" >&2; exit 1; }
+        end=$(date +%s.%N)
+        walls+="$(calc "$end - $start")"$'\n'
+        cpus+="$(awk '{ print $1 + $2 }' "$TMP")"$'\n'
+        printf '  %-28s run %d: %.3f s\n' "$LABEL" "$i" "$(calc "$end - $start")" >&2
+    done
+    WALL=$(printf '%s' "$walls" | median)
+    CPU=$(printf '%s' "$cpus" | median)
+}
+
+# The rows of the table, filled in by bench().
+declare -a LABELS=() WALLS=() CPUS=()
+bench() {
+    LABEL=$1
+    local runs=$2
+    shift 2
+    measure "$runs" "$@"
+    LABELS+=("$LABEL")
+    WALLS+=("$WALL")
+    CPUS+=("$CPU")
+}
+
+echo "timing ($RUNS runs each, median reported)..." >&2
+bench "synscope read (text)" "$RUNS" "$BIN" read "$FILE"
+bench "synscope read --format json" "$RUNS" "$BIN" read --format json "$FILE"
+bench "synscope read -q" "$RUNS" "$BIN" read -q "$FILE"
+if command -v tcpdump >/dev/null; then
+    bench "tcpdump -nn -r" "$RUNS" tcpdump -nn -r "$FILE"
+else
+    echo "note: tcpdump not installed, skipped" >&2
+fi
+if command -v tshark >/dev/null; then
+    bench "tshark -n -r" "$RUNS_TSHARK" tshark -n -r "$FILE"
+else
+    echo "note: tshark not installed, skipped" >&2
+fi
+
+# Packets per second of the tcpdump row, the baseline of the ratio column.
+BASE=""
+for i in "${!LABELS[@]}"; do
+    if [[ ${LABELS[$i]} == tcpdump* ]]; then
+        BASE=$(calc "$COUNT / ${WALLS[$i]}")
+    fi
+done
+
+echo
+echo "$COUNT packets ($FILE); median of $RUNS runs (tshark: $RUNS_TSHARK); wall clock; cpu = user+sys"
+printf '%-28s %9s %12s %11s %9s %14s\n' tool "median s" "pkts/s" "vs tcpdump" "cpu s" "pkts/cpu-s"
+QUIET=""
+for i in "${!LABELS[@]}"; do
+    pps=$(calc "$COUNT / ${WALLS[$i]}")
+    cpu_pps=nan # CPU time below the timer's resolution (tiny captures)
+    if awk "BEGIN { exit !(${CPUS[$i]} > 0) }"; then
+        cpu_pps=$(calc "$COUNT / ${CPUS[$i]}")
+    fi
+    ratio="n/a"
+    if [[ -n $BASE ]]; then
+        ratio=$(printf '%.2fx' "$(calc "$pps / $BASE")")
+    fi
+    printf '%-28s %9.3f %12.0f %11s %9.3f %14.0f\n' "${LABELS[$i]}" "${WALLS[$i]}" "$pps" "$ratio" "${CPUS[$i]}" "$cpu_pps"
+    # The -q row is the decoder and engine alone, without formatting: it gets a line of its own below.
+    if [[ ${LABELS[$i]} == "synscope read -q" ]]; then
+        per_core="n/a"
+        if [[ $cpu_pps != nan ]]; then
+            per_core=$(printf '%.2f' "$(calc "$cpu_pps / 1000000")")
+        fi
+        QUIET=$(printf 'synscope read -q: %.2f Mpkt/s wall clock (2 threads: reader + engine), %s Mpkt/s per core' \
+            "$(calc "$pps / 1000000")" "$per_core")
+    fi
+done
+if [[ -n $QUIET ]]; then
+    printf '\n%s (packets per CPU-second, user+sys)\n' "$QUIET"
+fi
