@@ -89,6 +89,7 @@ mod tests {
         let mut rb = ReadBuffer::new(Trickle(&data));
         assert!(rb.fill(10).unwrap());
         assert_eq!(&rb.data()[..3], &[0, 1, 2]);
+        assert!(rb.fill(200).unwrap());
         rb.consume(200);
         assert_eq!(rb.offset(), 200);
         assert!(rb.fill(56).unwrap());
