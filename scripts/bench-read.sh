@@ -10,6 +10,9 @@
 #   RUNS_TSHARK   runs for tshark, which is slow (default 1)
 #   BENCH_DIR     where the capture is generated and kept between runs (default target/bench)
 #
+# tcpdump keeps per-flow state (relative sequence numbers) in small hash tables, so on a capture with very many
+# flows its time can grow faster than the packet count; compare a smaller PACKETS to see by how much.
+#
 # Each command's output goes to /dev/null, so what is measured is reading, decoding and formatting, not a terminal.
 # `synscope read` runs two threads (a reader thread and the engine), so wall-clock packets/s can exceed what one core
 # does; the CPU columns (user+sys) show the cost per packet independent of that.
@@ -26,10 +29,11 @@ BIN=${CARGO_TARGET_DIR:-target}/release/synscope
 echo "building synscope (release)..." >&2
 cargo build --release --quiet
 
-# The capture is kept between runs; its name carries the packet count so a different PACKETS makes a new one.
+# The capture is kept between runs; its name carries the packet count so a different PACKETS makes a new one, and
+# it is made again when the binary is newer (the generator may have changed).
 mkdir -p "$BENCH_DIR"
 FILE=$BENCH_DIR/bench-$PACKETS.pcap
-if [[ ! -s $FILE ]]; then
+if [[ ! -s $FILE || $BIN -nt $FILE ]]; then
     echo "generating $FILE ($PACKETS packets)..." >&2
     "$BIN" gen bench "$FILE" --packets "$PACKETS" >&2
 fi

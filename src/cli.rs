@@ -84,6 +84,73 @@ pub struct ReadArgs {
     /// Accepted for tcpdump compatibility: synscope never resolves names.
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     pub numeric: u8,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+}
+
+/// Connection tracking options, shared by every command that reads packets.
+#[derive(Args, Debug, Clone)]
+pub struct TrackArgs {
+    /// Do not track connections: no annotations, no connection log, no flood detection (fastest).
+    #[arg(long)]
+    pub no_track: bool,
+
+    /// Write one record per connection, as Zeek's conn.log.
+    #[arg(long, value_name = "FILE")]
+    pub conn_log: Option<String>,
+
+    /// Connection log format: Zeek's tab-separated log, or JSON lines.
+    #[arg(long, value_enum, default_value_t = ConnLogFormatArg::Zeek)]
+    pub conn_log_format: ConnLogFormatArg,
+
+    /// Connections tracked at once; beyond it the oldest half-open ones are evicted first.
+    #[arg(long, value_name = "N", default_value_t = crate::track::DEFAULT_MAX_FLOWS)]
+    pub max_flows: usize,
+
+    /// Report a SYN without SYN-ACK as half-open after this long (e.g. 5s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub syn_timeout: crate::time::Duration,
+
+    /// SYN-flood alert threshold, in SYNs per second to one destination.
+    #[arg(long, value_name = "SYN/S", default_value_t = 1000)]
+    pub flood_syn_rate: u32,
+
+    /// SYN-flood alert only while fewer than this share of handshakes complete (0..1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.1)]
+    pub flood_max_completion: f64,
+
+    /// Exit with status 3 when one of these holds: rst, refused, half-open, incomplete-handshake,
+    /// retransmission, flood, malformed (comma-separated).
+    #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',')]
+    pub fail_on: Vec<crate::engine::fail_on::Condition>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConnLogFormatArg {
+    Zeek,
+    Json,
+}
+
+/// Parses `5`, `5s`, `500ms`, `250us`, `2m`, `1.5s` into a duration.
+pub fn parse_duration(text: &str) -> Result<crate::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration (try 5s or 500ms)"))?;
+    let scale = match unit {
+        "" | "s" => 1e9,
+        "ms" => 1e6,
+        "us" | "µs" => 1e3,
+        "ns" => 1.0,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        other => return Err(format!("unknown unit '{other}' in '{text}' (use ns, us, ms, s, m or h)")),
+    };
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!("'{text}' is not a duration"));
+    }
+    Ok(crate::time::Duration::from_nanos((value * scale) as u64))
 }
 
 /// A usage error found after clap's own checks (bad filter, no input). Exit status 2.

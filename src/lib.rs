@@ -14,8 +14,10 @@
 pub mod capture;
 pub mod cli;
 pub mod cmd;
+pub mod engine;
 pub mod filter;
 pub mod output;
 pub mod synth;
 pub mod time;
+pub mod track;
 pub mod wire;

@@ -71,6 +71,13 @@ impl Duration {
     }
 }
 
+impl serde::Serialize for Duration {
+    /// Seconds as a number, the unit Zeek's intervals and JSON consumers expect.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_secs_f64())
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// Epoch seconds with nine decimals, as tshark's `frame.time_epoch` prints them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

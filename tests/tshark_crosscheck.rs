@@ -135,11 +135,24 @@ fn synscope_rows(file: &Path) -> Vec<(Value, Row)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).expect("synscope prints UTF-8");
-    text.lines()
+    let objects = text.lines().enumerate().map(|(i, line)| {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("{}: JSON line {}: {e}: {line:?}", file.display(), i + 1))
+    });
+    // Besides one object per packet, the stream carries event records (e.g. {"event":"flood-started",...}) between
+    // packets. They have no packet number and describe no frame, so they have no tshark counterpart.
+    let packets = objects.filter(|json| {
+        let event = json.get("n").is_none();
+        assert!(
+            !event || json.get("event").is_some(),
+            "{}: JSON object with neither n nor event: {json}",
+            file.display()
+        );
+        !event
+    });
+    packets
         .enumerate()
-        .map(|(i, line)| {
-            let json: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}: JSON line {}: {e}: {line:?}", file.display(), i + 1));
+        .map(|(i, json)| {
             assert_eq!(json["n"], i + 1, "{}: synscope packet numbers out of order", file.display());
             let get = |layer: &str, key: &str| -> Option<String> {
                 json.get(layer).map(|l| {

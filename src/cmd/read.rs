@@ -1,6 +1,7 @@
-//! `synscope read`: capture files → file source thread → bounded channel → decode, filter, print (DESIGN.md data
-//! flow). Reading is lossless: the source blocks when the engine is busy.
+//! `synscope read`: capture files → file source thread → bounded channel → engine (DESIGN.md data flow). Reading
+//! is lossless: the source blocks when the engine is busy.
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -10,23 +11,31 @@ use anyhow::Context;
 use crate::capture::Precision;
 use crate::capture::source::{FileSource, SourceEvent};
 use crate::capture::writer::PcapFileWriter;
-use crate::cli::{Format, ReadArgs, UsageError};
+use crate::cli::{ConnLogFormatArg, Format, ReadArgs, TrackArgs, UsageError};
+use crate::engine::fail_on::FailOnCheck;
+use crate::engine::{Engine, Flow};
 use crate::filter::Filter;
+use crate::output::connlog::{ConnLogFormat, ConnLogWriter};
 use crate::output::json::JsonPrinter;
 use crate::output::progress::Progress;
-use crate::output::summary::Summary;
 use crate::output::text::{TextOptions, TextPrinter, TimeFormat};
-use crate::output::{PacketRecord, QuietSink, Sink};
-use crate::wire::decode;
+use crate::output::{QuietSink, Sink};
+use crate::track::flood::FloodConfig;
+use crate::track::{Tracker, TrackerConfig};
+
+/// Exit status when a `--fail-on` condition held (DESIGN.md conventions).
+pub const EXIT_FAIL_ON: u8 = 3;
 
 pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let (files, expression) = args.files_and_filter()?;
     let filter = Filter::parse(&expression).map_err(|e| UsageError(e.to_string()))?;
+    if args.track.no_track && (args.track.conn_log.is_some() || !args.track.fail_on.is_empty()) {
+        return Err(UsageError("--conn-log and --fail-on need tracking; drop --no-track".into()).into());
+    }
     let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
 
-    let stdout = io::stdout().lock();
-    let out = BufWriter::with_capacity(1 << 16, stdout);
-    let mut sink: Box<dyn Sink> = match (args.quiet, args.format) {
+    let out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let sink: Box<dyn Sink> = match (args.quiet, args.format) {
         (true, _) => Box::new(QuietSink),
         (false, Format::Json) => Box::new(JsonPrinter::new(out)),
         (false, Format::Text) => Box::new(TextPrinter::new(
@@ -39,40 +48,30 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
             },
         )),
     };
+    let mut engine = Engine::new(filter, sink, tracker_for(&args.track)?, args.count)
+        .with_fail_on(FailOnCheck::new(&args.track.fail_on));
+    if let Some(path) = &args.track.conn_log {
+        engine = engine.with_conn_log(conn_log(path, args.track.conn_log_format)?);
+    }
 
     let source = FileSource::spawn(files);
     let progress = Progress::for_files(total_bytes);
-    let mut writer: Option<PcapFileWriter<_>> = None;
-    let mut summary = Summary::default();
-    let mut number = 0u64;
-    let limit = args.count.unwrap_or(u64::MAX);
-
     'events: for event in source.events.iter() {
         match event {
             SourceEvent::FileStarted { precision, .. } => {
-                if let (None, Some(path)) = (&writer, &args.write) {
-                    writer = Some(PcapFileWriter::create(path, writer_precision(precision, args.nano))?);
+                if let (None, Some(path)) = (&engine.writer, &args.write) {
+                    let precision = if args.nano { Precision::Nano } else { precision };
+                    engine.writer = Some(PcapFileWriter::create(path, precision)?);
                 }
             }
             SourceEvent::Failed(err) => {
-                summary.file_errors += 1;
-                sink.finish().context("writing output")?;
+                engine.summary.file_errors += 1;
+                engine.flush().context("writing output")?;
                 eprintln!("synscope: {err}");
             }
             SourceEvent::Frames(batch) => {
                 for frame in batch.iter() {
-                    number += 1;
-                    let packet = decode(frame.link_type, frame.data);
-                    summary.count(frame.ts, frame.orig_len, &packet);
-                    if !filter.matches(&packet) {
-                        continue;
-                    }
-                    summary.matched += 1;
-                    sink.packet(&PacketRecord { number, frame: &frame, packet: &packet }).context("writing output")?;
-                    if let Some(writer) = writer.as_mut() {
-                        writer.write(&frame)?;
-                    }
-                    if summary.matched >= limit {
+                    if engine.frame(&frame)? == Flow::Done {
                         break 'events;
                     }
                 }
@@ -84,18 +83,56 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
     drop(source.events);
     let _ = source.thread.join();
     progress.finish();
-    sink.finish().context("writing output")?;
-    if let Some(writer) = writer {
-        writer.finish()?;
-    } else if let Some(path) = &args.write {
+    if let (None, Some(path)) = (&engine.writer, &args.write) {
         // No file could be opened: still leave a valid, empty pcap, as tcpdump -w does.
-        PcapFileWriter::create(path, Precision::Micro)?.finish()?;
+        engine.writer = Some(PcapFileWriter::create(path, Precision::Micro)?);
     }
+    engine.finish()?;
     let mut stderr = io::stderr().lock();
-    let _ = writeln!(stderr, "{summary}");
-    Ok(if summary.file_errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let _ = writeln!(stderr, "{}", engine.summary);
+    let failures = engine.fail_on.failures();
+    for failure in &failures {
+        let _ = writeln!(stderr, "synscope: {failure}");
+    }
+    Ok(if engine.summary.file_errors > 0 {
+        ExitCode::from(1)
+    } else if !failures.is_empty() {
+        ExitCode::from(EXIT_FAIL_ON)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn writer_precision(input: Precision, nano_flag: bool) -> Precision {
-    if nano_flag { Precision::Nano } else { input }
+fn tracker_for(args: &TrackArgs) -> anyhow::Result<Option<Tracker>> {
+    if args.no_track {
+        return Ok(None);
+    }
+    if !(0.0..=1.0).contains(&args.flood_max_completion) {
+        return Err(
+            UsageError(format!("--flood-max-completion {} is not between 0 and 1", args.flood_max_completion)).into()
+        );
+    }
+    if args.max_flows == 0 {
+        return Err(UsageError("--max-flows must be at least 1".into()).into());
+    }
+    let config = TrackerConfig {
+        max_flows: args.max_flows,
+        syn_timeout: args.syn_timeout,
+        flood: FloodConfig {
+            syn_rate: args.flood_syn_rate,
+            max_completion: args.flood_max_completion,
+            ..FloodConfig::default()
+        },
+        ..TrackerConfig::default()
+    };
+    Ok(Some(Tracker::new(config)))
+}
+
+fn conn_log(path: &str, format: ConnLogFormatArg) -> anyhow::Result<ConnLogWriter<Box<dyn Write>>> {
+    let file = File::create(path).with_context(|| format!("cannot create connection log {path}"))?;
+    let format = match format {
+        ConnLogFormatArg::Zeek => ConnLogFormat::Zeek,
+        ConnLogFormatArg::Json => ConnLogFormat::Json,
+    };
+    Ok(ConnLogWriter::new(Box::new(BufWriter::new(file)), format))
 }

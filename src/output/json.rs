@@ -6,6 +6,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{PacketRecord, Sink};
+use crate::track::TrackerEvent;
+use crate::track::annotate::Annotation;
+use crate::track::flood::FloodEvent;
 use crate::wire::TcpSegment;
 use crate::wire::packet::{Net, Transport};
 use crate::wire::tcp_options::TcpOption;
@@ -39,6 +42,44 @@ struct JsonPacket<'a> {
     ip_payload_len: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     malformed: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    annotations: Vec<JsonAnnotation<'a>>,
+}
+
+/// An annotation as data, plus the text line's wording.
+#[derive(Serialize)]
+struct JsonAnnotation<'a> {
+    #[serde(flatten)]
+    annotation: &'a Annotation,
+    text: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum JsonEvent {
+    HalfOpen {
+        ts: String,
+        orig: String,
+        resp: String,
+        after: f64,
+    },
+    FloodStarted {
+        ts: String,
+        target: String,
+        syn_per_sec: f64,
+        completion: f64,
+        half_open: u64,
+        text: String,
+    },
+    FloodEnded {
+        ts: String,
+        target: String,
+        started: String,
+        syns: u64,
+        distinct_sources: u64,
+        peak_syn_per_sec: f64,
+        text: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -213,6 +254,11 @@ impl<W: Write> Sink for JsonPrinter<W> {
             icmp: None,
             ip_payload_len: None,
             malformed: p.malformed.as_ref().map(|e| e.to_string()),
+            annotations: record
+                .annotations
+                .iter()
+                .map(|a| JsonAnnotation { annotation: a, text: a.to_string() })
+                .collect(),
         };
         match &p.net {
             Net::Ipv4(ip) => {
@@ -284,6 +330,40 @@ impl<W: Write> Sink for JsonPrinter<W> {
             Transport::Fragment { len, .. } | Transport::Other { len, .. } => json.ip_payload_len = Some(*len),
             Transport::None => {}
         }
+        serde_json::to_writer(&mut self.out, &json).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn event(&mut self, event: &TrackerEvent) -> io::Result<()> {
+        let json = match event {
+            TrackerEvent::HalfOpen { ts, orig, resp, after } => JsonEvent::HalfOpen {
+                ts: ts.to_string(),
+                orig: orig.socket_addr().to_string(),
+                resp: resp.socket_addr().to_string(),
+                after: after.as_secs_f64(),
+            },
+            TrackerEvent::Flood(flood) => match flood {
+                FloodEvent::Started { target, ts, syn_per_sec, completion, half_open } => JsonEvent::FloodStarted {
+                    ts: ts.to_string(),
+                    target: target.socket_addr().to_string(),
+                    syn_per_sec: *syn_per_sec,
+                    completion: *completion,
+                    half_open: *half_open,
+                    text: flood.to_string(),
+                },
+                FloodEvent::Ended { target, started, ended, syns, distinct_sources, peak_syn_per_sec } => {
+                    JsonEvent::FloodEnded {
+                        ts: ended.to_string(),
+                        target: target.socket_addr().to_string(),
+                        started: started.to_string(),
+                        syns: *syns,
+                        distinct_sources: *distinct_sources,
+                        peak_syn_per_sec: *peak_syn_per_sec,
+                        text: flood.to_string(),
+                    }
+                }
+            },
+        };
         serde_json::to_writer(&mut self.out, &json).map_err(io::Error::other)?;
         self.out.write_all(b"\n")
     }

@@ -1,5 +1,6 @@
 //! Printers. Every output mode implements [`Sink`]; the engine feeds each decoded packet that passed the filter.
 
+pub mod connlog;
 pub mod json;
 pub mod names;
 pub mod progress;
@@ -10,6 +11,8 @@ pub mod text;
 use std::io;
 
 use crate::capture::Frame;
+use crate::track::TrackerEvent;
+use crate::track::annotate::Annotation;
 use crate::wire::Packet;
 
 /// One packet as a printer sees it.
@@ -18,10 +21,16 @@ pub struct PacketRecord<'a> {
     pub number: u64,
     pub frame: &'a Frame<'a>,
     pub packet: &'a Packet<'a>,
+    /// What the tracker says about this packet (empty when tracking is off).
+    pub annotations: &'a [Annotation],
 }
 
 pub trait Sink {
     fn packet(&mut self, record: &PacketRecord<'_>) -> io::Result<()>;
+    /// A tracker event that belongs to no packet: a half-open timeout, a flood starting or ending.
+    fn event(&mut self, _event: &TrackerEvent) -> io::Result<()> {
+        Ok(())
+    }
     /// Flushes buffered output.
     fn finish(&mut self) -> io::Result<()>;
 }

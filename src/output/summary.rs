@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use crate::time::{Timestamp, utc_civil};
+use crate::time::{Duration, Timestamp, utc_civil};
+use crate::track::Tracker;
+use crate::track::record::ConnRecord;
+use crate::track::zeek::ConnState;
 use crate::wire::Packet;
 use crate::wire::packet::{Net, Transport};
 
@@ -27,9 +30,72 @@ pub struct Summary {
     pub last_ts: Option<Timestamp>,
     /// Capture files that failed to open or broke part-way.
     pub file_errors: u64,
+    /// Connection records by conn_state, in ConnState::ALL order.
+    pub conn_states: Vec<(ConnState, u64)>,
+    pub tracker: Option<TrackerSummary>,
+}
+
+/// What the tracker adds to the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackerSummary {
+    pub connections: u64,
+    pub attempts: u64,
+    pub handshakes_completed: u64,
+    pub refused: u64,
+    pub resets: u64,
+    pub retransmissions: u64,
+    pub half_open_timeouts: u64,
+    pub still_half_open: u64,
+    pub still_half_open_listed: Vec<String>,
+    pub rtt_median: Option<Duration>,
+    pub rtt_p99: Option<Duration>,
+    pub floods: u64,
+    pub evictions: u64,
+    pub evicted_half_open: u64,
+    pub port_reuses: u64,
+}
+
+impl From<&Tracker> for TrackerSummary {
+    fn from(tracker: &Tracker) -> Self {
+        let stats = tracker.stats();
+        let (evictions, evicted_half_open) = tracker.evictions();
+        TrackerSummary {
+            connections: stats.connections,
+            attempts: stats.attempts,
+            handshakes_completed: stats.handshakes_completed,
+            refused: stats.refused,
+            resets: stats.resets,
+            retransmissions: stats.retransmissions,
+            half_open_timeouts: stats.half_open_timeouts,
+            still_half_open: stats.still_half_open,
+            still_half_open_listed: tracker
+                .still_half_open
+                .iter()
+                .map(|(o, r)| format!("{} > {}", o.socket_addr(), r.socket_addr()))
+                .collect(),
+            rtt_median: stats.rtt.quantile(0.5),
+            rtt_p99: stats.rtt.quantile(0.99),
+            floods: tracker.floods_detected(),
+            evictions,
+            evicted_half_open,
+            port_reuses: stats.port_reuses,
+        }
+    }
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".to_string(), |d| format!("{:.3} ms", d.as_nanos() as f64 / 1e6))
 }
 
 impl Summary {
+    /// Counts one connection record by its conn_state.
+    pub fn count_connection(&mut self, record: &ConnRecord) {
+        match self.conn_states.iter_mut().find(|(s, _)| *s == record.conn_state) {
+            Some((_, n)) => *n += 1,
+            None => self.conn_states.push((record.conn_state, 1)),
+        }
+    }
+
     /// Counts one packet read (before the filter).
     pub fn count(&mut self, ts: Timestamp, wire_len: u32, packet: &Packet<'_>) {
         self.packets += 1;
@@ -81,6 +147,44 @@ impl fmt::Display for Summary {
         write!(f, "  vlan-tagged {}, fragments {}, malformed {}", self.vlan_tagged, self.fragments, self.malformed)?;
         if self.file_errors > 0 {
             write!(f, ", file errors {}", self.file_errors)?;
+        }
+        if let Some(t) = &self.tracker {
+            let mut states = self.conn_states.clone();
+            states.sort_by_key(|(s, _)| s.as_str());
+            let states: Vec<String> = states.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+            write!(f, "\n  connections {}", t.connections)?;
+            if !states.is_empty() {
+                write!(f, ": {}", states.join(", "))?;
+            }
+            let failed = t.attempts.saturating_sub(t.handshakes_completed);
+            write!(
+                f,
+                "\n  handshakes: {} completed, {} failed; rtt median {}, p99 {}",
+                t.handshakes_completed,
+                failed,
+                ms(t.rtt_median),
+                ms(t.rtt_p99)
+            )?;
+            write!(
+                f,
+                "\n  resets {} (refused {}), retransmissions {}, half-open attempts {} ({} still half-open at end), \
+                 floods {}, evictions {} ({} half-open), port reuse {}",
+                t.resets,
+                t.refused,
+                t.retransmissions,
+                t.half_open_timeouts + t.still_half_open,
+                t.still_half_open,
+                t.floods,
+                t.evictions,
+                t.evicted_half_open,
+                t.port_reuses
+            )?;
+            if !t.still_half_open_listed.is_empty() {
+                write!(f, "\n  still half-open: {}", t.still_half_open_listed.join(", "))?;
+                if t.still_half_open > t.still_half_open_listed.len() as u64 {
+                    write!(f, ", ...")?;
+                }
+            }
         }
         Ok(())
     }

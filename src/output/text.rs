@@ -7,6 +7,8 @@ use super::names::{ether_type_name, icmp_name, icmp6_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
 use super::{PacketRecord, Sink};
 use crate::time::{Timestamp, utc_civil};
+use crate::track::TrackerEvent;
+use crate::track::flood::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, Transport};
 use crate::wire::tcp_options::TcpOption;
 use crate::wire::{LinkType, Packet, TcpSegment};
@@ -86,6 +88,9 @@ impl<W: Write> TextPrinter<W> {
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
         write_packet(&mut line, record.packet, record.frame.data.len(), relative);
+        for annotation in record.annotations {
+            let _ = write!(line, " {annotation}");
+        }
         self.line = line;
         &mut self.line
     }
@@ -132,6 +137,31 @@ impl<W: Write> TextPrinter<W> {
 impl<W: Write> Sink for TextPrinter<W> {
     fn packet(&mut self, record: &PacketRecord<'_>) -> io::Result<()> {
         self.format(record);
+        self.emit()
+    }
+
+    fn event(&mut self, event: &TrackerEvent) -> io::Result<()> {
+        self.line.clear();
+        match event {
+            TrackerEvent::HalfOpen { ts, orig, resp, after } => {
+                self.write_time(*ts);
+                let _ = write!(
+                    self.line,
+                    "[half-open: no SYN-ACK after {} s] {} > {}",
+                    after.as_secs_f64(),
+                    orig.socket_addr(),
+                    resp.socket_addr()
+                );
+            }
+            TrackerEvent::Flood(flood) => {
+                let ts = match flood {
+                    FloodEvent::Started { ts, .. } => *ts,
+                    FloodEvent::Ended { ended, .. } => *ended,
+                };
+                self.write_time(ts);
+                let _ = write!(self.line, "{flood}");
+            }
+        }
         self.emit()
     }
 

@@ -2,9 +2,11 @@
 
 pub mod craft;
 pub mod decode;
+pub mod flow;
 pub mod linktype;
 pub mod packet;
 pub mod segment;
+pub mod seq;
 pub mod tcp_options;
 
 pub use decode::decode;

@@ -1,0 +1,153 @@
+//! The engine: one per source, fed frames in order. It decodes, tracks every packet (the tracker must see all of
+//! them, not just the ones the filter shows), filters, prints, writes the pcap and the conn log, and keeps what the
+//! summary and `--fail-on` need. Sources (file or live) feed it; it does no reading itself.
+
+use std::io::{self, Write};
+
+use crate::capture::writer::PcapFileWriter;
+use crate::capture::{CaptureError, Frame};
+use crate::filter::Filter;
+use crate::output::connlog::ConnLogWriter;
+use crate::output::summary::Summary;
+use crate::output::{PacketRecord, Sink};
+use crate::track::{Tracker, TrackerEvent};
+use crate::wire::decode;
+
+pub mod fail_on;
+
+use fail_on::FailOnCheck;
+
+/// Whether the engine wants more frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// `-c` reached.
+    Done,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+    #[error("{0}")]
+    Capture(#[from] CaptureError),
+}
+
+pub struct Engine<'s> {
+    filter: Filter,
+    sink: Box<dyn Sink + 's>,
+    pub tracker: Option<Tracker>,
+    conn_log: Option<ConnLogWriter<Box<dyn Write + 's>>>,
+    pub writer: Option<PcapFileWriter<io::BufWriter<std::fs::File>>>,
+    pub summary: Summary,
+    pub fail_on: FailOnCheck,
+    /// Matched packets after which to stop.
+    limit: u64,
+    number: u64,
+    /// Print standalone events (half-open timeouts, floods) to the sink.
+    print_events: bool,
+}
+
+impl<'s> Engine<'s> {
+    pub fn new(filter: Filter, sink: Box<dyn Sink + 's>, tracker: Option<Tracker>, limit: Option<u64>) -> Self {
+        Engine {
+            filter,
+            sink,
+            tracker,
+            conn_log: None,
+            writer: None,
+            summary: Summary::default(),
+            fail_on: FailOnCheck::default(),
+            limit: limit.unwrap_or(u64::MAX),
+            number: 0,
+            print_events: true,
+        }
+    }
+
+    pub fn with_conn_log(mut self, log: ConnLogWriter<Box<dyn Write + 's>>) -> Self {
+        self.conn_log = Some(log);
+        self
+    }
+
+    pub fn with_fail_on(mut self, check: FailOnCheck) -> Self {
+        self.fail_on = check;
+        self
+    }
+
+    pub fn quiet_events(mut self) -> Self {
+        self.print_events = false;
+        self
+    }
+
+    pub fn frame(&mut self, frame: &Frame<'_>) -> Result<Flow, EngineError> {
+        self.number += 1;
+        let packet = decode(frame.link_type, frame.data);
+        self.summary.count(frame.ts, frame.orig_len, &packet);
+        if packet.malformed.is_some() {
+            self.fail_on.malformed(self.number);
+        }
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.handle_timeout(frame.ts);
+        }
+        self.drain()?;
+        let matched = self.filter.matches(&packet);
+        let annotations = match self.tracker.as_mut() {
+            Some(tracker) => tracker.handle_packet(frame.ts, &packet),
+            None => &[],
+        };
+        if matched {
+            self.summary.matched += 1;
+            self.sink.packet(&PacketRecord { number: self.number, frame, packet: &packet, annotations })?;
+            if let Some(writer) = self.writer.as_mut() {
+                writer.write(frame)?;
+            }
+        }
+        self.drain()?;
+        Ok(if self.summary.matched >= self.limit { Flow::Done } else { Flow::Continue })
+    }
+
+    /// Events and records the tracker has queued.
+    fn drain(&mut self) -> Result<(), EngineError> {
+        let Some(tracker) = self.tracker.as_mut() else { return Ok(()) };
+        while let Some(event) = tracker.poll_event() {
+            if let TrackerEvent::Flood(_) = event {
+                self.fail_on.flood(&event);
+            }
+            if self.print_events {
+                self.sink.event(&event)?;
+            }
+        }
+        while let Some(record) = tracker.poll_record() {
+            self.summary.count_connection(&record);
+            self.fail_on.record(&record);
+            if let Some(log) = self.conn_log.as_mut() {
+                log.write(&record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// End of input: closes out the tracker, flushes everything.
+    pub fn finish(&mut self) -> Result<(), EngineError> {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.finish();
+        }
+        self.drain()?;
+        if let Some(tracker) = &self.tracker {
+            self.summary.tracker = Some(crate::output::summary::TrackerSummary::from(tracker));
+        }
+        self.sink.finish()?;
+        if let Some(log) = self.conn_log.as_mut() {
+            log.finish(self.summary.last_ts)?;
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes printed output (before an error message goes to stderr, so the two stay in order).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.sink.finish()
+    }
+}

@@ -1,0 +1,184 @@
+//! Per-connection state: the two half-flows (one per sender), RFC 9293 state names for each endpoint, Zeek's view,
+//! and the timestamps of the handshake. Kept small on purpose: a flood fills the table with these, and the whole
+//! entry must stay under 256 bytes (see the size test in table.rs).
+
+use super::annotate::TcpState;
+use super::record::Role;
+use super::zeek::ZeekTcp;
+use crate::time::{Duration, Timestamp};
+use crate::wire::flow::FlowKey;
+
+/// What one endpoint has sent, as far as the capture shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HalfFlow {
+    /// Initial sequence number (the SYN's), or the first sequence number seen mid-stream.
+    pub isn: u32,
+    /// The sequence number after the highest byte (or SYN/FIN) this endpoint sent: its SND.NXT as we saw it.
+    pub next_seq: u32,
+    /// The highest acknowledgement this endpoint sent.
+    pub max_ack: u32,
+    /// Sequence number of this endpoint's FIN.
+    pub fin_seq: u32,
+    /// Start of the latest hole in this endpoint's sequence space (a gap we saw open), and its end.
+    pub hole_start: u32,
+    pub hole_end: u32,
+    pub packets: u32,
+    pub ip_bytes: u64,
+    /// Highest payload byte end, for Zeek's sequence-derived byte counts.
+    pub payload_end: u32,
+    pub window: u16,
+    pub state: TcpState,
+    pub flags: u8,
+    /// SYNs (or SYN-ACKs) sent with the same ISN: 1 for the first, 2 for the first retransmission...
+    pub syn_tries: u8,
+    pub dup_acks: u8,
+    /// Window scale from the SYN (RFC 7323 §2.2), or NO_WSCALE.
+    pub wscale: u8,
+}
+
+impl HalfFlow {
+    pub const SEEN_SYN: u8 = 0x01;
+    pub const SEEN_FIN: u8 = 0x02;
+    pub const FIN_ACKED: u8 = 0x04;
+    pub const SEQ_KNOWN: u8 = 0x08;
+    pub const ACK_KNOWN: u8 = 0x10;
+    pub const SEEN_RST: u8 = 0x20;
+    pub const HOLE_OPEN: u8 = 0x40;
+    pub const NO_WSCALE: u8 = 0xff;
+
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn set(&mut self, flag: u8) {
+        self.flags |= flag;
+    }
+
+    /// Payload bytes sent, from sequence numbers as Zeek counts them (conn.log orig_bytes / resp_bytes).
+    pub fn payload_bytes(&self) -> u64 {
+        if !self.has(Self::SEQ_KNOWN) {
+            return 0;
+        }
+        let start = if self.has(Self::SEEN_SYN) { self.isn.wrapping_add(1) } else { self.isn };
+        u64::from(self.payload_end.wrapping_sub(start)).min(u64::from(u32::MAX / 2))
+    }
+
+    /// The receive window this endpoint advertised, scaled (RFC 7323: never scaled on a SYN).
+    pub fn scaled_window(&self) -> u32 {
+        let shift = if self.wscale == Self::NO_WSCALE { 0 } else { self.wscale.min(14) };
+        u32::from(self.window) << shift
+    }
+}
+
+/// Which timer list a connection sits on (see table.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// A SYN without a SYN-ACK yet, not reported.
+    #[default]
+    HalfOpen,
+    /// Half-open and already reported as timed out.
+    HalfOpenReported,
+    /// Established, mid-stream, or anything in between.
+    Active,
+    /// Both FINs exchanged, or reset: kept a little for trailing packets, port reuse and RST-in-TIME-WAIT.
+    Closed,
+    /// A UDP flow.
+    Udp,
+}
+
+/// One tracked connection.
+#[derive(Clone, Debug)]
+pub struct Conn {
+    pub key: FlowKey,
+    /// Whether the originator is the key's low endpoint.
+    pub orig_is_low: bool,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Microseconds from `first_ts` to the first SYN, SYN-ACK and handshake-completing ACK (u32::MAX: not seen).
+    pub syn_at: u32,
+    pub syn_ack_at: u32,
+    pub established_at: u32,
+    /// [originator, responder].
+    pub halves: [HalfFlow; 2],
+    pub zeek: ZeekTcp,
+    pub phase: Phase,
+    pub close_initiator: Option<Role>,
+    pub mid_stream: bool,
+    pub reset: bool,
+    pub half_open_reported: bool,
+    /// The second FIN also acknowledged the first: the three-packet close (FIN, FIN+ACK, ACK).
+    pub three_way_close: bool,
+    /// Bytes skipped over in gaps (Zeek's missed_bytes).
+    pub missed_bytes: u32,
+    /// Timer-list links (slot indices), maintained by the table.
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+}
+
+pub const NOT_SEEN: u32 = u32::MAX;
+
+impl Conn {
+    pub fn new(key: FlowKey, orig_is_low: bool, ts: Timestamp, flipped: bool, phase: Phase) -> Conn {
+        let half = HalfFlow { wscale: HalfFlow::NO_WSCALE, ..HalfFlow::default() };
+        Conn {
+            key,
+            orig_is_low,
+            first_ts: ts,
+            last_ts: ts,
+            syn_at: NOT_SEEN,
+            syn_ack_at: NOT_SEEN,
+            established_at: NOT_SEEN,
+            halves: [half, half],
+            zeek: ZeekTcp::new(flipped),
+            phase,
+            close_initiator: None,
+            mid_stream: false,
+            reset: false,
+            half_open_reported: false,
+            three_way_close: false,
+            missed_bytes: 0,
+            prev: u32::MAX,
+            next: u32::MAX,
+        }
+    }
+
+    /// Microseconds since the connection's first packet, saturating below NOT_SEEN.
+    pub fn offset_of(&self, ts: Timestamp) -> u32 {
+        (ts.saturating_since(self.first_ts).as_nanos() / 1_000).min(u64::from(NOT_SEEN - 1)) as u32
+    }
+
+    pub fn at(&self, offset: u32) -> Option<Duration> {
+        (offset != NOT_SEEN).then(|| Duration::from_micros(u64::from(offset)))
+    }
+
+    pub fn half(&self, role: Role) -> &HalfFlow {
+        &self.halves[role as usize]
+    }
+
+    pub fn half_mut(&mut self, role: Role) -> &mut HalfFlow {
+        &mut self.halves[role as usize]
+    }
+
+    /// Handshake round trip: first SYN to the ACK that completed the handshake.
+    pub fn handshake_rtt(&self) -> Option<Duration> {
+        match (self.at(self.syn_at), self.at(self.established_at)) {
+            (Some(syn), Some(est)) => Some(Duration::from_nanos(est.as_nanos().saturating_sub(syn.as_nanos()))),
+            _ => None,
+        }
+    }
+
+    /// A SYN went out and nothing answered it yet.
+    pub fn is_half_open(&self) -> bool {
+        matches!(self.phase, Phase::HalfOpen | Phase::HalfOpenReported)
+    }
+}
+
+impl Role {
+    /// The other end of the connection.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Orig => Role::Resp,
+            Role::Resp => Role::Orig,
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Connection tracking, pure: fed `(timestamp, packet)`, it returns the annotations for that packet, and queues
+//! connection records and standalone events (half-open timeouts, floods) for the caller to drain. Time moves only
+//! with the timestamps passed in (`handle_timeout`), so a capture replays identically (DESIGN.md principle 2).
+
+pub mod annotate;
+pub mod conn;
+pub mod flood;
+pub mod record;
+pub mod stats;
+pub mod table;
+pub mod tcp;
+pub mod zeek;
+
+use std::collections::VecDeque;
+
+use annotate::Annotation;
+use conn::{Conn, Phase};
+use flood::{FloodConfig, FloodDetector, FloodEvent};
+use record::{ConnRecord, EndReason, Proto, Role, make_uid};
+use stats::TrackerStats;
+use table::{FlowTable, Slot};
+
+use crate::time::{Duration, Timestamp};
+use crate::wire::Packet;
+use crate::wire::flow::{Endpoint, FlowKey};
+use crate::wire::packet::{Net, Transport};
+
+#[derive(Clone, Copy, Debug)]
+pub struct TrackerConfig {
+    /// Connections tracked at once; beyond it the oldest half-open ones are evicted first.
+    pub max_flows: usize,
+    /// A SYN unanswered this long is reported half-open (Zeek's tcp_SYN_timeout is 5 s).
+    pub syn_timeout: Duration,
+    /// Idle TCP connections are closed out after this (Zeek's tcp_inactivity_timeout, 5 min).
+    pub tcp_inactivity: Duration,
+    /// Idle UDP flows end after this (Zeek's udp_inactivity_timeout, 1 min).
+    pub udp_inactivity: Duration,
+    /// A closed or reset connection is kept this long for trailing packets (Zeek's tcp_close_delay, 5 s).
+    pub close_delay: Duration,
+    pub flood: FloodConfig,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            max_flows: DEFAULT_MAX_FLOWS,
+            syn_timeout: Duration::from_secs(5),
+            tcp_inactivity: Duration::from_secs(300),
+            udp_inactivity: Duration::from_secs(60),
+            close_delay: Duration::from_secs(5),
+            flood: FloodConfig::default(),
+        }
+    }
+}
+
+/// 800k connections at under 256 bytes each stay under 256 MB with room for the index's growth.
+pub const DEFAULT_MAX_FLOWS: usize = 800_000;
+
+/// Something the tracker reports on its own line, not attached to a packet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrackerEvent {
+    /// No SYN-ACK came within the SYN timeout.
+    HalfOpen {
+        ts: Timestamp,
+        orig: Endpoint,
+        resp: Endpoint,
+        after: Duration,
+    },
+    Flood(FloodEvent),
+}
+
+pub struct Tracker {
+    config: TrackerConfig,
+    table: FlowTable,
+    annotations: Vec<Annotation>,
+    events: VecDeque<TrackerEvent>,
+    records: VecDeque<ConnRecord>,
+    flood: FloodDetector,
+    stats: TrackerStats,
+    now: Timestamp,
+    /// Half-open connections left at the end of input (the first few, for the summary).
+    pub still_half_open: Vec<(Endpoint, Endpoint)>,
+}
+
+const LISTED_AT_END: usize = 20;
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker {
+            config,
+            table: FlowTable::new(config.max_flows),
+            annotations: Vec::with_capacity(8),
+            events: VecDeque::new(),
+            records: VecDeque::new(),
+            flood: FloodDetector::new(config.flood),
+            stats: TrackerStats::default(),
+            now: Timestamp::default(),
+            still_half_open: Vec::new(),
+        }
+    }
+
+    pub fn stats(&self) -> &TrackerStats {
+        &self.stats
+    }
+
+    pub fn evictions(&self) -> (u64, u64) {
+        (self.table.evictions, self.table.evicted_half_open)
+    }
+
+    pub fn floods_detected(&self) -> u64 {
+        self.flood.floods_detected()
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn poll_event(&mut self) -> Option<TrackerEvent> {
+        self.events.pop_front()
+    }
+
+    pub fn poll_record(&mut self) -> Option<ConnRecord> {
+        self.records.pop_front()
+    }
+
+    /// Feeds one packet; returns what it says about this packet. Call `handle_timeout(ts)` first.
+    pub fn handle_packet(&mut self, ts: Timestamp, packet: &Packet<'_>) -> &[Annotation] {
+        self.annotations.clear();
+        if ts > self.now {
+            self.now = ts;
+        }
+        let Some((key, _, src, dst)) = FlowKey::of(packet) else { return &self.annotations };
+        let ip_len = match &packet.net {
+            Net::Ipv4(ip) => u32::from(ip.total_len),
+            Net::Ipv6(ip) => 40 + u32::from(ip.payload_len),
+            _ => 0,
+        };
+        match &packet.transport {
+            Transport::Tcp(seg) => self.tcp(ts, key, src, dst, seg, ip_len),
+            Transport::Udp(_) => self.udp(ts, key, src, ip_len),
+            _ => {}
+        }
+        self.drain_flood_events();
+        &self.annotations
+    }
+
+    fn tcp(
+        &mut self,
+        ts: Timestamp,
+        key: FlowKey,
+        src: Endpoint,
+        dst: Endpoint,
+        seg: &crate::wire::TcpSegment<'_>,
+        ip_len: u32,
+    ) {
+        let bare_syn = seg.flags.syn() && !seg.flags.ack();
+        let slot = match self.table.find(&key) {
+            Some(slot) => {
+                let conn = self.table.get(slot);
+                let orig = orig_of(conn);
+                // A fresh SYN with a new ISN on a tuple whose connection is over starts a new connection.
+                if bare_syn && conn.phase == Phase::Closed && src == orig && seg.seq != conn.halves[0].isn {
+                    let old = self.table.remove(slot);
+                    self.finalize(old, None);
+                    self.stats.port_reuses += 1;
+                    let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
+                    self.annotations.push(Annotation::PortReuse);
+                    slot
+                } else {
+                    slot
+                }
+            }
+            None => self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack()),
+        };
+        let conn = self.table.get_mut(slot);
+        let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+        let old_phase = conn.phase;
+        let was_half_open = conn.is_half_open();
+        let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
+        let resp = resp_of(conn);
+        let orig = orig_of(conn);
+        let rtt = conn.handshake_rtt();
+        let now_phase = conn.phase;
+        // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
+        // tail on activity or when they change phase.
+        if now_phase != old_phase || !matches!(now_phase, Phase::HalfOpen | Phase::Closed) {
+            self.table.requeue(slot, old_phase);
+        }
+        if sig.new_attempt {
+            self.stats.attempts += 1;
+            self.flood.on_syn(ts, resp, orig.ip());
+        }
+        if sig.syn_ack {
+            self.flood.on_syn_ack(ts, resp);
+        }
+        if sig.established {
+            self.stats.handshakes_completed += 1;
+            self.flood.on_established(ts, resp);
+            if let Some(rtt) = rtt {
+                self.stats.rtt.record(rtt);
+            }
+        }
+        if sig.reset {
+            self.stats.resets += 1;
+            if was_half_open {
+                self.flood.on_half_open_closed(ts, resp);
+            }
+        }
+        if sig.refused {
+            self.stats.refused += 1;
+        }
+        if sig.retransmission {
+            self.stats.retransmissions += 1;
+        }
+    }
+
+    fn create(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> Slot {
+        // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
+        // and the roles are flipped (Zeek's '^'); for anything else the sender of the first packet is taken.
+        let (orig, flipped, mid_stream) = match (syn, ack) {
+            (true, false) => (src, false, false),
+            (true, true) => (dst, true, false),
+            _ => (src, false, true),
+        };
+        let phase = if syn && !ack { Phase::HalfOpen } else { Phase::Active };
+        let mut conn = Conn::new(key, orig == key.low, ts, flipped, phase);
+        conn.mid_stream = mid_stream;
+        self.stats.connections += 1;
+        if mid_stream {
+            self.annotations.push(Annotation::MidStream);
+        }
+        let (slot, evicted) = self.table.insert(conn);
+        if let Some(old) = evicted {
+            if old.is_half_open() {
+                self.flood.on_half_open_closed(ts, resp_of(&old));
+            }
+            self.finalize(old, Some(EndReason::Eviction));
+        }
+        slot
+    }
+
+    fn udp(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, ip_len: u32) {
+        let slot = match self.table.find(&key) {
+            Some(slot) => slot,
+            None => {
+                let conn = Conn::new(key, src == key.low, ts, false, Phase::Udp);
+                self.stats.connections += 1;
+                let (slot, evicted) = self.table.insert(conn);
+                if let Some(old) = evicted {
+                    self.finalize(old, Some(EndReason::Eviction));
+                }
+                slot
+            }
+        };
+        let conn = self.table.get_mut(slot);
+        let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+        conn.last_ts = ts;
+        let half = conn.half_mut(role);
+        half.packets = half.packets.saturating_add(1);
+        half.ip_bytes += u64::from(ip_len);
+        half.payload_end =
+            half.payload_end.wrapping_add(ip_len.saturating_sub(if key.low.is_ipv4() { 28 } else { 48 }));
+        self.table.requeue(slot, Phase::Udp);
+    }
+
+    /// Advances packet time: reports half-open attempts and closes out idle and finished connections.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
+        while let Some(slot) = self.table.head(Phase::HalfOpen) {
+            let conn = self.table.get(slot);
+            let deadline = conn.first_ts.saturating_add(self.config.syn_timeout);
+            if deadline > now {
+                break;
+            }
+            let event = TrackerEvent::HalfOpen {
+                ts: deadline,
+                orig: orig_of(conn),
+                resp: resp_of(conn),
+                after: self.config.syn_timeout,
+            };
+            self.events.push_back(event);
+            self.stats.half_open_timeouts += 1;
+            let conn = self.table.get_mut(slot);
+            conn.phase = Phase::HalfOpenReported;
+            conn.half_open_reported = true;
+            self.table.requeue(slot, Phase::HalfOpen);
+        }
+        self.expire(Phase::HalfOpenReported, self.config.tcp_inactivity, now);
+        self.expire(Phase::Active, self.config.tcp_inactivity, now);
+        self.expire(Phase::Closed, self.config.close_delay, now);
+        self.expire(Phase::Udp, self.config.udp_inactivity, now);
+        self.flood.handle_timeout(now);
+        self.drain_flood_events();
+    }
+
+    fn expire(&mut self, phase: Phase, idle: Duration, now: Timestamp) {
+        while let Some(slot) = self.table.head(phase) {
+            if self.table.get(slot).last_ts.saturating_add(idle) > now {
+                break;
+            }
+            let conn = self.table.remove(slot);
+            if conn.is_half_open() {
+                self.flood.on_half_open_closed(now, resp_of(&conn));
+            }
+            let reason = if phase == Phase::Closed { None } else { Some(EndReason::Timeout) };
+            self.finalize(conn, reason);
+        }
+    }
+
+    /// End of input: every connection still tracked gets its record.
+    pub fn finish(&mut self) {
+        self.flood.finish(self.now);
+        self.drain_flood_events();
+        for slot in self.table.slots() {
+            let conn = self.table.remove(slot);
+            if conn.is_half_open() {
+                self.stats.still_half_open += 1;
+                if self.still_half_open.len() < LISTED_AT_END {
+                    self.still_half_open.push((orig_of(&conn), resp_of(&conn)));
+                }
+            }
+            let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
+            self.finalize(conn, reason);
+        }
+    }
+
+    fn drain_flood_events(&mut self) {
+        while let Some(event) = self.flood.poll_event() {
+            self.events.push_back(TrackerEvent::Flood(event));
+        }
+    }
+
+    /// Turns a connection into its record. `reason` None means "it closed": by RST or by FINs.
+    fn finalize(&mut self, conn: Conn, reason: Option<EndReason>) {
+        let reason = reason.unwrap_or(if conn.reset { EndReason::Reset } else { EndReason::Close });
+        let record = record_of(&conn, reason);
+        self.records.push_back(record);
+    }
+}
+
+fn orig_of(conn: &Conn) -> Endpoint {
+    if conn.orig_is_low { conn.key.low } else { conn.key.high }
+}
+
+fn resp_of(conn: &Conn) -> Endpoint {
+    if conn.orig_is_low { conn.key.high } else { conn.key.low }
+}
+
+fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
+    let (orig, resp) = (orig_of(conn), resp_of(conn));
+    let proto = if conn.key.protocol == 6 { Proto::Tcp } else { Proto::Udp };
+    let o = conn.half(Role::Orig);
+    let r = conn.half(Role::Resp);
+    let duration = conn.last_ts.saturating_since(conn.first_ts);
+    // Zeek sets duration and the byte counts only when the connection lasted longer than zero.
+    let single_packet = duration == Duration::ZERO;
+    let (orig_bytes, resp_bytes) = match proto {
+        Proto::Tcp => (o.payload_bytes(), r.payload_bytes()),
+        Proto::Udp => (u64::from(o.payload_end), u64::from(r.payload_end)),
+    };
+    let conn_state = match proto {
+        Proto::Tcp => conn.zeek.conn_state(orig_bytes, resp_bytes),
+        Proto::Udp => zeek::udp_conn_state(o.packets > 0, r.packets > 0),
+    };
+    let history = match proto {
+        Proto::Tcp => conn.zeek.history.as_str().to_string(),
+        Proto::Udp => match (o.packets > 0, r.packets > 0) {
+            (true, true) => "Dd".to_string(),
+            (true, false) => "D".to_string(),
+            (false, true) => "d".to_string(),
+            _ => String::new(),
+        },
+    };
+    ConnRecord {
+        ts: conn.first_ts,
+        uid: make_uid(conn.first_ts, orig, resp, proto),
+        orig,
+        resp,
+        proto,
+        duration: (!single_packet).then_some(duration),
+        orig_bytes: (!single_packet).then_some(orig_bytes),
+        resp_bytes: (!single_packet).then_some(resp_bytes),
+        conn_state,
+        missed_bytes: u64::from(conn.missed_bytes),
+        history,
+        orig_pkts: u64::from(o.packets),
+        orig_ip_bytes: o.ip_bytes,
+        resp_pkts: u64::from(r.packets),
+        resp_ip_bytes: r.ip_bytes,
+        handshake_rtt: conn.handshake_rtt(),
+        close_initiator: conn.close_initiator,
+        end_reason,
+    }
+}

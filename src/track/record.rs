@@ -1,0 +1,299 @@
+//! The connection record: one per connection when it ends, with Zeek's conn.log fields plus a few of our own.
+//!
+//! Field meanings follow Zeek's `Conn::Info`
+//! (<https://docs.zeek.org/en/current/scripts/base/protocols/conn/main.zeek.html>): `ts` is the first packet's time,
+//! `duration` and the byte counts are unset for a connection Zeek saw no duration for, `orig_ip_bytes` counts IP
+//! total lengths. The writers in [`crate::output::connlog`] spell the endpoints as `id.orig_h` .. `id.resp_p`.
+
+use serde::{Serialize, Serializer};
+
+use super::zeek::ConnState;
+use crate::time::{Duration, Timestamp};
+use crate::wire::flow::Endpoint;
+
+/// Transport protocol, as conn.log's `proto` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+
+    /// IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        }
+    }
+}
+
+/// Which side of a connection: the originator (sent the first SYN, or the first packet) or the responder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Orig,
+    Resp,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Orig => "orig",
+            Role::Resp => "resp",
+        }
+    }
+}
+
+/// Why the tracker wrote the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// Both sides closed (FIN exchange finished).
+    Close,
+    /// A RST ended it.
+    Reset,
+    /// Idle past its timeout.
+    Timeout,
+    /// Pushed out of a full flow table.
+    Eviction,
+    /// Still open when the capture ended.
+    EndOfInput,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Close => "close",
+            EndReason::Reset => "reset",
+            EndReason::Timeout => "timeout",
+            EndReason::Eviction => "eviction",
+            EndReason::EndOfInput => "end-of-input",
+        }
+    }
+}
+
+/// One conn.log line. The derived `Serialize` is for snapshots and debugging (times as strings with nine decimals,
+/// endpoints as "ip:port"); the conn.log writers format each field the way Zeek does.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnRecord {
+    /// Time of the first packet.
+    #[serde(serialize_with = "ser_display")]
+    pub ts: Timestamp,
+    /// Zeek-like: 'C' and 17 base62 characters, see [`make_uid`].
+    pub uid: String,
+    #[serde(serialize_with = "ser_endpoint")]
+    pub orig: Endpoint,
+    #[serde(serialize_with = "ser_endpoint")]
+    pub resp: Endpoint,
+    pub proto: Proto,
+    /// Last packet minus first; `None` for a single-packet connection (Zeek leaves it unset).
+    #[serde(serialize_with = "ser_opt_display")]
+    pub duration: Option<Duration>,
+    /// Payload bytes; unset alongside `duration`, as Zeek does.
+    pub orig_bytes: Option<u64>,
+    pub resp_bytes: Option<u64>,
+    pub conn_state: ConnState,
+    /// Bytes acknowledged but never seen (content gaps).
+    pub missed_bytes: u64,
+    pub history: String,
+    pub orig_pkts: u64,
+    /// IP-level bytes (IP total length) the originator sent.
+    pub orig_ip_bytes: u64,
+    pub resp_pkts: u64,
+    pub resp_ip_bytes: u64,
+    /// Ours: from the SYN to the ACK that completes the handshake.
+    #[serde(serialize_with = "ser_opt_display")]
+    pub handshake_rtt: Option<Duration>,
+    /// Ours: who sent the first FIN (or RST).
+    pub close_initiator: Option<Role>,
+    /// Ours: why the record was written.
+    pub end_reason: EndReason,
+}
+
+fn ser_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn ser_opt_display<T: std::fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_endpoint<S: Serializer>(e: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&e.socket_addr())
+}
+
+/// FNV-1a 64 (offset basis and prime from the FNV spec), with a seed folded into the offset basis.
+fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A final avalanche (the SplitMix64 finaliser): FNV alone barely stirs the high bits for the last input bytes, and
+/// two uids differing only in a port should not share a prefix.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Length of a uid: 'C' plus 17 base62 digits (≈101 bits).
+pub const UID_LEN: usize = 18;
+
+/// A Zeek-like connection uid ('C' + 17 base62 characters), **deterministic**: a fixed-key hash of the first
+/// packet's time, both endpoints and the protocol, so the same capture always yields the same uids and golden
+/// outputs stay stable. (Zeek draws its uids at random; it documents them only as unique identifiers.)
+pub fn make_uid(first_ts: Timestamp, orig: Endpoint, resp: Endpoint, proto: Proto) -> String {
+    let mut bytes = [0u8; 8 + 18 + 18 + 1];
+    bytes[..8].copy_from_slice(&first_ts.as_nanos().to_le_bytes());
+    for (i, e) in [orig, resp].iter().enumerate() {
+        let at = 8 + i * 18;
+        let addr = match e.ip() {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => v6.octets(),
+        };
+        bytes[at..at + 16].copy_from_slice(&addr);
+        bytes[at + 16..at + 18].copy_from_slice(&e.port().to_be_bytes());
+    }
+    bytes[44] = proto.number();
+    let hi = mix(fnv1a(0x5359_4e53_434f_5045, &bytes)); // "SYNSCOPE"
+    let lo = mix(fnv1a(0x636f_6e6e_6c6f_6721, &bytes)); // "connlog!"
+    let mut n = (u128::from(hi) << 64) | u128::from(lo);
+    let mut uid = String::with_capacity(UID_LEN);
+    uid.push('C');
+    for _ in 1..UID_LEN {
+        uid.push(char::from(BASE62[(n % 62) as usize]));
+        n /= 62;
+    }
+    uid
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(s: &str, port: u16) -> Endpoint {
+        Endpoint::new(s.parse().unwrap(), port)
+    }
+
+    fn sample() -> ConnRecord {
+        let orig = ep("192.0.2.10", 40000);
+        let resp = ep("198.51.100.7", 80);
+        let ts = Timestamp::from_secs_nanos(1_591_367_999, 430_166_000);
+        ConnRecord {
+            ts,
+            uid: make_uid(ts, orig, resp, Proto::Tcp),
+            orig,
+            resp,
+            proto: Proto::Tcp,
+            duration: Some(Duration::from_micros(254_115)),
+            orig_bytes: Some(77),
+            resp_bytes: Some(295),
+            conn_state: ConnState::SF,
+            missed_bytes: 0,
+            history: "ShADadFf".into(),
+            orig_pkts: 6,
+            orig_ip_bytes: 397,
+            resp_pkts: 4,
+            resp_ip_bytes: 511,
+            handshake_rtt: Some(Duration::from_micros(1_200)),
+            close_initiator: Some(Role::Orig),
+            end_reason: EndReason::EndOfInput,
+        }
+    }
+
+    #[test]
+    fn uid_has_zeeks_shape() {
+        let r = sample();
+        assert_eq!(r.uid.len(), UID_LEN);
+        assert!(r.uid.starts_with('C'));
+        assert!(r.uid[1..].bytes().all(|b| b.is_ascii_alphanumeric()), "{}", r.uid);
+    }
+
+    #[test]
+    fn uid_is_deterministic() {
+        let r = sample();
+        assert_eq!(make_uid(r.ts, r.orig, r.resp, r.proto), r.uid);
+        // Pinned so that a change to the hash, which would churn every golden output, is deliberate.
+        assert_eq!(r.uid, "CZsyEw9Px1YWBI8VN5");
+        let pinned = make_uid(Timestamp::from_nanos(0), Endpoint::UNSPECIFIED, Endpoint::UNSPECIFIED, Proto::Udp);
+        assert_eq!(pinned, "CGNDAp3C9G0N3Psa5R");
+    }
+
+    #[test]
+    fn distinct_inputs_give_distinct_uids() {
+        let r = sample();
+        let base = r.uid.clone();
+        let variants = [
+            make_uid(Timestamp::from_nanos(r.ts.as_nanos() + 1), r.orig, r.resp, r.proto),
+            make_uid(r.ts, r.resp, r.orig, r.proto),
+            make_uid(r.ts, r.orig, r.resp, Proto::Udp),
+            make_uid(r.ts, ep("192.0.2.10", 40001), r.resp, r.proto),
+            make_uid(r.ts, r.orig, ep("198.51.100.8", 80), r.proto),
+            make_uid(r.ts, ep("::ffff:192.0.2.10", 40000), r.resp, r.proto),
+        ];
+        // An IPv4-mapped IPv6 address is the same endpoint as the IPv4 one.
+        assert_eq!(variants[5], base);
+        let mut all: Vec<&String> = variants[..5].iter().collect();
+        all.push(&base);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 6);
+
+        let mut uids: Vec<String> =
+            (0..10_000u64).map(|i| make_uid(Timestamp::from_nanos(i), r.orig, r.resp, r.proto)).collect();
+        uids.sort();
+        uids.dedup();
+        assert_eq!(uids.len(), 10_000);
+    }
+
+    #[test]
+    fn enums_spell_like_conn_log() {
+        assert_eq!(Proto::Tcp.as_str(), "tcp");
+        assert_eq!(Proto::Udp.as_str(), "udp");
+        assert_eq!(Role::Resp.as_str(), "resp");
+        let reasons = [
+            (EndReason::Close, "close"),
+            (EndReason::Reset, "reset"),
+            (EndReason::Timeout, "timeout"),
+            (EndReason::Eviction, "eviction"),
+            (EndReason::EndOfInput, "end-of-input"),
+        ];
+        for (r, s) in reasons {
+            assert_eq!(r.as_str(), s);
+            assert_eq!(serde_json::to_value(r).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn derived_serialize_is_readable() {
+        let v = serde_json::to_value(sample()).unwrap();
+        assert_eq!(v["ts"], "1591367999.430166000");
+        assert_eq!(v["orig"], "192.0.2.10:40000");
+        assert_eq!(v["proto"], "tcp");
+        assert_eq!(v["duration"], "0.254115");
+        assert_eq!(v["conn_state"], "SF");
+        assert_eq!(v["close_initiator"], "orig");
+        assert_eq!(v["end_reason"], "end-of-input");
+        let mut r = sample();
+        r.duration = None;
+        assert!(serde_json::to_value(r).unwrap()["duration"].is_null());
+    }
+}

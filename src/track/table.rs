@@ -1,0 +1,290 @@
+//! The bounded flow table: connections in a slab, found through a hash index of slot numbers, and threaded on one
+//! intrusive list per timer phase. Each list is ordered by the time its timer counts from, so expiry only ever
+//! looks at list heads, and eviction under pressure takes the oldest half-open connection first (the victims of a
+//! SYN flood) before touching anything established.
+
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+use super::conn::{Conn, Phase};
+use crate::wire::flow::FlowKey;
+
+const NONE: u32 = u32::MAX;
+const PHASES: usize = 5;
+
+fn list_of(phase: Phase) -> usize {
+    match phase {
+        Phase::HalfOpenReported => 0,
+        Phase::HalfOpen => 1,
+        Phase::Closed => 2,
+        Phase::Udp => 3,
+        Phase::Active => 4,
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+pub struct FlowTable {
+    slots: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: FxBuildHasher,
+    lists: [List; PHASES],
+    capacity: usize,
+    pub evictions: u64,
+    pub evicted_half_open: u64,
+}
+
+/// Where a connection lives in the table.
+pub type Slot = u32;
+
+impl FlowTable {
+    pub fn new(capacity: usize) -> FlowTable {
+        let capacity = capacity.max(1);
+        FlowTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: FxBuildHasher,
+            lists: [List { head: NONE, tail: NONE }; PHASES],
+            capacity,
+            evictions: 0,
+            evicted_half_open: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn hash(&self, key: &FlowKey) -> u64 {
+        hash_key(self.hasher, key)
+    }
+
+    pub fn find(&self, key: &FlowKey) -> Option<Slot> {
+        let slots = &self.slots;
+        self.index.find(self.hash(key), |&s| slots[s as usize].as_ref().is_some_and(|c| c.key == *key)).copied()
+    }
+
+    pub fn get(&self, slot: Slot) -> &Conn {
+        self.slots[slot as usize].as_ref().expect("live slot")
+    }
+
+    pub fn get_mut(&mut self, slot: Slot) -> &mut Conn {
+        self.slots[slot as usize].as_mut().expect("live slot")
+    }
+
+    /// Inserts a connection whose key is not in the table. When the table is full, first evicts one connection
+    /// (returned so its record can still be written).
+    pub fn insert(&mut self, conn: Conn) -> (Slot, Option<Conn>) {
+        let evicted = if self.len() >= self.capacity { self.evict() } else { None };
+        let phase = conn.phase;
+        let hash = self.hash(&conn.key);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(conn);
+                s
+            }
+            None => {
+                self.slots.push(Some(conn));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        let hasher = self.hasher;
+        // On growth the index rehashes every slot; it must hash exactly as `find` does.
+        self.index.insert_unique(hash, slot, |&s| match &slots[s as usize] {
+            Some(c) => hash_key(hasher, &c.key),
+            None => 0,
+        });
+        self.push_back(list_of(phase), slot);
+        (slot, evicted)
+    }
+
+    /// Removes and returns a connection.
+    pub fn remove(&mut self, slot: Slot) -> Conn {
+        let phase = self.get(slot).phase;
+        self.unlink(list_of(phase), slot);
+        let key = self.get(slot).key;
+        let hash = self.hash(&key);
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.free.push(slot);
+        self.slots[slot as usize].take().expect("live slot")
+    }
+
+    /// Moves a connection to the tail of its phase's list: call after changing `phase`, or on activity for phases
+    /// whose timer counts from the last packet.
+    pub fn requeue(&mut self, slot: Slot, old_phase: Phase) {
+        self.unlink(list_of(old_phase), slot);
+        let phase = self.get(slot).phase;
+        self.push_back(list_of(phase), slot);
+    }
+
+    /// The oldest connection of a phase.
+    pub fn head(&self, phase: Phase) -> Option<Slot> {
+        let head = self.lists[list_of(phase)].head;
+        (head != NONE).then_some(head)
+    }
+
+    /// Every live slot, for draining at the end of input (oldest first within each phase).
+    pub fn slots(&self) -> Vec<Slot> {
+        let mut all = Vec::with_capacity(self.len());
+        for list in 0..PHASES {
+            let mut cur = self.lists[list].head;
+            while cur != NONE {
+                all.push(cur);
+                cur = self.get(cur).next;
+            }
+        }
+        all
+    }
+
+    /// Picks a victim: reported half-open first, then pending half-open, then closed, then UDP, then established —
+    /// each time the oldest.
+    fn evict(&mut self) -> Option<Conn> {
+        let victim = self.lists.iter().map(|l| l.head).find(|&h| h != NONE)?;
+        let conn = self.remove(victim);
+        self.evictions += 1;
+        if conn.is_half_open() {
+            self.evicted_half_open += 1;
+        }
+        Some(conn)
+    }
+
+    fn push_back(&mut self, list: usize, slot: Slot) {
+        let tail = self.lists[list].tail;
+        {
+            let c = self.get_mut(slot);
+            c.prev = tail;
+            c.next = NONE;
+        }
+        if tail == NONE {
+            self.lists[list].head = slot;
+        } else {
+            self.get_mut(tail).next = slot;
+        }
+        self.lists[list].tail = slot;
+    }
+
+    fn unlink(&mut self, list: usize, slot: Slot) {
+        let (prev, next) = {
+            let c = self.get(slot);
+            (c.prev, c.next)
+        };
+        if prev == NONE {
+            self.lists[list].head = next;
+        } else {
+            self.get_mut(prev).next = next;
+        }
+        if next == NONE {
+            self.lists[list].tail = prev;
+        } else {
+            self.get_mut(next).prev = prev;
+        }
+        let c = self.get_mut(slot);
+        c.prev = NONE;
+        c.next = NONE;
+    }
+}
+
+fn hash_key(hasher: FxBuildHasher, key: &FlowKey) -> u64 {
+    let mut h = hasher.build_hasher();
+    key.hash(&mut h);
+    std::hash::Hasher::finish(&h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+    use crate::wire::flow::Endpoint;
+
+    fn key(n: u32) -> FlowKey {
+        let a = Endpoint::new(std::net::IpAddr::from(n.to_be_bytes()), 1000);
+        let b = Endpoint::new("192.0.2.20".parse().unwrap(), 9999);
+        FlowKey::between(a, b, 6).0
+    }
+
+    fn conn(n: u32, phase: Phase) -> Conn {
+        Conn::new(key(n), true, Timestamp::from_nanos(u64::from(n)), false, phase)
+    }
+
+    #[test]
+    fn an_entry_costs_at_most_256_bytes() {
+        // The slot (Option<Conn>, key included) plus the index's slot number and control byte, at the index's
+        // worst load factor of 7/8.
+        let slot = std::mem::size_of::<Option<Conn>>();
+        let index = (std::mem::size_of::<u32>() + 1) * 8 / 7 + 1;
+        assert!(slot + index <= 256, "{slot} + {index} bytes per connection");
+    }
+
+    #[test]
+    fn finds_what_was_inserted_and_forgets_what_was_removed() {
+        let mut table = FlowTable::new(10);
+        let (a, _) = table.insert(conn(1, Phase::Active));
+        let (b, _) = table.insert(conn(2, Phase::HalfOpen));
+        assert_eq!(table.find(&key(1)), Some(a));
+        assert_eq!(table.find(&key(2)), Some(b));
+        let removed = table.remove(a);
+        assert_eq!(removed.key, key(1));
+        assert_eq!(table.find(&key(1)), None);
+        assert_eq!(table.len(), 1);
+        let (c, _) = table.insert(conn(3, Phase::Active));
+        assert_eq!(c, a, "freed slots are reused");
+    }
+
+    #[test]
+    fn eviction_takes_the_oldest_half_open_before_anything_established() {
+        let mut table = FlowTable::new(3);
+        table.insert(conn(1, Phase::Active));
+        table.insert(conn(2, Phase::HalfOpen));
+        table.insert(conn(3, Phase::HalfOpen));
+        let (_, evicted) = table.insert(conn(4, Phase::Active));
+        assert_eq!(evicted.map(|c| c.key), Some(key(2)));
+        let (_, evicted) = table.insert(conn(5, Phase::Active));
+        assert_eq!(evicted.map(|c| c.key), Some(key(3)));
+        let (_, evicted) = table.insert(conn(6, Phase::Active));
+        assert_eq!(evicted.map(|c| c.key), Some(key(1)), "then the oldest established");
+        assert_eq!((table.evictions, table.evicted_half_open), (3, 2));
+        assert_eq!(table.len(), 3);
+    }
+
+    #[test]
+    fn many_entries_survive_index_growth() {
+        let mut table = FlowTable::new(100_000);
+        for n in 0..50_000 {
+            table.insert(conn(n, Phase::Active));
+        }
+        assert!((0..50_000).all(|n| table.find(&key(n)).is_some()));
+        assert_eq!(table.find(&key(60_000)), None);
+    }
+
+    #[test]
+    fn requeue_moves_to_the_tail_of_the_new_phase() {
+        let mut table = FlowTable::new(10);
+        let (a, _) = table.insert(conn(1, Phase::HalfOpen));
+        let (b, _) = table.insert(conn(2, Phase::HalfOpen));
+        assert_eq!(table.head(Phase::HalfOpen), Some(a));
+        table.get_mut(a).phase = Phase::Active;
+        table.requeue(a, Phase::HalfOpen);
+        assert_eq!(table.head(Phase::HalfOpen), Some(b));
+        assert_eq!(table.head(Phase::Active), Some(a));
+        assert_eq!(table.slots().len(), 2);
+    }
+}

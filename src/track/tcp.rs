@@ -1,0 +1,375 @@
+//! The per-segment TCP analysis: handshake, teardown, resets, and the sequence and acknowledgement checks that
+//! Wireshark calls "TCP analysis". Each function reads and updates one connection and appends annotations; the
+//! returned `Signals` tell the tracker what changed (for its timer lists, the flood detector and the summary).
+
+use super::annotate::{Annotation, CloseForm, TcpState};
+use super::conn::{Conn, HalfFlow, NOT_SEEN, Phase};
+use super::record::Role;
+use crate::time::Timestamp;
+use crate::wire::TcpSegment;
+use crate::wire::seq::SeqNumber;
+use crate::wire::tcp_options::TcpOption;
+
+/// How far sequence number `a` is ahead of `b`, modulo 2^32 (negative when behind).
+fn ahead(a: u32, b: u32) -> i32 {
+    SeqNumber(a).diff(SeqNumber(b))
+}
+
+/// What a segment changed, for the tracker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// A new connection attempt (a first SYN, not a retransmission).
+    pub new_attempt: bool,
+    pub syn_ack: bool,
+    pub established: bool,
+    pub refused: bool,
+    pub reset: bool,
+    /// Both FINs acknowledged, or reset: the connection is over.
+    pub closed: bool,
+    pub retransmission: bool,
+}
+
+/// Feeds one segment from `from` to its connection.
+pub fn segment(
+    conn: &mut Conn,
+    ts: Timestamp,
+    from: Role,
+    seg: &TcpSegment<'_>,
+    ip_len: u32,
+    out: &mut Vec<Annotation>,
+) -> Signals {
+    let mut sig = Signals::default();
+    {
+        let half = conn.half_mut(from);
+        half.packets = half.packets.saturating_add(1);
+        half.ip_bytes += u64::from(ip_len);
+    }
+    conn.last_ts = ts;
+    conn.zeek.packet(from == Role::Orig, seg.flags, seg.seq, seg.payload_len, seg.window);
+
+    if seg.flags.rst() {
+        reset(conn, from, seg, out, &mut sig);
+        return sig;
+    }
+    if seg.flags.syn() {
+        syn(conn, ts, from, seg, out, &mut sig);
+    } else {
+        if !conn.half(from).has(HalfFlow::SEQ_KNOWN) {
+            // First segment from this side without a SYN: start its sequence space here.
+            let half = conn.half_mut(from);
+            half.isn = seg.seq;
+            half.next_seq = seg.seq;
+            half.payload_end = seg.seq;
+            half.set(HalfFlow::SEQ_KNOWN);
+            if half.state == TcpState::Closed {
+                half.state = TcpState::Established;
+            }
+        }
+        handshake_ack(conn, ts, from, seg, out, &mut sig);
+        sequence(conn, from, seg, out, &mut sig);
+    }
+    if seg.flags.ack() {
+        acknowledgement(conn, from, seg, out);
+    }
+    teardown(conn, from, seg, out, &mut sig);
+    sig
+}
+
+fn wscale_of(seg: &TcpSegment<'_>) -> u8 {
+    seg.options()
+        .find_map(|o| match o {
+            TcpOption::WindowScale(s) => Some(s),
+            _ => None,
+        })
+        .unwrap_or(HalfFlow::NO_WSCALE)
+}
+
+/// SYN and SYN-ACK (RFC 9293 §3.5).
+fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>, sig: &mut Signals) {
+    let offset = conn.offset_of(ts);
+    let len = seg.payload_len;
+    let seen_before = conn.half(from).has(HalfFlow::SEEN_SYN);
+    let same_isn = seen_before && conn.half(from).isn == seg.seq;
+    if same_isn {
+        let half = conn.half_mut(from);
+        half.syn_tries = half.syn_tries.saturating_add(1);
+        sig.retransmission = true;
+    } else {
+        let half = conn.half_mut(from);
+        half.isn = seg.seq;
+        half.next_seq = seg.seq.wrapping_add(1).wrapping_add(len);
+        half.payload_end = seg.seq.wrapping_add(1).wrapping_add(len);
+        half.syn_tries = 1;
+        half.window = seg.window;
+        half.wscale = wscale_of(seg);
+        half.set(HalfFlow::SEEN_SYN | HalfFlow::SEQ_KNOWN);
+    }
+    let attempt = u32::from(conn.half(from).syn_tries);
+    if !seg.flags.ack() {
+        let peer_sent_syn = conn.half(from.other()).has(HalfFlow::SEEN_SYN);
+        if from == Role::Resp && peer_sent_syn && !seen_before {
+            // Both ends sent a bare SYN: each goes SYN-SENT → SYN-RECEIVED (RFC 9293 figure 8).
+            conn.half_mut(Role::Orig).state = TcpState::SynReceived;
+            conn.half_mut(Role::Resp).state = TcpState::SynReceived;
+            out.push(Annotation::SimultaneousOpen);
+        } else {
+            conn.half_mut(from).state = TcpState::SynSent;
+            if conn.syn_at == NOT_SEEN || !same_isn {
+                conn.syn_at = offset;
+            }
+            sig.new_attempt = !same_isn;
+            out.push(Annotation::HandshakeSyn { attempt });
+        }
+    } else {
+        if !seen_before {
+            conn.syn_ack_at = offset;
+            sig.syn_ack = true;
+        }
+        conn.half_mut(from).state = TcpState::SynReceived;
+        let since_syn = match (conn.at(conn.syn_at), conn.at(conn.syn_ack_at)) {
+            (Some(syn), Some(syn_ack)) => {
+                Some(crate::time::Duration::from_nanos(syn_ack.as_nanos().saturating_sub(syn.as_nanos())))
+            }
+            _ => None,
+        };
+        if matches!(conn.phase, Phase::HalfOpen | Phase::HalfOpenReported) {
+            conn.phase = Phase::Active;
+        }
+        out.push(Annotation::HandshakeSynAck { since_syn, attempt });
+    }
+    if len > 0 {
+        out.push(Annotation::DataOnSyn { len });
+    }
+}
+
+/// The ACK that completes the handshake: it acknowledges the responder's SYN (RFC 9293 §3.5, step 3).
+fn handshake_ack(
+    conn: &mut Conn,
+    ts: Timestamp,
+    from: Role,
+    seg: &TcpSegment<'_>,
+    out: &mut Vec<Annotation>,
+    sig: &mut Signals,
+) {
+    let resp = conn.half(Role::Resp);
+    if from != Role::Orig
+        || conn.established_at != NOT_SEEN
+        || !seg.flags.ack()
+        || !resp.has(HalfFlow::SEEN_SYN)
+        || seg.ack != resp.isn.wrapping_add(1)
+    {
+        return;
+    }
+    conn.established_at = conn.offset_of(ts);
+    conn.half_mut(Role::Orig).state = TcpState::Established;
+    conn.half_mut(Role::Resp).state = TcpState::Established;
+    let since_syn_ack = match (conn.at(conn.syn_ack_at), conn.at(conn.established_at)) {
+        (Some(a), Some(b)) => Some(crate::time::Duration::from_nanos(b.as_nanos().saturating_sub(a.as_nanos()))),
+        _ => None,
+    };
+    sig.established = true;
+    out.push(Annotation::HandshakeAck { rtt: conn.handshake_rtt(), since_syn_ack });
+}
+
+/// RST (RFC 9293 §3.10.7, RFC 5961 §3).
+fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>, sig: &mut Signals) {
+    let to = from.other();
+    let sender = *conn.half(from);
+    let peer = *conn.half(to);
+    sig.reset = true;
+    sig.closed = true;
+    let was_closed = conn.phase == Phase::Closed;
+    conn.reset = true;
+    conn.half_mut(from).set(HalfFlow::SEEN_RST);
+    if peer.state == TcpState::SynSent && !sender.has(HalfFlow::SEEN_SYN) {
+        sig.refused = true;
+        out.push(Annotation::Refused);
+    } else if was_closed || matches!(sender.state, TcpState::TimeWait) || matches!(peer.state, TcpState::TimeWait) {
+        out.push(Annotation::ResetInTimeWait { from });
+    } else {
+        // An RST is acceptable when its sequence number lies in the receiver's window; RCV.NXT is what the
+        // receiver last acknowledged (RFC 5961 §3.2). Without that knowledge we cannot judge, and do not accuse.
+        let in_window = if peer.has(HalfFlow::ACK_KNOWN) {
+            let offset = seg.seq.wrapping_sub(peer.max_ack);
+            offset < peer.scaled_window().max(1) || seg.seq == sender.next_seq
+        } else {
+            true
+        };
+        if in_window {
+            out.push(Annotation::Abort { from });
+        } else {
+            out.push(Annotation::ResetOutOfWindow { from });
+        }
+    }
+    conn.half_mut(from).state = TcpState::Closed;
+    conn.half_mut(to).state = TcpState::Closed;
+    conn.phase = Phase::Closed;
+}
+
+/// Sequence checks on segments that occupy sequence space: in order, gap, retransmission, out-of-order.
+fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>, sig: &mut Signals) {
+    let len = seg.payload_len;
+    let fin = u32::from(seg.flags.fin());
+    let half = *conn.half(from);
+    let next = half.next_seq;
+    if len == 0 && fin == 0 {
+        // Wireshark's keep-alive: no data (or one garbage byte), one below the next expected sequence number.
+        if seg.seq == next.wrapping_sub(1) && half.has(HalfFlow::ACK_KNOWN) {
+            out.push(Annotation::KeepAlive);
+        }
+        return;
+    }
+    let end = seg.seq.wrapping_add(len).wrapping_add(fin);
+    let ahead = ahead(seg.seq, next);
+    if ahead > 0 {
+        let missing = ahead as u32;
+        out.push(Annotation::Gap { missing });
+        conn.missed_bytes = conn.missed_bytes.saturating_add(missing);
+        conn.zeek.history.gap(from == Role::Orig);
+        let h = conn.half_mut(from);
+        h.hole_start = next;
+        h.hole_end = seg.seq;
+        h.set(HalfFlow::HOLE_OPEN);
+    } else if ahead < 0 {
+        if len <= 1 && fin == 0 && seg.seq == next.wrapping_sub(1) {
+            out.push(Annotation::KeepAlive);
+            return;
+        }
+        let in_hole = half.has(HalfFlow::HOLE_OPEN)
+            && seg.seq.wrapping_sub(half.hole_start) < half.hole_end.wrapping_sub(half.hole_start)
+            && end.wrapping_sub(half.hole_start) <= half.hole_end.wrapping_sub(half.hole_start);
+        if in_hole {
+            // Fills (part of) a hole we saw open: it was late, not resent.
+            out.push(Annotation::OutOfOrder);
+            let h = conn.half_mut(from);
+            if seg.seq == h.hole_start {
+                h.hole_start = end;
+            }
+            if h.hole_start == h.hole_end {
+                h.flags &= !HalfFlow::HOLE_OPEN;
+            }
+        } else {
+            out.push(Annotation::Retransmission);
+            conn.zeek.history.retransmission(from == Role::Orig);
+            sig.retransmission = true;
+        }
+    }
+    let h = conn.half_mut(from);
+    if ahead(end, h.next_seq) > 0 {
+        h.next_seq = end;
+    }
+    let data_end = seg.seq.wrapping_add(len);
+    if len > 0 && ahead(data_end, h.payload_end) > 0 {
+        h.payload_end = data_end;
+    }
+    // Data after the peer's FIN: the peer half-closed and this side keeps sending (RFC 9293 §3.6).
+    if len > 0 && conn.half(from.other()).has(HalfFlow::SEEN_FIN) && !conn.half(from).has(HalfFlow::SEEN_FIN) {
+        out.push(Annotation::HalfClose { from });
+    }
+}
+
+/// Acknowledgement checks: duplicate ACKs, window updates, zero windows, ACKs of data never seen.
+fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>) {
+    let to = from.other();
+    let peer = *conn.half(to);
+    let half = *conn.half(from);
+    let pure = seg.payload_len == 0 && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
+    if !half.has(HalfFlow::ACK_KNOWN) {
+        let h = conn.half_mut(from);
+        h.max_ack = seg.ack;
+        h.set(HalfFlow::ACK_KNOWN);
+    } else if pure && seg.ack == half.max_ack {
+        let outstanding = peer.has(HalfFlow::SEQ_KNOWN) && peer.next_seq != seg.ack;
+        if seg.window == half.window && outstanding && seg.seq == half.next_seq {
+            // Same ACK, same window, no data, while the peer has data in flight (RFC 5681 §2 "duplicate ACK").
+            let h = conn.half_mut(from);
+            h.dup_acks = h.dup_acks.saturating_add(1);
+            out.push(Annotation::DuplicateAck { count: u32::from(h.dup_acks) });
+        } else if seg.window > half.window && half.window == 0 || seg.window != half.window && seg.window > 0 {
+            out.push(Annotation::WindowUpdate);
+        }
+    } else if ahead(seg.ack, half.max_ack) > 0 {
+        let h = conn.half_mut(from);
+        h.max_ack = seg.ack;
+        h.dup_acks = 0;
+    }
+    if peer.has(HalfFlow::SEQ_KNOWN) {
+        let beyond = ahead(seg.ack, peer.next_seq);
+        if beyond > 0 {
+            out.push(Annotation::AckOfUnseen { bytes: beyond as u32 });
+            conn.missed_bytes = conn.missed_bytes.saturating_add(beyond as u32);
+            conn.zeek.history.gap(to == Role::Orig);
+            let p = conn.half_mut(to);
+            p.next_seq = seg.ack;
+            if ahead(seg.ack, p.payload_end) > 0 {
+                p.payload_end = seg.ack;
+            }
+        }
+    }
+    if seg.window == 0 && !seg.flags.syn() {
+        out.push(Annotation::ZeroWindow);
+    }
+    conn.half_mut(from).window = seg.window;
+}
+
+/// FIN handling and the ACKs of FINs (RFC 9293 §3.6).
+fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>, sig: &mut Signals) {
+    let to = from.other();
+    let acks = |fin_seq: u32| seg.flags.ack() && ahead(seg.ack, fin_seq.wrapping_add(1)) >= 0;
+    let mut handled_ack_of_fin = false;
+    if seg.flags.fin() && !conn.half(from).has(HalfFlow::SEEN_FIN) {
+        let fin_seq = seg.seq.wrapping_add(seg.payload_len);
+        {
+            let h = conn.half_mut(from);
+            h.fin_seq = fin_seq;
+            h.set(HalfFlow::SEEN_FIN);
+        }
+        let peer = *conn.half(to);
+        if !peer.has(HalfFlow::SEEN_FIN) {
+            conn.close_initiator = Some(from);
+            conn.half_mut(from).state = TcpState::FinWait1;
+            out.push(Annotation::TeardownFin { from });
+        } else if !peer.has(HalfFlow::FIN_ACKED) && acks(peer.fin_seq) {
+            // FIN+ACK answering the first FIN: the common three-packet close.
+            conn.three_way_close = true;
+            conn.half_mut(to).set(HalfFlow::FIN_ACKED);
+            conn.half_mut(to).state = TcpState::FinWait2;
+            conn.half_mut(from).state = TcpState::LastAck;
+            out.push(Annotation::TeardownSecondFin { from, form: CloseForm::ThreeWay });
+            handled_ack_of_fin = true;
+        } else if peer.has(HalfFlow::FIN_ACKED) {
+            conn.half_mut(from).state = TcpState::LastAck;
+            out.push(Annotation::TeardownSecondFin { from, form: CloseForm::FourWay });
+            handled_ack_of_fin = true;
+        } else {
+            // The FINs crossed: each side is in FIN-WAIT-1 when the other's FIN arrives, and moves to CLOSING.
+            conn.half_mut(from).state = TcpState::Closing;
+            conn.half_mut(to).state = TcpState::Closing;
+            out.push(Annotation::SimultaneousClose { from, state: TcpState::Closing });
+            handled_ack_of_fin = true;
+        }
+    }
+    let peer = *conn.half(to);
+    if handled_ack_of_fin || !peer.has(HalfFlow::SEEN_FIN) || peer.has(HalfFlow::FIN_ACKED) || !acks(peer.fin_seq) {
+        return;
+    }
+    conn.half_mut(to).set(HalfFlow::FIN_ACKED);
+    let own = *conn.half(from);
+    if !own.has(HalfFlow::SEEN_FIN) {
+        conn.half_mut(from).state = TcpState::CloseWait;
+        conn.half_mut(to).state = TcpState::FinWait2;
+        out.push(Annotation::TeardownAckOfFin { from });
+    } else if own.state == TcpState::Closing || peer.state == TcpState::Closing || peer.state == TcpState::TimeWait {
+        conn.half_mut(from).state = TcpState::TimeWait;
+        out.push(Annotation::SimultaneousClose { from, state: TcpState::TimeWait });
+    } else {
+        let form = if conn.three_way_close { CloseForm::ThreeWay } else { CloseForm::FourWay };
+        conn.half_mut(from).state = TcpState::TimeWait;
+        conn.half_mut(to).state = TcpState::Closed;
+        out.push(Annotation::TeardownLastAck { closer: from, form });
+    }
+    if conn.half(from).has(HalfFlow::FIN_ACKED) && conn.half(to).has(HalfFlow::FIN_ACKED) {
+        conn.phase = Phase::Closed;
+        sig.closed = true;
+    }
+}

@@ -1,0 +1,117 @@
+//! Flow keys: the 5-tuple of a conversation, the same whichever way a packet travels, so both directions of a
+//! connection find one table entry.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::Packet;
+use super::packet::{Net, Transport};
+
+/// An endpoint packed into 18 bytes plus a family tag, so a key stays small in a table of a million flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// IPv4 addresses are stored as IPv4-mapped IPv6 (::ffff:a.b.c.d, RFC 4291 §2.5.5.2).
+    addr: [u8; 16],
+    port: u16,
+}
+
+impl Endpoint {
+    pub fn new(ip: IpAddr, port: u16) -> Endpoint {
+        let addr = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        Endpoint { addr, port }
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        let v6 = Ipv6Addr::from(self.addr);
+        match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip(), self.port)
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        Ipv6Addr::from(self.addr).to_ipv4_mapped().is_some()
+    }
+
+    pub const UNSPECIFIED: Endpoint = Endpoint { addr: [0; 16], port: 0 };
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    }
+}
+
+/// Which way a packet travels relative to the key's ordering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From `FlowKey::low` to `FlowKey::high`.
+    LowToHigh,
+    HighToLow,
+}
+
+/// A direction-independent 5-tuple: the lower endpoint first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub low: Endpoint,
+    pub high: Endpoint,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0).
+    pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
+        let (src_ip, dst_ip) = match &packet.net {
+            Net::Ipv4(ip) => (IpAddr::V4(ip.src), IpAddr::V4(ip.dst)),
+            Net::Ipv6(ip) => (IpAddr::V6(ip.src), IpAddr::V6(ip.dst)),
+            _ => return None,
+        };
+        let (protocol, sport, dport) = match &packet.transport {
+            Transport::Tcp(t) => (6, t.src_port, t.dst_port),
+            Transport::Udp(u) => (17, u.src_port, u.dst_port),
+            _ => return None,
+        };
+        let src = Endpoint::new(src_ip, sport);
+        let dst = Endpoint::new(dst_ip, dport);
+        Some(FlowKey::between(src, dst, protocol))
+    }
+
+    pub fn between(src: Endpoint, dst: Endpoint, protocol: u8) -> (FlowKey, Direction, Endpoint, Endpoint) {
+        if src <= dst {
+            (FlowKey { low: src, high: dst, protocol }, Direction::LowToHigh, src, dst)
+        } else {
+            (FlowKey { low: dst, high: src, protocol }, Direction::HighToLow, src, dst)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_give_one_key() {
+        let a = Endpoint::new("192.0.2.10".parse().unwrap(), 40000);
+        let b = Endpoint::new("192.0.2.20".parse().unwrap(), 9999);
+        let (k1, d1, _, _) = FlowKey::between(a, b, 6);
+        let (k2, d2, _, _) = FlowKey::between(b, a, 6);
+        assert_eq!(k1, k2);
+        assert_ne!(d1, d2);
+        assert_eq!(a.ip(), "192.0.2.10".parse::<IpAddr>().unwrap());
+        assert!(a.is_ipv4());
+        let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 1);
+        assert_eq!(v6.ip(), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert!(std::mem::size_of::<FlowKey>() <= 40);
+    }
+}
