@@ -220,9 +220,9 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         return;
     }
     let end = seg.seq.wrapping_add(len).wrapping_add(fin);
-    let ahead = ahead(seg.seq, next);
-    if ahead > 0 {
-        let missing = ahead as u32;
+    let jump = ahead(seg.seq, next);
+    if jump > 0 {
+        let missing = jump as u32;
         out.push(Annotation::Gap { missing });
         conn.missed_bytes = conn.missed_bytes.saturating_add(missing);
         conn.zeek.history.gap(from == Role::Orig);
@@ -230,7 +230,7 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         h.hole_start = next;
         h.hole_end = seg.seq;
         h.set(HalfFlow::HOLE_OPEN);
-    } else if ahead < 0 {
+    } else if jump < 0 {
         if len <= 1 && fin == 0 && seg.seq == next.wrapping_sub(1) {
             out.push(Annotation::KeepAlive);
             return;
