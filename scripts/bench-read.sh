@@ -10,8 +10,8 @@
 #   RUNS_TSHARK   runs for tshark, which is slow (default 1)
 #   BENCH_DIR     where the capture is generated and kept between runs (default target/bench)
 #
-# tcpdump keeps per-flow state (relative sequence numbers) in small hash tables, so on a capture with very many
-# flows its time can grow faster than the packet count; compare a smaller PACKETS to see by how much.
+# tcpdump keeps per-flow state in fixed-size hash tables; on captures whose flows crowd a few buckets its time grows
+# faster than the packet count, so if its row looks odd, compare a smaller PACKETS.
 #
 # Each command's output goes to /dev/null, so what is measured is reading, decoding and formatting, not a terminal.
 # `synscope read` runs two threads (a reader thread and the engine), so wall-clock packets/s can exceed what one core

@@ -182,8 +182,10 @@ impl Tracker {
         let rtt = conn.handshake_rtt();
         let now_phase = conn.phase;
         // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
-        // tail on activity or when they change phase.
-        if now_phase != old_phase || !matches!(now_phase, Phase::HalfOpen | Phase::Closed) {
+        // tail on activity or when they change phase. Closed ones too: their close delay counts from `last_ts` (see
+        // `expire`), and `expire` stops at the first head not yet due, so a closed connection that kept receiving
+        // trailing packets at the head would hold back every record behind it.
+        if now_phase != old_phase || now_phase != Phase::HalfOpen {
             self.table.requeue(slot, old_phase);
         }
         if sig.new_attempt {
@@ -395,3 +397,6 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
         end_reason,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -89,7 +89,11 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
     let offset = conn.offset_of(ts);
     let len = seg.payload_len;
     let seen_before = conn.half(from).has(HalfFlow::SEEN_SYN);
-    let same_isn = seen_before && conn.half(from).isn == seg.seq;
+    // In a simultaneous open each end re-sends its SYN with an ACK of the other's (RFC 9293 figure 8, line 5): the
+    // same ISN, but that end's first SYN-ACK, not a retransmission. An end that never acknowledged anything has not
+    // sent a SYN-ACK yet.
+    let first_syn_ack = seg.flags.ack() && !conn.half(from).has(HalfFlow::ACK_KNOWN);
+    let same_isn = seen_before && conn.half(from).isn == seg.seq && !first_syn_ack;
     if same_isn {
         let half = conn.half_mut(from);
         half.syn_tries = half.syn_tries.saturating_add(1);
@@ -121,14 +125,15 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
             out.push(Annotation::HandshakeSyn { attempt });
         }
     } else {
-        if !seen_before {
+        if !same_isn && conn.syn_ack_at == NOT_SEEN {
             conn.syn_ack_at = offset;
             sig.syn_ack = true;
         }
         conn.half_mut(from).state = TcpState::SynReceived;
-        let since_syn = match (conn.at(conn.syn_at), conn.at(conn.syn_ack_at)) {
-            (Some(syn), Some(syn_ack)) => {
-                Some(crate::time::Duration::from_nanos(syn_ack.as_nanos().saturating_sub(syn.as_nanos())))
+        // Timed to this packet: a retransmitted SYN-ACK says how long after the SYN it came, not when the first did.
+        let since_syn = match (conn.at(conn.syn_at), conn.at(offset)) {
+            (Some(syn), Some(now)) => {
+                Some(crate::time::Duration::from_nanos(now.as_nanos().saturating_sub(syn.as_nanos())))
             }
             _ => None,
         };
@@ -176,16 +181,15 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
     let to = from.other();
     let sender = *conn.half(from);
     let peer = *conn.half(to);
-    sig.reset = true;
-    sig.closed = true;
     let was_closed = conn.phase == Phase::Closed;
-    conn.reset = true;
-    conn.half_mut(from).set(HalfFlow::SEEN_RST);
     if peer.state == TcpState::SynSent && !sender.has(HalfFlow::SEEN_SYN) {
         sig.refused = true;
         out.push(Annotation::Refused);
-    } else if was_closed || matches!(sender.state, TcpState::TimeWait) || matches!(peer.state, TcpState::TimeWait) {
+    } else if matches!(sender.state, TcpState::TimeWait) || matches!(peer.state, TcpState::TimeWait) {
         out.push(Annotation::ResetInTimeWait { from });
+    } else if was_closed {
+        // Both ends are CLOSED already (an earlier RST): this one answers a segment for a connection that no longer
+        // exists (RFC 9293 §3.10.7.1). Nobody is in TIME-WAIT and there is nothing left to abort, so say nothing.
     } else {
         // An RST is acceptable when its sequence number lies in the receiver's window; RCV.NXT is what the
         // receiver last acknowledged (RFC 5961 §3.2). Without that knowledge we cannot judge, and do not accuse.
@@ -195,12 +199,24 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
         } else {
             true
         };
-        if in_window {
-            out.push(Annotation::Abort { from });
-        } else {
+        if !in_window {
+            // The receiver silently drops an RST outside its window (RFC 5961 §3.2), so the connection goes on:
+            // tearing it down here would split one connection into two records and call the rest mid-stream.
             out.push(Annotation::ResetOutOfWindow { from });
+            return;
         }
+        out.push(Annotation::Abort { from });
     }
+    sig.reset = true;
+    sig.closed = true;
+    conn.half_mut(from).set(HalfFlow::SEEN_RST);
+    // A RST after both FINs were acknowledged (TIME-WAIT) ends nothing: the FINs closed the connection, as Zeek
+    // keeps it SF. Otherwise the RST is what ended it, and its sender closed first (record.rs: "who sent the first
+    // FIN (or RST)").
+    if !was_closed {
+        conn.reset = true;
+    }
+    conn.close_initiator.get_or_insert(from);
     conn.half_mut(from).state = TcpState::Closed;
     conn.half_mut(to).state = TcpState::Closed;
     conn.phase = Phase::Closed;
@@ -239,8 +255,21 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             && seg.seq.wrapping_sub(half.hole_start) < half.hole_end.wrapping_sub(half.hole_start)
             && end.wrapping_sub(half.hole_start) <= half.hole_end.wrapping_sub(half.hole_start);
         if in_hole {
-            // Fills (part of) a hole we saw open: it was late, not resent.
-            out.push(Annotation::OutOfOrder);
+            // Fills (part of) a hole we saw open: it was late, not resent ... unless the receiver asked for exactly
+            // these bytes again with duplicate ACKs. Then it is the sender's fast retransmit (RFC 5681 §3.2), which
+            // Wireshark calls a retransmission from the second duplicate ACK on. Either way the bytes are new to
+            // the capture, so Zeek logs no 'T' for them.
+            let receiver = conn.half(from.other());
+            if receiver.dup_acks >= 2 && receiver.max_ack == seg.seq {
+                out.push(Annotation::Retransmission);
+                sig.retransmission = true;
+            } else {
+                out.push(Annotation::OutOfOrder);
+            }
+            // Late or resent, the capture has now seen these bytes: take them back out of missed_bytes, which
+            // counts bytes never seen (Zeek's missed_bytes: content gaps).
+            let filled = len.min(half.hole_end.wrapping_sub(seg.seq));
+            conn.missed_bytes = conn.missed_bytes.saturating_sub(filled);
             let h = conn.half_mut(from);
             if seg.seq == h.hole_start {
                 h.hole_start = end;

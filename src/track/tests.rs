@@ -1,0 +1,1334 @@
+//! Tests for the tracker's state transitions, annotations, timers and records, grouped by the state the connection is
+//! in when the scripted exchange starts (DESIGN.md: "Unit tests sit in-module, grouped by state").
+//!
+//! The harness crafts real frames between fixed endpoints (client 192.0.2.10:40000, server 192.0.2.20:9999), decodes
+//! them and feeds them to a [`Tracker`] with the scripted timestamps, smoltcp style:
+//!
+//! ```text
+//! send!(t, client, "S", seq = 1000, at = 0)                      // a SYN at T0
+//! send!(t, server, "SA", seq = 5000, ack = 1001, at = 10)        // the SYN-ACK 10 ms later
+//! send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 40)
+//! ```
+//!
+//! Flags are letters (S SYN, A ACK, F FIN, R RST, P PSH); `at` is milliseconds after T0; `len` is payload bytes and
+//! `win` the raw window (65535 unless given; no options, so no window scaling). The macro calls `handle_timeout(ts)`
+//! then `handle_packet(ts, ..)` and returns the annotations, which compare against their Display strings. Time moves
+//! only through these timestamps and explicit `handle_timeout` calls: no test sleeps.
+//!
+//! Fixtures bring the connection to a state with fixed numbers: client ISN 1000, server ISN 5000, SYN at 0 ms,
+//! SYN-ACK at 10 ms, ACK at 30 ms; teardown fixtures continue at 100 ms and later.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use super::annotate::{Annotation, CloseForm, TcpState};
+use super::conn::Phase;
+use super::record::{ConnRecord, EndReason, Proto, Role, make_uid};
+use super::zeek::ConnState;
+use super::{Tracker, TrackerConfig, TrackerEvent};
+use crate::time::{Duration, Timestamp};
+use crate::wire::craft::{self, TcpSpec};
+use crate::wire::flow::{Endpoint, FlowKey};
+use crate::wire::{LinkType, TcpFlags, decode};
+
+const CLIENT: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 10), 40000));
+const SERVER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 20), 9999));
+/// T0: an ordinary epoch time, so nothing depends on timestamps starting at zero.
+const T0_NANOS: u64 = 1_700_000_000_000_000_000;
+const C_ISN: u32 = 1000;
+const S_ISN: u32 = 5000;
+/// IPv4 + TCP headers of a crafted segment without options: 20 + 20 bytes.
+const HDRS: u64 = 40;
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_nanos(T0_NANOS + ms * 1_000_000)
+}
+
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+fn client() -> Endpoint {
+    Endpoint::new(CLIENT.ip(), CLIENT.port())
+}
+
+fn server() -> Endpoint {
+    Endpoint::new(SERVER.ip(), SERVER.port())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Client,
+    Server,
+}
+
+/// One scripted segment; the macro fills it with struct-update syntax.
+struct Seg {
+    from: Side,
+    flags: &'static str,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    win: u16,
+    at: u64,
+}
+
+const SEG: Seg = Seg { from: Side::Client, flags: "", seq: 0, ack: 0, len: 0, win: 65535, at: 0 };
+
+fn flags(letters: &str) -> TcpFlags {
+    let bits = letters.chars().fold(0, |bits, c| {
+        bits | match c {
+            'S' => TcpFlags::SYN,
+            'A' => TcpFlags::ACK,
+            'F' => TcpFlags::FIN,
+            'R' => TcpFlags::RST,
+            'P' => TcpFlags::PSH,
+            other => panic!("unknown flag letter {other:?}"),
+        }
+    });
+    TcpFlags(bits)
+}
+
+/// What the tracker said about one packet: the annotations, compared (and printed) as their Display strings.
+#[derive(Clone, PartialEq)]
+struct Said(Vec<Annotation>);
+
+impl Said {
+    fn text(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+}
+
+impl fmt::Debug for Said {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Said {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.text() == other
+    }
+}
+
+/// Nothing to say about a packet.
+const NOTHING: [&str; 0] = [];
+
+/// A raw-IP TCP frame between any two endpoints.
+fn tcp_frame(src: SocketAddr, dst: SocketAddr, flag_letters: &str, seq: u32, ack: u32, len: u32, win: u16) -> Vec<u8> {
+    let payload = vec![b'x'; len as usize];
+    let spec = TcpSpec {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq,
+        ack,
+        flags: flags(flag_letters),
+        window: win,
+        options: &[],
+        payload: &payload,
+    };
+    let mut frame = Vec::new();
+    craft::tcp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), &spec).expect("well-formed segment");
+    frame
+}
+
+/// Decodes a frame and feeds it at `ts`, as the engine does: timers first, then the packet.
+fn feed_frame(t: &mut Tracker, ts: Timestamp, frame: &[u8]) -> Said {
+    let packet = decode(LinkType::RawIp, frame);
+    assert_eq!(packet.malformed, None, "crafted frames decode cleanly");
+    t.handle_timeout(ts);
+    Said(t.handle_packet(ts, &packet).to_vec())
+}
+
+fn feed(t: &mut Tracker, s: Seg) -> Said {
+    let (src, dst) = match s.from {
+        Side::Client => (CLIENT, SERVER),
+        Side::Server => (SERVER, CLIENT),
+    };
+    let frame = tcp_frame(src, dst, s.flags, s.seq, s.ack, s.len, s.win);
+    feed_frame(t, at(s.at), &frame)
+}
+
+/// `send!(t, client|server, "FLAGS", seq = .., ack = .., len = .., win = .., at = ms)`; fields other than the
+/// flags default to zero (win to 65535).
+macro_rules! send {
+    (@ $t:expr, $from:expr, $flags:literal $(, $field:ident = $value:expr)* $(,)?) => {
+        feed(&mut $t, Seg { from: $from, flags: $flags, $($field: $value,)* ..SEG })
+    };
+    ($t:expr, client, $($rest:tt)*) => { send!(@ $t, Side::Client, $($rest)*) };
+    ($t:expr, server, $($rest:tt)*) => { send!(@ $t, Side::Server, $($rest)*) };
+}
+
+/// A UDP datagram with `len` payload bytes.
+fn datagram(t: &mut Tracker, from: Side, len: usize, at_ms: u64) -> Said {
+    let (src, dst) = match from {
+        Side::Client => (CLIENT, SERVER),
+        Side::Server => (SERVER, CLIENT),
+    };
+    let mut frame = Vec::new();
+    craft::udp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), src.port(), dst.port(), &vec![0; len])
+        .expect("well-formed datagram");
+    feed_frame(t, at(at_ms), &frame)
+}
+
+fn tracker() -> Tracker {
+    Tracker::new(TrackerConfig::default())
+}
+
+/// Every record queued so far.
+fn records(t: &mut Tracker) -> Vec<ConnRecord> {
+    std::iter::from_fn(|| t.poll_record()).collect()
+}
+
+/// Every event queued so far.
+fn events(t: &mut Tracker) -> Vec<TrackerEvent> {
+    std::iter::from_fn(|| t.poll_event()).collect()
+}
+
+/// The one record the connection produced, at end of input.
+fn finish(mut t: Tracker) -> ConnRecord {
+    t.finish();
+    let mut all = records(&mut t);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.pop().unwrap()
+}
+
+fn tcp_key() -> FlowKey {
+    FlowKey::between(client(), server(), 6).0
+}
+
+/// The RFC 9293 states the tracker infers for (client, server).
+fn states(t: &Tracker) -> (TcpState, TcpState) {
+    let slot = t.table.find(&tcp_key()).expect("connection tracked");
+    let conn = t.table.get(slot);
+    (conn.half(Role::Orig).state, conn.half(Role::Resp).state)
+}
+
+fn phase(t: &Tracker) -> Phase {
+    t.table.get(t.table.find(&tcp_key()).expect("connection tracked")).phase
+}
+
+/// The fields of a TCP record that every scenario pins down.
+fn check(r: &ConnRecord, state: ConnState, history: &str, end: EndReason) {
+    assert_eq!((r.conn_state, r.history.as_str(), r.end_reason), (state, history, end), "{r:#?}");
+    assert_eq!(r.proto, Proto::Tcp);
+}
+
+// Fixtures: a connection already in a state.
+
+/// A SYN from the client at 0 ms: client SYN-SENT, nothing from the server yet.
+fn half_open() -> Tracker {
+    let mut t = tracker();
+    assert_eq!(send!(t, client, "S", seq = C_ISN, at = 0), ["[handshake 1/3 SYN]"]);
+    t
+}
+
+/// The three-way handshake: SYN at 0 ms, SYN-ACK at 10 ms, ACK at 30 ms. Client next 1001, server next 5001.
+fn established() -> Tracker {
+    let mut t = half_open();
+    assert_eq!(send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10).0.len(), 1);
+    assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 30).0.len(), 1);
+    assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+    t
+}
+
+/// Established, then the client's FIN at 100 ms: client FIN-WAIT-1.
+fn fin_wait_1() -> Tracker {
+    let mut t = established();
+    assert_eq!(
+        send!(t, client, "FA", seq = 1001, ack = 5001, at = 100),
+        ["[teardown 1/4 FIN from client: FIN-WAIT-1]"]
+    );
+    t
+}
+
+/// FIN-WAIT-1, then the server's ACK of the FIN at 110 ms: client FIN-WAIT-2, server CLOSE-WAIT.
+fn close_wait() -> Tracker {
+    let mut t = fin_wait_1();
+    assert_eq!(
+        send!(t, server, "A", seq = 5001, ack = 1002, at = 110),
+        ["[teardown 2/4 ACK of FIN: server in CLOSE-WAIT]"]
+    );
+    t
+}
+
+/// CLOSE-WAIT, then the server's FIN at 120 ms and the client's last ACK at 130 ms: client TIME-WAIT.
+fn time_wait() -> Tracker {
+    let mut t = close_wait();
+    assert_eq!(send!(t, server, "FA", seq = 5001, ack = 1002, at = 120), ["[teardown 3/4 FIN from server: LAST-ACK]"]);
+    assert_eq!(send!(t, client, "A", seq = 1002, ack = 5002, at = 130), ["[teardown 4/4 ACK: client in TIME-WAIT]"]);
+    t
+}
+
+#[test]
+fn harness_frames_decode_to_what_was_scripted() {
+    let frame = tcp_frame(CLIENT, SERVER, "PA", 7, 9, 3, 1234);
+    let packet = decode(LinkType::RawIp, &frame);
+    let seg = packet.tcp().unwrap();
+    assert_eq!((seg.seq, seg.ack, seg.payload_len, seg.window), (7, 9, 3, 1234));
+    assert_eq!(seg.flags, TcpFlags(TcpFlags::PSH | TcpFlags::ACK));
+    assert_eq!(frame.len() as u64, HDRS + 3);
+}
+
+/// Tests for SYN-SENT: the opening SYN, its retransmissions, refusal, and the half-open timer.
+mod syn_sent {
+    use super::*;
+
+    #[test]
+    fn three_way_handshake_with_exact_times() {
+        let mut t = tracker();
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 0).0, [Annotation::HandshakeSyn { attempt: 1 }]);
+        assert_eq!(states(&t), (TcpState::SynSent, TcpState::Closed));
+        assert_eq!(phase(&t), Phase::HalfOpen);
+
+        let said = send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10);
+        assert_eq!(said.0, [Annotation::HandshakeSynAck { since_syn: Some(ms(10)), attempt: 1 }]);
+        assert_eq!(said, ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]);
+        assert_eq!(states(&t), (TcpState::SynSent, TcpState::SynReceived));
+        assert_eq!(phase(&t), Phase::Active);
+
+        let said = send!(t, client, "A", seq = 1001, ack = 5001, at = 30);
+        assert_eq!(said.0, [Annotation::HandshakeAck { rtt: Some(ms(30)), since_syn_ack: Some(ms(20)) }]);
+        assert_eq!(said, ["[handshake 3/3 ACK: established, rtt 30.000 ms (SYN-ACK→ACK 20.000 ms)]"]);
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+
+        let s = t.stats();
+        assert_eq!((s.connections, s.attempts, s.handshakes_completed, s.retransmissions), (1, 1, 1, 0));
+        assert_eq!(s.rtt.count(), 1);
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!(r.handshake_rtt, Some(ms(30)));
+        assert_eq!((r.orig, r.resp), (client(), server()));
+    }
+
+    #[test]
+    fn submillisecond_times_are_exact() {
+        let mut t = tracker();
+        let syn = tcp_frame(CLIENT, SERVER, "S", C_ISN, 0, 0, 65535);
+        let syn_ack = tcp_frame(SERVER, CLIENT, "SA", S_ISN, 1001, 0, 65535);
+        let ack = tcp_frame(CLIENT, SERVER, "A", 1001, 5001, 0, 65535);
+        let us = |n: u64| Timestamp::from_nanos(T0_NANOS + n * 1_000);
+        feed_frame(&mut t, us(0), &syn);
+        assert_eq!(feed_frame(&mut t, us(105), &syn_ack), ["[handshake 2/3 SYN-ACK: 0.105 ms after SYN]"]);
+        assert_eq!(
+            feed_frame(&mut t, us(210), &ack),
+            ["[handshake 3/3 ACK: established, rtt 0.210 ms (SYN-ACK→ACK 0.105 ms)]"]
+        );
+    }
+
+    #[test]
+    fn syn_retransmissions_count_tries() {
+        let mut t = half_open();
+        let said = send!(t, client, "S", seq = C_ISN, at = 1000);
+        assert_eq!(said.0, [Annotation::HandshakeSyn { attempt: 2 }]);
+        assert_eq!(said, ["[handshake 1/3 SYN, retransmission: try 2]"]);
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 3000), ["[handshake 1/3 SYN, retransmission: try 3]"]);
+        assert_eq!(states(&t), (TcpState::SynSent, TcpState::Closed));
+        // The handshake is timed from the first SYN, as the connecting application experiences it.
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 3010),
+            ["[handshake 2/3 SYN-ACK: 3010.000 ms after SYN]"]
+        );
+        assert_eq!(
+            send!(t, client, "A", seq = 1001, ack = 5001, at = 3020),
+            ["[handshake 3/3 ACK: established, rtt 3020.000 ms (SYN-ACK→ACK 10.000 ms)]"]
+        );
+        let s = t.stats();
+        assert_eq!((s.attempts, s.retransmissions), (1, 2));
+        let r = finish(t);
+        // S repeats only for a new sequence number.
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!((r.orig_pkts, r.resp_pkts), (4, 1));
+        assert_eq!(r.handshake_rtt, Some(ms(3020)));
+    }
+
+    #[test]
+    fn syn_with_a_new_isn_while_half_open_is_a_new_attempt() {
+        let mut t = half_open();
+        // Not a retransmission: a different ISN is a new attempt (try 1), and the clock restarts from it.
+        assert_eq!(send!(t, client, "S", seq = 7000, at = 1000).0, [Annotation::HandshakeSyn { attempt: 1 }]);
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 7001, at = 1010),
+            ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
+        );
+        assert_eq!(
+            send!(t, client, "A", seq = 7001, ack = 5001, at = 1030),
+            ["[handshake 3/3 ACK: established, rtt 30.000 ms (SYN-ACK→ACK 20.000 ms)]"]
+        );
+        let s = t.stats();
+        assert_eq!((s.connections, s.attempts, s.retransmissions), (1, 2, 0));
+        // A second S for the new sequence number.
+        check(&finish(t), ConnState::S1, "SShA", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn data_on_syn_is_reported_and_counted() {
+        let mut t = tracker();
+        let said = send!(t, client, "S", seq = C_ISN, len = 20, at = 0);
+        assert_eq!(said.0, [Annotation::HandshakeSyn { attempt: 1 }, Annotation::DataOnSyn { len: 20 }]);
+        assert_eq!(said, ["[handshake 1/3 SYN]", "[data on SYN: 20 bytes]"]);
+        // The SYN-ACK acknowledges the SYN and its data; the ACK follows on from the data.
+        assert_eq!(send!(t, server, "SA", seq = S_ISN, ack = 1021, at = 10).0.len(), 1);
+        assert_eq!(send!(t, client, "A", seq = 1021, ack = 5001, at = 30).0.len(), 1);
+        let r = finish(t);
+        // No D: a packet with SYN gets S, never D (one letter per packet).
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!((r.orig_bytes, r.resp_bytes), (Some(20), Some(0)));
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes), (2, 2 * HDRS + 20));
+    }
+
+    #[test]
+    fn simultaneous_open() {
+        // RFC 9293 figure 8: both ends send SYN, then each re-sends its SYN with an ACK of the other's.
+        let mut t = half_open();
+        assert_eq!(send!(t, server, "S", seq = S_ISN, at = 1).0, [Annotation::SimultaneousOpen]);
+        assert_eq!(states(&t), (TcpState::SynReceived, TcpState::SynReceived));
+        // Each SYN-ACK is that end's first: the same ISN as its SYN, but not a retransmission.
+        let said = send!(t, client, "SA", seq = C_ISN, ack = 5001, at = 2);
+        assert_eq!(said.0, [Annotation::HandshakeSynAck { since_syn: Some(ms(2)), attempt: 1 }]);
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 3),
+            ["[handshake 2/3 SYN-ACK: 3.000 ms after SYN]"]
+        );
+        assert_eq!(
+            send!(t, client, "A", seq = 1001, ack = 5001, at = 4),
+            ["[handshake 3/3 ACK: established, rtt 4.000 ms (SYN-ACK→ACK 2.000 ms)]"]
+        );
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+        let s = t.stats();
+        assert_eq!((s.attempts, s.retransmissions, s.handshakes_completed), (1, 0, 1));
+        // Zeek establishes both ends on the crossing SYNs; the SYN-ACKs repeat S's sequence numbers, so no H.
+        check(&finish(t), ConnState::S1, "SsA", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn refused_syn_is_rej_and_recorded_after_close_delay() {
+        let mut t = half_open();
+        let said = send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1);
+        assert_eq!(said.0, [Annotation::Refused]);
+        assert_eq!(said, ["[refused: RST answers SYN]"]);
+        assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
+        assert_eq!(phase(&t), Phase::Closed);
+        let s = t.stats();
+        assert_eq!((s.refused, s.resets, s.attempts), (1, 1, 1));
+
+        // Kept for tcp_close_delay (5 s) after the RST for trailing packets, then written.
+        t.handle_timeout(Timestamp::from_nanos(at(5001).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(5001));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        let r = &r[0];
+        check(r, ConnState::REJ, "Sr", EndReason::Reset);
+        assert_eq!((r.orig_pkts, r.resp_pkts, r.orig_ip_bytes, r.resp_ip_bytes), (1, 1, HDRS, HDRS));
+        assert_eq!((r.duration, r.orig_bytes, r.resp_bytes), (Some(ms(1)), Some(0), Some(0)));
+        assert_eq!(r.handshake_rtt, None);
+        assert_eq!(r.close_initiator, Some(Role::Resp), "the responder's RST ended it");
+        assert_eq!(t.tracked(), 0);
+        // A refused attempt is not half-open: no event, ever.
+        t.handle_timeout(at(60_000));
+        let events = events(&mut t);
+        assert!(events.iter().all(|e| !matches!(e, TrackerEvent::HalfOpen { .. })), "{events:?}");
+    }
+
+    #[test]
+    fn half_open_is_reported_exactly_at_the_syn_timeout() {
+        let mut t = half_open();
+        // A retransmission does not restart the timer: it counts from the first SYN (Zeek's tcp_SYN_timeout).
+        send!(t, client, "S", seq = C_ISN, at = 3000);
+        t.handle_timeout(Timestamp::from_nanos(at(5000).as_nanos() - 1));
+        assert!(events(&mut t).is_empty());
+        assert_eq!(t.stats().half_open_timeouts, 0);
+
+        t.handle_timeout(at(5000));
+        let after = Duration::from_secs(5);
+        assert_eq!(events(&mut t), [TrackerEvent::HalfOpen { ts: at(5000), orig: client(), resp: server(), after }]);
+        assert_eq!(t.stats().half_open_timeouts, 1);
+        assert_eq!(phase(&t), Phase::HalfOpenReported);
+        // Reported once.
+        t.handle_timeout(at(20_000));
+        assert!(events(&mut t).is_empty());
+        assert_eq!(t.tracked(), 1);
+    }
+
+    #[test]
+    fn half_open_is_not_reported_when_the_syn_ack_comes_in_time() {
+        let mut t = half_open();
+        send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 4999);
+        t.handle_timeout(at(60_000));
+        assert!(events(&mut t).is_empty());
+        assert_eq!(t.stats().half_open_timeouts, 0);
+    }
+
+    #[test]
+    fn a_late_syn_ack_after_the_report_still_completes_the_handshake() {
+        let mut t = half_open();
+        t.handle_timeout(at(5000));
+        assert_eq!(events(&mut t).len(), 1);
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 6000),
+            ["[handshake 2/3 SYN-ACK: 6000.000 ms after SYN]"]
+        );
+        assert_eq!(phase(&t), Phase::Active);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 6010).0.len(), 1);
+        check(&finish(t), ConnState::S1, "ShA", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn reported_half_open_expires_after_inactivity() {
+        let mut t = half_open();
+        t.handle_timeout(at(5000));
+        t.handle_timeout(Timestamp::from_nanos(at(300_000).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(300_000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::S0, "S", EndReason::Timeout);
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn finish_lists_connections_still_half_open() {
+        let mut t = half_open();
+        t.finish();
+        assert_eq!(t.still_half_open, [(client(), server())]);
+        assert_eq!(t.stats().still_half_open, 1);
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        let r = &r[0];
+        check(r, ConnState::S0, "S", EndReason::EndOfInput);
+        // A single packet: Zeek leaves duration and the byte counts unset.
+        assert_eq!((r.duration, r.orig_bytes, r.resp_bytes), (None, None, None));
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts), (1, HDRS, 0));
+        assert_eq!(r.ts, at(0));
+        assert_eq!(r.uid, make_uid(at(0), client(), server(), Proto::Tcp));
+        assert_eq!((r.handshake_rtt, r.close_initiator), (None, None));
+    }
+}
+
+/// Tests for SYN-RECEIVED: the SYN-ACK, its retransmission, a SYN-ACK seen first, and aborts before the ACK.
+mod syn_received {
+    use super::*;
+
+    fn syn_received() -> Tracker {
+        let mut t = half_open();
+        send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10);
+        t
+    }
+
+    #[test]
+    fn syn_ack_retransmission_counts_tries_and_times_this_packet() {
+        let mut t = syn_received();
+        let said = send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 1010);
+        assert_eq!(said.0, [Annotation::HandshakeSynAck { since_syn: Some(ms(1010)), attempt: 2 }]);
+        assert_eq!(said, ["[handshake 2/3 SYN-ACK: 1010.000 ms after SYN, retransmission: try 2]"]);
+        assert_eq!(t.stats().retransmissions, 1);
+        // SYN-ACK→ACK counts from the first SYN-ACK, as the rtt counts from the first SYN.
+        assert_eq!(
+            send!(t, client, "A", seq = 1001, ack = 5001, at = 1020),
+            ["[handshake 3/3 ACK: established, rtt 1020.000 ms (SYN-ACK→ACK 1010.000 ms)]"]
+        );
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!((r.orig_pkts, r.resp_pkts), (2, 2));
+    }
+
+    #[test]
+    fn an_ack_of_the_wrong_number_does_not_complete_the_handshake() {
+        let mut t = syn_received();
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 4000, at = 30), NOTHING);
+        assert_eq!(states(&t), (TcpState::SynSent, TcpState::SynReceived));
+        assert_eq!(t.stats().handshakes_completed, 0);
+    }
+
+    #[test]
+    fn syn_ack_seen_first_flips_the_roles() {
+        let mut t = tracker();
+        // The first packet is the server's SYN-ACK: its receiver, the client, is the originator.
+        let said = send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 0);
+        assert_eq!(said.0, [Annotation::HandshakeSynAck { since_syn: None, attempt: 1 }]);
+        assert_eq!(said, ["[handshake 2/3 SYN-ACK: SYN not seen]"]);
+        let said = send!(t, client, "A", seq = 1001, ack = 5001, at = 5);
+        assert_eq!(said.0, [Annotation::HandshakeAck { rtt: None, since_syn_ack: Some(ms(5)) }]);
+        assert_eq!(said, ["[handshake 3/3 ACK: established (SYN-ACK→ACK 5.000 ms)]"]);
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+        let r = finish(t);
+        check(&r, ConnState::S1, "^hA", EndReason::EndOfInput);
+        assert_eq!((r.orig, r.resp), (client(), server()));
+        assert_eq!((r.orig_pkts, r.resp_pkts), (1, 1));
+        assert_eq!(r.handshake_rtt, None);
+    }
+
+    #[test]
+    fn client_rst_after_the_syn_ack_aborts() {
+        // A SYN scan's reply to an open port.
+        let mut t = syn_received();
+        assert_eq!(send!(t, client, "R", seq = 1001, at = 11), ["[reset: client aborts the connection]"]);
+        assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
+        t.handle_timeout(at(5011));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        // Zeek: the SYN-ACK established both ends, then the originator reset.
+        check(&r[0], ConnState::RSTO, "ShR", EndReason::Reset);
+        assert_eq!(r[0].close_initiator, Some(Role::Orig));
+    }
+}
+
+/// Tests for ESTABLISHED: data analysis (retransmission, reordering, loss, ACK checks, windows, keep-alives), aborts,
+/// and the inactivity timer.
+mod established {
+    use super::*;
+
+    #[test]
+    fn data_retransmission() {
+        let mut t = established();
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 40), NOTHING);
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1101, at = 50), NOTHING);
+        let said = send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 300);
+        assert_eq!(said.0, [Annotation::Retransmission]);
+        assert_eq!(said, ["[retransmission]"]);
+        assert_eq!(t.stats().retransmissions, 1);
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShADaT", EndReason::EndOfInput);
+        assert_eq!((r.orig_bytes, r.resp_bytes, r.missed_bytes), (Some(100), Some(0), 0));
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes), (4, 4 * HDRS + 200));
+        assert_eq!((r.resp_pkts, r.resp_ip_bytes), (2, 2 * HDRS));
+        assert_eq!(r.duration, Some(ms(300)));
+    }
+
+    #[test]
+    fn gap_reports_the_missing_bytes_and_missed_bytes() {
+        let mut t = established();
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 40);
+        // 1101..1201 was not captured.
+        let said = send!(t, client, "PA", seq = 1201, ack = 5001, len = 100, at = 41);
+        assert_eq!(said.0, [Annotation::Gap { missing: 100 }]);
+        assert_eq!(said, ["[previous segment lost: 100 bytes missing]"]);
+        // The receiver acknowledges all of it: the bytes got there, the capture missed them.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1301, at = 50), NOTHING);
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShADGa", EndReason::EndOfInput);
+        assert_eq!(r.missed_bytes, 100);
+        // Byte counts come from sequence numbers, gaps included.
+        assert_eq!(r.orig_bytes, Some(300));
+    }
+
+    #[test]
+    fn a_segment_filling_a_hole_is_out_of_order() {
+        let mut t = established();
+        assert_eq!(
+            send!(t, client, "PA", seq = 1101, ack = 5001, len = 100, at = 40),
+            ["[previous segment lost: 100 bytes missing]"]
+        );
+        let said = send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 41);
+        assert_eq!(said.0, [Annotation::OutOfOrder]);
+        assert_eq!(said, ["[out-of-order]"]);
+        assert_eq!(t.stats().retransmissions, 0);
+        // The hole is closed: the same bytes again are a retransmission.
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 300), ["[retransmission]"]);
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1201, at = 301), NOTHING);
+        let r = finish(t);
+        // Every byte was seen in the end: nothing was missed.
+        assert_eq!(r.missed_bytes, 0, "{r:#?}");
+        assert_eq!(r.orig_bytes, Some(200));
+        assert_eq!(r.conn_state, ConnState::S1);
+    }
+
+    #[test]
+    fn duplicate_acks_are_counted() {
+        let mut t = established();
+        send!(t, server, "PA", seq = 5001, ack = 1001, len = 100, at = 40);
+        // 5101..5201 lost; the client keeps asking for 5101.
+        assert_eq!(
+            send!(t, server, "PA", seq = 5201, ack = 1001, len = 100, at = 41),
+            ["[previous segment lost: 100 bytes missing]"]
+        );
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, at = 50), NOTHING);
+        let said = send!(t, client, "A", seq = 1001, ack = 5101, at = 51);
+        assert_eq!(said.0, [Annotation::DuplicateAck { count: 1 }]);
+        assert_eq!(said, ["[duplicate ACK #1]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, at = 52), ["[duplicate ACK #2]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, at = 53), ["[duplicate ACK #3]"]);
+        // A new ACK ends the run; the next duplicate counts from 1 again.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5201, at = 60), NOTHING);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5201, at = 61), ["[duplicate ACK #1]"]);
+        check(&finish(t), ConnState::S1, "ShAdg", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn the_segment_asked_for_by_duplicate_acks_is_a_fast_retransmission() {
+        let mut t = established();
+        send!(t, server, "PA", seq = 5001, ack = 1001, len = 100, at = 40);
+        send!(t, server, "PA", seq = 5201, ack = 1001, len = 100, at = 41);
+        send!(t, server, "PA", seq = 5301, ack = 1001, len = 100, at = 42);
+        send!(t, client, "A", seq = 1001, ack = 5101, at = 50);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, at = 51), ["[duplicate ACK #1]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, at = 52), ["[duplicate ACK #2]"]);
+        // RFC 5681 §3.2: the sender resends what the duplicate ACKs ask for. It fills the hole, but it is no
+        // reordering.
+        let said = send!(t, server, "PA", seq = 5101, ack = 1001, len = 100, at = 53);
+        assert_eq!(said.0, [Annotation::Retransmission]);
+        assert_eq!(t.stats().retransmissions, 1);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5401, at = 60), NOTHING);
+        let r = finish(t);
+        assert_eq!((r.missed_bytes, r.resp_bytes), (0, Some(400)));
+    }
+
+    #[test]
+    fn one_duplicate_ack_is_not_enough_to_call_a_hole_fill_a_retransmission() {
+        let mut t = established();
+        send!(t, server, "PA", seq = 5101, ack = 1001, len = 100, at = 40);
+        // The handshake ACK already acknowledged 5001: this one repeats it.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 41), ["[duplicate ACK #1]"]);
+        assert_eq!(send!(t, server, "PA", seq = 5001, ack = 1001, len = 100, at = 42), ["[out-of-order]"]);
+    }
+
+    #[test]
+    fn a_repeated_ack_with_nothing_in_flight_is_not_a_duplicate() {
+        let mut t = established();
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 40), NOTHING);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 41), NOTHING);
+    }
+
+    #[test]
+    fn zero_window_and_window_update() {
+        let mut t = established();
+        let said = send!(t, client, "A", seq = 1001, ack = 5001, win = 0, at = 40);
+        assert_eq!(said.0, [Annotation::ZeroWindow]);
+        assert_eq!(said, ["[zero window]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, win = 0, at = 41), ["[zero window]"]);
+        let said = send!(t, client, "A", seq = 1001, ack = 5001, win = 65535, at = 42);
+        assert_eq!(said.0, [Annotation::WindowUpdate]);
+        assert_eq!(said, ["[window update]"]);
+        // Any change of window on an otherwise identical ACK is an update.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, win = 30000, at = 43), ["[window update]"]);
+        // W is logarithmic: the second zero window adds no letter.
+        check(&finish(t), ConnState::S1, "ShAW", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn keep_alives() {
+        let mut t = established();
+        // One below the next sequence number, no data (Linux) ...
+        let said = send!(t, client, "A", seq = 1000, ack = 5001, at = 60_000);
+        assert_eq!(said.0, [Annotation::KeepAlive]);
+        assert_eq!(said, ["[keep-alive]"]);
+        // ... and its answer is a plain ACK.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1001, at = 60_001), NOTHING);
+        // With one garbage byte (Windows): still a keep-alive, not a retransmission.
+        assert_eq!(send!(t, client, "A", seq = 1000, ack = 5001, len = 1, at = 120_000), ["[keep-alive]"]);
+        assert_eq!(t.stats().retransmissions, 0);
+        let r = finish(t);
+        assert_eq!(r.orig_bytes, Some(0), "keep-alive bytes are not data");
+        assert_eq!(r.conn_state, ConnState::S1);
+    }
+
+    #[test]
+    fn zero_length_keep_alive_history() {
+        let mut t = established();
+        send!(t, client, "A", seq = 1000, ack = 5001, at = 60_000);
+        send!(t, server, "A", seq = 5001, ack = 1001, at = 60_001);
+        check(&finish(t), ConnState::S1, "ShAa", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn ack_of_data_never_seen() {
+        let mut t = established();
+        let said = send!(t, client, "A", seq = 1001, ack = 5101, at = 40);
+        assert_eq!(said.0, [Annotation::AckOfUnseen { bytes: 100 }]);
+        assert_eq!(said, ["[ACK of 100 bytes never seen]"]);
+        // The server's next data follows on from the unseen bytes: in order, no gap.
+        assert_eq!(send!(t, server, "PA", seq = 5101, ack = 1001, len = 10, at = 50), NOTHING);
+        let r = finish(t);
+        // The gap is the responder's content: g.
+        check(&r, ConnState::S1, "ShAgd", EndReason::EndOfInput);
+        assert_eq!((r.missed_bytes, r.resp_bytes), (100, Some(110)));
+    }
+
+    #[test]
+    fn mid_stream_start() {
+        let mut t = tracker();
+        let said = send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 0);
+        assert_eq!(said.0, [Annotation::MidStream]);
+        assert_eq!(said, ["[mid-stream: handshake not seen]"]);
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Closed));
+        // Said once, for the first packet.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1011, at = 5), NOTHING);
+        assert_eq!(send!(t, server, "PA", seq = 5001, ack = 1011, len = 20, at = 6), NOTHING);
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+        assert_eq!(t.stats().handshakes_completed, 0);
+        let r = finish(t);
+        check(&r, ConnState::OTH, "Dad", EndReason::EndOfInput);
+        assert_eq!((r.orig, r.resp), (client(), server()));
+        assert_eq!((r.orig_bytes, r.resp_bytes, r.handshake_rtt), (Some(10), Some(20), None));
+    }
+
+    #[test]
+    fn client_abort_is_rsto() {
+        let mut t = established();
+        let said = send!(t, client, "R", seq = 1001, at = 40);
+        assert_eq!(said.0, [Annotation::Abort { from: Role::Orig }]);
+        assert_eq!(said, ["[reset: client aborts the connection]"]);
+        assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
+        assert_eq!(t.stats().resets, 1);
+        t.handle_timeout(at(5040));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::RSTO, "ShAR", EndReason::Reset);
+        assert_eq!(r[0].close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn server_abort_is_rstr() {
+        let mut t = established();
+        assert_eq!(send!(t, server, "RA", seq = 5001, ack = 1001, at = 40), ["[reset: server aborts the connection]"]);
+        t.handle_timeout(at(5040));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::RSTR, "ShAr", EndReason::Reset);
+        assert_eq!(r[0].close_initiator, Some(Role::Resp));
+        assert_eq!(r[0].handshake_rtt, Some(ms(30)));
+    }
+
+    #[test]
+    fn rst_at_the_edge_of_the_window() {
+        // RFC 5961 §3.2: acceptable when RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND. The client acknowledged 5001 with a
+        // 65535-byte window (no scaling).
+        let mut t = established();
+        assert_eq!(send!(t, server, "R", seq = 5001 + 65534, at = 40), ["[reset: server aborts the connection]"]);
+        let mut t = established();
+        let said = send!(t, server, "R", seq = 5001 + 65535, at = 40);
+        assert_eq!(said.0, [Annotation::ResetOutOfWindow { from: Role::Resp }]);
+        assert_eq!(said, ["[RST from server out of window: possible injection]"]);
+        let mut t = established();
+        assert_eq!(send!(t, server, "R", seq = 5000, at = 40), ["[RST from server out of window: possible injection]"]);
+    }
+
+    #[test]
+    fn an_out_of_window_rst_does_not_end_the_connection() {
+        // The receiver drops it (RFC 5961 §3.2), so the connection carries on.
+        let mut t = established();
+        assert_eq!(
+            send!(t, server, "R", seq = 5001 + 1_000_000, at = 40),
+            ["[RST from server out of window: possible injection]"]
+        );
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+        assert_eq!(phase(&t), Phase::Active);
+        assert_eq!(t.stats().resets, 0, "an RST the receiver drops resets nothing");
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 50), NOTHING);
+        t.handle_timeout(at(10_000));
+        assert!(records(&mut t).is_empty(), "not closed out after the close delay");
+        assert_eq!(t.tracked(), 1);
+        // The teardown that follows is the ordinary one.
+        assert_eq!(
+            send!(t, client, "FA", seq = 1011, ack = 5001, at = 20_000),
+            ["[teardown 1/4 FIN from client: FIN-WAIT-1]"]
+        );
+        let r = finish(t);
+        // Zeek does not check RST windows: its conn_state says RSTR. The record still ends by end of input.
+        check(&r, ConnState::RSTR, "ShArDF", EndReason::EndOfInput);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn inactivity_expiry() {
+        let mut t = established();
+        // Activity at 100 s moves the deadline to 400 s (tcp_inactivity 300 s after the last packet).
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 5, at = 100_000);
+        t.handle_timeout(Timestamp::from_nanos(at(400_000).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(400_000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::S1, "ShAD", EndReason::Timeout);
+        assert_eq!(r[0].duration, Some(ms(100_000)));
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn finish_ends_open_connections_by_end_of_input() {
+        let t = established();
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!((r.orig_pkts, r.resp_pkts, r.orig_ip_bytes, r.resp_ip_bytes), (2, 1, 2 * HDRS, HDRS));
+        assert_eq!((r.duration, r.orig_bytes, r.resp_bytes), (Some(ms(30)), Some(0), Some(0)));
+        assert_eq!((r.handshake_rtt, r.close_initiator, r.missed_bytes), (Some(ms(30)), None, 0));
+    }
+}
+
+/// Tests for FIN-WAIT-1 and FIN-WAIT-2: the teardown forms as seen from the first closer.
+mod fin_wait {
+    use super::*;
+
+    #[test]
+    fn four_way_teardown_by_the_client() {
+        let mut t = established();
+        let said = send!(t, client, "FA", seq = 1001, ack = 5001, at = 100);
+        assert_eq!(said.0, [Annotation::TeardownFin { from: Role::Orig }]);
+        assert_eq!(states(&t), (TcpState::FinWait1, TcpState::Established));
+
+        let said = send!(t, server, "A", seq = 5001, ack = 1002, at = 110);
+        assert_eq!(said.0, [Annotation::TeardownAckOfFin { from: Role::Resp }]);
+        assert_eq!(said, ["[teardown 2/4 ACK of FIN: server in CLOSE-WAIT]"]);
+        assert_eq!(states(&t), (TcpState::FinWait2, TcpState::CloseWait));
+
+        let said = send!(t, server, "FA", seq = 5001, ack = 1002, at = 120);
+        assert_eq!(said.0, [Annotation::TeardownSecondFin { from: Role::Resp, form: CloseForm::FourWay }]);
+        assert_eq!(said, ["[teardown 3/4 FIN from server: LAST-ACK]"]);
+        assert_eq!(states(&t), (TcpState::FinWait2, TcpState::LastAck));
+
+        let said = send!(t, client, "A", seq = 1002, ack = 5002, at = 130);
+        assert_eq!(said.0, [Annotation::TeardownLastAck { closer: Role::Orig, form: CloseForm::FourWay }]);
+        assert_eq!(said, ["[teardown 4/4 ACK: client in TIME-WAIT]"]);
+        assert_eq!(states(&t), (TcpState::TimeWait, TcpState::Closed));
+        assert_eq!(phase(&t), Phase::Closed);
+
+        let r = finish(t);
+        check(&r, ConnState::SF, "ShAFaf", EndReason::Close);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes), (4, 4 * HDRS, 3, 3 * HDRS));
+        assert_eq!((r.duration, r.orig_bytes, r.resp_bytes), (Some(ms(130)), Some(0), Some(0)));
+        assert_eq!(r.handshake_rtt, Some(ms(30)));
+    }
+
+    #[test]
+    fn four_way_teardown_by_the_server() {
+        let mut t = established();
+        assert_eq!(
+            send!(t, server, "FA", seq = 5001, ack = 1001, at = 100),
+            ["[teardown 1/4 FIN from server: FIN-WAIT-1]"]
+        );
+        assert_eq!(states(&t), (TcpState::Established, TcpState::FinWait1));
+        assert_eq!(
+            send!(t, client, "A", seq = 1001, ack = 5002, at = 110),
+            ["[teardown 2/4 ACK of FIN: client in CLOSE-WAIT]"]
+        );
+        assert_eq!(states(&t), (TcpState::CloseWait, TcpState::FinWait2));
+        assert_eq!(
+            send!(t, client, "FA", seq = 1001, ack = 5002, at = 120),
+            ["[teardown 3/4 FIN from client: LAST-ACK]"]
+        );
+        assert_eq!(
+            send!(t, server, "A", seq = 5002, ack = 1002, at = 130),
+            ["[teardown 4/4 ACK: server in TIME-WAIT]"]
+        );
+        assert_eq!(states(&t), (TcpState::Closed, TcpState::TimeWait));
+        let r = finish(t);
+        check(&r, ConnState::SF, "ShAfFa", EndReason::Close);
+        assert_eq!(r.close_initiator, Some(Role::Resp));
+    }
+
+    #[test]
+    fn three_way_teardown() {
+        let mut t = fin_wait_1();
+        let said = send!(t, server, "FA", seq = 5001, ack = 1002, at = 110);
+        assert_eq!(said.0, [Annotation::TeardownSecondFin { from: Role::Resp, form: CloseForm::ThreeWay }]);
+        assert_eq!(said, ["[teardown 2/3 FIN+ACK from server: LAST-ACK]"]);
+        assert_eq!(states(&t), (TcpState::FinWait2, TcpState::LastAck));
+        let said = send!(t, client, "A", seq = 1002, ack = 5002, at = 120);
+        assert_eq!(said.0, [Annotation::TeardownLastAck { closer: Role::Orig, form: CloseForm::ThreeWay }]);
+        assert_eq!(said, ["[teardown 3/3 ACK: client in TIME-WAIT]"]);
+        assert_eq!(states(&t), (TcpState::TimeWait, TcpState::Closed));
+        let r = finish(t);
+        check(&r, ConnState::SF, "ShAFf", EndReason::Close);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn simultaneous_close() {
+        // RFC 9293 figure 13: the FINs cross, both ends go FIN-WAIT-1 → CLOSING → TIME-WAIT.
+        let mut t = fin_wait_1();
+        let said = send!(t, server, "FA", seq = 5001, ack = 1001, at = 100);
+        assert_eq!(said.0, [Annotation::SimultaneousClose { from: Role::Resp, state: TcpState::Closing }]);
+        assert_eq!(said, ["[simultaneous close: server CLOSING]"]);
+        assert_eq!(states(&t), (TcpState::Closing, TcpState::Closing));
+
+        assert_eq!(send!(t, client, "A", seq = 1002, ack = 5002, at = 110), ["[simultaneous close: client TIME-WAIT]"]);
+        assert_eq!(states(&t), (TcpState::TimeWait, TcpState::Closing));
+        assert_eq!(phase(&t), Phase::Active, "the client's FIN is not acknowledged yet");
+
+        let said = send!(t, server, "A", seq = 5002, ack = 1002, at = 111);
+        assert_eq!(said.0, [Annotation::SimultaneousClose { from: Role::Resp, state: TcpState::TimeWait }]);
+        assert_eq!(states(&t), (TcpState::TimeWait, TcpState::TimeWait));
+        assert_eq!(phase(&t), Phase::Closed);
+        let r = finish(t);
+        check(&r, ConnState::SF, "ShAFfa", EndReason::Close);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn fin_retransmission() {
+        let mut t = fin_wait_1();
+        assert_eq!(send!(t, client, "FA", seq = 1001, ack = 5001, at = 300), ["[retransmission]"]);
+        assert_eq!(states(&t), (TcpState::FinWait1, TcpState::Established));
+        // F repeats only at a new sequence number; the retransmission is T.
+        check(&finish(t), ConnState::S2, "ShAFT", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn data_with_the_fin() {
+        let mut t = established();
+        assert_eq!(
+            send!(t, client, "FPA", seq = 1001, ack = 5001, len = 10, at = 100),
+            ["[teardown 1/4 FIN from client: FIN-WAIT-1]"]
+        );
+        // The FIN sits after the data: the ACK of it is 1012.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1011, at = 110), NOTHING);
+        assert_eq!(
+            send!(t, server, "A", seq = 5001, ack = 1012, at = 111),
+            ["[teardown 2/4 ACK of FIN: server in CLOSE-WAIT]"]
+        );
+        let r = finish(t);
+        check(&r, ConnState::S2, "ShAFa", EndReason::EndOfInput);
+        assert_eq!(r.orig_bytes, Some(10));
+    }
+
+    #[test]
+    fn unanswered_fin_is_s2() {
+        let r = finish(fin_wait_1());
+        check(&r, ConnState::S2, "ShAF", EndReason::EndOfInput);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+}
+
+/// Tests for CLOSE-WAIT: the server has acknowledged the client's FIN and may keep sending (half-close).
+mod close_wait {
+    use super::*;
+
+    #[test]
+    fn half_close_then_the_servers_fin() {
+        let mut t = close_wait();
+        let said = send!(t, server, "PA", seq = 5001, ack = 1002, len = 100, at = 200);
+        assert_eq!(said.0, [Annotation::HalfClose { from: Role::Resp }]);
+        assert_eq!(said, ["[half-close: server still sending after the peer's FIN]"]);
+        assert_eq!(states(&t), (TcpState::FinWait2, TcpState::CloseWait));
+        assert_eq!(send!(t, client, "A", seq = 1002, ack = 5101, at = 210), NOTHING);
+        assert_eq!(
+            send!(t, server, "FA", seq = 5101, ack = 1002, at = 300),
+            ["[teardown 3/4 FIN from server: LAST-ACK]"]
+        );
+        assert_eq!(
+            send!(t, client, "A", seq = 1002, ack = 5102, at = 310),
+            ["[teardown 4/4 ACK: client in TIME-WAIT]"]
+        );
+        let r = finish(t);
+        check(&r, ConnState::SF, "ShAFadf", EndReason::Close);
+        assert_eq!((r.orig_bytes, r.resp_bytes), (Some(0), Some(100)));
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn the_server_never_closes() {
+        let r = finish(close_wait());
+        check(&r, ConnState::S2, "ShAFa", EndReason::EndOfInput);
+    }
+}
+
+/// Tests for TIME-WAIT: the close delay, RSTs hitting TIME-WAIT, and port reuse.
+mod time_wait {
+    use super::*;
+
+    #[test]
+    fn record_is_written_after_the_close_delay() {
+        let mut t = time_wait();
+        assert_eq!(phase(&t), Phase::Closed);
+        t.handle_timeout(Timestamp::from_nanos(at(5130).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        assert_eq!(t.tracked(), 1);
+        t.handle_timeout(at(5130));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::SF, "ShAFaf", EndReason::Close);
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn finish_before_the_close_delay_says_close() {
+        check(&finish(time_wait()), ConnState::SF, "ShAFaf", EndReason::Close);
+    }
+
+    #[test]
+    fn rst_in_time_wait() {
+        let mut t = time_wait();
+        let said = send!(t, server, "R", seq = 5002, at = 200);
+        assert_eq!(said.0, [Annotation::ResetInTimeWait { from: Role::Resp }]);
+        assert_eq!(said, ["[RST in TIME-WAIT from server]"]);
+        let r = finish(t);
+        // After a full FIN exchange a RST changes nothing: still SF, ended by the FINs.
+        check(&r, ConnState::SF, "ShAFafr", EndReason::Close);
+        assert_eq!(r.close_initiator, Some(Role::Orig));
+    }
+
+    #[test]
+    fn rst_from_the_closer_in_time_wait() {
+        let mut t = time_wait();
+        assert_eq!(send!(t, client, "R", seq = 1002, at = 200), ["[RST in TIME-WAIT from client]"]);
+    }
+
+    #[test]
+    fn port_reuse_with_a_new_isn() {
+        let mut t = time_wait();
+        let said = send!(t, client, "S", seq = 9000, at = 1000);
+        assert_eq!(said.0, [Annotation::PortReuse, Annotation::HandshakeSyn { attempt: 1 }]);
+        assert_eq!(said, ["[port reuse: new connection on a closed tuple]", "[handshake 1/3 SYN]"]);
+        // The old connection's record is written at once.
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1);
+        check(&old[0], ConnState::SF, "ShAFaf", EndReason::Close);
+        assert_eq!(old[0].ts, at(0));
+        let s = t.stats();
+        assert_eq!((s.port_reuses, s.connections, s.attempts), (1, 2, 2));
+        assert_eq!(t.tracked(), 1);
+        assert_eq!(states(&t), (TcpState::SynSent, TcpState::Closed));
+        assert_eq!(phase(&t), Phase::HalfOpen);
+        // The new connection is timed from its own SYN.
+        assert_eq!(
+            send!(t, server, "SA", seq = 20_000, ack = 9001, at = 1010),
+            ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
+        );
+        let r = finish(t);
+        check(&r, ConnState::S1, "Sh", EndReason::EndOfInput);
+        assert_eq!(r.ts, at(1000));
+        assert_ne!(r.uid, old[0].uid);
+    }
+}
+
+/// Tests for CLOSED: what happens after a RST, and port reuse on a reset tuple.
+mod closed {
+    use super::*;
+
+    fn reset_by_server() -> Tracker {
+        let mut t = established();
+        send!(t, server, "RA", seq = 5001, ack = 1001, at = 40);
+        t
+    }
+
+    #[test]
+    fn trailing_packets_stay_on_the_closed_connection() {
+        let mut t = reset_by_server();
+        // A segment already in flight: no new mid-stream connection.
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 41), NOTHING);
+        assert_eq!(t.tracked(), 1);
+        assert_eq!(t.stats().connections, 1);
+        assert_eq!(phase(&t), Phase::Closed);
+    }
+
+    #[test]
+    fn record_after_the_close_delay_says_reset() {
+        let mut t = reset_by_server();
+        t.handle_timeout(Timestamp::from_nanos(at(5040).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(5040));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::RSTR, "ShAr", EndReason::Reset);
+    }
+
+    #[test]
+    fn port_reuse_after_a_reset() {
+        let mut t = reset_by_server();
+        assert_eq!(
+            send!(t, client, "S", seq = 9000, at = 100),
+            ["[port reuse: new connection on a closed tuple]", "[handshake 1/3 SYN]"]
+        );
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1);
+        check(&old[0], ConnState::RSTR, "ShAr", EndReason::Reset);
+        assert_eq!(t.stats().port_reuses, 1);
+        check(&finish(t), ConnState::S0, "S", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn repeated_rsts_after_an_abort_are_not_time_wait() {
+        let mut t = reset_by_server();
+        // The client's data was already in flight; the server, now CLOSED, answers it with another RST.
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 41), NOTHING);
+        assert_eq!(send!(t, server, "R", seq = 5001, at = 42), NOTHING);
+        assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
+        let r = finish(t);
+        // The second RST repeats the sequence number: no second r.
+        check(&r, ConnState::RSTR, "ShArD", EndReason::Reset);
+        assert_eq!(r.close_initiator, Some(Role::Resp));
+    }
+
+    #[test]
+    fn trailing_packets_on_one_closed_connection_do_not_hold_back_the_others() {
+        let other = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 11), 40001));
+        let mut t = reset_by_server(); // closed at 40 ms
+        let (syn, rst) = (tcp_frame(other, SERVER, "S", 1, 0, 0, 1000), tcp_frame(SERVER, other, "RA", 0, 2, 0, 0));
+        feed_frame(&mut t, at(999), &syn);
+        feed_frame(&mut t, at(1000), &rst); // closed at 1 s
+        // The first connection keeps hearing from a client that missed the RST, until 2 s.
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 2000);
+        // The second is due at 1 s + close delay; the first, 5 s after its last packet.
+        t.handle_timeout(at(6000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1, "{r:#?}");
+        assert_eq!(r[0].orig, Endpoint::new(other.ip(), other.port()));
+        t.handle_timeout(at(7000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].orig, client());
+    }
+
+    #[test]
+    fn a_refused_port_tried_again_is_a_new_connection() {
+        let mut t = half_open();
+        send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1);
+        assert_eq!(
+            send!(t, client, "S", seq = 3000, at = 1000),
+            ["[port reuse: new connection on a closed tuple]", "[handshake 1/3 SYN]"]
+        );
+        check(&records(&mut t)[0], ConnState::REJ, "Sr", EndReason::Reset);
+        assert_eq!(send!(t, server, "RA", seq = 0, ack = 3001, win = 0, at = 1001), ["[refused: RST answers SYN]"]);
+        assert_eq!(t.stats().refused, 2);
+    }
+}
+
+/// Tests for UDP flows: Zeek's SF / S0 from which sides spoke, and the UDP inactivity timer.
+mod udp {
+    use super::*;
+
+    fn udp_key() -> FlowKey {
+        FlowKey::between(client(), server(), 17).0
+    }
+
+    fn finish_udp(mut t: Tracker) -> ConnRecord {
+        t.finish();
+        let mut r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        let r = r.pop().unwrap();
+        assert_eq!(r.proto, Proto::Udp);
+        r
+    }
+
+    #[test]
+    fn request_and_reply_is_sf() {
+        let mut t = tracker();
+        assert_eq!(datagram(&mut t, Side::Client, 10, 0), NOTHING);
+        assert_eq!(datagram(&mut t, Side::Server, 20, 5), NOTHING);
+        assert!(t.table.find(&udp_key()).is_some());
+        let r = finish_udp(t);
+        assert_eq!((r.conn_state, r.history.as_str(), r.end_reason), (ConnState::SF, "Dd", EndReason::EndOfInput));
+        assert_eq!((r.orig, r.resp), (client(), server()));
+        assert_eq!((r.orig_bytes, r.resp_bytes, r.duration), (Some(10), Some(20), Some(ms(5))));
+        // IP total length: 20 + 8 + payload.
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes), (1, 38, 1, 48));
+        assert_eq!((r.handshake_rtt, r.close_initiator), (None, None));
+        assert_eq!(r.uid, make_uid(at(0), client(), server(), Proto::Udp));
+    }
+
+    #[test]
+    fn unanswered_is_s0() {
+        let mut t = tracker();
+        datagram(&mut t, Side::Client, 10, 0);
+        datagram(&mut t, Side::Client, 10, 1000);
+        let r = finish_udp(t);
+        assert_eq!((r.conn_state, r.history.as_str()), (ConnState::S0, "D"));
+        assert_eq!((r.orig_pkts, r.orig_bytes, r.resp_pkts), (2, Some(20), 0));
+    }
+
+    #[test]
+    fn the_first_sender_is_the_originator() {
+        // Port 9999 is no well-known service port, so nothing suggests flipping (Zeek flips UDP roles only when the
+        // source port is a likely server port and the destination is not): the server's datagram makes it the
+        // originator of an unanswered flow.
+        let mut t = tracker();
+        datagram(&mut t, Side::Server, 10, 0);
+        let r = finish_udp(t);
+        assert_eq!((r.orig, r.resp), (server(), client()));
+        assert_eq!((r.conn_state, r.history.as_str()), (ConnState::S0, "D"));
+        // A single datagram: no duration, no byte counts.
+        assert_eq!((r.duration, r.orig_bytes), (None, None));
+    }
+
+    #[test]
+    fn inactivity_expiry() {
+        let mut t = tracker();
+        datagram(&mut t, Side::Client, 10, 0);
+        datagram(&mut t, Side::Server, 10, 30_000);
+        t.handle_timeout(Timestamp::from_nanos(at(90_000).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(90_000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].conn_state, r[0].end_reason), (ConnState::SF, EndReason::Timeout));
+        assert_eq!(t.tracked(), 0);
+        // The next datagram starts a new flow.
+        datagram(&mut t, Side::Client, 10, 100_000);
+        assert_eq!(t.stats().connections, 2);
+    }
+
+    #[test]
+    fn udp_and_tcp_on_the_same_ports_are_separate_flows() {
+        let mut t = tracker();
+        datagram(&mut t, Side::Client, 10, 0);
+        send!(t, client, "S", seq = C_ISN, at = 1);
+        assert_eq!(t.tracked(), 2);
+    }
+}
+
+/// Tests for the bounded flow table under a SYN flood.
+mod table_pressure {
+    use super::*;
+
+    fn small() -> Tracker {
+        Tracker::new(TrackerConfig { max_flows: 100, ..TrackerConfig::default() })
+    }
+
+    fn spoofed(i: u32) -> SocketAddr {
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 18, (i >> 8) as u8, i as u8), 1024 + (i % 60_000) as u16))
+    }
+
+    #[test]
+    fn a_flood_keeps_the_table_bounded_and_the_established_connection() {
+        let mut t = small();
+        send!(t, client, "S", seq = C_ISN, at = 0);
+        send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10);
+        send!(t, client, "A", seq = 1001, ack = 5001, at = 30);
+        // 1000 SYNs from distinct sources, 100 µs apart: all within the SYN timeout, none answered.
+        for i in 0..1000u32 {
+            let frame = tcp_frame(spoofed(i), SERVER, "S", i.wrapping_mul(7919), 0, 0, 1024);
+            let ts = Timestamp::from_nanos(at(100).as_nanos() + u64::from(i) * 100_000);
+            assert_eq!(feed_frame(&mut t, ts, &frame), ["[handshake 1/3 SYN]"]);
+            assert!(t.tracked() <= 100, "{} tracked after SYN {i}", t.tracked());
+        }
+        assert_eq!(t.tracked(), 100);
+        // 1 + 1000 connections in 100 slots: 901 evicted, every one of them half-open.
+        assert_eq!(t.evictions(), (901, 901));
+        assert_eq!(t.stats().connections, 1001);
+        let evicted = records(&mut t);
+        assert_eq!(evicted.len(), 901);
+        assert!(evicted.iter().all(|r| r.end_reason == EndReason::Eviction && r.conn_state == ConnState::S0));
+        // Oldest first.
+        assert_eq!(evicted[0].orig, Endpoint::new(spoofed(0).ip(), spoofed(0).port()));
+        assert_eq!(evicted[900].orig, Endpoint::new(spoofed(900).ip(), spoofed(900).port()));
+        // The established connection survived and still works.
+        assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 300), NOTHING);
+        t.finish();
+        let rest = records(&mut t);
+        assert_eq!(rest.len(), 100);
+        assert_eq!(rest.iter().filter(|r| r.conn_state == ConnState::S1).count(), 1);
+        assert_eq!(t.stats().still_half_open, 99);
+        assert_eq!(t.still_half_open.len(), 20, "the summary lists the first few");
+    }
+
+    #[test]
+    fn reported_half_open_goes_before_fresh_half_open() {
+        let mut t = small();
+        // The client's SYN is reported half-open at 5 s ...
+        send!(t, client, "S", seq = C_ISN, at = 0);
+        t.handle_timeout(at(5000));
+        // ... then 99 fresh ones fill the table; the 100th evicts the reported one, not the oldest fresh one.
+        for i in 0..100u32 {
+            let frame = tcp_frame(spoofed(i), SERVER, "S", i, 0, 0, 1024);
+            feed_frame(&mut t, at(5001 + u64::from(i)), &frame);
+        }
+        assert_eq!(t.evictions(), (1, 1));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].orig, client());
+        assert!(t.table.find(&tcp_key()).is_none());
+    }
+}
