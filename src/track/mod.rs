@@ -82,7 +82,7 @@ pub struct Tracker {
     pub still_half_open: Vec<(Endpoint, Endpoint)>,
 }
 
-const LISTED_AT_END: usize = 20;
+const LISTED_AT_END: usize = 5;
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
