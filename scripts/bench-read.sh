@@ -48,12 +48,13 @@ echo "$FILE: $COUNT packets, $(du -h "$FILE" | cut -f1)" >&2
 
 # CPU time (user and system seconds of the command and its children): /usr/bin/time if present, else bash's `time`.
 TMP=$(mktemp)
-trap 'rm -f "$TMP"' EXIT
+trap 'rm -f "$TMP" "$TMP.conn.log"' EXIT
 if [[ -x /usr/bin/time ]]; then
-    cpu_timed() { /usr/bin/time -f '%U %S' -o "$TMP" "$@" >/dev/null 2>&1; }
+    cpu_timed() { /usr/bin/time -f '%U %S %M' -o "$TMP" "$@" >/dev/null 2>&1; }
 else
+    # Without GNU time there is no peak-RSS figure: report 0.
     cpu_timed() {
-        local TIMEFORMAT='%U %S'
+        local TIMEFORMAT='%U %S 0'
         { time "$@" >/dev/null 2>&1; } 2>"$TMP"
     }
 fi
@@ -69,7 +70,7 @@ median() {
 # measure RUNS COMMAND...: runs COMMAND RUNS times and sets WALL and CPU to the medians of the wall-clock seconds
 # and of the user+sys CPU seconds.
 measure() {
-    local runs=$1 walls="" cpus="" start end i
+    local runs=$1 walls="" cpus="" rss="" start end i
     shift
     for ((i = 1; i <= runs; i++)); do
         start=$(date +%s.%N)
@@ -77,14 +78,16 @@ measure() {
         end=$(date +%s.%N)
         walls+="$(calc "$end - $start")"$'\n'
         cpus+="$(awk '{ print $1 + $2 }' "$TMP")"$'\n'
+        rss+="$(awk '{ print $3 }' "$TMP")"$'\n'
         printf '  %-28s run %d: %.3f s\n' "$LABEL" "$i" "$(calc "$end - $start")" >&2
     done
     WALL=$(printf '%s' "$walls" | median)
     CPU=$(printf '%s' "$cpus" | median)
+    RSS=$(printf '%s' "$rss" | median)
 }
 
 # The rows of the table, filled in by bench().
-declare -a LABELS=() WALLS=() CPUS=()
+declare -a LABELS=() WALLS=() CPUS=() RSSES=()
 bench() {
     LABEL=$1
     local runs=$2
@@ -93,12 +96,15 @@ bench() {
     LABELS+=("$LABEL")
     WALLS+=("$WALL")
     CPUS+=("$CPU")
+    RSSES+=("$RSS")
 }
 
 echo "timing ($RUNS runs each, median reported)..." >&2
 bench "synscope read (text)" "$RUNS" "$BIN" read "$FILE"
 bench "synscope read --format json" "$RUNS" "$BIN" read --format json "$FILE"
-bench "synscope read -q" "$RUNS" "$BIN" read -q "$FILE"
+bench "synscope read -q --no-track" "$RUNS" "$BIN" read -q --no-track "$FILE"
+bench "synscope read -q (tracking)" "$RUNS" "$BIN" read -q "$FILE"
+bench "synscope -q --conn-log" "$RUNS" "$BIN" read -q --conn-log "$TMP.conn.log" "$FILE"
 if command -v tcpdump >/dev/null; then
     bench "tcpdump -nn -r" "$RUNS" tcpdump -nn -r "$FILE"
 else
@@ -106,6 +112,8 @@ else
 fi
 if command -v tshark >/dev/null; then
     bench "tshark -n -r" "$RUNS_TSHARK" tshark -n -r "$FILE"
+    # tshark's own per-connection table, the peer of our tracker with its connection log.
+    bench "tshark -q -z conv,tcp" "$RUNS_TSHARK" tshark -n -q -z conv,tcp -r "$FILE"
 else
     echo "note: tshark not installed, skipped" >&2
 fi
@@ -120,7 +128,7 @@ done
 
 echo
 echo "$COUNT packets ($FILE); median of $RUNS runs (tshark: $RUNS_TSHARK); wall clock; cpu = user+sys"
-printf '%-28s %9s %12s %11s %9s %14s\n' tool "median s" "pkts/s" "vs tcpdump" "cpu s" "pkts/cpu-s"
+printf '%-28s %9s %12s %11s %9s %14s %10s\n' tool "median s" "pkts/s" "vs tcpdump" "cpu s" "pkts/cpu-s" "peak MB"
 QUIET=""
 for i in "${!LABELS[@]}"; do
     pps=$(calc "$COUNT / ${WALLS[$i]}")
@@ -132,9 +140,10 @@ for i in "${!LABELS[@]}"; do
     if [[ -n $BASE ]]; then
         ratio=$(printf '%.2fx' "$(calc "$pps / $BASE")")
     fi
-    printf '%-28s %9.3f %12.0f %11s %9.3f %14.0f\n' "${LABELS[$i]}" "${WALLS[$i]}" "$pps" "$ratio" "${CPUS[$i]}" "$cpu_pps"
+    printf '%-28s %9.3f %12.0f %11s %9.3f %14.0f %10.0f\n' "${LABELS[$i]}" "${WALLS[$i]}" "$pps" "$ratio" "${CPUS[$i]}" \
+        "$cpu_pps" "$(calc "${RSSES[$i]} / 1024")"
     # The -q row is the decoder and engine alone, without formatting: it gets a line of its own below.
-    if [[ ${LABELS[$i]} == "synscope read -q" ]]; then
+    if [[ ${LABELS[$i]} == "synscope read -q --no-track" ]]; then
         per_core="n/a"
         if [[ $cpu_pps != nan ]]; then
             per_core=$(printf '%.2f' "$(calc "$cpu_pps / 1000000")")
@@ -145,4 +154,14 @@ for i in "${!LABELS[@]}"; do
 done
 if [[ -n $QUIET ]]; then
     printf '\n%s (packets per CPU-second, user+sys)\n' "$QUIET"
+fi
+
+# Tracking with the connection log against tshark's conversation table: speed and peak memory ratios.
+for i in "${!LABELS[@]}"; do
+    [[ ${LABELS[$i]} == "synscope -q --conn-log" ]] && OURS=$i
+    [[ ${LABELS[$i]} == "tshark -q -z conv,tcp" ]] && PEER=$i
+done
+if [[ -n ${OURS:-} && -n ${PEER:-} ]]; then
+    printf 'tracking + conn log vs tshark -z conv,tcp: %.1fx the packets/s, %.2f of the peak memory\n' \
+        "$(calc "${WALLS[$PEER]} / ${WALLS[$OURS]}")" "$(calc "${RSSES[$OURS]} / ${RSSES[$PEER]}")"
 fi

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::fast::{push_ip, push_padded, push_u64};
 use super::names::{ether_type_name, icmp_name, icmp6_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
 use super::{PacketRecord, Sink};
@@ -99,7 +100,20 @@ impl<W: Write> TextPrinter<W> {
         let first = *self.first_ts.get_or_insert(ts);
         let previous = self.previous_ts.replace(ts).unwrap_or(ts);
         let frac = |line: &mut String, nanos: u32, nano: bool| {
-            let _ = if nano { write!(line, ".{nanos:09} ") } else { write!(line, ".{:06} ", nanos / 1000) };
+            line.push('.');
+            if nano {
+                push_padded(line, u64::from(nanos), 9);
+            } else {
+                push_padded(line, u64::from(nanos / 1000), 6);
+            }
+            line.push(' ');
+        };
+        let clock = |line: &mut String, h: u64, m: u64, s: u64| {
+            push_padded(line, h, 2);
+            line.push(':');
+            push_padded(line, m, 2);
+            line.push(':');
+            push_padded(line, s, 2);
         };
         let line = &mut self.line;
         match self.options.time {
@@ -109,7 +123,7 @@ impl<W: Write> TextPrinter<W> {
                 if self.options.time == TimeFormat::DateTime {
                     let _ = write!(line, "{y:04}-{mo:02}-{d:02} ");
                 }
-                let _ = write!(line, "{h:02}:{mi:02}:{s:02}");
+                clock(line, u64::from(h), u64::from(mi), u64::from(s));
                 frac(line, ts.subsec_nanos(), self.options.nano);
             }
             TimeFormat::Epoch => {
@@ -121,7 +135,7 @@ impl<W: Write> TextPrinter<W> {
                 let d = ts.saturating_since(base).as_nanos();
                 let (secs, nanos) = (d / 1_000_000_000, (d % 1_000_000_000) as u32);
                 let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-                let _ = write!(line, "{h:02}:{m:02}:{s:02}");
+                clock(line, h, m, s);
                 frac(line, nanos, self.options.nano);
             }
         }
@@ -242,10 +256,20 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
     line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
     match packet.ports() {
         Some((sport, dport)) => {
-            let _ = write!(line, "{src}.{sport} > {dst}.{dport}: ");
+            push_ip(line, src);
+            line.push('.');
+            push_u64(line, u64::from(sport));
+            line.push_str(" > ");
+            push_ip(line, dst);
+            line.push('.');
+            push_u64(line, u64::from(dport));
+            line.push_str(": ");
         }
         None => {
-            let _ = write!(line, "{src} > {dst}: ");
+            push_ip(line, src);
+            line.push_str(" > ");
+            push_ip(line, dst);
+            line.push_str(": ");
         }
     }
     if let Net::Ipv6(ip) = &packet.net
@@ -261,7 +285,8 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
         Transport::Udp(udp) => {
-            let _ = write!(line, "UDP, length {}", udp.payload_len());
+            line.push_str("UDP, length ");
+            push_u64(line, u64::from(udp.payload_len()));
         }
         Transport::Icmp(icmp) => write_icmp(line, icmp),
         Transport::Fragment { protocol, len } => {
@@ -312,18 +337,24 @@ fn write_fragment_note(line: &mut String, packet: &Packet<'_>) {
 fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>) {
     let (seq, ack) = relative.and_then(|r| r.seq_ack).unwrap_or((tcp.seq, tcp.ack));
     let sack_base = relative.map_or(0, |r| r.peer_base);
-    let _ = write!(line, "Flags [{}]", tcp.flags.tcpdump_letters().as_str());
+    line.push_str("Flags [");
+    line.push_str(tcp.flags.tcpdump_letters().as_str());
+    line.push(']');
     // tcpdump prints seq only when the segment occupies sequence space or carries a control flag.
     if tcp.payload_len > 0 || tcp.flags.syn() || tcp.flags.fin() || tcp.flags.rst() {
-        let _ = write!(line, ", seq {seq}");
+        line.push_str(", seq ");
+        push_u64(line, u64::from(seq));
         if tcp.payload_len > 0 {
-            let _ = write!(line, ":{}", seq.wrapping_add(tcp.payload_len));
+            line.push(':');
+            push_u64(line, u64::from(seq.wrapping_add(tcp.payload_len)));
         }
     }
     if tcp.flags.ack() {
-        let _ = write!(line, ", ack {ack}");
+        line.push_str(", ack ");
+        push_u64(line, u64::from(ack));
     }
-    let _ = write!(line, ", win {}", tcp.window);
+    line.push_str(", win ");
+    push_u64(line, u64::from(tcp.window));
     if tcp.flags.has(crate::wire::TcpFlags::URG) {
         let _ = write!(line, ", urg {}", tcp.urgent);
     }
@@ -340,6 +371,21 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
                         let _ = write!(line, " {{{}:{}}}", left.wrapping_sub(sack_base), right.wrapping_sub(sack_base));
                     }
                 }
+                TcpOption::Nop => line.push_str("nop"),
+                TcpOption::Mss(mss) => {
+                    line.push_str("mss ");
+                    push_u64(line, u64::from(mss));
+                }
+                TcpOption::WindowScale(shift) => {
+                    line.push_str("wscale ");
+                    push_u64(line, u64::from(shift));
+                }
+                TcpOption::Timestamp { val, ecr } => {
+                    line.push_str("TS val ");
+                    push_u64(line, u64::from(val));
+                    line.push_str(" ecr ");
+                    push_u64(line, u64::from(ecr));
+                }
                 other => {
                     let _ = write!(line, "{other}");
                 }
@@ -347,7 +393,8 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
         }
         line.push(']');
     }
-    let _ = write!(line, ", length {}", tcp.payload_len);
+    line.push_str(", length ");
+    push_u64(line, u64::from(tcp.payload_len));
 }
 
 fn write_icmp(line: &mut String, icmp: &IcmpInfo) {

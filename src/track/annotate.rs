@@ -162,8 +162,19 @@ fn who(role: Role) -> &'static str {
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_nanos() as f64 / 1e6)
+/// A duration in milliseconds with microsecond digits, written without allocating (annotations are on the hot
+/// path of text output).
+struct Ms(Duration);
+
+impl fmt::Display for Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_nanos() / 1_000;
+        write!(f, "{}.{:03} ms", micros / 1_000, micros % 1_000)
+    }
+}
+
+fn ms(d: Duration) -> Ms {
+    Ms(d)
 }
 
 impl fmt::Display for Annotation {

@@ -82,7 +82,7 @@ pub struct Tracker {
     pub still_half_open: Vec<(Endpoint, Endpoint)>,
 }
 
-const LISTED_AT_END: usize = 5;
+pub(crate) const LISTED_AT_END: usize = 5;
 
 impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
@@ -316,17 +316,17 @@ impl Tracker {
     pub fn finish(&mut self) {
         self.flood.finish(self.now);
         self.drain_flood_events();
-        for slot in self.table.slots() {
-            let conn = self.table.remove(slot);
+        let (stats, listed, records) = (&mut self.stats, &mut self.still_half_open, &mut self.records);
+        self.table.drain(|conn| {
             if conn.is_half_open() {
-                self.stats.still_half_open += 1;
-                if self.still_half_open.len() < LISTED_AT_END {
-                    self.still_half_open.push((orig_of(&conn), resp_of(&conn)));
+                stats.still_half_open += 1;
+                if listed.len() < LISTED_AT_END {
+                    listed.push((orig_of(&conn), resp_of(&conn)));
                 }
             }
             let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
-            self.finalize(conn, reason);
-        }
+            records.push_back(record_of(&conn, end_reason(&conn, reason)));
+        });
     }
 
     fn drain_flood_events(&mut self) {
@@ -337,10 +337,14 @@ impl Tracker {
 
     /// Turns a connection into its record. `reason` None means "it closed": by RST or by FINs.
     fn finalize(&mut self, conn: Conn, reason: Option<EndReason>) {
-        let reason = reason.unwrap_or(if conn.reset { EndReason::Reset } else { EndReason::Close });
-        let record = record_of(&conn, reason);
+        let record = record_of(&conn, end_reason(&conn, reason));
         self.records.push_back(record);
     }
+}
+
+/// `None` means "it closed": by RST or by FINs.
+fn end_reason(conn: &Conn, reason: Option<EndReason>) -> EndReason {
+    reason.unwrap_or(if conn.reset { EndReason::Reset } else { EndReason::Close })
 }
 
 fn orig_of(conn: &Conn) -> Endpoint {

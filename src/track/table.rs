@@ -47,10 +47,12 @@ pub type Slot = u32;
 impl FlowTable {
     pub fn new(capacity: usize) -> FlowTable {
         let capacity = capacity.max(1);
+        // Reserved up front so the table never regrows (and copies itself) in the middle of a flood. The slab's pages
+        // are only touched as connections arrive, so this costs address space, not memory.
         FlowTable {
-            slots: Vec::new(),
+            slots: Vec::with_capacity(capacity),
             free: Vec::new(),
-            index: HashTable::new(),
+            index: HashTable::with_capacity(capacity),
             hasher: FxBuildHasher,
             lists: [List { head: NONE, tail: NONE }; PHASES],
             capacity,
@@ -153,6 +155,23 @@ impl FlowTable {
             }
         }
         all
+    }
+
+    /// Empties the table, handing every connection to `f` in timer-list order (oldest first within each phase).
+    /// Used at the end of input, where unlinking and unhashing each entry one by one would be wasted work.
+    pub fn drain(&mut self, mut f: impl FnMut(Conn)) {
+        for list in 0..PHASES {
+            let mut cur = self.lists[list].head;
+            while cur != NONE {
+                let conn = self.slots[cur as usize].take().expect("live slot");
+                cur = conn.next;
+                f(conn);
+            }
+            self.lists[list] = List { head: NONE, tail: NONE };
+        }
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
     }
 
     /// Picks a victim: reported half-open first, then pending half-open, then closed, then UDP, then established —
@@ -273,6 +292,21 @@ mod tests {
         }
         assert!((0..50_000).all(|n| table.find(&key(n)).is_some()));
         assert_eq!(table.find(&key(60_000)), None);
+    }
+
+    #[test]
+    fn drain_hands_over_everything_and_leaves_the_table_empty() {
+        let mut table = FlowTable::new(10);
+        table.insert(conn(1, Phase::Active));
+        table.insert(conn(2, Phase::HalfOpen));
+        table.insert(conn(3, Phase::Closed));
+        let mut keys = Vec::new();
+        table.drain(|c| keys.push(c.key));
+        assert_eq!(keys, vec![key(2), key(3), key(1)], "half-open, closed, then active");
+        assert!(table.is_empty());
+        assert_eq!(table.find(&key(1)), None);
+        table.insert(conn(4, Phase::Active));
+        assert!(table.find(&key(4)).is_some());
     }
 
     #[test]
