@@ -261,6 +261,33 @@ struct Conn {
     tshark_bits: u8,
     zeek_bits: u8,
     packets: Vec<u64>,
+    /// An unanswered attempt that Zeek's attempt timer (our --syn-timeout) logged and closed.
+    timed_out_attempt: bool,
+}
+
+/// tshark keeps every SYN of a 4-tuple in one stream, while Zeek (and synscope) log an unanswered attempt when
+/// its attempt timer fires and start a new connection with the next SYN. For comparing with tshark, fold each
+/// such timed-out attempt into the connection that follows it on the same tuple.
+fn merge_timed_out_attempts(list: Vec<Conn>) -> Vec<Conn> {
+    let mut merged: Vec<Conn> = Vec::with_capacity(list.len());
+    let mut carry: Option<Conn> = None;
+    for mut conn in list {
+        if let Some(previous) = carry.take() {
+            conn.tshark_bits |= previous.tshark_bits;
+            conn.zeek_bits |= previous.zeek_bits;
+            let mut packets = previous.packets;
+            packets.append(&mut conn.packets);
+            conn.packets = packets;
+            conn.start = previous.start;
+        }
+        if conn.timed_out_attempt {
+            carry = Some(conn);
+        } else {
+            merged.push(conn);
+        }
+    }
+    merged.extend(carry);
+    merged
 }
 
 fn micros_of_conn_ts(ts: f64) -> i64 {
@@ -294,6 +321,8 @@ fn synscope_conns(file: &Path) -> (BTreeMap<Key, Vec<Conn>>, Vec<String>) {
         let resp = endpoint_of(&rec, "id.resp_h", "id.resp_p").unwrap_or_else(|| panic!("{name}: conn log: {rec}"));
         let ts = rec.get("ts").and_then(Value::as_f64).unwrap_or_else(|| panic!("{name}: conn log without ts: {rec}"));
         let history = rec.get("history").and_then(Value::as_str).filter(|h| *h != "-").unwrap_or_default();
+        let timed_out_attempt =
+            rec.get("end_reason").and_then(Value::as_str) == Some("timeout") && history.chars().all(|c| c == 'S');
         conns.entry(key(orig, resp)).or_default().push(Conn {
             orig,
             resp,
@@ -302,6 +331,7 @@ fn synscope_conns(file: &Path) -> (BTreeMap<Key, Vec<Conn>>, Vec<String>) {
             tshark_bits: 0,
             zeek_bits: 0,
             packets: Vec::new(),
+            timed_out_attempt,
         });
     }
     for list in conns.values_mut() {
@@ -360,7 +390,7 @@ fn compare(file: &Path) -> Vec<String> {
         by_key.entry(key(s.first.0, s.first.1)).or_default().push(s);
     }
     for (k, list) in &by_key {
-        let ours = conns.remove(k).unwrap_or_default();
+        let ours = merge_timed_out_attempts(conns.remove(k).unwrap_or_default());
         if ours.len() != list.len() {
             out.push(format!(
                 "{name}: {} <-> {}: tshark has {} stream(s) ({}), synscope logged {} connection(s) (histories {:?})",

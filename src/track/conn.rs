@@ -73,11 +73,9 @@ impl HalfFlow {
 /// Which timer list a connection sits on (see table.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Phase {
-    /// A SYN without a SYN-ACK yet, not reported.
+    /// A SYN without a SYN-ACK yet.
     #[default]
     HalfOpen,
-    /// Half-open and already reported as timed out.
-    HalfOpenReported,
     /// Established, mid-stream, or anything in between.
     Active,
     /// Both FINs exchanged, or reset: kept a little for trailing packets, port reuse and RST-in-TIME-WAIT.
@@ -105,7 +103,6 @@ pub struct Conn {
     pub close_initiator: Option<Role>,
     pub mid_stream: bool,
     pub reset: bool,
-    pub half_open_reported: bool,
     /// The second FIN also acknowledged the first: the three-packet close (FIN, FIN+ACK, ACK).
     pub three_way_close: bool,
     /// Bytes skipped over in gaps (Zeek's missed_bytes).
@@ -134,7 +131,6 @@ impl Conn {
             close_initiator: None,
             mid_stream: false,
             reset: false,
-            half_open_reported: false,
             three_way_close: false,
             missed_bytes: 0,
             prev: u32::MAX,
@@ -169,7 +165,7 @@ impl Conn {
 
     /// A SYN went out and nothing answered it yet.
     pub fn is_half_open(&self) -> bool {
-        matches!(self.phase, Phase::HalfOpen | Phase::HalfOpenReported)
+        self.phase == Phase::HalfOpen
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod annotate;
 pub mod conn;
 pub mod flood;
+pub mod ports;
 pub mod record;
 pub mod stats;
 pub mod table;
@@ -12,6 +13,8 @@ pub mod tcp;
 pub mod zeek;
 
 use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use annotate::Annotation;
 use conn::{Conn, Phase};
@@ -80,7 +83,13 @@ pub struct Tracker {
     now: Timestamp,
     /// Half-open connections left at the end of input (the first few, for the summary).
     pub still_half_open: Vec<(Endpoint, Endpoint)>,
+    /// Attempts logged at the SYN timeout, by tuple: their ISN and SYN count, so a retransmission arriving after
+    /// the timeout is still numbered as one (its record is a new connection, as in Zeek).
+    timed_out_attempts: FxHashMap<FlowKey, (u32, u8)>,
 }
+
+/// Timed-out attempts remembered for retransmission numbering; the map is cleared when full.
+const REMEMBERED_ATTEMPTS: usize = 1 << 16;
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
@@ -96,6 +105,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp::default(),
             still_half_open: Vec::new(),
+            timed_out_attempts: FxHashMap::default(),
         }
     }
 
@@ -137,7 +147,10 @@ impl Tracker {
         };
         match &packet.transport {
             Transport::Tcp(seg) => self.tcp(ts, key, src, dst, seg, ip_len),
-            Transport::Udp(_) => self.udp(ts, key, src, ip_len),
+            // IP header plus the 8-byte UDP or ICMP header.
+            Transport::Udp(_) | Transport::Icmp(_) => {
+                self.datagram(ts, key, src, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
+            }
             _ => {}
         }
         self.drain_flood_events();
@@ -177,6 +190,19 @@ impl Tracker {
         let old_phase = conn.phase;
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
+        if sig.new_attempt && !self.timed_out_attempts.is_empty() {
+            if let Some((isn, tries)) = self.timed_out_attempts.remove(&key) {
+                if isn == seg.seq {
+                    let tries = tries.saturating_add(1);
+                    conn.half_mut(Role::Orig).syn_tries = tries;
+                    for a in self.annotations.iter_mut() {
+                        if let Annotation::HandshakeSyn { attempt } = a {
+                            *attempt = u32::from(tries);
+                        }
+                    }
+                }
+            }
+        }
         let resp = resp_of(conn);
         let orig = orig_of(conn);
         let rtt = conn.handshake_rtt();
@@ -218,10 +244,12 @@ impl Tracker {
 
     fn create(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> Slot {
         // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
-        // and the roles are flipped (Zeek's '^'); for anything else the sender of the first packet is taken.
+        // and the roles are flipped (Zeek's '^'). Mid-stream, Zeek's port heuristic picks the likely server as the
+        // responder, and otherwise the sender of the first packet is the originator.
         let (orig, flipped, mid_stream) = match (syn, ack) {
             (true, false) => (src, false, false),
             (true, true) => (dst, true, false),
+            _ if ports::flip_mid_stream(src.port(), dst.port()) => (dst, true, true),
             _ => (src, false, true),
         };
         let phase = if syn && !ack { Phase::HalfOpen } else { Phase::Active };
@@ -241,7 +269,8 @@ impl Tracker {
         slot
     }
 
-    fn udp(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, ip_len: u32) {
+    /// UDP and ICMP flows: counted, and ended by inactivity (Zeek's udp/icmp_inactivity_timeout, 1 min).
+    fn datagram(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, ip_len: u32, headers: u32) {
         let slot = match self.table.find(&key) {
             Some(slot) => slot,
             None => {
@@ -260,8 +289,8 @@ impl Tracker {
         let half = conn.half_mut(role);
         half.packets = half.packets.saturating_add(1);
         half.ip_bytes += u64::from(ip_len);
-        half.payload_end =
-            half.payload_end.wrapping_add(ip_len.saturating_sub(if key.low.is_ipv4() { 28 } else { 48 }));
+        // For datagram flows the sequence fields are unused; payload_end counts payload bytes.
+        half.payload_end = half.payload_end.wrapping_add(ip_len.saturating_sub(headers));
         self.table.requeue(slot, Phase::Udp);
     }
 
@@ -285,12 +314,18 @@ impl Tracker {
             };
             self.events.push_back(event);
             self.stats.half_open_timeouts += 1;
-            let conn = self.table.get_mut(slot);
-            conn.phase = Phase::HalfOpenReported;
-            conn.half_open_reported = true;
-            self.table.requeue(slot, Phase::HalfOpen);
+            // Zeek logs an unanswered attempt when its attempt timer fires and forgets the connection (the TCP
+            // analyzer's AttemptTimer), so a later SYN on the tuple is a new attempt. It also keeps a flood's
+            // half-open entries from outliving the SYN timeout.
+            let conn = self.table.remove(slot);
+            self.flood.on_half_open_closed(deadline, resp_of(&conn));
+            if self.timed_out_attempts.len() >= REMEMBERED_ATTEMPTS {
+                self.timed_out_attempts.clear();
+            }
+            let orig = conn.half(Role::Orig);
+            self.timed_out_attempts.insert(conn.key, (orig.isn, orig.syn_tries));
+            self.finalize(conn, Some(EndReason::Timeout));
         }
-        self.expire(Phase::HalfOpenReported, self.config.tcp_inactivity, now);
         self.expire(Phase::Active, self.config.tcp_inactivity, now);
         self.expire(Phase::Closed, self.config.close_delay, now);
         self.expire(Phase::Udp, self.config.udp_inactivity, now);
@@ -357,7 +392,11 @@ fn resp_of(conn: &Conn) -> Endpoint {
 
 fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     let (orig, resp) = (orig_of(conn), resp_of(conn));
-    let proto = if conn.key.protocol == 6 { Proto::Tcp } else { Proto::Udp };
+    let proto = match conn.key.protocol {
+        6 => Proto::Tcp,
+        17 => Proto::Udp,
+        _ => Proto::Icmp,
+    };
     let o = conn.half(Role::Orig);
     let r = conn.half(Role::Resp);
     let duration = conn.last_ts.saturating_since(conn.first_ts);
@@ -365,11 +404,13 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     let single_packet = duration == Duration::ZERO;
     let (orig_bytes, resp_bytes) = match proto {
         Proto::Tcp => (o.payload_bytes(), r.payload_bytes()),
-        Proto::Udp => (u64::from(o.payload_end), u64::from(r.payload_end)),
+        Proto::Udp | Proto::Icmp => (u64::from(o.payload_end), u64::from(r.payload_end)),
     };
     let conn_state = match proto {
         Proto::Tcp => conn.zeek.conn_state(orig_bytes, resp_bytes),
         Proto::Udp => zeek::udp_conn_state(o.packets > 0, r.packets > 0),
+        // Zeek has no states for ICMP: every ICMP "connection" is OTH.
+        Proto::Icmp => zeek::ConnState::OTH,
     };
     let history = match proto {
         Proto::Tcp => conn.zeek.history.as_str().to_string(),
@@ -379,6 +420,7 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
             (false, true) => "d".to_string(),
             _ => String::new(),
         },
+        Proto::Icmp => String::new(),
     };
     ConnRecord {
         ts: conn.first_ts,

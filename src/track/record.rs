@@ -17,6 +17,8 @@ use crate::wire::flow::Endpoint;
 pub enum Proto {
     Tcp,
     Udp,
+    /// ICMP and ICMPv6, both "icmp" in conn.log as in Zeek.
+    Icmp,
 }
 
 impl Proto {
@@ -24,6 +26,7 @@ impl Proto {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Icmp => "icmp",
         }
     }
 
@@ -32,6 +35,7 @@ impl Proto {
         match self {
             Proto::Tcp => 6,
             Proto::Udp => 17,
+            Proto::Icmp => 1,
         }
     }
 }

@@ -12,15 +12,14 @@ use super::conn::{Conn, Phase};
 use crate::wire::flow::FlowKey;
 
 const NONE: u32 = u32::MAX;
-const PHASES: usize = 5;
+const PHASES: usize = 4;
 
 fn list_of(phase: Phase) -> usize {
     match phase {
-        Phase::HalfOpenReported => 0,
-        Phase::HalfOpen => 1,
-        Phase::Closed => 2,
-        Phase::Udp => 3,
-        Phase::Active => 4,
+        Phase::HalfOpen => 0,
+        Phase::Closed => 1,
+        Phase::Udp => 2,
+        Phase::Active => 3,
     }
 }
 
@@ -174,8 +173,7 @@ impl FlowTable {
         self.free.clear();
     }
 
-    /// Picks a victim: reported half-open first, then pending half-open, then closed, then UDP, then established —
-    /// each time the oldest.
+    /// Picks a victim: half-open first, then closed, then UDP, then established — each time the oldest.
     fn evict(&mut self) -> Option<Conn> {
         let victim = self.lists.iter().map(|l| l.head).find(|&h| h != NONE)?;
         let conn = self.remove(victim);

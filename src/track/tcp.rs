@@ -137,7 +137,7 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
             }
             _ => None,
         };
-        if matches!(conn.phase, Phase::HalfOpen | Phase::HalfOpenReported) {
+        if conn.phase == Phase::HalfOpen {
             conn.phase = Phase::Active;
         }
         out.push(Annotation::HandshakeSynAck { since_syn, attempt });
@@ -279,7 +279,12 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             }
         } else {
             out.push(Annotation::Retransmission);
-            conn.zeek.history.retransmission(from == Role::Orig);
+            // Zeek's 'T' only counts a segment that ends at or below the highest sequence number already seen;
+            // a segment that overlaps old data but carries new bytes past it is not one for Zeek (Wireshark still
+            // calls it a retransmission, and so does our annotation).
+            if ahead(end, next) <= 0 {
+                conn.zeek.history.retransmission(from == Role::Orig);
+            }
             sig.retransmission = true;
         }
     }

@@ -432,9 +432,9 @@ mod syn_sent {
     }
 
     #[test]
-    fn half_open_is_reported_exactly_at_the_syn_timeout() {
+    fn half_open_is_reported_and_logged_exactly_at_the_syn_timeout() {
         let mut t = half_open();
-        // A retransmission does not restart the timer: it counts from the first SYN (Zeek's tcp_SYN_timeout).
+        // A retransmission does not restart the timer: it counts from the first SYN (Zeek's tcp_attempt_delay).
         send!(t, client, "S", seq = C_ISN, at = 3000);
         t.handle_timeout(Timestamp::from_nanos(at(5000).as_nanos() - 1));
         assert!(events(&mut t).is_empty());
@@ -444,11 +444,15 @@ mod syn_sent {
         let after = Duration::from_secs(5);
         assert_eq!(events(&mut t), [TrackerEvent::HalfOpen { ts: at(5000), orig: client(), resp: server(), after }]);
         assert_eq!(t.stats().half_open_timeouts, 1);
-        assert_eq!(phase(&t), Phase::HalfOpenReported);
+        // Zeek's AttemptTimer logs the attempt and drops the connection then: S0, ended by timeout.
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        check(&r[0], ConnState::S0, "S", EndReason::Timeout);
+        assert_eq!(r[0].orig_pkts, 2);
+        assert_eq!(t.tracked(), 0);
         // Reported once.
         t.handle_timeout(at(20_000));
         assert!(events(&mut t).is_empty());
-        assert_eq!(t.tracked(), 1);
     }
 
     #[test]
@@ -461,30 +465,15 @@ mod syn_sent {
     }
 
     #[test]
-    fn a_late_syn_ack_after_the_report_still_completes_the_handshake() {
+    fn a_syn_retransmitted_after_the_attempt_was_logged_starts_a_new_attempt() {
         let mut t = half_open();
         t.handle_timeout(at(5000));
         assert_eq!(events(&mut t).len(), 1);
-        assert_eq!(
-            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 6000),
-            ["[handshake 2/3 SYN-ACK: 6000.000 ms after SYN]"]
-        );
-        assert_eq!(phase(&t), Phase::Active);
-        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 6010).0.len(), 1);
-        check(&finish(t), ConnState::S1, "ShA", EndReason::EndOfInput);
-    }
-
-    #[test]
-    fn reported_half_open_expires_after_inactivity() {
-        let mut t = half_open();
-        t.handle_timeout(at(5000));
-        t.handle_timeout(Timestamp::from_nanos(at(300_000).as_nanos() - 1));
-        assert!(records(&mut t).is_empty());
-        t.handle_timeout(at(300_000));
-        let r = records(&mut t);
-        assert_eq!(r.len(), 1);
-        check(&r[0], ConnState::S0, "S", EndReason::Timeout);
-        assert_eq!(t.tracked(), 0);
+        assert_eq!(records(&mut t).len(), 1);
+        // As in Zeek, the next SYN on the tuple is a connection of its own; with the same ISN it is still numbered
+        // as the retransmission it is.
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 7000), ["[handshake 1/3 SYN, retransmission: try 2]"]);
+        check(&finish(t), ConnState::S0, "S", EndReason::EndOfInput);
     }
 
     #[test]
@@ -1315,20 +1304,21 @@ mod table_pressure {
     }
 
     #[test]
-    fn reported_half_open_goes_before_fresh_half_open() {
+    fn an_unanswered_attempt_frees_its_entry_at_the_syn_timeout() {
         let mut t = small();
-        // The client's SYN is reported half-open at 5 s ...
+        // The client's SYN is logged at 5 s and leaves the table ...
         send!(t, client, "S", seq = C_ISN, at = 0);
         t.handle_timeout(at(5000));
-        // ... then 99 fresh ones fill the table; the 100th evicts the reported one, not the oldest fresh one.
-        for i in 0..100u32 {
-            let frame = tcp_frame(spoofed(i), SERVER, "S", i, 0, 0, 1024);
-            feed_frame(&mut t, at(5001 + u64::from(i)), &frame);
-        }
-        assert_eq!(t.evictions(), (1, 1));
         let r = records(&mut t);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].orig, client());
         assert!(t.table.find(&tcp_key()).is_none());
+        // ... so 100 fresh ones fit in the 100-entry table without evicting anything.
+        for i in 0..100u32 {
+            let frame = tcp_frame(spoofed(i), SERVER, "S", i, 0, 0, 1024);
+            feed_frame(&mut t, at(5001 + u64::from(i)), &frame);
+        }
+        assert_eq!(t.evictions(), (0, 0));
+        assert_eq!(t.tracked(), 100);
     }
 }

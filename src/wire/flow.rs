@@ -80,6 +80,10 @@ impl FlowKey {
         let (protocol, sport, dport) = match &packet.transport {
             Transport::Tcp(t) => (6, t.src_port, t.dst_port),
             Transport::Udp(u) => (17, u.src_port, u.dst_port),
+            Transport::Icmp(i) => {
+                let (sport, dport) = icmp_ports(i.v6, i.icmp_type, i.code);
+                (if i.v6 { 58 } else { 1 }, sport, dport)
+            }
             _ => return None,
         };
         let src = Endpoint::new(src_ip, sport);
@@ -94,6 +98,25 @@ impl FlowKey {
             (FlowKey { low: dst, high: src, protocol }, Direction::HighToLow, src, dst)
         }
     }
+}
+
+/// ICMP "ports" as Zeek assigns them: a request's type on the sender's side and its reply's type on the other
+/// (so a request and its reply share a flow), or the type and the code for messages that have no reply.
+pub fn icmp_ports(v6: bool, icmp_type: u8, code: u8) -> (u16, u16) {
+    // (request, reply): echo, timestamp, information, address mask, router solicitation (RFC 792, RFC 1256), and
+    // for ICMPv6 echo, MLD query/report, router and neighbor solicitation (RFC 4443, RFC 2710, RFC 4861).
+    const V4: [(u8, u8); 5] = [(8, 0), (13, 14), (15, 16), (17, 18), (10, 9)];
+    const V6: [(u8, u8); 4] = [(128, 129), (130, 131), (133, 134), (135, 136)];
+    let pairs: &[(u8, u8)] = if v6 { &V6 } else { &V4 };
+    for &(request, reply) in pairs {
+        if icmp_type == request {
+            return (u16::from(request), u16::from(reply));
+        }
+        if icmp_type == reply {
+            return (u16::from(reply), u16::from(request));
+        }
+    }
+    (u16::from(icmp_type), u16::from(code))
 }
 
 #[cfg(test)]
@@ -113,5 +136,13 @@ mod tests {
         let v6 = Endpoint::new("2001:db8::1".parse().unwrap(), 1);
         assert_eq!(v6.ip(), "2001:db8::1".parse::<IpAddr>().unwrap());
         assert!(std::mem::size_of::<FlowKey>() <= 40);
+    }
+
+    #[test]
+    fn an_echo_and_its_reply_share_a_flow() {
+        assert_eq!(icmp_ports(false, 8, 0), (8, 0));
+        assert_eq!(icmp_ports(false, 0, 0), (0, 8));
+        assert_eq!(icmp_ports(true, 135, 0), (135, 136));
+        assert_eq!(icmp_ports(false, 3, 3), (3, 3), "an error has no reply: type and code");
     }
 }
