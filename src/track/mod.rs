@@ -190,16 +190,16 @@ impl Tracker {
         let old_phase = conn.phase;
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
-        if sig.new_attempt && !self.timed_out_attempts.is_empty() {
-            if let Some((isn, tries)) = self.timed_out_attempts.remove(&key) {
-                if isn == seg.seq {
-                    let tries = tries.saturating_add(1);
-                    conn.half_mut(Role::Orig).syn_tries = tries;
-                    for a in self.annotations.iter_mut() {
-                        if let Annotation::HandshakeSyn { attempt } = a {
-                            *attempt = u32::from(tries);
-                        }
-                    }
+        if sig.new_attempt
+            && !self.timed_out_attempts.is_empty()
+            && let Some((isn, tries)) = self.timed_out_attempts.remove(&key)
+            && isn == seg.seq
+        {
+            let tries = tries.saturating_add(1);
+            conn.half_mut(Role::Orig).syn_tries = tries;
+            for a in self.annotations.iter_mut() {
+                if let Annotation::HandshakeSyn { attempt } = a {
+                    *attempt = u32::from(tries);
                 }
             }
         }
