@@ -404,8 +404,9 @@ fn odd_frames() {
             // not count it as a retransmission: no T. No answer: S0.
             conn("tcp", "192.0.2.10", 40000, "192.0.2.20", 9999, "S0", "SD").pkts(3, 0),
             // Frames 11 and 12 are the two IPv4 fragments of one datagram; Zeek reassembles them into one UDP
-            // packet (checksum good): D, S0.
-            conn("udp", "192.0.2.10", 51000, "192.0.2.20", 9999, "S0", "D").pkts(1, 0),
+            // packet (checksum good): D, S0. Frame 13 is another datagram on the same tuple, in an IPv4 header with
+            // options: a second packet of the same flow.
+            conn("udp", "192.0.2.10", 51000, "192.0.2.20", 9999, "S0", "D").pkts(2, 0),
             // Frame 10, an ICMP echo request: Zeek's conn.log has ICMP "connections" too, with the type as orig_p
             // and the expected reply type as resp_p (echo request 8 -> echo reply 0). conn_state is OTH for
             // anything but TCP and UDP, and the ICMP analyzer records no history.

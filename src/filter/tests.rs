@@ -10,7 +10,13 @@ use crate::wire::packet::{
 use crate::wire::{LinkType, Packet, TcpFlags, TcpSegment};
 
 fn link(ether_type: u16) -> Link {
-    Link { link_type: LinkType::Ethernet, ethernet: None, vlans: Vlans::default(), ether_type: Some(ether_type) }
+    Link {
+        link_type: LinkType::Ethernet,
+        ethernet: None,
+        vlans: Vlans::default(),
+        ether_type: Some(ether_type),
+        header_len: 14,
+    }
 }
 
 fn ipv4(src: [u8; 4], dst: [u8; 4], protocol: u8) -> Ipv4Info {

@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use crate::output::fast::{push_ip, push_padded, push_u64};
 use crate::time::{Timestamp, utc_civil};
 use crate::track::record::ConnRecord;
 
@@ -152,7 +153,9 @@ fn micros(nanos: u64) -> (u64, u64) {
 /// Seconds with six decimals: TSV `time` and `interval`.
 fn push_secs6(line: &mut String, nanos: u64) {
     let (s, us) = micros(nanos);
-    let _ = write!(line, "{s}.{us:06}");
+    push_u64(line, s);
+    line.push('.');
+    push_padded(line, us, 6);
 }
 
 /// Seconds as a JSON number at microsecond precision, trailing zeros dropped but one decimal kept (Zeek's JSON
@@ -188,6 +191,13 @@ fn push_tsv_str(line: &mut String, s: &str) {
     }
 }
 
+fn push_opt_count(line: &mut String, v: Option<u64>) {
+    match v {
+        Some(v) => push_u64(line, v),
+        None => line.push_str(UNSET),
+    }
+}
+
 fn push_opt<T: std::fmt::Display>(line: &mut String, v: Option<T>) {
     match v {
         Some(v) => {
@@ -201,31 +211,42 @@ fn tsv_line(line: &mut String, r: &ConnRecord) {
     push_secs6(line, r.ts.as_nanos());
     line.push('\t');
     push_tsv_str(line, &r.uid);
-    let _ = write!(
-        line,
-        "\t{}\t{}\t{}\t{}\t{}\t",
-        r.orig.ip(),
-        r.orig.port(),
-        r.resp.ip(),
-        r.resp.port(),
-        r.proto.as_str()
-    );
+    // Digits and addresses written directly: a flood's worth of records goes through here.
+    line.push('\t');
+    push_ip(line, r.orig.ip());
+    line.push('\t');
+    push_u64(line, u64::from(r.orig.port()));
+    line.push('\t');
+    push_ip(line, r.resp.ip());
+    line.push('\t');
+    push_u64(line, u64::from(r.resp.port()));
+    line.push('\t');
+    line.push_str(r.proto.as_str());
+    line.push('\t');
     match r.duration {
         Some(d) => push_secs6(line, d.as_nanos()),
         None => line.push_str(UNSET),
     }
     line.push('\t');
-    push_opt(line, r.orig_bytes);
+    push_opt_count(line, r.orig_bytes);
     line.push('\t');
-    push_opt(line, r.resp_bytes);
-    let _ = write!(line, "\t{}\t{}\t", r.conn_state, r.missed_bytes);
+    push_opt_count(line, r.resp_bytes);
+    line.push('\t');
+    line.push_str(r.conn_state.as_str());
+    line.push('\t');
+    push_u64(line, r.missed_bytes);
+    line.push('\t');
     // Zeek sets `history` only when it is non-empty, so an empty one is unset, not "(empty)".
     if r.history.is_empty() {
         line.push_str(UNSET);
     } else {
         push_tsv_str(line, &r.history);
     }
-    let _ = write!(line, "\t{}\t{}\t{}\t{}\t", r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes);
+    for count in [r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes] {
+        line.push('\t');
+        push_u64(line, count);
+    }
+    line.push('\t');
     match r.handshake_rtt {
         Some(d) => push_secs6(line, d.as_nanos()),
         None => line.push_str(UNSET),

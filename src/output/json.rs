@@ -108,6 +108,8 @@ struct JsonIp {
     id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     df: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hlen: Option<u16>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ext: Vec<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,6 +272,7 @@ impl<W: Write> Sink for JsonPrinter<W> {
                     proto: ip.protocol,
                     id: Some(u32::from(ip.id)),
                     df: Some(ip.dont_fragment),
+                    hlen: Some(ip.header_len),
                     ext: Vec::new(),
                     frag: ip.is_fragment().then_some(JsonFrag {
                         id: u32::from(ip.id),
@@ -287,6 +290,7 @@ impl<W: Write> Sink for JsonPrinter<W> {
                     proto: ip.next_header,
                     id: None,
                     df: None,
+                    hlen: None,
                     ext: ip.extensions().to_vec(),
                     frag: ip.fragment.map(|f| JsonFrag { id: f.id, offset: f.offset, more: f.more_fragments }),
                 })

@@ -234,7 +234,8 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, relativ
                     let _ = write!(line, "ethertype 0x{value:04x}");
                 }
             }
-            let _ = write!(line, ", length {captured}");
+            // Like tcpdump, the length of what follows the link header.
+            let _ = write!(line, ", length {}", captured.saturating_sub(usize::from(packet.link.header_len)));
         }
         Net::None => {
             if packet.malformed.is_none() {

@@ -277,7 +277,24 @@ fn odd_frames() -> Vec<SynthFrame> {
     let udp_bytes = &udp[20..];
     push(ipv4_frame(17, &udp_bytes[..24], 0x2000, 8), None);
     push(ipv4_frame(17, &udp_bytes[24..], 3, 8), None);
-    // 13. LLDP (EtherType 0x88cc), which we show by name and length only.
+    // 13. An IPv4 header with options (Router Alert, RFC 2113): IHL 6, and the UDP header after the options.
+    let mut udp = Vec::new();
+    craft::udp_frame(&mut udp, None, &ip, 51000, 9999, b"options").expect("well-formed");
+    let mut with_options = udp[..20].to_vec();
+    with_options[0] = 0x46;
+    with_options.extend_from_slice(&[0x94, 0x04, 0x00, 0x00]);
+    with_options.extend_from_slice(&udp[20..]);
+    let total = with_options.len() as u16;
+    with_options[2..4].copy_from_slice(&total.to_be_bytes());
+    with_options[10..12].copy_from_slice(&[0, 0]);
+    let sum = internet_checksum(&with_options[..24]);
+    with_options[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut frame = SERVER_MAC.to_vec();
+    frame.extend_from_slice(&CLIENT_MAC);
+    frame.extend_from_slice(&[0x08, 0x00]);
+    frame.extend_from_slice(&with_options);
+    push(frame, None);
+    // 14. LLDP (EtherType 0x88cc), which we show by name and length only.
     let mut lldp = vec![0x01, 0x80, 0xc2, 0, 0, 0x0e];
     lldp.extend_from_slice(&CLIENT_MAC);
     lldp.extend_from_slice(&[0x88, 0xcc, 0x02, 0x07, 0x04]);
@@ -378,7 +395,7 @@ pub fn all() -> Vec<Sample> {
         ),
         sample(
             "odd-frames.pcap",
-            "malformed and unusual frames: truncated headers, bad version and data offset, odd options, SYN with data, snap-length cut, ARP, ICMP, IPv4 fragments, LLDP",
+            "malformed and unusual frames: truncated headers, bad version and data offset, odd options, SYN with data, snap-length cut, ARP, ICMP, IPv4 fragments, IPv4 options, LLDP",
             LinkType::Ethernet,
             odd_frames(),
         ),

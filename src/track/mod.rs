@@ -3,6 +3,7 @@
 //! with the timestamps passed in (`handle_timeout`), so a capture replays identically (DESIGN.md principle 2).
 
 pub mod annotate;
+pub mod attempts;
 pub mod conn;
 pub mod flood;
 pub mod ports;
@@ -13,8 +14,6 @@ pub mod tcp;
 pub mod zeek;
 
 use std::collections::VecDeque;
-
-use rustc_hash::FxHashMap;
 
 use annotate::Annotation;
 use conn::{Conn, Phase};
@@ -85,11 +84,8 @@ pub struct Tracker {
     pub still_half_open: Vec<(Endpoint, Endpoint)>,
     /// Attempts logged at the SYN timeout, by tuple: their ISN and SYN count, so a retransmission arriving after
     /// the timeout is still numbered as one (its record is a new connection, as in Zeek).
-    timed_out_attempts: FxHashMap<FlowKey, (u32, u8)>,
+    timed_out_attempts: attempts::TimedOutAttempts,
 }
-
-/// Timed-out attempts remembered for retransmission numbering; the map is cleared when full.
-const REMEMBERED_ATTEMPTS: usize = 1 << 16;
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
@@ -105,7 +101,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp::default(),
             still_half_open: Vec::new(),
-            timed_out_attempts: FxHashMap::default(),
+            timed_out_attempts: attempts::TimedOutAttempts::default(),
         }
     }
 
@@ -191,9 +187,7 @@ impl Tracker {
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
-            && !self.timed_out_attempts.is_empty()
-            && let Some((isn, tries)) = self.timed_out_attempts.remove(&key)
-            && isn == seg.seq
+            && let Some(tries) = self.timed_out_attempts.take(&key, seg.seq)
         {
             let tries = tries.saturating_add(1);
             conn.half_mut(Role::Orig).syn_tries = tries;
@@ -319,11 +313,8 @@ impl Tracker {
             // half-open entries from outliving the SYN timeout.
             let conn = self.table.remove(slot);
             self.flood.on_half_open_closed(deadline, resp_of(&conn));
-            if self.timed_out_attempts.len() >= REMEMBERED_ATTEMPTS {
-                self.timed_out_attempts.clear();
-            }
             let orig = conn.half(Role::Orig);
-            self.timed_out_attempts.insert(conn.key, (orig.isn, orig.syn_tries));
+            self.timed_out_attempts.remember(&conn.key, orig.isn, orig.syn_tries);
             self.finalize(conn, Some(EndReason::Timeout));
         }
         self.expire(Phase::Active, self.config.tcp_inactivity, now);

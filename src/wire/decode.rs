@@ -17,7 +17,7 @@ const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Decodes one captured frame of the given link type.
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Packet<'_> {
     let mut packet = Packet {
-        link: Link { link_type, ethernet: None, vlans: Vlans::default(), ether_type: None },
+        link: Link { link_type, ethernet: None, vlans: Vlans::default(), ether_type: None, header_len: 0 },
         net: Net::None,
         transport: Transport::None,
         malformed: None,
@@ -91,6 +91,7 @@ fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>
             (if version == 6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 }, frame)
         }
     };
+    packet.link.header_len = (frame.len() - payload.len()) as u16;
     network(ether_type, payload, packet)
 }
 

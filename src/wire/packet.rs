@@ -25,6 +25,8 @@ pub struct Link {
     pub vlans: Vlans,
     /// The protocol the link layer announced for its payload (an EtherType, or the address family mapped to one).
     pub ether_type: Option<u16>,
+    /// Bytes of link-layer header, VLAN tags included: where the payload starts.
+    pub header_len: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,77 @@
+//! A small memory of connection attempts logged at the SYN timeout, so a SYN retransmitted after it is still
+//! numbered as a retransmission. Direct-mapped and fixed in size: one write when an attempt times out, one read
+//! when a SYN opens a connection. A collision forgets the older attempt, which only costs the numbering.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use rustc_hash::FxBuildHasher;
+
+use crate::wire::flow::FlowKey;
+
+const SLOTS: usize = 4096;
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The key's hash with the low bit set, so zero means empty.
+    tag: u64,
+    isn: u32,
+    tries: u8,
+}
+
+pub struct TimedOutAttempts {
+    slots: Vec<Slot>,
+}
+
+impl Default for TimedOutAttempts {
+    fn default() -> Self {
+        TimedOutAttempts { slots: vec![Slot::default(); SLOTS] }
+    }
+}
+
+fn tag_of(key: &FlowKey) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    key.hash(&mut h);
+    h.finish() | 1
+}
+
+impl TimedOutAttempts {
+    pub fn remember(&mut self, key: &FlowKey, isn: u32, tries: u8) {
+        let tag = tag_of(key);
+        self.slots[(tag >> 1) as usize % SLOTS] = Slot { tag, isn, tries };
+    }
+
+    /// The SYN count of a timed-out attempt on this tuple with this ISN, forgetting it.
+    pub fn take(&mut self, key: &FlowKey, isn: u32) -> Option<u8> {
+        let tag = tag_of(key);
+        let slot = &mut self.slots[(tag >> 1) as usize % SLOTS];
+        if slot.tag == tag && slot.isn == isn {
+            let tries = slot.tries;
+            *slot = Slot::default();
+            Some(tries)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::flow::Endpoint;
+
+    fn key(port: u16) -> FlowKey {
+        let a = Endpoint::new("192.0.2.10".parse().unwrap(), port);
+        let b = Endpoint::new("192.0.2.20".parse().unwrap(), 9999);
+        FlowKey::between(a, b, 6).0
+    }
+
+    #[test]
+    fn remembers_by_tuple_and_isn_once() {
+        let mut cache = TimedOutAttempts::default();
+        cache.remember(&key(1), 100, 3);
+        assert_eq!(cache.take(&key(1), 101), None, "another ISN is another attempt");
+        assert_eq!(cache.take(&key(2), 100), None);
+        assert_eq!(cache.take(&key(1), 100), Some(3));
+        assert_eq!(cache.take(&key(1), 100), None, "taken once");
+    }
+}
