@@ -2,7 +2,7 @@
 //! numbered as a retransmission. Direct-mapped and fixed in size: one write when an attempt times out, one read
 //! when a SYN opens a connection. A collision forgets the older attempt, which only costs the numbering.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use rustc_hash::FxBuildHasher;
 
@@ -29,9 +29,7 @@ impl Default for TimedOutAttempts {
 }
 
 fn tag_of(key: &FlowKey) -> u64 {
-    let mut h = FxBuildHasher.build_hasher();
-    key.hash(&mut h);
-    h.finish() | 1
+    FxBuildHasher.hash_one(key) | 1
 }
 
 impl TimedOutAttempts {
