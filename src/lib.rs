@@ -2,10 +2,12 @@
 //!
 //! The crate is layered so that the same code runs on a live interface, on a capture file and in a test:
 //!
-//! - [`wire`]: decoding and crafting of frames, and [`filter`]: tcpdump-like expressions. Both are **pure**: they do
-//!   no I/O, spawn no threads and never read a clock. Time arrives with each frame ([`time::Timestamp`]).
+//! - [`wire`]: decoding and crafting of frames, [`filter`]: tcpdump-like expressions, and [`track`]: the connection
+//!   tracker (annotations, Zeek-style connection records, SYN-flood detection). All are **pure**: they do no I/O,
+//!   spawn no threads and never read a clock. Time arrives with each frame ([`time::Timestamp`]).
 //! - [`capture`]: the edge that touches packets: capture files in, pcap files out.
-//! - [`output`]: printers (text, JSON, summary) behind one [`output::Sink`] trait.
+//! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
+//! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
 //!

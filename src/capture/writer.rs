@@ -58,26 +58,23 @@ impl<W: Write> PcapFileWriter<W> {
     }
 
     fn open(&mut self, link_type: LinkType) -> Result<(), CaptureError> {
-        {
-            let header = PcapHeader {
-                version_major: 2,
-                version_minor: 4,
-                ts_correction: 0,
-                ts_accuracy: 0,
-                snaplen: SNAPLEN,
-                datalink: DataLink::from(link_type.linktype_value()),
-                ts_resolution: match self.precision {
-                    Precision::Micro => TsResolution::MicroSecond,
-                    Precision::Nano => TsResolution::NanoSecond,
-                },
-                // Always little-endian, so generated files are byte-identical on every host.
-                endianness: Endianness::Little,
-            };
-            let sink =
-                self.sink.take().ok_or_else(|| self.fail(CaptureErrorKind::Malformed("writer closed".into())))?;
-            let writer = PcapWriter::with_header(sink, header).map_err(|e| self.fail(io_kind(e)))?;
-            self.writer = Some((writer, link_type));
-        }
+        let header = PcapHeader {
+            version_major: 2,
+            version_minor: 4,
+            ts_correction: 0,
+            ts_accuracy: 0,
+            snaplen: SNAPLEN,
+            datalink: DataLink::from(link_type.linktype_value()),
+            ts_resolution: match self.precision {
+                Precision::Micro => TsResolution::MicroSecond,
+                Precision::Nano => TsResolution::NanoSecond,
+            },
+            // Always little-endian, so generated files are byte-identical on every host.
+            endianness: Endianness::Little,
+        };
+        let sink = self.sink.take().ok_or_else(|| self.fail(CaptureErrorKind::Malformed("writer closed".into())))?;
+        let writer = PcapWriter::with_header(sink, header).map_err(|e| self.fail(io_kind(e)))?;
+        self.writer = Some((writer, link_type));
         Ok(())
     }
 
