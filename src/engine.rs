@@ -2,12 +2,12 @@
 //! them, not just the ones the filter shows), filters, prints, writes the pcap and the conn log, and keeps what the
 //! summary and `--fail-on` need. Sources (file or live) feed it; it does no reading itself.
 
-use std::io::{self, Write};
+use std::io;
 
 use crate::capture::writer::PcapFileWriter;
 use crate::capture::{CaptureError, Frame};
 use crate::filter::Filter;
-use crate::output::connlog::ConnLogWriter;
+use crate::output::connlog_thread::ConnLogThread;
 use crate::output::summary::Summary;
 use crate::output::{PacketRecord, Sink};
 use crate::track::{Tracker, TrackerEvent};
@@ -37,7 +37,7 @@ pub struct Engine<'s> {
     filter: Filter,
     sink: Box<dyn Sink + 's>,
     pub tracker: Option<Tracker>,
-    conn_log: Option<ConnLogWriter<Box<dyn Write + 's>>>,
+    conn_log: Option<ConnLogThread>,
     pub writer: Option<PcapFileWriter<io::BufWriter<std::fs::File>>>,
     pub summary: Summary,
     pub fail_on: FailOnCheck,
@@ -46,6 +46,8 @@ pub struct Engine<'s> {
     number: u64,
     /// Print standalone events (half-open timeouts, floods) to the sink.
     print_events: bool,
+    /// Records taken from the tracker, reused between drains.
+    records: Vec<crate::track::record::ConnRecord>,
 }
 
 impl<'s> Engine<'s> {
@@ -61,10 +63,11 @@ impl<'s> Engine<'s> {
             limit: limit.unwrap_or(u64::MAX),
             number: 0,
             print_events: true,
+            records: Vec::new(),
         }
     }
 
-    pub fn with_conn_log(mut self, log: ConnLogWriter<Box<dyn Write + 's>>) -> Self {
+    pub fn with_conn_log(mut self, log: ConnLogThread) -> Self {
         self.conn_log = Some(log);
         self
     }
@@ -117,13 +120,20 @@ impl<'s> Engine<'s> {
                 self.sink.event(&event)?;
             }
         }
-        while let Some(record) = tracker.poll_record() {
-            self.summary.count_connection(&record);
-            self.fail_on.record(&record);
-            if let Some(log) = self.conn_log.as_mut() {
-                log.write(&record)?;
-            }
+        if !tracker.has_records() {
+            return Ok(());
         }
+        let mut records = std::mem::take(&mut self.records);
+        tracker.take_records(&mut records);
+        for record in &records {
+            self.summary.count_connection(record);
+            self.fail_on.record(record);
+        }
+        if let Some(log) = self.conn_log.as_mut() {
+            log.write_all(&mut records)?;
+        }
+        records.clear();
+        self.records = records;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use crate::engine::fail_on::FailOnCheck;
 use crate::engine::{Engine, Flow};
 use crate::filter::Filter;
 use crate::output::connlog::{ConnLogFormat, ConnLogWriter};
+use crate::output::connlog_thread::ConnLogThread;
 use crate::output::json::JsonPrinter;
 use crate::output::progress::Progress;
 use crate::output::text::{TextOptions, TextPrinter, TimeFormat};
@@ -128,11 +129,12 @@ fn tracker_for(args: &TrackArgs) -> anyhow::Result<Option<Tracker>> {
     Ok(Some(Tracker::new(config)))
 }
 
-fn conn_log(path: &str, format: ConnLogFormatArg) -> anyhow::Result<ConnLogWriter<Box<dyn Write>>> {
+fn conn_log(path: &str, format: ConnLogFormatArg) -> anyhow::Result<ConnLogThread> {
     let file = File::create(path).with_context(|| format!("cannot create connection log {path}"))?;
     let format = match format {
         ConnLogFormatArg::Zeek => ConnLogFormat::Zeek,
         ConnLogFormatArg::Json => ConnLogFormat::Json,
     };
-    Ok(ConnLogWriter::new(Box::new(BufWriter::new(file)), format))
+    let writer = ConnLogWriter::new(BufWriter::with_capacity(1 << 16, file), format);
+    ConnLogThread::spawn(writer).context("starting the connection log writer")
 }

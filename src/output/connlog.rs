@@ -469,7 +469,7 @@ mod tests {
     fn tsv_strings_are_escaped() {
         let mut r = attempt();
         r.uid = "a\tb".into();
-        r.history = String::new();
+        r.history = Default::default();
         let log = render(ConnLogFormat::Zeek, &[r], None);
         let row = zeek_cut(&log, &["uid", "history"]);
         assert_eq!(row, vec![vec!["a\\x09b", "-"]]);

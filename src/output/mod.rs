@@ -1,6 +1,7 @@
 //! Printers. Every output mode implements [`Sink`]; the engine feeds each decoded packet that passed the filter.
 
 pub mod connlog;
+pub mod connlog_thread;
 pub mod fast;
 pub mod json;
 pub mod names;

@@ -9,7 +9,9 @@
 //! `max_targets` destinations are tracked (least recently active evicted, counted), each with a fixed-size window and
 //! a fixed-size HyperLogLog of sources.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use hashbrown::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -235,7 +237,8 @@ pub struct FloodDetector {
     width: u64,
     /// Latest packet time seen: older timestamps are treated as this one.
     now: Timestamp,
-    /// SipHash (std) rather than a fast hash: destination ports are attacker-chosen.
+    /// A keyed hash (hashbrown's default, foldhash seeded per process) rather than an unkeyed one: destination ports
+    /// are attacker-chosen, so the hash must not be predictable. It is several times cheaper than std's SipHash.
     targets: HashMap<Endpoint, Target>,
     /// Targets by last activity, oldest first, for O(log n) eviction under a random-destination flood.
     recency: BTreeSet<(Timestamp, Endpoint)>,

@@ -6,6 +6,7 @@ pub mod annotate;
 pub mod attempts;
 pub mod conn;
 pub mod flood;
+pub mod inline_str;
 pub mod ports;
 pub mod record;
 pub mod stats;
@@ -55,6 +56,10 @@ impl Default for TrackerConfig {
     }
 }
 
+/// The flood detector is ticked when packet time crosses a 2^24 ns (about 17 ms) boundary, well inside its
+/// 100 ms buckets.
+const FLOOD_TICK_SHIFT: u32 = 24;
+
 /// 800k connections at under 256 bytes each stay under 256 MB with room for the index's growth.
 pub const DEFAULT_MAX_FLOWS: usize = 800_000;
 
@@ -76,7 +81,11 @@ pub struct Tracker {
     table: FlowTable,
     annotations: Vec<Annotation>,
     events: VecDeque<TrackerEvent>,
-    records: VecDeque<ConnRecord>,
+    records: Vec<ConnRecord>,
+    /// No timer is due before this (a lower bound): most packets skip the timer lists entirely.
+    next_deadline: Timestamp,
+    /// The flood detector's last tick (packet time >> FLOOD_TICK_SHIFT).
+    flood_tick: u64,
     flood: FloodDetector,
     stats: TrackerStats,
     now: Timestamp,
@@ -96,7 +105,9 @@ impl Tracker {
             table: FlowTable::new(config.max_flows),
             annotations: Vec::with_capacity(8),
             events: VecDeque::new(),
-            records: VecDeque::new(),
+            records: Vec::new(),
+            next_deadline: Timestamp::default(),
+            flood_tick: 0,
             flood: FloodDetector::new(config.flood),
             stats: TrackerStats::default(),
             now: Timestamp::default(),
@@ -125,8 +136,23 @@ impl Tracker {
         self.events.pop_front()
     }
 
+    /// The oldest queued record (a convenience for tests; engines use `take_records`).
     pub fn poll_record(&mut self) -> Option<ConnRecord> {
-        self.records.pop_front()
+        (!self.records.is_empty()).then(|| self.records.remove(0))
+    }
+
+    /// Moves every queued record, oldest first, to the end of `into`; swaps buffers when `into` is empty, so the
+    /// records are not copied.
+    pub fn take_records(&mut self, into: &mut Vec<ConnRecord>) {
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.records);
+        } else {
+            into.append(&mut self.records);
+        }
+    }
+
+    pub fn has_records(&self) -> bool {
+        !self.records.is_empty()
     }
 
     /// Feeds one packet; returns what it says about this packet. Call `handle_timeout(ts)` first.
@@ -150,7 +176,17 @@ impl Tracker {
             _ => {}
         }
         self.drain_flood_events();
+        // Whatever this packet created or touched falls due no sooner than the shortest timeout from now.
+        let soonest = self.now.saturating_add(self.shortest_timeout());
+        if soonest < self.next_deadline {
+            self.next_deadline = soonest;
+        }
         &self.annotations
+    }
+
+    fn shortest_timeout(&self) -> Duration {
+        let c = &self.config;
+        c.syn_timeout.min(c.tcp_inactivity).min(c.close_delay).min(c.udp_inactivity)
     }
 
     fn tcp(
@@ -294,6 +330,37 @@ impl Tracker {
             self.now = now;
         }
         let now = self.now;
+        let tick = now.as_nanos() >> FLOOD_TICK_SHIFT;
+        if now < self.next_deadline && tick == self.flood_tick {
+            return;
+        }
+        self.flood_tick = tick;
+        self.run_timers(now);
+        self.next_deadline = self.earliest_deadline();
+    }
+
+    /// The earliest time a timer list's head falls due (every other entry is due later).
+    fn earliest_deadline(&self) -> Timestamp {
+        let c = &self.config;
+        let due = |phase: Phase, from_first: bool, after: Duration| {
+            self.table.head(phase).map(|slot| {
+                let conn = self.table.get(slot);
+                (if from_first { conn.first_ts } else { conn.last_ts }).saturating_add(after)
+            })
+        };
+        [
+            due(Phase::HalfOpen, true, c.syn_timeout),
+            due(Phase::Active, false, c.tcp_inactivity),
+            due(Phase::Closed, false, c.close_delay),
+            due(Phase::Udp, false, c.udp_inactivity),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Timestamp::from_nanos(u64::MAX))
+    }
+
+    fn run_timers(&mut self, now: Timestamp) {
         while let Some(slot) = self.table.head(Phase::HalfOpen) {
             let conn = self.table.get(slot);
             let deadline = conn.first_ts.saturating_add(self.config.syn_timeout);
@@ -311,11 +378,12 @@ impl Tracker {
             // Zeek logs an unanswered attempt when its attempt timer fires and forgets the connection (the TCP
             // analyzer's AttemptTimer), so a later SYN on the tuple is a new attempt. It also keeps a flood's
             // half-open entries from outliving the SYN timeout.
-            let conn = self.table.remove(slot);
-            self.flood.on_half_open_closed(deadline, resp_of(&conn));
+            let conn = self.table.get(slot);
+            self.flood.on_half_open_closed(deadline, resp_of(conn));
             let orig = conn.half(Role::Orig);
             self.timed_out_attempts.remember(&conn.key, orig.isn, orig.syn_tries);
-            self.finalize(conn, Some(EndReason::Timeout));
+            self.records.push(record_of(conn, EndReason::Timeout));
+            self.table.discard(slot);
         }
         self.expire(Phase::Active, self.config.tcp_inactivity, now);
         self.expire(Phase::Closed, self.config.close_delay, now);
@@ -329,12 +397,13 @@ impl Tracker {
             if self.table.get(slot).last_ts.saturating_add(idle) > now {
                 break;
             }
-            let conn = self.table.remove(slot);
+            let conn = self.table.get(slot);
             if conn.is_half_open() {
-                self.flood.on_half_open_closed(now, resp_of(&conn));
+                self.flood.on_half_open_closed(now, resp_of(conn));
             }
             let reason = if phase == Phase::Closed { None } else { Some(EndReason::Timeout) };
-            self.finalize(conn, reason);
+            self.records.push(record_of(conn, end_reason(conn, reason)));
+            self.table.discard(slot);
         }
     }
 
@@ -351,7 +420,7 @@ impl Tracker {
                 }
             }
             let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
-            records.push_back(record_of(&conn, end_reason(&conn, reason)));
+            records.push(record_of(&conn, end_reason(&conn, reason)));
         });
     }
 
@@ -364,7 +433,7 @@ impl Tracker {
     /// Turns a connection into its record. `reason` None means "it closed": by RST or by FINs.
     fn finalize(&mut self, conn: Conn, reason: Option<EndReason>) {
         let record = record_of(&conn, end_reason(&conn, reason));
-        self.records.push_back(record);
+        self.records.push(record);
     }
 }
 
@@ -404,14 +473,14 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
         Proto::Icmp => zeek::ConnState::OTH,
     };
     let history = match proto {
-        Proto::Tcp => conn.zeek.history.as_str().to_string(),
+        Proto::Tcp => conn.zeek.history.as_str().into(),
         Proto::Udp => match (o.packets > 0, r.packets > 0) {
-            (true, true) => "Dd".to_string(),
-            (true, false) => "D".to_string(),
-            (false, true) => "d".to_string(),
-            _ => String::new(),
+            (true, true) => "Dd".into(),
+            (true, false) => "D".into(),
+            (false, true) => "d".into(),
+            _ => Default::default(),
         },
-        Proto::Icmp => String::new(),
+        Proto::Icmp => Default::default(),
     };
     ConnRecord {
         ts: conn.first_ts,

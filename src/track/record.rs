@@ -5,6 +5,7 @@
 //! `duration` and the byte counts are unset for a connection Zeek saw no duration for, `orig_ip_bytes` counts IP
 //! total lengths. The writers in [`crate::output::connlog`] spell the endpoints as `id.orig_h` .. `id.resp_p`.
 
+use super::inline_str::InlineStr;
 use serde::{Serialize, Serializer};
 
 use super::zeek::ConnState;
@@ -93,7 +94,7 @@ pub struct ConnRecord {
     #[serde(serialize_with = "ser_display")]
     pub ts: Timestamp,
     /// Zeek-like: 'C' and 17 base62 characters, see [`make_uid`].
-    pub uid: String,
+    pub uid: Uid,
     #[serde(serialize_with = "ser_endpoint")]
     pub orig: Endpoint,
     #[serde(serialize_with = "ser_endpoint")]
@@ -108,7 +109,7 @@ pub struct ConnRecord {
     pub conn_state: ConnState,
     /// Bytes acknowledged but never seen (content gaps).
     pub missed_bytes: u64,
-    pub history: String,
+    pub history: HistoryText,
     pub orig_pkts: u64,
     /// IP-level bytes (IP total length) the originator sent.
     pub orig_ip_bytes: u64,
@@ -166,33 +167,36 @@ pub const UID_LEN: usize = 18;
 /// A Zeek-like connection uid ('C' + 17 base62 characters), **deterministic**: a fixed-key hash of the first
 /// packet's time, both endpoints and the protocol, so the same capture always yields the same uids and golden
 /// outputs stay stable. (Zeek draws its uids at random; it documents them only as unique identifiers.)
-pub fn make_uid(first_ts: Timestamp, orig: Endpoint, resp: Endpoint, proto: Proto) -> String {
+/// A uid: 'C' and 17 base62 characters.
+pub type Uid = InlineStr<UID_LEN>;
+
+/// A history string as logged; Zeek's letters are bounded (see zeek::History), so 40 bytes always suffice.
+pub type HistoryText = InlineStr<40>;
+
+pub fn make_uid(first_ts: Timestamp, orig: Endpoint, resp: Endpoint, proto: Proto) -> Uid {
     let mut bytes = [0u8; 48];
     bytes[..8].copy_from_slice(&first_ts.as_nanos().to_le_bytes());
     for (i, e) in [orig, resp].iter().enumerate() {
         let at = 8 + i * 18;
-        let addr = match e.ip() {
-            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            std::net::IpAddr::V6(v6) => v6.octets(),
-        };
-        bytes[at..at + 16].copy_from_slice(&addr);
+        // IPv4 is stored IPv4-mapped, which is what the hash has always covered.
+        bytes[at..at + 16].copy_from_slice(&e.addr_bytes());
         bytes[at + 16..at + 18].copy_from_slice(&e.port().to_be_bytes());
     }
     bytes[44] = proto.number();
     let mut hi = hash_words(0x5359_4e53_434f_5045, &bytes); // "SYNSCOPE"
     let mut lo = hash_words(0x636f_6e6e_6c6f_6721, &bytes); // "connlog!"
     // 9 base62 digits from one word and 8 from the other (62^9 < 2^64): 64-bit divisions only.
-    let mut uid = String::with_capacity(UID_LEN);
-    uid.push('C');
-    for _ in 0..9 {
-        uid.push(char::from(BASE62[(hi % 62) as usize]));
+    let mut uid = [b'C'; UID_LEN];
+    for digit in &mut uid[1..10] {
+        *digit = BASE62[(hi % 62) as usize];
         hi /= 62;
     }
-    for _ in 0..UID_LEN - 10 {
-        uid.push(char::from(BASE62[(lo % 62) as usize]));
+    for digit in &mut uid[10..] {
+        *digit = BASE62[(lo % 62) as usize];
         lo /= 62;
     }
-    uid
+    // Base62 digits are ASCII.
+    Uid::new(std::str::from_utf8(&uid).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -250,7 +254,7 @@ mod tests {
     #[test]
     fn distinct_inputs_give_distinct_uids() {
         let r = sample();
-        let base = r.uid.clone();
+        let base = r.uid;
         let variants = [
             make_uid(Timestamp::from_nanos(r.ts.as_nanos() + 1), r.orig, r.resp, r.proto),
             make_uid(r.ts, r.resp, r.orig, r.proto),
@@ -261,14 +265,14 @@ mod tests {
         ];
         // An IPv4-mapped IPv6 address is the same endpoint as the IPv4 one.
         assert_eq!(variants[5], base);
-        let mut all: Vec<&String> = variants[..5].iter().collect();
-        all.push(&base);
+        let mut all: Vec<&str> = variants[..5].iter().map(|u| u.as_str()).collect();
+        all.push(base.as_str());
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 6);
 
         let mut uids: Vec<String> =
-            (0..10_000u64).map(|i| make_uid(Timestamp::from_nanos(i), r.orig, r.resp, r.proto)).collect();
+            (0..10_000u64).map(|i| make_uid(Timestamp::from_nanos(i), r.orig, r.resp, r.proto).to_string()).collect();
         uids.sort();
         uids.dedup();
         assert_eq!(uids.len(), 10_000);

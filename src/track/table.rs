@@ -118,6 +118,18 @@ impl FlowTable {
 
     /// Removes and returns a connection.
     pub fn remove(&mut self, slot: Slot) -> Conn {
+        self.forget(slot);
+        self.slots[slot as usize].take().expect("live slot")
+    }
+
+    /// Removes a connection without moving it out (the caller already read what it needed).
+    pub fn discard(&mut self, slot: Slot) {
+        self.forget(slot);
+        self.slots[slot as usize] = None;
+    }
+
+    /// Unlinks a slot from its list and the index, and frees it for reuse.
+    fn forget(&mut self, slot: Slot) {
         let phase = self.get(slot).phase;
         self.unlink(list_of(phase), slot);
         let key = self.get(slot).key;
@@ -126,7 +138,6 @@ impl FlowTable {
             entry.remove();
         }
         self.free.push(slot);
-        self.slots[slot as usize].take().expect("live slot")
     }
 
     /// Moves a connection to the tail of its phase's list: call after changing `phase`, or on activity for phases

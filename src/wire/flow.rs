@@ -35,6 +35,11 @@ impl Endpoint {
         self.port
     }
 
+    /// The address as stored: IPv6, or IPv4-mapped IPv6.
+    pub fn addr_bytes(&self) -> [u8; 16] {
+        self.addr
+    }
+
     pub fn socket_addr(&self) -> SocketAddr {
         SocketAddr::new(self.ip(), self.port)
     }
