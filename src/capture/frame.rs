@@ -33,7 +33,7 @@ pub struct FrameBatch {
 
 impl FrameBatch {
     /// Frames per batch: large enough to amortise the channel, small enough that output starts promptly.
-    pub const FRAMES: usize = 512;
+    pub const FRAMES: usize = 2048;
 
     pub fn push(&mut self, frame: Frame<'_>) {
         let start = self.bytes.len();

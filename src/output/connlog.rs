@@ -182,6 +182,11 @@ fn push_tsv_str(line: &mut String, s: &str) {
         line.push_str("\\x2d");
         return;
     }
+    // The common case, nothing to escape, is copied in one go.
+    if !s.bytes().any(|b| b.is_ascii_control() || b == b'\\') {
+        line.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if c.is_ascii_control() || c == '\\' {
             let _ = write!(line, "\\x{:02x}", c as u32);

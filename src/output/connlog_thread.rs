@@ -12,7 +12,7 @@ use crate::time::Timestamp;
 use crate::track::record::ConnRecord;
 
 /// Records per channel message.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 /// Batches in flight.
 const IN_FLIGHT: usize = 16;
 
