@@ -39,7 +39,7 @@ pub struct FileSource {
 
 impl FileSource {
     /// Starts reading `paths` in order on a thread of its own.
-    pub fn spawn(paths: Vec<String>) -> FileSource {
+    pub fn spawn(paths: Vec<String>) -> std::io::Result<FileSource> {
         let (tx, events) = bounded(CHANNEL_BATCHES);
         let (recycle, recycled) = bounded(CHANNEL_BATCHES + 2);
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -60,9 +60,8 @@ impl FileSource {
                         }
                     }
                 }
-            })
-            .expect("spawning the file source thread");
-        FileSource { events, recycle, bytes_read, thread }
+            })?;
+        Ok(FileSource { events, recycle, bytes_read, thread })
     }
 }
 
@@ -139,7 +138,7 @@ mod tests {
     #[test]
     fn reading_a_file_twice_yields_every_frame_twice() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/seed-session.pcap").to_string();
-        let source = FileSource::spawn(vec![path.clone(), path]);
+        let source = FileSource::spawn(vec![path.clone(), path]).unwrap();
         let mut frames = 0;
         for event in source.events.iter() {
             if let SourceEvent::Frames(batch) = event {

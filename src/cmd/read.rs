@@ -55,7 +55,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
         engine = engine.with_conn_log(conn_log(path, args.track.conn_log_format)?);
     }
 
-    let source = FileSource::spawn(files);
+    let source = FileSource::spawn(files).context("starting the file reader thread")?;
     let progress = Progress::for_files(total_bytes);
     'events: for event in source.events.iter() {
         match event {
