@@ -16,6 +16,10 @@ pub enum Command {
     Read(ReadArgs),
     /// Generate the bundled sample captures, or a large synthetic capture for benchmarks.
     Gen(GenArgs),
+    /// Run the companion echo listener: the seed tutorial's TCP and UDP servers, without their 1 s sleep.
+    Listen(ListenArgs),
+    /// Talk to an echo listener as the seed's clients do, or probe it with many sessions (--count).
+    Connect(ConnectArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -188,6 +192,104 @@ fn looks_like_capture_file(arg: &str) -> bool {
     arg == "-"
         || std::path::Path::new(arg).is_file()
         || [".pcap", ".pcapng", ".cap"].iter().any(|ext| lower.ends_with(ext))
+}
+
+const LISTEN_EXAMPLES: &str = "\
+Examples:
+  synscope listen                                  # TCP on 127.0.0.1:9999, as the seed's server
+  synscope listen --tcp 0.0.0.0:9999 --udp 0.0.0.0:9999
+  synscope listen --udp 127.0.0.1:9999             # UDP only
+  synscope listen --tcp 127.0.0.1:8000 --backlog 16 --max-conns 100 --idle-timeout 5s
+
+Protocol (the seed's, byte for byte): on accept the server sends `Welcome!`, answers each message M with
+`Hello, M!`, and closes on `exit` or EOF; UDP answers each datagram M with `Hello, M!`. There is no framing: one
+recv of up to 1024 bytes is one message. Each TCP connection gets a thread; beyond --max-conns a connection is
+accepted and closed at once (the client reads EOF without a greeting) and counted as refused. Ctrl-C or SIGTERM
+stops the listener; it then prints its counters on stderr. ADDR may be HOST:PORT or a bare PORT (127.0.0.1).";
+
+#[derive(Args, Debug)]
+#[command(after_help = LISTEN_EXAMPLES)]
+pub struct ListenArgs {
+    /// Serve TCP on this address (default 127.0.0.1:9999 when neither --tcp nor --udp is given).
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    pub tcp: Option<std::net::SocketAddr>,
+
+    /// Serve UDP on this address.
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    pub udp: Option<std::net::SocketAddr>,
+
+    /// Length of the kernel's accept queue, passed to listen(2) (capped by net.core.somaxconn).
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(i32).range(0..))]
+    pub backlog: i32,
+
+    /// TCP connections served at once; more are accepted, closed and counted as refused.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_conns: usize,
+
+    /// Close a TCP connection whose client sends nothing (or reads nothing) for this long.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: crate::time::Duration,
+}
+
+const CONNECT_EXAMPLES: &str = "\
+Examples:
+  synscope connect 127.0.0.1:9999                  # the seed's TCP client: Lambda, Bond, alpha
+  synscope connect 127.0.0.1:9999 hi there
+  synscope connect --udp 127.0.0.1:9999            # the seed's UDP client: Michael, Tracy, Sarah
+  synscope connect 127.0.0.1:9999 --count 1000 --concurrency 20 --timeout 2s
+  synscope connect 127.0.0.1:9999 --count 100 --format json | jq .success_ratio
+
+With --count the prober runs N sessions, K at a time, each bounded by --timeout for connect and exchange together,
+checks every byte, and prints the success ratio, connect latency p50/p99/max and failures by cause (refused,
+timeout, reset, protocol mismatch, other). Exit status: 0 when every session succeeded, 1 otherwise (for the
+prober too, after its report). Without --count, --timeout bounds each step (default 10s for TCP, 2s per UDP reply,
+as the seed's client).";
+
+#[derive(Args, Debug)]
+#[command(after_help = CONNECT_EXAMPLES)]
+pub struct ConnectArgs {
+    /// The listener, HOST:PORT or a bare PORT (127.0.0.1).
+    #[arg(value_name = "ADDR", value_parser = parse_socket_addr)]
+    pub addr: std::net::SocketAddr,
+
+    /// Messages to send, one per exchange (default: the seed client's).
+    #[arg(value_name = "MSG")]
+    pub messages: Vec<String>,
+
+    /// Speak UDP, as the seed's udp_client.py.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// Probe: run this many sessions and report instead of printing a transcript.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Probe: sessions at once.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub concurrency: usize,
+
+    /// Time allowed: per session when probing (default 5s), else per step.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<crate::time::Duration>,
+
+    /// Probe report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Parses `HOST:PORT` (names resolved, first address wins) or a bare `PORT` meaning 127.0.0.1, the seed's host.
+pub fn parse_socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
+    }
+    match text.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("'{text}' resolves to no address")),
+        Err(err) => Err(format!("'{text}' is not HOST:PORT or PORT ({err})")),
+    }
 }
 
 #[derive(Args, Debug)]

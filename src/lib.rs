@@ -9,6 +9,7 @@
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
+//! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
 //!
 //! See `DESIGN.md` in the shared folder for the whole picture.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod filter;
+pub mod listener;
 pub mod output;
 pub mod synth;
 pub mod time;

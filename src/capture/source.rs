@@ -44,23 +44,21 @@ impl FileSource {
         let (recycle, recycled) = bounded(CHANNEL_BATCHES + 2);
         let bytes_read = Arc::new(AtomicU64::new(0));
         let progress = Arc::clone(&bytes_read);
-        let thread = thread::Builder::new()
-            .name("file-source".into())
-            .spawn(move || {
-                let mut done_bytes = 0u64;
-                for path in paths {
-                    match read_one(&path, &tx, &recycled, &progress, done_bytes) {
-                        Ok(bytes) => done_bytes += bytes,
-                        Err(ReadStop::EngineGone) => return,
-                        Err(ReadStop::Failed(err, bytes)) => {
-                            done_bytes += bytes;
-                            if tx.send(SourceEvent::Failed(err)).is_err() {
-                                return;
-                            }
+        let thread = thread::Builder::new().name("file-source".into()).spawn(move || {
+            let mut done_bytes = 0u64;
+            for path in paths {
+                match read_one(&path, &tx, &recycled, &progress, done_bytes) {
+                    Ok(bytes) => done_bytes += bytes,
+                    Err(ReadStop::EngineGone) => return,
+                    Err(ReadStop::Failed(err, bytes)) => {
+                        done_bytes += bytes;
+                        if tx.send(SourceEvent::Failed(err)).is_err() {
+                            return;
                         }
                     }
                 }
-            })?;
+            }
+        })?;
         Ok(FileSource { events, recycle, bytes_read, thread })
     }
 }

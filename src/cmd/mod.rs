@@ -1,6 +1,8 @@
 //! One module per subcommand. These are the only places that join sources, the pure core and printers.
 
+pub mod connect;
 pub mod generate;
+pub mod listen;
 pub mod read;
 
 use std::process::ExitCode;
@@ -11,5 +13,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Read(args) => read::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Listen(args) => listen::run(&args),
+        Command::Connect(args) => connect::run(&args),
     }
 }

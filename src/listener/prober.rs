@@ -1,0 +1,231 @@
+//! The load prober: many seed-protocol sessions, `concurrency` at a time, each bounded by one timeout for connect and
+//! exchange together. It measures what a legitimate client sees: how many sessions succeed, how long connect takes,
+//! and why the others failed. Threads, not async: K is small (tens), and a blocking session reads like the seed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::client::{Budget, Cause, SessionError, TcpClient};
+use super::{GREETING, hello};
+
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    pub addr: SocketAddr,
+    pub count: u64,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub messages: Vec<Vec<u8>>,
+}
+
+/// What one session saw.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Set when connect succeeded, even if the exchange failed later.
+    pub connect_latency: Option<Duration>,
+    pub failure: Option<Cause>,
+}
+
+/// One full session, checked byte for byte: greeting, each reply, then `exit`.
+pub fn session(addr: SocketAddr, messages: &[Vec<u8>], timeout: Duration) -> Outcome {
+    let budget = Budget::session(timeout);
+    let (mut client, latency) = match TcpClient::connect(addr, budget) {
+        Ok(connected) => connected,
+        Err(err) => return Outcome { connect_latency: None, failure: Some(err.cause) },
+    };
+    let exchange = || -> Result<(), SessionError> {
+        let greeting = client.recv("greeting")?;
+        expect(&greeting, GREETING)?;
+        for message in messages {
+            expect(&client.exchange(message)?, &hello(message))?;
+        }
+        client.finish()
+    };
+    Outcome { connect_latency: Some(latency), failure: exchange().err().map(|e| e.cause) }
+}
+
+fn expect(got: &[u8], want: &[u8]) -> Result<(), SessionError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(SessionError::mismatch(format!(
+            "expected '{}', got '{}'",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(got)
+        )))
+    }
+}
+
+/// Runs `count` sessions on `concurrency` threads and collects the report.
+pub fn run(config: &ProbeConfig) -> Report {
+    let next = AtomicU64::new(0);
+    let outcomes = Mutex::new(Vec::with_capacity(usize::try_from(config.count).unwrap_or(0).min(1 << 20)));
+    let workers = config.concurrency.max(1).min(usize::try_from(config.count).unwrap_or(usize::MAX));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while next.fetch_add(1, Ordering::Relaxed) < config.count {
+                    let outcome = session(config.addr, &config.messages, config.timeout);
+                    outcomes.lock().unwrap_or_else(PoisonError::into_inner).push(outcome);
+                }
+            });
+        }
+    });
+    Report::from_outcomes(config, &outcomes.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Connect latency percentiles, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub target: String,
+    pub sessions: u64,
+    pub concurrency: usize,
+    pub timeout_ms: f64,
+    pub succeeded: u64,
+    pub success_ratio: f64,
+    /// `None` when no connect succeeded.
+    pub connect_ms: Option<Latency>,
+    /// Every cause, zero included, so a reader (or `jq`) never has to guess whether a key is missing.
+    pub failures: BTreeMap<&'static str, u64>,
+}
+
+impl Report {
+    pub fn from_outcomes(config: &ProbeConfig, outcomes: &[Outcome]) -> Report {
+        let mut failures: BTreeMap<&'static str, u64> = Cause::ALL.iter().map(|c| (key(*c), 0)).collect();
+        for cause in outcomes.iter().filter_map(|o| o.failure) {
+            *failures.entry(key(cause)).or_default() += 1;
+        }
+        let sessions = outcomes.len() as u64;
+        let succeeded = outcomes.iter().filter(|o| o.failure.is_none()).count() as u64;
+        let mut latencies: Vec<Duration> = outcomes.iter().filter_map(|o| o.connect_latency).collect();
+        latencies.sort_unstable();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let connect_ms = latencies.last().map(|max| Latency {
+            p50: ms(nearest_rank(&latencies, 50.0)),
+            p99: ms(nearest_rank(&latencies, 99.0)),
+            max: ms(*max),
+        });
+        Report {
+            target: config.addr.to_string(),
+            sessions,
+            concurrency: config.concurrency,
+            timeout_ms: ms(config.timeout),
+            succeeded,
+            success_ratio: if sessions == 0 { 0.0 } else { succeeded as f64 / sessions as f64 },
+            connect_ms,
+            failures,
+        }
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.sessions - self.succeeded
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "probe {}: {} sessions, {} at a time, timeout {} ms\nsuccess: {}/{} ({:.1}%)\n",
+            self.target,
+            self.sessions,
+            self.concurrency,
+            self.timeout_ms,
+            self.succeeded,
+            self.sessions,
+            self.success_ratio * 100.0
+        );
+        match &self.connect_ms {
+            Some(l) => {
+                out.push_str(&format!("connect latency (ms): p50 {:.3}  p99 {:.3}  max {:.3}\n", l.p50, l.p99, l.max))
+            }
+            None => out.push_str("connect latency (ms): no connection was established\n"),
+        }
+        let causes: Vec<String> =
+            Cause::ALL.iter().map(|c| format!("{} {}", c.name(), self.failures.get(key(*c)).unwrap_or(&0))).collect();
+        out.push_str(&format!("failures: {}\n", causes.join(", ")));
+        out
+    }
+}
+
+/// JSON keys use underscores (`protocol_mismatch`), the text uses the plain name.
+fn key(cause: Cause) -> &'static str {
+    match cause {
+        Cause::ProtocolMismatch => "protocol_mismatch",
+        other => other.name(),
+    }
+}
+
+/// The nearest-rank percentile of sorted, non-empty samples: the smallest sample with at least `p`% at or below it.
+pub fn nearest_rank(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    fn config() -> ProbeConfig {
+        ProbeConfig {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            count: 4,
+            concurrency: 2,
+            timeout: Duration::from_secs(5),
+            messages: vec![],
+        }
+    }
+
+    #[test]
+    fn nearest_rank_picks_a_real_sample() {
+        let samples: Vec<Duration> = (1..=100).map(ms).collect();
+        assert_eq!(nearest_rank(&samples, 50.0), ms(50));
+        assert_eq!(nearest_rank(&samples, 99.0), ms(99));
+        assert_eq!(nearest_rank(&samples, 100.0), ms(100));
+        assert_eq!(nearest_rank(&[ms(7)], 99.0), ms(7));
+        assert_eq!(nearest_rank(&[ms(1), ms(2)], 0.0), ms(1));
+    }
+
+    #[test]
+    fn the_report_counts_every_cause_and_latency_of_every_connect() {
+        let outcomes = [
+            Outcome { connect_latency: Some(ms(1)), failure: None },
+            Outcome { connect_latency: Some(ms(3)), failure: Some(Cause::ProtocolMismatch) },
+            Outcome { connect_latency: None, failure: Some(Cause::Refused) },
+            Outcome { connect_latency: Some(ms(2)), failure: None },
+        ];
+        let report = Report::from_outcomes(&config(), &outcomes);
+        assert_eq!((report.sessions, report.succeeded, report.failed()), (4, 2, 2));
+        assert_eq!(report.success_ratio, 0.5);
+        assert_eq!(report.connect_ms, Some(Latency { p50: 2.0, p99: 3.0, max: 3.0 }));
+        assert_eq!(report.failures["refused"], 1);
+        assert_eq!(report.failures["protocol_mismatch"], 1);
+        assert_eq!(report.failures["timeout"], 0);
+        let text = report.text();
+        assert!(text.contains("success: 2/4 (50.0%)"), "{text}");
+        assert!(text.contains("failures: refused 1, timeout 0, reset 0, protocol mismatch 1, other 0"), "{text}");
+    }
+
+    #[test]
+    fn no_connect_at_all_has_no_latency() {
+        let outcomes = [Outcome { connect_latency: None, failure: Some(Cause::Refused) }];
+        let report = Report::from_outcomes(&config(), &outcomes);
+        assert_eq!(report.connect_ms, None);
+        assert!(report.text().contains("no connection was established"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["connect_ms"].is_null());
+        assert_eq!(json["failures"]["refused"], 1);
+    }
+}
