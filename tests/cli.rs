@@ -84,6 +84,18 @@ fn an_impossible_record_length_names_record_and_offset() {
 }
 
 #[test]
+fn a_header_cannot_talk_us_into_a_huge_record() {
+    // snaplen 0xffffffff in the file header and a 2 GiB record: refused by the cap, not allocated.
+    let mut bytes = std::fs::read(seed()).unwrap();
+    bytes[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    bytes[24 + 8..24 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let out = read_bytes(&bytes);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("impossible record length 2147483647 (limit 16777216)"), "{err}");
+}
+
+#[test]
 fn unknown_magic_and_empty_files_are_refused_clearly() {
     let out = read_bytes(b"GIF89a this is not a capture");
     assert_eq!(out.status.code(), Some(1));

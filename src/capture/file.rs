@@ -22,6 +22,10 @@ const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
 
 /// libpcap's MAXIMUM_SNAPLEN: no writer produces a larger pcap record.
 const MAX_PCAP_RECORD: u32 = 262_144;
+/// The largest snap length from a pcap header that we let raise the record cap.
+const MAX_PCAP_SNAPLEN_HONOURED: u32 = 16 << 20;
+/// Interfaces per pcapng section; beyond it the file is treated as corrupt.
+const MAX_INTERFACES: usize = 1 << 16;
 /// A generous cap on one pcapng block; real blocks are a packet plus options.
 const MAX_PCAPNG_BLOCK: u32 = 16 << 20;
 
@@ -174,7 +178,9 @@ impl<R: Read> CaptureReader<R> {
         };
         let d = self.buf.data();
         let (ts_sec, ts_frac, incl_len, orig_len) = (word(d, 0), word(d, 4), word(d, 8), word(d, 12));
-        let limit = MAX_PCAP_RECORD.max(snaplen);
+        // A header's snap length may raise the cap (some writers use larger ones), but only up to a bound: the cap
+        // must not come from the file alone, or one hostile header would make us allocate gigabytes.
+        let limit = MAX_PCAP_RECORD.max(snaplen.min(MAX_PCAP_SNAPLEN_HONOURED));
         if incl_len > limit {
             let kind = CaptureErrorKind::ImpossibleLength {
                 what: "record length",
@@ -220,8 +226,23 @@ impl<R: Read> CaptureReader<R> {
             };
             let packet = match block.type_ {
                 // Section header or interface description: refresh our view of the interfaces.
-                0x0a0d_0d0a | 0x0000_0001 => {
-                    *interfaces = parser.interfaces().iter().map(interface_from_idb).collect();
+                // Section header: a new section starts with no interfaces.
+                0x0a0d_0d0a => {
+                    interfaces.clear();
+                    None
+                }
+                // Interface description: the parser has just appended it; take only that one, so many interface
+                // blocks cost linear time, and cap how many a section may define.
+                0x0000_0001 => {
+                    if interfaces.len() >= MAX_INTERFACES {
+                        let kind = CaptureErrorKind::ImpossibleLength {
+                            what: "interface count",
+                            len: interfaces.len() as u64 + 1,
+                            limit: MAX_INTERFACES as u64,
+                        };
+                        return Err(fail(kind));
+                    }
+                    interfaces.extend(parser.interfaces().last().map(interface_from_idb));
                     None
                 }
                 // Enhanced packet block (§4.3).

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashMap;
 
 use crate::wire::Packet;
 
@@ -18,7 +18,8 @@ type Endpoint = (IpAddr, u16);
 pub struct RelativeSeq {
     /// Keyed by the lower endpoint first; the value holds the seq base of the lower→higher direction, then of the
     /// higher→lower direction.
-    bases: FxHashMap<(Endpoint, Endpoint), (u32, u32)>,
+    /// hashbrown's default hasher is seeded per process: the tuples come off the wire.
+    bases: HashMap<(Endpoint, Endpoint), (u32, u32)>,
     pub resets: u64,
 }
 

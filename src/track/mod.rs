@@ -320,7 +320,7 @@ impl Tracker {
         half.packets = half.packets.saturating_add(1);
         half.ip_bytes += u64::from(ip_len);
         // For datagram flows the sequence fields are unused; payload_end counts payload bytes.
-        half.payload_end = half.payload_end.wrapping_add(ip_len.saturating_sub(headers));
+        half.payload_end = half.payload_end.saturating_add(ip_len.saturating_sub(headers));
         self.table.requeue(slot, Phase::Udp);
     }
 

@@ -3,10 +3,10 @@
 //! looks at list heads, and eviction under pressure takes the oldest half-open connection first (the victims of a
 //! SYN flood) before touching anything established.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 
+use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
 
 use super::conn::{Conn, Phase};
 use crate::wire::flow::FlowKey;
@@ -33,7 +33,8 @@ pub struct FlowTable {
     slots: Vec<Option<Conn>>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    hasher: FxBuildHasher,
+    /// Seeded per process: flood sources choose the tuples, so the index must not be open to hash flooding.
+    hasher: DefaultHashBuilder,
     lists: [List; PHASES],
     capacity: usize,
     pub evictions: u64,
@@ -52,7 +53,7 @@ impl FlowTable {
             slots: Vec::with_capacity(capacity),
             free: Vec::new(),
             index: HashTable::with_capacity(capacity),
-            hasher: FxBuildHasher,
+            hasher: DefaultHashBuilder::default(),
             lists: [List { head: NONE, tail: NONE }; PHASES],
             capacity,
             evictions: 0,
@@ -73,7 +74,7 @@ impl FlowTable {
     }
 
     fn hash(&self, key: &FlowKey) -> u64 {
-        hash_key(self.hasher, key)
+        hash_key(&self.hasher, key)
     }
 
     pub fn find(&self, key: &FlowKey) -> Option<Slot> {
@@ -106,7 +107,7 @@ impl FlowTable {
             }
         };
         let slots = &self.slots;
-        let hasher = self.hasher;
+        let hasher = &self.hasher;
         // On growth the index rehashes every slot; it must hash exactly as `find` does.
         self.index.insert_unique(hash, slot, |&s| match &slots[s as usize] {
             Some(c) => hash_key(hasher, &c.key),
@@ -154,7 +155,8 @@ impl FlowTable {
         (head != NONE).then_some(head)
     }
 
-    /// Every live slot, for draining at the end of input (oldest first within each phase).
+    /// Every live slot, oldest first within each phase.
+    #[cfg(test)]
     pub fn slots(&self) -> Vec<Slot> {
         let mut all = Vec::with_capacity(self.len());
         for list in 0..PHASES {
@@ -231,10 +233,8 @@ impl FlowTable {
     }
 }
 
-fn hash_key(hasher: FxBuildHasher, key: &FlowKey) -> u64 {
-    let mut h = hasher.build_hasher();
-    key.hash(&mut h);
-    std::hash::Hasher::finish(&h)
+fn hash_key(hasher: &DefaultHashBuilder, key: &FlowKey) -> u64 {
+    hasher.hash_one(key)
 }
 
 #[cfg(test)]

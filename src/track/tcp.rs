@@ -24,8 +24,6 @@ pub struct Signals {
     pub established: bool,
     pub refused: bool,
     pub reset: bool,
-    /// Both FINs acknowledged, or reset: the connection is over.
-    pub closed: bool,
     pub retransmission: bool,
 }
 
@@ -71,7 +69,7 @@ pub fn segment(
     if seg.flags.ack() {
         acknowledgement(conn, from, seg, out);
     }
-    teardown(conn, from, seg, out, &mut sig);
+    teardown(conn, from, seg, out);
     sig
 }
 
@@ -208,7 +206,6 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
         out.push(Annotation::Abort { from });
     }
     sig.reset = true;
-    sig.closed = true;
     conn.half_mut(from).set(HalfFlow::SEEN_RST);
     // A RST after both FINs were acknowledged (TIME-WAIT) ends nothing: the FINs closed the connection, as Zeek
     // keeps it SF. Otherwise the RST is what ended it, and its sender closed first (record.rs: "who sent the first
@@ -347,7 +344,7 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
 }
 
 /// FIN handling and the ACKs of FINs (RFC 9293 §3.6).
-fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>, sig: &mut Signals) {
+fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>) {
     let to = from.other();
     let acks = |fin_seq: u32| seg.flags.ack() && ahead(seg.ack, fin_seq.wrapping_add(1)) >= 0;
     let mut handled_ack_of_fin = false;
@@ -360,7 +357,7 @@ fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         }
         let peer = *conn.half(to);
         if !peer.has(HalfFlow::SEEN_FIN) {
-            conn.close_initiator = Some(from);
+            conn.close_initiator.get_or_insert(from);
             conn.half_mut(from).state = TcpState::FinWait1;
             out.push(Annotation::TeardownFin { from });
         } else if !peer.has(HalfFlow::FIN_ACKED) && acks(peer.fin_seq) {
@@ -404,6 +401,5 @@ fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     }
     if conn.half(from).has(HalfFlow::FIN_ACKED) && conn.half(to).has(HalfFlow::FIN_ACKED) {
         conn.phase = Phase::Closed;
-        sig.closed = true;
     }
 }
