@@ -12,6 +12,9 @@ use super::conn::{Conn, Phase};
 use crate::wire::flow::FlowKey;
 
 const NONE: u32 = u32::MAX;
+/// The index starts small and grows with the live connections: sized to the cap, it would be sparse, spread over
+/// megabytes, and miss the cache on every lookup.
+const INITIAL_INDEX: usize = 1 << 12;
 const PHASES: usize = 4;
 
 fn list_of(phase: Phase) -> usize {
@@ -47,12 +50,12 @@ pub type Slot = u32;
 impl FlowTable {
     pub fn new(capacity: usize) -> FlowTable {
         let capacity = capacity.max(1);
-        // Reserved up front so the table never regrows (and copies itself) in the middle of a flood. The slab's pages
+        // The slab is reserved up front so it never regrows (and copies itself) in the middle of a flood; its pages
         // are only touched as connections arrive, so this costs address space, not memory.
         FlowTable {
             slots: Vec::with_capacity(capacity),
             free: Vec::new(),
-            index: HashTable::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity.min(INITIAL_INDEX)),
             hasher: DefaultHashBuilder::default(),
             lists: [List { head: NONE, tail: NONE }; PHASES],
             capacity,
