@@ -17,6 +17,9 @@ pub mod fail_on;
 
 use fail_on::FailOnCheck;
 
+/// Connections closed out per step at the end of input.
+const FINISH_SLICE: usize = 4096;
+
 /// Whether the engine wants more frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -139,8 +142,9 @@ impl<'s> Engine<'s> {
 
     /// End of input: closes out the tracker, flushes everything.
     pub fn finish(&mut self) -> Result<(), EngineError> {
-        if let Some(tracker) = self.tracker.as_mut() {
-            tracker.finish();
+        // Close out the tracker a slice at a time, writing records as they come.
+        while self.tracker.as_mut().is_some_and(|t| t.finish_some(FINISH_SLICE)) {
+            self.drain()?;
         }
         self.drain()?;
         if let Some(tracker) = &self.tracker {

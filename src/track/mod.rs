@@ -94,6 +94,8 @@ pub struct Tracker {
     /// Attempts logged at the SYN timeout, by tuple: their ISN and SYN count, so a retransmission arriving after
     /// the timeout is still numbered as one (its record is a new connection, as in Zeek).
     timed_out_attempts: attempts::TimedOutAttempts,
+    /// `finish_some` has started: the flood detector is closed out.
+    finishing: bool,
 }
 
 pub(crate) const LISTED_AT_END: usize = 5;
@@ -113,6 +115,7 @@ impl Tracker {
             now: Timestamp::default(),
             still_half_open: Vec::new(),
             timed_out_attempts: attempts::TimedOutAttempts::default(),
+            finishing: false,
         }
     }
 
@@ -409,19 +412,32 @@ impl Tracker {
 
     /// End of input: every connection still tracked gets its record.
     pub fn finish(&mut self) {
-        self.flood.finish(self.now);
-        self.drain_flood_events();
-        let (stats, listed, records) = (&mut self.stats, &mut self.still_half_open, &mut self.records);
-        self.table.drain(|conn| {
+        while self.finish_some(usize::MAX) {}
+    }
+
+    /// End of input, a slice at a time: closes out up to `max` connections (oldest half-open first), queueing their
+    /// records, and says whether any are left. Callers drain the records between calls, so the end of a flood does
+    /// not hold a record for every tracked connection in memory at once.
+    pub fn finish_some(&mut self, max: usize) -> bool {
+        if !self.finishing {
+            self.finishing = true;
+            self.flood.finish(self.now);
+            self.drain_flood_events();
+        }
+        for _ in 0..max {
+            let Some(slot) = self.table.oldest() else { return false };
+            let conn = self.table.get(slot);
             if conn.is_half_open() {
-                stats.still_half_open += 1;
-                if listed.len() < LISTED_AT_END {
-                    listed.push((orig_of(&conn), resp_of(&conn)));
+                self.stats.still_half_open += 1;
+                if self.still_half_open.len() < LISTED_AT_END {
+                    self.still_half_open.push((orig_of(conn), resp_of(conn)));
                 }
             }
             let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
-            records.push(record_of(&conn, end_reason(&conn, reason)));
-        });
+            self.records.push(record_of(conn, end_reason(conn, reason)));
+            self.table.discard(slot);
+        }
+        !self.table.is_empty()
     }
 
     fn drain_flood_events(&mut self) {
