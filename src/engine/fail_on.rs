@@ -92,7 +92,7 @@ fn describe(record: &ConnRecord) -> String {
         record.orig.socket_addr(),
         record.resp.socket_addr(),
         record.conn_state.as_str(),
-        record.uid
+        record.uid()
     )
 }
 

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use annotate::Annotation;
 use conn::{Conn, Phase};
 use flood::{FloodConfig, FloodDetector, FloodEvent};
-use record::{ConnRecord, EndReason, Proto, Role, make_uid};
+use record::{ConnRecord, EndReason, Proto, Role};
 use stats::TrackerStats;
 use table::{FlowTable, Slot};
 
@@ -500,7 +500,6 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     };
     ConnRecord {
         ts: conn.first_ts,
-        uid: make_uid(conn.first_ts, orig, resp, proto),
         orig,
         resp,
         proto,

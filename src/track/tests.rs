@@ -490,7 +490,7 @@ mod syn_sent {
         assert_eq!((r.duration, r.orig_bytes, r.resp_bytes), (None, None, None));
         assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts), (1, HDRS, 0));
         assert_eq!(r.ts, at(0));
-        assert_eq!(r.uid, make_uid(at(0), client(), server(), Proto::Tcp));
+        assert_eq!(r.uid(), make_uid(at(0), client(), server(), Proto::Tcp));
         assert_eq!((r.handshake_rtt, r.close_initiator), (None, None));
     }
 }
@@ -1078,7 +1078,7 @@ mod time_wait {
         let r = finish(t);
         check(&r, ConnState::S1, "Sh", EndReason::EndOfInput);
         assert_eq!(r.ts, at(1000));
-        assert_ne!(r.uid, old[0].uid);
+        assert_ne!(r.uid(), old[0].uid());
     }
 }
 
@@ -1204,7 +1204,7 @@ mod udp {
         // IP total length: 20 + 8 + payload.
         assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes), (1, 38, 1, 48));
         assert_eq!((r.handshake_rtt, r.close_initiator), (None, None));
-        assert_eq!(r.uid, make_uid(at(0), client(), server(), Proto::Udp));
+        assert_eq!(r.uid(), make_uid(at(0), client(), server(), Proto::Udp));
     }
 
     #[test]
