@@ -5,6 +5,7 @@ use std::fmt;
 use crate::time::{Duration, Timestamp, utc_civil};
 use crate::track::Tracker;
 use crate::track::record::ConnRecord;
+use crate::track::stats::TrackerStats;
 use crate::track::zeek::ConnState;
 use crate::wire::Packet;
 use crate::wire::packet::{Net, Transport};
@@ -38,21 +39,14 @@ pub struct Summary {
 /// What the tracker adds to the summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrackerSummary {
-    pub connections: u64,
-    pub attempts: u64,
-    pub handshakes_completed: u64,
-    pub refused: u64,
-    pub resets: u64,
-    pub retransmissions: u64,
-    pub half_open_timeouts: u64,
-    pub still_half_open: u64,
+    /// The tracker's own counters, as they stood at the end.
+    pub counts: TrackerStats,
     pub still_half_open_listed: Vec<String>,
     pub rtt_median: Option<Duration>,
     pub rtt_p99: Option<Duration>,
     pub floods: u64,
     pub evictions: u64,
     pub evicted_half_open: u64,
-    pub port_reuses: u64,
 }
 
 impl From<&Tracker> for TrackerSummary {
@@ -60,14 +54,7 @@ impl From<&Tracker> for TrackerSummary {
         let stats = tracker.stats();
         let (evictions, evicted_half_open) = tracker.evictions();
         TrackerSummary {
-            connections: stats.connections,
-            attempts: stats.attempts,
-            handshakes_completed: stats.handshakes_completed,
-            refused: stats.refused,
-            resets: stats.resets,
-            retransmissions: stats.retransmissions,
-            half_open_timeouts: stats.half_open_timeouts,
-            still_half_open: stats.still_half_open,
+            counts: stats.clone(),
             still_half_open_listed: tracker
                 .still_half_open
                 .iter()
@@ -78,7 +65,6 @@ impl From<&Tracker> for TrackerSummary {
             floods: tracker.floods_detected(),
             evictions,
             evicted_half_open,
-            port_reuses: stats.port_reuses,
         }
     }
 }
@@ -148,7 +134,8 @@ impl fmt::Display for Summary {
         if self.file_errors > 0 {
             write!(f, ", file errors {}", self.file_errors)?;
         }
-        if let Some(t) = &self.tracker {
+        if let Some(summary) = &self.tracker {
+            let t = &summary.counts;
             let mut states = self.conn_states.clone();
             states.sort_by_key(|(s, _)| s.as_str());
             let states: Vec<String> = states.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
@@ -162,8 +149,8 @@ impl fmt::Display for Summary {
                 "\n  handshakes: {} completed, {} failed; rtt median {}, p99 {}",
                 t.handshakes_completed,
                 failed,
-                ms(t.rtt_median),
-                ms(t.rtt_p99)
+                ms(summary.rtt_median),
+                ms(summary.rtt_p99)
             )?;
             write!(
                 f,
@@ -174,14 +161,14 @@ impl fmt::Display for Summary {
                 t.retransmissions,
                 t.half_open_timeouts + t.still_half_open,
                 t.still_half_open,
-                t.floods,
-                t.evictions,
-                t.evicted_half_open,
+                summary.floods,
+                summary.evictions,
+                summary.evicted_half_open,
                 t.port_reuses
             )?;
-            if !t.still_half_open_listed.is_empty() {
-                write!(f, "\n  still half-open: {}", t.still_half_open_listed.join(", "))?;
-                if t.still_half_open > t.still_half_open_listed.len() as u64 {
+            if !summary.still_half_open_listed.is_empty() {
+                write!(f, "\n  still half-open: {}", summary.still_half_open_listed.join(", "))?;
+                if t.still_half_open > summary.still_half_open_listed.len() as u64 {
                     write!(f, ", ...")?;
                 }
             }

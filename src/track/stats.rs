@@ -4,6 +4,7 @@ use crate::time::Duration;
 
 /// Log-scale buckets 2% wide from 1 µs to beyond 100 s: 8 KiB however many handshakes are measured, and quantiles
 /// within 2% of the true value.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttHistogram {
     buckets: Vec<u64>,
     count: u64,
@@ -51,7 +52,7 @@ impl RttHistogram {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrackerStats {
     pub connections: u64,
     pub attempts: u64,
