@@ -41,7 +41,7 @@ pub struct Engine<'s> {
     sink: Box<dyn Sink + 's>,
     pub tracker: Option<Tracker>,
     conn_log: Option<ConnLogThread>,
-    pub writer: Option<PcapFileWriter<io::BufWriter<std::fs::File>>>,
+    pub writer: Option<PcapFileWriter<std::fs::File>>,
     pub summary: Summary,
     pub fail_on: FailOnCheck,
     /// Matched packets after which to stop.
@@ -163,5 +163,24 @@ impl<'s> Engine<'s> {
     /// Flushes printed output (before an error message goes to stderr, so the two stay in order).
     pub fn flush(&mut self) -> io::Result<()> {
         self.sink.finish()
+    }
+
+    /// A live source says its clock reached `now` with no frame to show for it: time-outs due by then fire
+    /// (a half-open SYN is reported while the interface is quiet, not when the next frame happens to arrive).
+    pub fn advance(&mut self, now: crate::time::Timestamp) -> Result<(), EngineError> {
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.handle_timeout(now);
+        }
+        self.drain()
+    }
+
+    /// Live capture: puts what has been printed and written so far where a reader can see it, so the terminal
+    /// follows the traffic and a `-w` file is complete up to here even if synscope is killed.
+    pub fn flush_all(&mut self) -> Result<(), EngineError> {
+        self.sink.finish()?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.flush()?;
+        }
+        Ok(())
     }
 }

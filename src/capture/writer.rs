@@ -1,9 +1,14 @@
 //! pcap files out (`-w`): every frame keeps its original timestamp, wire length and link type.
+//!
+//! Records are staged in memory and reach the file only whole, one `write` per flush. A reader of the file, or the
+//! file left behind when synscope is killed, therefore always ends on a record boundary: a valid pcap (a buffered
+//! writer could flush between a record's header and its data and leave a truncated record behind).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use byteorder_slice::LittleEndian;
+use pcap_file::pcap::{PcapHeader, PcapPacket};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
 use super::error::{CaptureError, CaptureErrorKind};
@@ -11,40 +16,51 @@ use super::file::Precision;
 use super::frame::Frame;
 use crate::wire::LinkType;
 
-/// Writes a classic pcap file. The link type and precision are fixed by the first frame, since pcap has one per
-/// file; a frame of another link type is refused with an error rather than written wrongly.
+/// Writes a classic pcap file. The link type is fixed by the first frame (or given up front), since pcap has one
+/// per file; a frame of another link type is refused with an error rather than written wrongly.
 pub struct PcapFileWriter<W: Write> {
     name: String,
     precision: Precision,
-    sink: Option<W>,
-    writer: Option<(PcapWriter<W>, LinkType)>,
+    sink: W,
+    /// Whole records (and the file header) not yet written to `sink`.
+    staged: Vec<u8>,
+    /// The file's link type, once its header is staged.
+    link: Option<LinkType>,
 }
 
 /// A snap length that fits any record we read (pcap's own MAXIMUM_SNAPLEN).
 const SNAPLEN: u32 = 262_144;
+/// Staged bytes that trigger a write to the sink.
+const STAGE_BYTES: usize = 1 << 16;
 
-impl PcapFileWriter<BufWriter<File>> {
+impl PcapFileWriter<File> {
     pub fn create(path: &str, precision: Precision) -> Result<Self, CaptureError> {
         let file = File::create(path).map_err(|e| CaptureError::new(path, None, CaptureErrorKind::Open(e)))?;
-        Ok(PcapFileWriter::new(path, BufWriter::with_capacity(1 << 16, file), precision))
+        Ok(PcapFileWriter::new(path, file, precision))
     }
 }
 
 impl<W: Write> PcapFileWriter<W> {
     pub fn new(name: &str, sink: W, precision: Precision) -> Self {
-        PcapFileWriter { name: name.to_string(), precision, sink: Some(sink), writer: None }
+        PcapFileWriter { name: name.to_string(), precision, sink, staged: Vec::with_capacity(STAGE_BYTES), link: None }
     }
 
-    fn fail(&self, kind: CaptureErrorKind) -> CaptureError {
-        CaptureError::new(&self.name, None, kind)
+    fn ts_resolution(&self) -> TsResolution {
+        match self.precision {
+            Precision::Micro => TsResolution::MicroSecond,
+            Precision::Nano => TsResolution::NanoSecond,
+        }
     }
 
     pub fn write(&mut self, frame: &Frame<'_>) -> Result<(), CaptureError> {
-        if self.writer.is_none() {
-            self.open(frame.link_type)?;
-        }
-        let Some((writer, link)) = self.writer.as_mut() else { unreachable!("writer opened above") };
-        if *link != frame.link_type {
+        let link = match self.link {
+            Some(link) => link,
+            None => {
+                self.start(frame.link_type)?;
+                frame.link_type
+            }
+        };
+        if link != frame.link_type {
             let msg = format!(
                 "cannot mix link type {} into a pcap of link type {}; filter to one interface first",
                 frame.link_type, link
@@ -54,10 +70,22 @@ impl<W: Write> PcapFileWriter<W> {
         let ts = std::time::Duration::new(frame.ts.secs(), frame.ts.subsec_nanos());
         let data = &frame.data[..frame.data.len().min(SNAPLEN as usize)];
         let packet = PcapPacket::new(ts, frame.orig_len.max(data.len() as u32), data);
-        writer.write_packet(&packet).map(|_| ()).map_err(|e| CaptureError::new(&self.name, None, io_kind(e)))
+        let resolution = self.ts_resolution();
+        packet
+            .write_to::<_, LittleEndian>(&mut self.staged, resolution, SNAPLEN)
+            .map_err(|e| CaptureError::new(&self.name, None, io_kind(e)))?;
+        if self.staged.len() >= STAGE_BYTES {
+            self.write_staged()?;
+        }
+        Ok(())
     }
 
-    fn open(&mut self, link_type: LinkType) -> Result<(), CaptureError> {
+    /// Stages the file header for `link_type`. Called by the first frame, or up front by a live capture so that
+    /// the file is a valid (empty) pcap from the start.
+    pub fn start(&mut self, link_type: LinkType) -> Result<(), CaptureError> {
+        if self.link.is_some() {
+            return Ok(());
+        }
         let header = PcapHeader {
             version_major: 2,
             version_minor: 4,
@@ -65,29 +93,37 @@ impl<W: Write> PcapFileWriter<W> {
             ts_accuracy: 0,
             snaplen: SNAPLEN,
             datalink: DataLink::from(link_type.linktype_value()),
-            ts_resolution: match self.precision {
-                Precision::Micro => TsResolution::MicroSecond,
-                Precision::Nano => TsResolution::NanoSecond,
-            },
+            ts_resolution: self.ts_resolution(),
             // Always little-endian, so generated files are byte-identical on every host.
             endianness: Endianness::Little,
         };
-        let sink = self.sink.take().ok_or_else(|| self.fail(CaptureErrorKind::Malformed("writer closed".into())))?;
-        let writer = PcapWriter::with_header(sink, header).map_err(|e| self.fail(io_kind(e)))?;
-        self.writer = Some((writer, link_type));
+        header.write_to(&mut self.staged).map_err(|e| CaptureError::new(&self.name, None, io_kind(e)))?;
+        self.link = Some(link_type);
         Ok(())
+    }
+
+    fn write_staged(&mut self) -> Result<(), CaptureError> {
+        if !self.staged.is_empty() {
+            self.sink
+                .write_all(&self.staged)
+                .map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))?;
+            self.staged.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes every staged record to the sink now (a live capture calls this after each batch).
+    pub fn flush(&mut self) -> Result<(), CaptureError> {
+        self.write_staged()?;
+        self.sink.flush().map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))
     }
 
     /// Flushes and returns the sink. A writer that never saw a frame still writes a valid, empty pcap (as
     /// tcpdump does), with the Ethernet link type since no frame named another.
     pub fn finish(mut self) -> Result<W, CaptureError> {
-        if self.writer.is_none() {
-            self.open(LinkType::Ethernet)?;
-        }
-        let Some((writer, _)) = self.writer else { unreachable!("writer opened above") };
-        let mut sink = writer.into_writer();
-        sink.flush().map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))?;
-        Ok(sink)
+        self.start(LinkType::Ethernet)?;
+        self.flush()?;
+        Ok(self.sink)
     }
 }
 
