@@ -20,6 +20,10 @@ pub enum Command {
     Listen(ListenArgs),
     /// Talk to an echo listener as the seed's clients do, or probe it with many sessions (--count).
     Connect(ConnectArgs),
+    /// Capture live on one or more interfaces (needs CAP_NET_RAW), with the same output and tracking as `read`.
+    Sniff(SniffArgs),
+    /// Send the frames of a capture file out of an interface: loopback, or one inside a lab network namespace.
+    Replay(ReplayArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -53,6 +57,16 @@ pub struct ReadArgs {
     #[arg(value_name = "FILE... [FILTER]")]
     pub args: Vec<String>,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+}
+
+/// What to print and write for the packets a source delivers: shared by `read` and `sniff`.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Stop after this many packets have matched.
     #[arg(short = 'c', value_name = "COUNT")]
     pub count: Option<u64>,
@@ -88,9 +102,6 @@ pub struct ReadArgs {
     /// Accepted for tcpdump compatibility: synscope never resolves names.
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     pub numeric: u8,
-
-    #[command(flatten)]
-    pub track: TrackArgs,
 }
 
 /// Connection tracking options, shared by every command that reads packets.
@@ -317,4 +328,109 @@ pub enum GenWhat {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
         flood_percent: u8,
     },
+}
+
+const SNIFF_EXAMPLES: &str = "\
+Examples:
+  sudo synscope sniff -i lo 'tcp port 9999'
+  sudo synscope sniff -i lo -i eth0 -w both.pcap
+  sudo synscope sniff -i eth0 -q --duration 10s --conn-log conn.log
+  sudo synscope sniff -i lo --format json -c 100 syn
+  synscope sniff --list-interfaces
+
+Live capture needs CAP_NET_RAW: run it with sudo, or once `sudo setcap cap_net_raw+ep $(command -v synscope)`.
+On loopback each frame is seen once (the outgoing copy is skipped, as libpcap does). Frames carry the kernel's
+nanosecond timestamps. Ctrl-C or SIGTERM stops cleanly: output is flushed, open connections get their conn-log
+records, and the summary shows frames dropped by the kernel and by synscope itself. -w writes as it goes: the file
+is valid pcap up to the last complete batch even if synscope is killed.";
+
+#[derive(Args, Debug)]
+#[command(after_help = SNIFF_EXAMPLES)]
+pub struct SniffArgs {
+    /// Interface to capture on (repeatable).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", required_unless_present = "list_interfaces")]
+    pub interfaces: Vec<String>,
+
+    /// List the interfaces of this network namespace and exit.
+    #[arg(short = 'D', long)]
+    pub list_interfaces: bool,
+
+    /// A tcpdump-like filter expression.
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+
+    /// Bytes kept of each frame.
+    #[arg(short = 's', long, value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u32).range(64..=262_144))]
+    pub snaplen: u32,
+
+    /// Put the interfaces in promiscuous mode (off by default).
+    #[arg(long)]
+    pub promisc: bool,
+
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<crate::time::Duration>,
+
+    /// Print capture statistics this often on stderr while frames are being dropped.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub stats_interval: crate::time::Duration,
+
+    /// Kernel ring buffer per interface, in MiB (tcpdump -B takes KiB; libpcap's default is 2 MiB).
+    #[arg(short = 'B', long, value_name = "MIB", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub buffer_size: u32,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+}
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  sudo synscope replay captures/seed-session.pcap -i lo
+  sudo ip netns exec lab synscope replay captures/syn-flood.pcap -i veth0 --top-speed --loop 10
+  sudo synscope replay trace.pcap -i lo --speed 4 --count 1000
+
+Frames are sent as they are in the file, paced by their timestamps (scaled by --speed), at a fixed --pps, or as
+fast as possible with --top-speed. Safety: only loopback, or an interface inside a network namespace other than the
+initial one, is accepted; replay never puts traffic on a real network. A replay stops after --duration (at most
+300s) whatever the pacing.";
+
+#[derive(Args, Debug)]
+#[command(after_help = REPLAY_EXAMPLES)]
+pub struct ReplayArgs {
+    /// The capture file (pcap or pcapng).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    /// The interface to send on.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: String,
+
+    /// Replay X times faster than recorded (0.5 is half speed).
+    #[arg(long, value_name = "X", group = "pace")]
+    pub speed: Option<f64>,
+
+    /// Send at a fixed rate, in frames per second.
+    #[arg(long, value_name = "N", group = "pace", value_parser = clap::value_parser!(u64).range(1..))]
+    pub pps: Option<u64>,
+
+    /// Send as fast as possible.
+    #[arg(long, group = "pace")]
+    pub top_speed: bool,
+
+    /// Replay the file this many times.
+    #[arg(long = "loop", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub loops: u32,
+
+    /// Stop after sending this many frames.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (at most 300s).
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    pub duration: crate::time::Duration,
 }

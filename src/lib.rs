@@ -10,6 +10,8 @@
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
 //! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
+//! - [`safety`]: the traffic safety rule: crafted or replayed traffic goes only to loopback or into a network
+//!   namespace other than the initial one.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
 //!
 //! See `DESIGN.md` in the shared folder for the whole picture.
@@ -21,6 +23,7 @@ pub mod engine;
 pub mod filter;
 pub mod listener;
 pub mod output;
+pub mod safety;
 pub mod synth;
 pub mod time;
 pub mod track;

@@ -38,6 +38,10 @@ impl Timestamp {
         Duration(self.0.saturating_sub(earlier.0))
     }
 
+    pub fn saturating_sub(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_sub(d.as_nanos()))
+    }
+
     pub fn saturating_add(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(d.0))
     }

@@ -47,6 +47,16 @@ impl FrameBatch {
         });
     }
 
+    /// Pushes a frame whose bytes come in pieces (a live source re-inserting a VLAN tag or building a cooked
+    /// header), without assembling them first.
+    pub fn push_parts(&mut self, ts: Timestamp, link_type: LinkType, orig_len: u32, parts: &[&[u8]]) {
+        let start = self.bytes.len();
+        for part in parts {
+            self.bytes.extend_from_slice(part);
+        }
+        self.frames.push(FrameMeta { ts, link_type, orig_len, start, end: self.bytes.len() });
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }

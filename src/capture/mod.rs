@@ -3,6 +3,10 @@
 pub mod error;
 pub mod file;
 pub mod frame;
+pub mod inject;
+pub mod interfaces;
+pub mod live;
+pub mod pacing;
 pub mod read_buffer;
 pub mod source;
 pub mod writer;

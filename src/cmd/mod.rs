@@ -3,7 +3,10 @@
 pub mod connect;
 pub mod generate;
 pub mod listen;
+pub mod pipeline;
 pub mod read;
+pub mod replay;
+pub mod sniff;
 
 use std::process::ExitCode;
 
@@ -15,5 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => generate::run(&args),
         Command::Listen(args) => listen::run(&args),
         Command::Connect(args) => connect::run(&args),
+        Command::Sniff(args) => sniff::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }

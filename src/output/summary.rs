@@ -34,6 +34,10 @@ pub struct Summary {
     /// Connection records by conn_state, in ConnState::ALL order.
     pub conn_states: Vec<(ConnState, u64)>,
     pub tracker: Option<TrackerSummary>,
+    /// Live capture: per-interface counts of frames captured and dropped.
+    pub live: Vec<crate::capture::live::InterfaceStats>,
+    /// Live capture threads that stopped on an error.
+    pub capture_errors: u64,
 }
 
 /// What the tracker adds to the summary.
@@ -134,6 +138,12 @@ impl fmt::Display for Summary {
         if self.file_errors > 0 {
             write!(f, ", file errors {}", self.file_errors)?;
         }
+        if self.capture_errors > 0 {
+            write!(f, ", capture errors {}", self.capture_errors)?;
+        }
+        for live in &self.live {
+            write!(f, "\n  {}", live_line(live))?;
+        }
         if let Some(summary) = &self.tracker {
             let t = &summary.counts;
             let mut states = self.conn_states.clone();
@@ -175,4 +185,13 @@ impl fmt::Display for Summary {
         }
         Ok(())
     }
+}
+
+/// One interface's capture counts, in tcpdump's terms: what we captured, what reached our socket ("received by
+/// filter"), and the two kinds of drop.
+pub fn live_line(live: &crate::capture::live::InterfaceStats) -> String {
+    format!(
+        "{}: {} captured, {} received by the kernel, {} dropped by the kernel, {} dropped by synscope",
+        live.interface, live.captured, live.kernel_received, live.kernel_dropped, live.channel_dropped
+    )
 }

@@ -65,6 +65,22 @@ impl LinkType {
     }
 }
 
+impl LinkType {
+    /// libpcap's DLT_ name and description, as tcpdump prints them ("EN10MB (Ethernet)").
+    pub fn dlt_description(self) -> &'static str {
+        match self {
+            LinkType::Null => "NULL (BSD loopback)",
+            LinkType::Ethernet => "EN10MB (Ethernet)",
+            LinkType::RawIp => "RAW (Raw IP)",
+            LinkType::Loop => "LOOP (OpenBSD loopback)",
+            LinkType::LinuxSll => "LINUX_SLL (Linux cooked v1)",
+            LinkType::Ipv4 => "IPV4 (Raw IPv4)",
+            LinkType::Ipv6 => "IPV6 (Raw IPv6)",
+            LinkType::LinuxSll2 => "LINUX_SLL2 (Linux cooked v2)",
+        }
+    }
+}
+
 impl fmt::Display for LinkType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name(), self.linktype_value())

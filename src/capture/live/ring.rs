@@ -1,0 +1,229 @@
+//! A TPACKET_V3 receive ring (Documentation/networking/packet_mmap.rst): the kernel fills fixed-size blocks of
+//! variable-size frames in memory it shares with us, and hands a block over by setting `TP_STATUS_USER` in its
+//! header. One poll(2) wakes us for a whole block instead of one recvmsg(2) per frame, which is what lets a single
+//! capture thread keep up with a flood. Blocks are retired to us when full, or after `retire` even when not, so a
+//! quiet interface still shows its frames promptly.
+//!
+//! All unsafe code for the ring is here: the mapping, and the reads of headers the kernel wrote.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
+
+use super::socket::{OpenError, PacketSocket};
+use crate::time::Timestamp;
+
+/// Bytes per block: large enough that a flood fills blocks rather than the block count, small enough that the
+/// kernel finds the pages (it falls back to vmalloc for large orders).
+pub const BLOCK_BYTES: usize = 1 << 18;
+/// Required by the kernel for the frame accounting of TPACKET_V3, though frames are packed at any size.
+const FRAME_BYTES: usize = 1 << 11;
+
+// Offsets in `struct tpacket_block_desc` (version, offset_to_priv, then `tpacket_hdr_v1`).
+const BLOCK_STATUS: usize = 8;
+const BLOCK_NUM_PKTS: usize = 12;
+const BLOCK_FIRST_PKT: usize = 16;
+// Offsets in `struct tpacket3_hdr`.
+const PKT_NEXT_OFFSET: usize = 0;
+const PKT_SEC: usize = 4;
+const PKT_NSEC: usize = 8;
+const PKT_SNAPLEN: usize = 12;
+const PKT_LEN: usize = 16;
+const PKT_STATUS: usize = 20;
+const PKT_MAC: usize = 24;
+const PKT_VLAN_TCI: usize = 32;
+const PKT_VLAN_TPID: usize = 36;
+/// The `sockaddr_ll` follows the header at TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) = 48; its `sll_pkttype`
+/// is at offset 10 and `sll_hatype` at 8, `sll_protocol` at 2, `sll_halen` at 11 and `sll_addr` at 12.
+const PKT_SOCKADDR: usize = 48;
+
+/// One frame as the kernel delivered it, borrowed from the ring.
+#[derive(Clone, Copy, Debug)]
+pub struct RingFrame<'a> {
+    pub ts: Timestamp,
+    /// Length on the wire.
+    pub len: u32,
+    pub data: &'a [u8],
+    /// `sll_pkttype`: PACKET_HOST, PACKET_OUTGOING, ...
+    pub packet_type: u8,
+    /// `sll_protocol` (EtherType), host order.
+    pub protocol: u16,
+    /// `sll_hatype`: the ARPHRD_ type.
+    pub hardware_type: u16,
+    /// The link-layer source address (up to 8 bytes).
+    pub address: &'a [u8],
+    /// A VLAN tag the NIC or driver took out of the frame (TP_STATUS_VLAN_VALID), with its TPID.
+    pub vlan: Option<(u16, u16)>,
+}
+
+pub struct Ring {
+    socket: PacketSocket,
+    map: *mut u8,
+    blocks: usize,
+    next: usize,
+}
+
+// SAFETY: the mapping is owned by this Ring alone and only touched through &mut self.
+unsafe impl Send for Ring {}
+
+impl Ring {
+    /// Switches the socket to TPACKET_V3, sets up a ring of about `bytes`, maps it, and binds the socket.
+    pub fn new(socket: PacketSocket, bytes: usize, retire_ms: u32) -> Result<Ring, OpenError> {
+        let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
+        socket.set_option(libc::PACKET_VERSION, &version, "TPACKET_V3")?;
+        let blocks = (bytes / BLOCK_BYTES).max(2);
+        let request = libc::tpacket_req3 {
+            tp_block_size: BLOCK_BYTES as u32,
+            tp_block_nr: blocks as u32,
+            tp_frame_size: FRAME_BYTES as u32,
+            tp_frame_nr: (BLOCK_BYTES / FRAME_BYTES * blocks) as u32,
+            tp_retire_blk_tov: retire_ms,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        socket.set_option(libc::PACKET_RX_RING, &request, "receive ring (try a smaller -B)")?;
+        // SAFETY: maps the ring the kernel just allocated for this socket; the length is the one it was given.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                blocks * BLOCK_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                socket.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
+        }
+        let ring = Ring { socket, map: map.cast(), blocks, next: 0 };
+        ring.socket.bind()?;
+        Ok(ring)
+    }
+
+    pub fn socket(&self) -> &PacketSocket {
+        &self.socket
+    }
+
+    fn block_ptr(&self, index: usize) -> *mut u8 {
+        // SAFETY: index < blocks, so the offset stays inside the mapping.
+        unsafe { self.map.add(index * BLOCK_BYTES) }
+    }
+
+    fn status(&self, index: usize) -> &AtomicU32 {
+        // SAFETY: the status word is 4-aligned inside a page-aligned block and lives as long as the mapping;
+        // the kernel and we both access it, hence the atomic.
+        unsafe { &*(self.block_ptr(index).add(BLOCK_STATUS) as *const AtomicU32) }
+    }
+
+    /// Whether the next block belongs to us.
+    pub fn ready(&self) -> bool {
+        self.status(self.next).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+    }
+
+    /// Waits up to `timeout_ms` for the kernel to hand over a block. EINTR (a signal arrived) counts as a
+    /// timeout: the caller checks its stop flag either way.
+    pub fn wait(&self, timeout_ms: i32) -> io::Result<()> {
+        let mut pollfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `each` for every frame of the next block, then gives the block back to the kernel. Returns false
+    /// when the block was not ready.
+    pub fn drain_block(&mut self, mut each: impl FnMut(RingFrame<'_>)) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        let block = self.block_ptr(self.next);
+        // SAFETY: the block is ours until we reset its status; the kernel wrote `num_pkts` frames chained by
+        // `tp_next_offset` inside it, and every offset read is checked against the block size before use.
+        unsafe {
+            let count = read_u32(block, BLOCK_NUM_PKTS);
+            let mut offset = read_u32(block, BLOCK_FIRST_PKT) as usize;
+            for _ in 0..count {
+                if offset + PKT_SOCKADDR + 20 > BLOCK_BYTES {
+                    break;
+                }
+                if let Some(frame) = frame_at(block, offset) {
+                    each(frame);
+                }
+                let next = read_u32(block, offset + PKT_NEXT_OFFSET) as usize;
+                if next == 0 {
+                    break;
+                }
+                offset += next;
+            }
+        }
+        self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.next = (self.next + 1) % self.blocks;
+        true
+    }
+}
+
+/// # Safety
+/// `block + offset` must point at a `tpacket3_hdr` inside a block we own, with room for its `sockaddr_ll`.
+unsafe fn frame_at<'a>(block: *const u8, offset: usize) -> Option<RingFrame<'a>> {
+    // SAFETY: guaranteed by the caller for the header and sockaddr; data bounds are checked below.
+    unsafe {
+        let mac = read_u16(block, offset + PKT_MAC) as usize;
+        let snaplen = read_u32(block, offset + PKT_SNAPLEN) as usize;
+        if offset + mac + snaplen > BLOCK_BYTES {
+            return None;
+        }
+        let status = read_u32(block, offset + PKT_STATUS);
+        let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
+            let tci = read_u32(block, offset + PKT_VLAN_TCI) as u16;
+            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                read_u16(block, offset + PKT_VLAN_TPID)
+            } else {
+                0x8100
+            };
+            (tci, tpid)
+        });
+        let sockaddr = block.add(offset + PKT_SOCKADDR);
+        let address_len = usize::from(*sockaddr.add(11)).min(8);
+        Some(RingFrame {
+            ts: Timestamp::from_nanos(
+                u64::from(read_u32(block, offset + PKT_SEC)) * 1_000_000_000
+                    + u64::from(read_u32(block, offset + PKT_NSEC)),
+            ),
+            len: read_u32(block, offset + PKT_LEN),
+            data: std::slice::from_raw_parts(block.add(offset + mac), snaplen),
+            packet_type: *sockaddr.add(10),
+            protocol: u16::from_be(std::ptr::read_unaligned(sockaddr.add(2) as *const u16)),
+            hardware_type: std::ptr::read_unaligned(sockaddr.add(8) as *const u16),
+            address: std::slice::from_raw_parts(sockaddr.add(12), address_len),
+            vlan,
+        })
+    }
+}
+
+/// # Safety
+/// `base + offset .. + 4` must be readable.
+unsafe fn read_u32(base: *const u8, offset: usize) -> u32 {
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ptr::read_unaligned(base.add(offset) as *const u32) }
+}
+
+/// # Safety
+/// `base + offset .. + 2` must be readable.
+unsafe fn read_u16(base: *const u8, offset: usize) -> u16 {
+    // SAFETY: guaranteed by the caller.
+    unsafe { std::ptr::read_unaligned(base.add(offset) as *const u16) }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; nothing borrows it past `drain_block`.
+        unsafe { libc::munmap(self.map.cast(), self.blocks * BLOCK_BYTES) };
+    }
+}
