@@ -5,6 +5,8 @@
 //! - [`wire`]: decoding and crafting of frames, [`filter`]: tcpdump-like expressions, and [`track`]: the connection
 //!   tracker (annotations, Zeek-style connection records, SYN-flood detection). All are **pure**: they do no I/O,
 //!   spawn no threads and never read a clock. Time arrives with each frame ([`time::Timestamp`]).
+//! - [`defense`]: SYN-flood defences (SYN cookies, half-open limits, rate limits, the SYN proxy) as pure state
+//!   machines, driven by the guard and the lab.
 //! - [`capture`]: the edge that touches packets: capture files in, pcap files out.
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
@@ -19,6 +21,7 @@
 pub mod capture;
 pub mod cli;
 pub mod cmd;
+pub mod defense;
 pub mod engine;
 pub mod filter;
 pub mod listener;
