@@ -123,3 +123,25 @@ impl Drop for HostVeth {
         let _ = Command::new("ip").args(["link", "del", &self.a]).output();
     }
 }
+
+/// A name in `/run/netns` bound to the namespace the tests run in (`ip netns attach NAME PID`), normally the initial
+/// one: it stands for "a name that leads to the host's own namespace" in tests that synscope refuses to tune it.
+/// Dropping it removes the name only (`ip netns del` unmounts and unlinks); unlike [`Netns`] it kills nothing, since
+/// every process of the host lives in that namespace.
+pub struct AttachedNetns {
+    pub name: String,
+}
+
+impl AttachedNetns {
+    pub fn new(prefix: &str) -> AttachedNetns {
+        let attached = AttachedNetns { name: unique_name(prefix) };
+        run("ip", &["netns", "attach", &attached.name, &std::process::id().to_string()]);
+        attached
+    }
+}
+
+impl Drop for AttachedNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
