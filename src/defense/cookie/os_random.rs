@@ -1,0 +1,34 @@
+//! Cookie keys from the kernel's random generator. This is the one piece of the codec that touches the OS, so it
+//! stays out of the pure core and only the guard calls it; tests build codecs from explicit keys.
+
+use std::io::{self, Read};
+
+/// 32 fresh random bytes: a key for [`super::CookieCodec::new`] or [`super::CookieCodec::rotate`].
+///
+/// Uses getrandom(2), which blocks only until the kernel's pool is initialised at boot, so a guard started early
+/// never gets a guessable key; on kernels older than 3.17 (ENOSYS) it falls back to `/dev/urandom`.
+pub fn os_random_key() -> io::Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    let mut filled = 0;
+    while filled < key.len() {
+        let rest = &mut key[filled..];
+        // SAFETY: the pointer and length describe `rest`, a live, writable byte slice.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOSYS) => return urandom_key(),
+                _ => return Err(err),
+            }
+        }
+        filled += n as usize;
+    }
+    Ok(key)
+}
+
+fn urandom_key() -> io::Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    Ok(key)
+}
