@@ -24,6 +24,10 @@ pub enum Command {
     Sniff(SniffArgs),
     /// Send the frames of a capture file out of an interface: loopback, or one inside a lab network namespace.
     Replay(ReplayArgs),
+    /// Apply the kernel's SYN-flood defences (syncookies, SYN backlog, SYN-ACK retries, somaxconn) to a lab namespace.
+    Harden(crate::cmd::harden::HardenArgs),
+    /// Guard a listener against SYN floods from between two interfaces: SYN cookies, half-open limits, a SYN proxy.
+    Guard(crate::cmd::guard::GuardArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]

@@ -12,6 +12,7 @@
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
 //! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
+//! - [`netns`]: named network namespaces entered from a thread: the kernel's SYN-flood sysctls and counters.
 //! - [`safety`]: the traffic safety rule: crafted or replayed traffic goes only to loopback or into a network
 //!   namespace other than the initial one.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
@@ -25,6 +26,7 @@ pub mod defense;
 pub mod engine;
 pub mod filter;
 pub mod listener;
+pub mod netns;
 pub mod output;
 pub mod safety;
 pub mod synth;

@@ -2,6 +2,8 @@
 
 pub mod connect;
 pub mod generate;
+pub mod guard;
+pub mod harden;
 pub mod listen;
 pub mod pipeline;
 pub mod read;
@@ -20,5 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connect(args) => connect::run(&args),
         Command::Sniff(args) => sniff::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Harden(args) => harden::run(&args),
+        Command::Guard(args) => guard::run(&args),
     }
 }

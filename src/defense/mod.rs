@@ -13,8 +13,10 @@
 //! scripted ones.
 
 pub mod cookie;
+pub mod guard;
 pub mod half_open;
 pub mod policy;
+pub mod proxy;
 pub mod rate_limit;
 
 use std::net::SocketAddr;

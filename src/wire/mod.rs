@@ -1,5 +1,6 @@
 //! Decoding and crafting of frames. Pure: no I/O, no clock (see the crate docs).
 
+pub mod checksum;
 pub mod craft;
 pub mod decode;
 pub mod flow;
@@ -7,6 +8,7 @@ pub mod linktype;
 pub mod packet;
 pub mod segment;
 pub mod seq;
+pub mod tcp_layout;
 pub mod tcp_options;
 
 pub use decode::decode;

@@ -60,6 +60,32 @@ impl<'a> TcpOptions<'a> {
             _ => None,
         })
     }
+
+    /// The options a handshake negotiates, in one pass.
+    pub fn handshake(self) -> HandshakeOptions {
+        let mut found = HandshakeOptions::default();
+        for option in self {
+            match option {
+                TcpOption::Mss(m) => found.mss = Some(m),
+                TcpOption::WindowScale(shift) => found.wscale = Some(shift),
+                TcpOption::SackPermitted => found.sack_permitted = true,
+                TcpOption::Timestamp { val, ecr } => found.timestamps = Some((val, ecr)),
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
+/// MSS (RFC 9293 §3.7.1), window scale (RFC 7323 §2.2), SACK-permitted (RFC 2018 §2) and timestamps (RFC 7323
+/// §3) as one segment carries them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandshakeOptions {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    /// TSval and TSecr.
+    pub timestamps: Option<(u32, u32)>,
 }
 
 fn be16(b: &[u8]) -> u16 {

@@ -51,6 +51,22 @@ impl LinkMode {
     }
 }
 
+/// The sender left the transport checksum to the NIC (include/uapi/linux/if_packet.h).
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+
+/// One frame read with [`PacketSocket::recv`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub len: usize,
+    /// `sll_pkttype`: PACKET_HOST, PACKET_OUTGOING, ...
+    pub packet_type: u8,
+    /// The TCP/UDP checksum holds only the pseudo-header sum: a local sender offloaded it (veth, loopback), and a
+    /// frame forwarded as it is would be dropped by the receiver.
+    pub checksum_pending: bool,
+    /// A VLAN tag the driver took out of the frame, with its TPID.
+    pub vlan: Option<(u16, u16)>,
+}
+
 /// The kernel's counters for one packet socket since the last read (`PACKET_STATISTICS` resets them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelStats {
@@ -163,6 +179,102 @@ impl PacketSocket {
             return Err(io::Error::last_os_error());
         }
         Ok(KernelStats { packets: u64::from(stats.tp_packets), drops: u64::from(stats.tp_drops) })
+    }
+}
+
+/// Receiving and sending one frame at a time, for the guard: a bridge cannot wait for a ring block to fill (a
+/// TPACKET_V3 block is only handed over when full or when its timer fires, which is milliseconds per hop), so it
+/// reads each frame as it arrives.
+impl PacketSocket {
+    /// Makes reads and writes non-blocking, so one thread can serve two interfaces with poll(2).
+    pub fn set_nonblocking(&self) -> Result<(), OpenError> {
+        // SAFETY: fcntl(2) on our own descriptor.
+        let rc = unsafe {
+            let flags = libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(self.fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK)
+        };
+        if rc < 0 { Err(self.error("non-blocking mode", io::Error::last_os_error())) } else { Ok(()) }
+    }
+
+    /// Sends bypass the qdisc layer (packet(7) PACKET_QDISC_BYPASS): a bridge forwards, it does not shape.
+    pub fn bypass_qdisc(&self) -> Result<(), OpenError> {
+        self.set_option(libc::PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS")
+    }
+
+    /// Asks for a larger receive queue (SO_RCVBUFFORCE, which root may set beyond rmem_max), so bursts wait in
+    /// the kernel instead of being dropped.
+    pub fn set_receive_buffer(&self, bytes: usize) {
+        let value = i32::try_from(bytes).unwrap_or(i32::MAX);
+        // SAFETY: setsockopt(2) with a live int; failure only leaves the default size.
+        unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&value as *const i32).cast(),
+                std::mem::size_of::<i32>() as libc::socklen_t,
+            );
+        }
+    }
+
+    /// Asks for a `tpacket_auxdata` with every frame (packet(7) PACKET_AUXDATA): it says when the sender left the
+    /// checksum to hardware (TP_STATUS_CSUMNOTREADY) and carries any VLAN tag the driver stripped.
+    pub fn want_auxdata(&self) -> Result<(), OpenError> {
+        self.set_option(libc::PACKET_AUXDATA, &1i32, "PACKET_AUXDATA")
+    }
+
+    /// Reads one frame into `buf`; `None` when nothing is waiting. A frame longer than `buf` is cut to it.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        // SAFETY: sockaddr_ll is plain old data.
+        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut control = [0u64; 8];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is plain old data; every pointer set below outlives the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+        message.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: the kernel writes within the buffers described by `message`.
+        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut message, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        let mut received =
+            Received { len: n as usize, packet_type: from.sll_pkttype, checksum_pending: false, vlan: None };
+        // SAFETY: walks the control messages the kernel wrote, with the libc macros made for it.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&message);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_PACKET && (*cmsg).cmsg_type == libc::PACKET_AUXDATA {
+                    let aux = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::tpacket_auxdata);
+                    received.checksum_pending = aux.tp_status & TP_STATUS_CSUMNOTREADY != 0;
+                    if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {
+                        let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                            aux.tp_vlan_tpid
+                        } else {
+                            0x8100
+                        };
+                        received.vlan = Some((aux.tp_vlan_tci, tpid));
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&message, cmsg);
+            }
+        }
+        Ok(Some(received))
+    }
+
+    /// Sends one whole frame out of the bound interface.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: the kernel reads frame.len() bytes from frame.
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 }
 

@@ -1,0 +1,349 @@
+//! `synscope guard`: the SYN-flood guard as a bump in the wire between two interfaces of a gateway namespace. The
+//! decisions are all in `defense::guard`; this edge reads frames from both interfaces, hands them over with the
+//! clock, and sends what comes back. One thread serves both sides: the work per frame is small, and one owner of
+//! the tables needs no locks.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::capture::interfaces;
+use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
+use crate::cli::{UsageError, parse_duration, parse_socket_addr};
+use crate::defense::guard::{Guard, GuardConfig, GuardStats, ListenerOptions, Outbox, Side, Verdict};
+use crate::defense::half_open::{HalfOpenConfig, Overflow};
+use crate::defense::policy::Mode;
+use crate::time::{Duration, Timestamp};
+use crate::wire::LinkType;
+
+const GUARD_EXAMPLES: &str = "\
+Examples:
+  ip netns exec gw synscope guard --outside g-out --inside g-in --protect 10.77.0.2:9999 --mode cookies
+  ip netns exec gw synscope guard --outside g-out --inside g-in --protect 10.77.0.2:9999 --mode limit \\
+      --half-open-limit 64 --synrecv-timeout 3s
+  ip netns exec gw synscope guard ... --mode auto --stats-json stats.json
+
+The guard bridges every frame between the two interfaces unchanged, except TCP to and from the protected
+ADDR:PORT. limit: SYNs within the half-open limits pass to the listener; a half-open connection that times out or
+is evicted gets a RST sent to the listener in the client's name, freeing its SYN-queue slot. cookies: a SYN proxy;
+SYNs are answered with SYN cookies and nothing reaches the listener before a valid ACK. auto: stateful proxy below
+the high watermark, cookies above it until the table drains below the low one. The interfaces should carry no
+addresses and the namespace should not forward (the guard is the only path). Needs CAP_NET_RAW and CAP_NET_ADMIN.";
+
+/// `synscope guard` flags.
+#[derive(Args, Debug)]
+#[command(after_help = GUARD_EXAMPLES)]
+pub struct GuardArgs {
+    /// The interface towards the clients.
+    #[arg(long, value_name = "IFACE")]
+    pub outside: String,
+
+    /// The interface towards the listener.
+    #[arg(long, value_name = "IFACE")]
+    pub inside: String,
+
+    /// The listener to protect, ADDR:PORT.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_socket_addr)]
+    pub protect: SocketAddr,
+
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
+
+    /// Half-open connections allowed at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub half_open_limit: usize,
+
+    /// Half-open connections allowed per client address.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub per_source_limit: usize,
+
+    /// How long a connection may stay half-open.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub synrecv_timeout: Duration,
+
+    /// SYN-ACK retransmissions of the stateful proxy (auto mode), 1 s, 2 s, 4 s... apart.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub synack_retries: u32,
+
+    /// What to do with a SYN when the half-open table is full.
+    #[arg(long, value_enum, default_value_t = OverflowArg::DropNew)]
+    pub overflow: OverflowArg,
+
+    /// SYNs per second allowed from one source address (RFC 4987 §3.1 filtering); unlimited when absent.
+    #[arg(long, value_name = "R")]
+    pub syn_rate_per_source: Option<f64>,
+
+    /// The listener's MSS, as its SYN-ACKs announce it (the proxy promises it to clients).
+    #[arg(long, value_name = "BYTES", default_value_t = 1460)]
+    pub listener_mss: u16,
+
+    /// The listener's window scale; `none` if it does not scale.
+    #[arg(long, value_name = "SHIFT|none", default_value = "7")]
+    pub listener_wscale: String,
+
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Write the final statistics as JSON to this file (they always go to stdout too).
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<String>,
+
+    /// Print no per-second line.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    Off,
+    Limit,
+    Cookies,
+    Auto,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OverflowArg {
+    DropNew,
+    EvictOldest,
+    Cookies,
+}
+
+/// `sll_pkttype` of frames this host sent: the guard's own sends, seen again on the other socket.
+const PACKET_OUTGOING: u8 = 4;
+/// Longest frame read in one piece.
+const FRAME_BUFFER: usize = 1 << 18;
+
+pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
+    let config = config(args)?;
+    let outside = open(&args.outside)?;
+    let inside = open(&args.inside)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
+    }
+    let key = crate::defense::cookie::os_random_key().context("reading a random cookie secret")?;
+    let mut guard = Guard::new(config, key);
+    eprintln!(
+        "synscope: guarding {} between {} (outside) and {} (inside), mode {}",
+        args.protect,
+        args.outside,
+        args.inside,
+        args.mode.name()
+    );
+    let deadline = args.duration.map(|d| Instant::now() + StdDuration::from_nanos(d.as_nanos()));
+    let report = serve(&mut guard, [&outside, &inside], &stop, deadline, args.quiet)?;
+    let json = serde_json::to_string_pretty(&report).context("encoding the statistics")?;
+    println!("{json}");
+    if let Some(path) = &args.stats_json {
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Off => "off",
+            ModeArg::Limit => "limit",
+            ModeArg::Cookies => "cookies",
+            ModeArg::Auto => "auto",
+        }
+    }
+}
+
+fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
+    if args.outside == args.inside {
+        return Err(UsageError("--outside and --inside must be two different interfaces".into()).into());
+    }
+    if args.half_open_limit == 0 || args.per_source_limit == 0 {
+        return Err(UsageError("--half-open-limit and --per-source-limit must be at least 1".into()).into());
+    }
+    if args.syn_rate_per_source.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(UsageError("--syn-rate-per-source must be a positive number".into()).into());
+    }
+    let listener_wscale = match args.listener_wscale.as_str() {
+        "none" => None,
+        text => match text.parse::<u8>() {
+            Ok(shift) if shift <= 14 => Some(shift),
+            _ => return Err(UsageError(format!("--listener-wscale {text}: use 0..14 or none")).into()),
+        },
+    };
+    let mode = match args.mode {
+        ModeArg::Off => Mode::Off,
+        ModeArg::Limit => Mode::Limit,
+        ModeArg::Cookies => Mode::Cookies,
+        ModeArg::Auto => Mode::Auto,
+    };
+    let overflow = match args.overflow {
+        OverflowArg::DropNew => Overflow::DropNew,
+        OverflowArg::EvictOldest => Overflow::EvictOldest,
+        OverflowArg::Cookies => Overflow::Cookies,
+    };
+    let half_open = HalfOpenConfig {
+        global_limit: args.half_open_limit,
+        per_source_limit: args.per_source_limit,
+        synrecv_timeout: args.synrecv_timeout,
+        synack_retries: args.synack_retries,
+        overflow,
+        ..HalfOpenConfig::default()
+    };
+    // Auto mode leaves the stateful table at three quarters full, and comes back at three eighths.
+    let high = (args.half_open_limit * 3 / 4).max(1);
+    Ok(GuardConfig {
+        protect: args.protect,
+        mode,
+        half_open,
+        watermarks: (high, high / 2),
+        syn_rate_per_source: args.syn_rate_per_source,
+        listener: ListenerOptions { mss: args.listener_mss, wscale: listener_wscale, ..ListenerOptions::default() },
+        max_proxied: 65_536,
+        proxy_idle_timeout: Duration::from_secs(300),
+        cookie_tick: Duration::from_secs(64),
+    })
+}
+
+/// A packet socket on `name`, ready to bridge: non-blocking, promiscuous, with aux data, bypassing the qdisc.
+fn open(name: &str) -> anyhow::Result<PacketSocket> {
+    let interface = interfaces::find(name)?;
+    let socket = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
+    socket.set_promiscuous()?;
+    socket.want_auxdata()?;
+    socket.bypass_qdisc()?;
+    socket.set_receive_buffer(32 << 20);
+    socket.set_nonblocking()?;
+    socket.bind()?;
+    Ok(socket)
+}
+
+/// The guard needs CAP_NET_ADMIN as well as CAP_NET_RAW (promiscuous mode); say so.
+fn privilege(err: OpenError) -> anyhow::Error {
+    match err {
+        OpenError::NoPrivilege(interface) => anyhow::anyhow!(
+            "guarding on {interface} needs CAP_NET_RAW and CAP_NET_ADMIN: run synscope with sudo, or grant them \
+             once with `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v synscope)`"
+        ),
+        other => other.into(),
+    }
+}
+
+/// The bridge loop: read whatever is waiting on either side, act on it, fire timers, print a line a second.
+fn serve(
+    guard: &mut Guard,
+    sockets: [&PacketSocket; 2],
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+    quiet: bool,
+) -> anyhow::Result<GuardStats> {
+    let mut buffer = vec![0u8; FRAME_BUFFER];
+    let mut outbox = Outbox::default();
+    let mut frame = Vec::with_capacity(FRAME_BUFFER);
+    let mut next_line = Instant::now() + StdDuration::from_secs(1);
+    let mut last = guard.stats();
+    let mut send_errors = 0u64;
+    while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
+        let mut busy = false;
+        for (index, socket) in sockets.iter().enumerate() {
+            let side = if index == 0 { Side::Outside } else { Side::Inside };
+            // A bounded burst per side, so neither starves the other.
+            for _ in 0..256 {
+                let Some(received) = socket.recv(&mut buffer)? else { break };
+                busy = true;
+                if received.packet_type == PACKET_OUTGOING {
+                    continue;
+                }
+                restore(&buffer[..received.len], received, &mut frame);
+                let verdict = guard.handle(now(), side, &mut frame, &mut outbox);
+                if verdict == Verdict::Forward {
+                    send_errors += u64::from(sockets[1 - index].send(&frame).is_err());
+                }
+                send_errors += flush(&mut outbox, sockets);
+            }
+        }
+        guard.poll_timers(now(), &mut outbox);
+        send_errors += flush(&mut outbox, sockets);
+        if Instant::now() >= next_line {
+            next_line += StdDuration::from_secs(1);
+            let stats = guard.stats();
+            if !quiet {
+                print_line(&last, &stats, send_errors);
+            }
+            last = stats;
+        }
+        if !busy {
+            wait(sockets, 10);
+        }
+    }
+    Ok(guard.stats())
+}
+
+/// The frame as it was on the wire: a stripped VLAN tag put back, and a checksum the sender left to hardware
+/// filled in (forwarded as it is, the receiver would drop it).
+fn restore(data: &[u8], received: crate::capture::live::socket::Received, frame: &mut Vec<u8>) {
+    frame.clear();
+    match received.vlan {
+        Some((tci, tpid)) if data.len() >= 12 => {
+            frame.extend_from_slice(&data[..12]);
+            frame.extend_from_slice(&tpid.to_be_bytes());
+            frame.extend_from_slice(&tci.to_be_bytes());
+            frame.extend_from_slice(&data[12..]);
+        }
+        _ => frame.extend_from_slice(data),
+    }
+    if received.checksum_pending {
+        crate::wire::checksum::fill_transport_checksum(frame);
+    }
+}
+
+fn flush(outbox: &mut Outbox, sockets: [&PacketSocket; 2]) -> u64 {
+    let mut errors = 0;
+    for (side, frame) in outbox.frames() {
+        let socket = if side == Side::Outside { sockets[0] } else { sockets[1] };
+        errors += u64::from(socket.send(frame).is_err());
+    }
+    outbox.clear();
+    errors
+}
+
+fn wait(sockets: [&PacketSocket; 2], timeout_ms: i32) {
+    use std::os::fd::AsRawFd;
+    let mut fds = sockets.map(|s| libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+    // SAFETY: two valid pollfds; EINTR is fine (the loop checks its stop flag).
+    unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+}
+
+fn now() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_nanos(since_epoch.as_nanos() as u64)
+}
+
+/// One line a second on stderr: rates over the last second, and the tables now.
+fn print_line(last: &GuardStats, now: &GuardStats, send_errors: u64) {
+    let (a, b) = (&last.counters, &now.counters);
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(
+        stderr,
+        "guard: {} SYN/s, {} SYN-ACK/s, in {} pps, out {} pps | half-open {} (peak {}) | proxied {} | cookies ok {} \
+         failed {} expired {} | drops {} | rst sent {}{}",
+        b.syns_seen - a.syns_seen,
+        b.synacks_sent - a.synacks_sent,
+        b.frames_in - a.frames_in,
+        b.frames_out - a.frames_out,
+        now.half_open.current,
+        now.half_open.peak,
+        now.proxy.current,
+        b.cookies_validated,
+        b.cookies_failed,
+        b.cookies_expired,
+        b.drops.total(),
+        b.rsts_sent,
+        if send_errors > 0 { format!(" | send errors {send_errors}") } else { String::new() }
+    );
+}

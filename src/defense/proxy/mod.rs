@@ -1,0 +1,264 @@
+//! The SYN proxy's connection table (RFC 4987 §3.8, modelled on netfilter's SYNPROXY target):
+//!
+//! 1. the client's SYN is answered by the proxy (a cookie, or a stateful ISN), and nothing reaches the listener;
+//! 2. a valid ACK opens an entry here in [`ProxyState::SynSent`], and the proxy sends the listener a SYN carrying
+//!    the client's ISN and options;
+//! 3. the listener's SYN-ACK fixes the [`Translation`] and the proxy ACKs it: [`ProxyState::Established`];
+//! 4. from then on every segment of the connection is rewritten ([`translate`]);
+//! 5. entries go on RST, after both FINs, or when idle too long; the table is bounded.
+
+pub mod translate;
+
+use hashbrown::HashMap;
+use serde::Serialize;
+
+use super::Tuple;
+use crate::time::{Duration, Timestamp};
+pub use translate::Translation;
+
+/// What the proxy learnt from the client's handshake and must pass on to the listener in its SYN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientHandshake {
+    /// The client's ISN (its ACK's sequence number − 1).
+    pub client_isn: u32,
+    /// The ISN the proxy gave the client (the cookie, or the stateful ISN).
+    pub proxy_isn: u32,
+    pub mss: u16,
+    pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    /// The client's current TSval and the TSval the proxy sent it, when the client uses timestamps.
+    pub timestamps: Option<(u32, u32)>,
+    /// The client's receive window as its ACK announced it (already scaled by its window scale).
+    pub window: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyState {
+    /// The proxy has sent the listener its SYN and waits for the SYN-ACK.
+    SynSent(ClientHandshake),
+    Established(Translation),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ProxyEntry {
+    pub state: ProxyState,
+    pub last_seen: Timestamp,
+    pub client_fin: bool,
+    pub server_fin: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyStats {
+    /// Connections handed to the listener after a valid ACK.
+    pub opened: u64,
+    /// Connections whose listener SYN-ACK arrived: the translation is set.
+    pub established: u64,
+    pub closed: u64,
+    pub reset: u64,
+    pub idle_expired: u64,
+    /// Valid ACKs turned away because the table was full.
+    pub table_full: u64,
+    pub current: u64,
+    pub peak: u64,
+}
+
+/// Proxied connections, bounded.
+pub struct ProxyTable {
+    entries: HashMap<Tuple, ProxyEntry>,
+    max_entries: usize,
+    idle_timeout: Duration,
+    /// A SYN-SENT entry whose listener never answers is dropped after this long.
+    syn_sent_timeout: Duration,
+    next_sweep: Timestamp,
+    stats: ProxyStats,
+}
+
+/// How often idle entries are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+impl ProxyTable {
+    pub fn new(max_entries: usize, idle_timeout: Duration, syn_sent_timeout: Duration) -> ProxyTable {
+        ProxyTable {
+            entries: HashMap::with_capacity(max_entries.min(1 << 16)),
+            max_entries,
+            idle_timeout,
+            syn_sent_timeout,
+            next_sweep: Timestamp::from_nanos(0),
+            stats: ProxyStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> ProxyStats {
+        ProxyStats { current: self.entries.len() as u64, ..self.stats }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get_mut(&mut self, tuple: &Tuple) -> Option<&mut ProxyEntry> {
+        self.entries.get_mut(tuple)
+    }
+
+    /// Step 2: a valid ACK. Returns false (and counts it) when the table is full; a new SYN for a tuple already
+    /// here replaces it (the client started over).
+    pub fn open(&mut self, now: Timestamp, tuple: Tuple, handshake: ClientHandshake) -> bool {
+        if self.entries.len() >= self.max_entries && !self.entries.contains_key(&tuple) {
+            self.stats.table_full += 1;
+            return false;
+        }
+        let entry =
+            ProxyEntry { state: ProxyState::SynSent(handshake), last_seen: now, client_fin: false, server_fin: false };
+        self.entries.insert(tuple, entry);
+        self.stats.opened += 1;
+        self.stats.peak = self.stats.peak.max(self.entries.len() as u64);
+        true
+    }
+
+    /// Step 3: the listener's SYN-ACK (its ISN and TSval) fixes the translation.
+    pub fn establish(
+        &mut self,
+        now: Timestamp,
+        tuple: &Tuple,
+        listener_isn: u32,
+        listener_tsval: Option<u32>,
+        window_rescale: Option<(u8, u8)>,
+    ) -> Option<(ClientHandshake, Translation)> {
+        let entry = self.entries.get_mut(tuple)?;
+        let ProxyState::SynSent(handshake) = entry.state else { return None };
+        let ts_delta = match (handshake.timestamps, listener_tsval) {
+            (Some((_, proxy_tsval)), Some(listener)) => Some(proxy_tsval.wrapping_sub(listener)),
+            _ => None,
+        };
+        let translation =
+            Translation { seq_delta: handshake.proxy_isn.wrapping_sub(listener_isn), ts_delta, window_rescale };
+        entry.state = ProxyState::Established(translation);
+        entry.last_seen = now;
+        self.stats.established += 1;
+        Some((handshake, translation))
+    }
+
+    /// A segment of an established connection passed: note FINs, and drop the entry once both sides have sent one
+    /// (the final ACK needs no translation state: a lone ACK of a FIN is translated before the entry goes).
+    pub fn saw(&mut self, now: Timestamp, tuple: &Tuple, from_client: bool, fin: bool) {
+        let Some(entry) = self.entries.get_mut(tuple) else { return };
+        entry.last_seen = now;
+        if fin {
+            if from_client {
+                entry.client_fin = true;
+            } else {
+                entry.server_fin = true;
+            }
+        }
+    }
+
+    /// Removes an entry whose both FINs have been seen and acknowledged (called on the last ACK).
+    pub fn close_if_done(&mut self, tuple: &Tuple) {
+        if self.entries.get(tuple).is_some_and(|e| e.client_fin && e.server_fin) {
+            self.entries.remove(tuple);
+            self.stats.closed += 1;
+        }
+    }
+
+    /// A RST from either side ends the entry.
+    pub fn reset(&mut self, tuple: &Tuple) -> Option<ProxyEntry> {
+        let entry = self.entries.remove(tuple)?;
+        self.stats.reset += 1;
+        Some(entry)
+    }
+
+    /// Drops idle entries, at most once per second of packet time.
+    pub fn expire(&mut self, now: Timestamp) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now.saturating_add(SWEEP_EVERY);
+        let (idle, syn_sent) = (self.idle_timeout, self.syn_sent_timeout);
+        let before = self.entries.len();
+        self.entries.retain(|_, e| {
+            let limit = if matches!(e.state, ProxyState::SynSent(_)) { syn_sent } else { idle };
+            now.saturating_since(e.last_seen) < limit
+        });
+        self.stats.idle_expired += (before - self.entries.len()) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuple(port: u16) -> Tuple {
+        Tuple { client: format!("10.0.0.1:{port}").parse().unwrap(), server: "10.0.0.2:80".parse().unwrap() }
+    }
+
+    fn handshake() -> ClientHandshake {
+        ClientHandshake {
+            client_isn: 100,
+            proxy_isn: 5000,
+            mss: 1460,
+            wscale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((11, 900)),
+            window: 502,
+        }
+    }
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from_nanos(secs * 1_000_000_000)
+    }
+
+    #[test]
+    fn the_translation_comes_from_both_isns_and_both_clocks() {
+        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        assert!(table.open(at(1), tuple(1), handshake()));
+        let (_, t) = table.establish(at(1), &tuple(1), 3000, Some(400), None).unwrap();
+        assert_eq!(t.seq_delta, 2000);
+        assert_eq!(t.ts_delta, Some(500));
+        // A second SYN-ACK (a retransmission) does not re-establish.
+        assert!(table.establish(at(1), &tuple(1), 3000, Some(400), None).is_none());
+        assert_eq!(table.stats().established, 1);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut table = ProxyTable::new(2, Duration::from_secs(60), Duration::from_secs(5));
+        assert!(table.open(at(1), tuple(1), handshake()));
+        assert!(table.open(at(1), tuple(2), handshake()));
+        assert!(!table.open(at(1), tuple(3), handshake()));
+        // Replacing an existing tuple is not growth.
+        assert!(table.open(at(1), tuple(2), handshake()));
+        assert_eq!((table.len(), table.stats().table_full), (2, 1));
+    }
+
+    #[test]
+    fn entries_go_after_both_fins_on_rst_or_when_idle() {
+        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        for port in 1..=3 {
+            table.open(at(1), tuple(port), handshake());
+            table.establish(at(1), &tuple(port), 1, None, None);
+        }
+        table.saw(at(2), &tuple(1), true, true);
+        table.close_if_done(&tuple(1));
+        assert_eq!(table.len(), 3, "one FIN is not the end");
+        table.saw(at(2), &tuple(1), false, true);
+        table.close_if_done(&tuple(1));
+        assert!(table.reset(&tuple(2)).is_some());
+        table.expire(at(62));
+        let stats = table.stats();
+        assert_eq!((stats.closed, stats.reset, stats.idle_expired, stats.current), (1, 1, 1, 0));
+    }
+
+    #[test]
+    fn a_listener_that_never_answers_frees_the_entry_sooner() {
+        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        table.open(at(1), tuple(1), handshake());
+        table.expire(at(5));
+        assert_eq!(table.len(), 1);
+        table.expire(at(7));
+        assert_eq!(table.len(), 0);
+    }
+}

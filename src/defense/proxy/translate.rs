@@ -1,0 +1,230 @@
+//! Sequence-space translation for a proxied connection (RFC 4987 §3.8; netfilter's SYNPROXY does the same in
+//! `synproxy_tstamp_adjust` and the conntrack seqadj helper).
+//!
+//! The client was answered by the proxy, with the proxy's ISN and timestamp clock; the listener later chose its own.
+//! From then on every segment crosses the guard rewritten, so each end sees only the numbers it agreed to:
+//!
+//! - listener → client: `seq += delta`, `TSval += ts_delta`;
+//! - client → listener: `ack -= delta`, every SACK block edge `-= delta`, `TSecr -= ts_delta`.
+//!
+//! `delta = proxy_isn - listener_isn`, `ts_delta = proxy_tsval - listener_tsval`, both mod 2^32. If the listener's
+//! window scale differs from the one the proxy advertised, listener windows are rescaled for the client. Checksums
+//! are adjusted incrementally (RFC 1624).
+
+use crate::wire::checksum::{adjust_u16, adjust_u32};
+use crate::wire::tcp_layout::TcpLayout;
+
+const OPT_END: u8 = 0;
+const OPT_NOP: u8 = 1;
+const OPT_SACK: u8 = 5;
+const OPT_TIMESTAMP: u8 = 8;
+
+/// How one proxied connection's numbers differ between its two halves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Translation {
+    /// proxy ISN − listener ISN.
+    pub seq_delta: u32,
+    /// proxy TSval − listener TSval, when both sides use timestamps.
+    pub ts_delta: Option<u32>,
+    /// The window scale the listener uses and the one the proxy told the client, when they differ.
+    pub window_rescale: Option<(u8, u8)>,
+}
+
+impl Translation {
+    /// Rewrites a listener → client segment in place.
+    pub fn to_client(&self, frame: &mut [u8], layout: &TcpLayout) {
+        let seq = layout.seq(frame);
+        set_u32(frame, layout, 4, seq.wrapping_add(self.seq_delta));
+        if let Some((listener, advertised)) = self.window_rescale {
+            let window = u32::from(layout.window(frame));
+            let scaled = ((window << listener) >> advertised).min(0xFFFF) as u16;
+            set_u16(frame, layout, 14, scaled);
+        }
+        if let Some(ts_delta) = self.ts_delta {
+            self.each_option(frame, layout, |frame, at, kind, _| {
+                if kind == OPT_TIMESTAMP {
+                    let value = read_u32(frame, at + 2);
+                    write_u32_adjusting(frame, layout, at + 2, value.wrapping_add(ts_delta));
+                }
+            });
+        }
+    }
+
+    /// Rewrites a client → listener segment in place.
+    pub fn to_server(&self, frame: &mut [u8], layout: &TcpLayout) {
+        if layout.flags(frame).ack() {
+            let ack = layout.ack(frame);
+            set_u32(frame, layout, 8, ack.wrapping_sub(self.seq_delta));
+        }
+        let (delta, ts_delta) = (self.seq_delta, self.ts_delta);
+        self.each_option(frame, layout, |frame, at, kind, len| match kind {
+            OPT_SACK => {
+                let mut edge = at + 2;
+                while edge + 4 <= at + len {
+                    let value = read_u32(frame, edge);
+                    write_u32_adjusting(frame, layout, edge, value.wrapping_sub(delta));
+                    edge += 4;
+                }
+            }
+            OPT_TIMESTAMP => {
+                if let Some(ts_delta) = ts_delta {
+                    let echo = read_u32(frame, at + 6);
+                    write_u32_adjusting(frame, layout, at + 6, echo.wrapping_sub(ts_delta));
+                }
+            }
+            _ => {}
+        });
+    }
+
+    /// Calls `each(frame, offset, kind, len)` for every well-formed option; stops at the first malformed one.
+    fn each_option(&self, frame: &mut [u8], layout: &TcpLayout, mut each: impl FnMut(&mut [u8], usize, u8, usize)) {
+        let end = layout.tcp + layout.tcp_header_len;
+        let mut at = layout.tcp + 20;
+        while at < end {
+            match frame[at] {
+                OPT_END => return,
+                OPT_NOP => at += 1,
+                kind => {
+                    let Some(&len) = frame.get(at + 1) else { return };
+                    let len = usize::from(len);
+                    if len < 2 || at + len > end {
+                        return;
+                    }
+                    let well_formed = match kind {
+                        OPT_TIMESTAMP => len == 10,
+                        OPT_SACK => len >= 10 && (len - 2).is_multiple_of(8),
+                        _ => true,
+                    };
+                    if well_formed {
+                        each(frame, at, kind, len);
+                    }
+                    at += len;
+                }
+            }
+        }
+    }
+}
+
+fn read_u32(frame: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
+}
+
+fn checksum(frame: &[u8], layout: &TcpLayout) -> u16 {
+    let at = layout.checksum_at();
+    u16::from_be_bytes([frame[at], frame[at + 1]])
+}
+
+fn store_checksum(frame: &mut [u8], layout: &TcpLayout, value: u16) {
+    let at = layout.checksum_at();
+    frame[at..at + 2].copy_from_slice(&value.to_be_bytes());
+}
+
+/// Writes a 32-bit value at frame offset `at` inside the TCP segment and adjusts the checksum.
+fn write_u32_adjusting(frame: &mut [u8], layout: &TcpLayout, at: usize, new: u32) {
+    let old = read_u32(frame, at);
+    let adjusted = adjust_u32(checksum(frame, layout), at - layout.tcp, old, new);
+    frame[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    store_checksum(frame, layout, adjusted);
+}
+
+/// Writes a 32-bit header field (`field` bytes into the TCP header).
+fn set_u32(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u32) {
+    write_u32_adjusting(frame, layout, layout.tcp + field, new);
+}
+
+fn set_u16(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u16) {
+    let at = layout.tcp + field;
+    let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
+    let adjusted = adjust_u16(checksum(frame, layout), field, old, new);
+    frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    store_checksum(frame, layout, adjusted);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::wire::craft::{EthernetSpec, IpSpec, TcpSpec, tcp_frame};
+    use crate::wire::decode;
+    use crate::wire::segment::TcpFlags;
+
+    /// A segment with a timestamp option after a single NOP (an odd offset) and one SACK block.
+    fn segment(seq: u32, ack: u32, tsval: u32, tsecr: u32, sack: (u32, u32)) -> Vec<u8> {
+        let (src, dst): (SocketAddr, SocketAddr) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
+        let mut options = vec![1, 8, 10];
+        options.extend_from_slice(&tsval.to_be_bytes());
+        options.extend_from_slice(&tsecr.to_be_bytes());
+        options.extend_from_slice(&[1, 1, 1, 5, 10]);
+        options.extend_from_slice(&sack.0.to_be_bytes());
+        options.extend_from_slice(&sack.1.to_be_bytes());
+        assert_eq!(options.len() % 4, 0);
+        let mut out = Vec::new();
+        tcp_frame(
+            &mut out,
+            Some(&EthernetSpec { src: [2; 6], dst: [4; 6], vlans: &[] }),
+            &IpSpec { src: src.ip(), dst: dst.ip(), ttl: 64, id: 1 },
+            &TcpSpec {
+                src_port: src.port(),
+                dst_port: dst.port(),
+                seq,
+                ack,
+                flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+                window: 512,
+                options: &options,
+                payload: b"hello",
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    /// The frame as it would be crafted with the given numbers: translation must give exactly these bytes,
+    /// checksum included.
+    fn assert_same(got: &[u8], want: &[u8]) {
+        assert_eq!(got, want);
+        let packet = decode(crate::wire::LinkType::Ethernet, got);
+        assert!(packet.malformed.is_none());
+    }
+
+    const T: Translation = Translation { seq_delta: 0x1000_0000, ts_delta: Some(500), window_rescale: None };
+
+    #[test]
+    fn client_to_server_rewrites_ack_sack_and_echo() {
+        let mut frame = segment(7, 0x1000_0064, 9, 1500, (0x1000_00c8, 0x1000_012c));
+        let layout = TcpLayout::of(&frame).unwrap();
+        T.to_server(&mut frame, &layout);
+        assert_same(&frame, &segment(7, 0x64, 9, 1000, (0xc8, 0x12c)));
+    }
+
+    #[test]
+    fn server_to_client_rewrites_seq_and_tsval() {
+        let mut frame = segment(0xfff0_0000, 7, 1000, 9, (1, 2));
+        let layout = TcpLayout::of(&frame).unwrap();
+        T.to_client(&mut frame, &layout);
+        assert_same(&frame, &segment(0x0ff0_0000, 7, 1500, 9, (1, 2)));
+    }
+
+    #[test]
+    fn translating_there_and_back_is_the_identity_on_the_numbers() {
+        let original = segment(123, 456, 789, 1011, (1213, 1415));
+        let mut frame = original.clone();
+        let layout = TcpLayout::of(&frame).unwrap();
+        let t = Translation { seq_delta: 0xdead_beef, ts_delta: Some(0x8000_0001), window_rescale: None };
+        t.to_client(&mut frame, &layout);
+        // Undo with the inverse deltas on the same fields: seq and TSval come back.
+        Translation { seq_delta: 0u32.wrapping_sub(0xdead_beef), ts_delta: Some(0u32.wrapping_sub(0x8000_0001)), ..t }
+            .to_client(&mut frame, &layout);
+        assert_same(&frame, &original);
+    }
+
+    #[test]
+    fn a_window_scale_mismatch_rescales_listener_windows() {
+        let mut frame = segment(1, 2, 3, 4, (5, 6));
+        let layout = TcpLayout::of(&frame).unwrap();
+        // 512 << 7 >> 9 = 128: the client multiplies by 2^9 and gets the listener's real window back.
+        Translation { seq_delta: 0, ts_delta: None, window_rescale: Some((7, 9)) }.to_client(&mut frame, &layout);
+        assert_eq!(layout.window(&frame), 128);
+        assert!(decode(crate::wire::LinkType::Ethernet, &frame).malformed.is_none());
+    }
+}
