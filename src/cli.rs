@@ -28,6 +28,10 @@ pub enum Command {
     Harden(crate::cmd::harden::HardenArgs),
     /// Guard a listener against SYN floods from between two interfaces: SYN cookies, half-open limits, a SYN proxy.
     Guard(crate::cmd::guard::GuardArgs),
+    /// Send a bounded SYN flood (spoofed sources) at loopback or into a lab namespace.
+    Flood(crate::cmd::flood::FloodArgs),
+    /// The SYN-flood lab: each defence under floods of rising rate, with a report and charts (--sim without root).
+    Lab(crate::cmd::lab::LabArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]

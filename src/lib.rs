@@ -25,6 +25,7 @@ pub mod cmd;
 pub mod defense;
 pub mod engine;
 pub mod filter;
+pub mod lab;
 pub mod listener;
 pub mod netns;
 pub mod output;

@@ -1,9 +1,11 @@
 //! One module per subcommand. These are the only places that join sources, the pure core and printers.
 
 pub mod connect;
+pub mod flood;
 pub mod generate;
 pub mod guard;
 pub mod harden;
+pub mod lab;
 pub mod listen;
 pub mod pipeline;
 pub mod read;
@@ -24,5 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args),
         Command::Harden(args) => harden::run(&args),
         Command::Guard(args) => guard::run(&args),
+        Command::Flood(args) => flood::run(&args),
+        Command::Lab(args) => lab::run(&args),
     }
 }

@@ -1,0 +1,68 @@
+//! What a lab run measures, shared by the real lab (namespaces), the simulation (`--sim`), the terminal table,
+//! `results.json`, `report.md` and the charts. One [`Trial`] is one scenario at one attack rate.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One trial: a scenario under one flood rate, with the legitimate prober running throughout.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// `none`, `kernel-cookies`, `kernel-tuned`, `guard-limit`, `guard-cookies`, `guard-auto`.
+    pub scenario: String,
+    /// The flood rate asked for, SYN/s (0: no attack).
+    pub rate_requested: u64,
+    /// The flood rate the generator reached, SYN/s.
+    pub rate_achieved: f64,
+    /// Length of the trial, seconds.
+    pub duration_s: f64,
+    /// Legitimate sessions tried, and those that completed the seed's protocol within their timeout.
+    pub sessions: u64,
+    pub successes: u64,
+    /// successes / sessions (1.0 when no session was tried).
+    pub success_ratio: f64,
+    /// Connect latency of the successful sessions, milliseconds.
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    /// Failed sessions by cause: refused, timeout, reset, protocol, other.
+    pub failures: BTreeMap<String, u64>,
+    /// The listener's SYN-RECV count over the trial: (seconds since the trial started, count).
+    pub syn_recv: Vec<(f64, u64)>,
+    /// The server namespace's listen counters over the trial (TcpExtSyncookiesSent, ListenDrops, ...).
+    pub kernel_counters: BTreeMap<String, u64>,
+    /// The guard's final statistics, for guard scenarios.
+    pub guard_stats: Option<serde_json::Value>,
+    /// CPU seconds the guard used during the trial.
+    pub guard_cpu_s: Option<f64>,
+}
+
+impl Trial {
+    /// The highest SYN-RECV count sampled.
+    pub fn syn_recv_peak(&self) -> u64 {
+        self.syn_recv.iter().map(|&(_, n)| n).max().unwrap_or(0)
+    }
+}
+
+/// A whole run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabResults {
+    /// `namespaces` for the real lab, `simulation` for `--sim`.
+    pub kind: String,
+    /// The simulation's seed (the real lab records 0).
+    pub seed: u64,
+    pub scenarios: Vec<String>,
+    /// Rates in the order they were tried, SYN/s.
+    pub rates: Vec<u64>,
+    /// The attacker: `synscope`, `hping3`, or `simulated`.
+    pub attacker: String,
+    pub trials: Vec<Trial>,
+    /// Free-form notes the report prints under the table (calibration, skipped scenarios).
+    pub notes: Vec<String>,
+}
+
+impl LabResults {
+    /// The trials of one scenario, in rate order.
+    pub fn scenario_trials<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Trial> + 'a {
+        self.trials.iter().filter(move |t| t.scenario == scenario)
+    }
+}
