@@ -287,6 +287,10 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "K", default_value_t = 10)]
     pub concurrency: usize,
 
+    /// Probe: start this many sessions per second, steadily (default: as fast as the K workers go).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+
     /// Time allowed: per session when probing (default 5s), else per step.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<crate::time::Duration>,

@@ -56,18 +56,19 @@ pub enum SafetyError {
 /// namespace) answers instead, since kernel threads always live in `init_net`. It is recognised by PF_KTHREAD, which
 /// no user process can have, so inside a container's pid namespace the fallback finds nothing and the error stands.
 pub fn in_initial_netns() -> io::Result<bool> {
-    let own = netns_id("self")?;
+    Ok(netns_id("self")? == initial_netns_id()?)
+}
+
+/// The initial network namespace's identity (see [`in_initial_netns`] for how it is found).
+pub fn initial_netns_id() -> io::Result<(u64, u64)> {
     match netns_id("1") {
-        Ok(init) => Ok(own == init),
-        Err(first) => match kthreadd_netns() {
-            Some(init) => Ok(own == init),
-            None => Err(io::Error::new(first.kind(), format!("/proc/1/ns/net: {first}"))),
-        },
+        Ok(init) => Ok(init),
+        Err(first) => kthreadd_netns().ok_or_else(|| io::Error::new(first.kind(), format!("/proc/1/ns/net: {first}"))),
     }
 }
 
 /// The namespace identity: device and inode of the nsfs file the link points to (namespaces(7)).
-fn netns_id(pid: &str) -> io::Result<(u64, u64)> {
+pub fn netns_id(pid: &str) -> io::Result<(u64, u64)> {
     let meta = std::fs::metadata(format!("/proc/{pid}/ns/net"))?;
     Ok((meta.dev(), meta.ino()))
 }

@@ -89,7 +89,11 @@ fn probe(args: &ConnectArgs, count: u64, messages: Vec<Vec<u8>>, timeout: Durati
     if count == 0 || args.concurrency == 0 {
         return Err(UsageError("--count and --concurrency must be at least 1".into()).into());
     }
-    let config = ProbeConfig { addr: args.addr, count, concurrency: args.concurrency, timeout, messages };
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(UsageError("--rate must be a positive number of sessions per second".into()).into());
+    }
+    let config =
+        ProbeConfig { addr: args.addr, count, concurrency: args.concurrency, timeout, messages, rate: args.rate };
     let report = prober::run(&config);
     let mut out = io::stdout().lock();
     match args.format {

@@ -20,6 +20,8 @@ pub struct ProbeConfig {
     pub concurrency: usize,
     pub timeout: Duration,
     pub messages: Vec<Vec<u8>>,
+    /// Sessions started per second; unpaced (as fast as the workers go) when `None`.
+    pub rate: Option<f64>,
 }
 
 /// What one session saw.
@@ -65,10 +67,21 @@ pub fn run(config: &ProbeConfig) -> Report {
     let next = AtomicU64::new(0);
     let outcomes = Mutex::new(Vec::with_capacity(usize::try_from(config.count).unwrap_or(0).min(1 << 20)));
     let workers = config.concurrency.max(1).min(usize::try_from(config.count).unwrap_or(usize::MAX));
+    let started = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while next.fetch_add(1, Ordering::Relaxed) < config.count {
+                loop {
+                    let ticket = next.fetch_add(1, Ordering::Relaxed);
+                    if ticket >= config.count {
+                        break;
+                    }
+                    // Paced: session N starts N/rate seconds in, like clients arriving at a steady rate, so a
+                    // slow session delays no other (as long as K workers suffice).
+                    if let Some(rate) = config.rate.filter(|r| *r > 0.0) {
+                        let due = started + Duration::from_secs_f64(ticket as f64 / rate);
+                        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+                    }
                     let outcome = session(config.addr, &config.messages, config.timeout);
                     outcomes.lock().unwrap_or_else(PoisonError::into_inner).push(outcome);
                 }
@@ -185,6 +198,7 @@ mod tests {
             concurrency: 2,
             timeout: Duration::from_secs(5),
             messages: vec![],
+            rate: None,
         }
     }
 

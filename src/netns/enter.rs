@@ -21,8 +21,6 @@ use super::NetnsError;
 /// Where `ip netns` keeps its named namespaces (ip-netns(8), NETNS_RUN_DIR).
 pub const NETNS_DIR: &str = "/run/netns";
 
-/// PF_KTHREAD in the `flags` field of `/proc/PID/stat` (include/linux/sched.h); see [`crate::safety`].
-const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// A named network namespace, held open: the descriptor pins it, so the name may be deleted meanwhile without our
 /// entering some other namespace that took its place.
@@ -56,7 +54,7 @@ impl Namespace {
 
     /// Whether this is the initial network namespace (the host's own, where the real interfaces live).
     pub fn is_initial(&self) -> io::Result<bool> {
-        Ok(self.id == initial_id()?)
+        Ok(self.id == crate::safety::initial_netns_id()?)
     }
 
     /// The project rule before any sysctl is written: never the initial namespace, and not knowing refuses.
@@ -127,37 +125,6 @@ pub fn list() -> io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// The initial namespace's identity: that of pid 1, or of kthreadd when a sandbox denies `/proc/1/ns/net` even to
-/// root (the ptrace access check of proc(5)); kernel threads always live in `init_net`. Same rule as
-/// [`crate::safety::in_initial_netns`].
-fn initial_id() -> io::Result<(u64, u64)> {
-    match ns_id("1") {
-        Ok(id) => Ok(id),
-        Err(first) => {
-            let stat = std::fs::read_to_string("/proc/2/stat").unwrap_or_default();
-            if is_kernel_thread(&stat) {
-                ns_id("2").map_err(|_| first)
-            } else {
-                Err(io::Error::new(first.kind(), format!("/proc/1/ns/net: {first}")))
-            }
-        }
-    }
-}
-
-fn ns_id(pid: &str) -> io::Result<(u64, u64)> {
-    let meta = std::fs::metadata(format!("/proc/{pid}/ns/net"))?;
-    Ok((meta.dev(), meta.ino()))
-}
-
-/// `flags` is field 9 of `/proc/PID/stat`, counted after the last `)` since the command name may hold spaces.
-fn is_kernel_thread(stat: &str) -> bool {
-    let Some(close) = stat.rfind(')') else {
-        return false;
-    };
-    let flags = stat[close + 1..].split_whitespace().nth(6).and_then(|f| f.parse::<u64>().ok());
-    flags.is_some_and(|f| f & PF_KTHREAD != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,23 +159,6 @@ mod tests {
                 NetnsError::Unknown { existing, .. } => assert_eq!(existing, &list().unwrap()),
                 other => panic!("expected Unknown, got {other:?}"),
             }
-        }
-    }
-
-    mod kernel_threads {
-        use super::*;
-
-        #[test]
-        fn kthreadd_is_recognised_by_its_flags() {
-            let stat = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0";
-            assert!(is_kernel_thread(stat));
-        }
-
-        #[test]
-        fn a_user_process_with_a_tricky_name_is_not() {
-            let stat = "7 (a) S 1 2 3 4 5 2129984) S 1 1 1 0 -1 4194560 0";
-            assert!(!is_kernel_thread(stat));
-            assert!(!is_kernel_thread("garbage"));
         }
     }
 }
