@@ -1,12 +1,228 @@
-//! `synscope lab`: the SYN-flood lab (stub; being written).
+//! `synscope lab`: every defence under floods of rising rate, measured by a legitimate prober, reported as a table,
+//! `results.json`, `report.md` and charts. As root it runs for real in network namespaces; otherwise it says why and
+//! runs the same scenarios in the deterministic simulation (`--sim`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use clap::Args;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::cli::{UsageError, parse_duration};
+use crate::lab::real::{self, RealConfig};
+use crate::lab::results::LabResults;
+use crate::lab::scenario::{self, Scenario};
+use crate::lab::trial::{Attacker, Rate};
+use crate::lab::{charts, report, sim, topology};
+use crate::time::Duration;
+
+const LAB_EXAMPLES: &str = "\
+Examples:
+  sudo synscope lab                                   # every scenario, rates 0 up to the attacker's maximum
+  sudo synscope lab --quick                           # none, kernel-cookies, guard-cookies at 0 and max; < 60 s
+  sudo synscope lab --scenarios none,guard-cookies --rates 0,20000,max --duration 5s
+  sudo synscope lab --attacker hping3
+  synscope lab --sim --seed 7                         # no root needed: the deterministic simulation
+  sudo synscope lab --cleanup                         # remove namespaces left by a killed run
+
+Topology: client ── gateway ── server namespaces. The server runs `synscope listen`; the gateway runs the guard
+of the scenario, or a plain bridge; the client runs the flood and the legitimate prober (the seed's protocol, 1 s
+timeout per connection, paced). Scenarios: none, kernel-cookies, kernel-tuned, guard-limit, guard-cookies,
+guard-auto. Output in --out: results.json, report.md, charts (PNG and SVG), and per trial a short annotated
+capture from the server side (trials/*.pcap, trials/*-sniff.out).";
 
 #[derive(Args, Debug)]
-pub struct LabArgs {}
+#[command(after_help = LAB_EXAMPLES)]
+pub struct LabArgs {
+    /// Scenarios to run, comma-separated (default: all six; with --quick: none, kernel-cookies, guard-cookies).
+    #[arg(long, value_name = "LIST")]
+    pub scenarios: Option<String>,
 
-pub fn run(_args: &LabArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("lab is not built yet")
+    /// Flood rates in SYN/s, comma-separated; `max` is as fast as the attacker goes (default: 0, max/8, max/2,
+    /// max, after a 2 s calibration).
+    #[arg(long, value_name = "LIST")]
+    pub rates: Option<String>,
+
+    /// Length of each trial (at most 60s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Who floods: synscope's own generator, or hping3 when it is installed.
+    #[arg(long, value_enum, default_value_t = AttackerArg::Synscope)]
+    pub attacker: AttackerArg,
+
+    /// Legitimate sessions started per second during each trial.
+    #[arg(long, value_name = "R", default_value_t = 50.0)]
+    pub legit_rate: f64,
+
+    /// Directory for results.json, report.md, the charts and the trials' captures.
+    #[arg(long, value_name = "DIR", default_value = "lab-results")]
+    pub out: PathBuf,
+
+    /// A subset that runs in under a minute: for CI, and for a first look.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Run the deterministic simulation instead of namespaces (no privileges needed).
+    #[arg(long)]
+    pub sim: bool,
+
+    /// The simulation's seed: the same seed gives the same results.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Remove namespaces left behind by a lab run that was killed, and exit.
+    #[arg(long)]
+    pub cleanup: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AttackerArg {
+    Synscope,
+    Hping3,
+}
+
+/// The longest trial: the flood is bounded, and a lab run should stay a coffee break.
+const MAX_TRIAL: Duration = Duration::from_secs(60);
+
+pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
+    if args.cleanup {
+        let removed = topology::cleanup_leftovers()?;
+        eprintln!("synscope: removed {} lab namespace(s){}", removed.len(), list(&removed));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let scenarios = scenarios(args)?;
+    let duration = args.duration.unwrap_or(if args.quick { Duration::from_secs(4) } else { Duration::from_secs(10) });
+    if duration > MAX_TRIAL || duration < Duration::from_secs(2) {
+        return Err(UsageError("--duration must be between 2s and 60s".into()).into());
+    }
+    if !(args.legit_rate > 0.0 && args.legit_rate <= 1000.0) {
+        return Err(UsageError("--legit-rate must be between 0 and 1000 sessions per second".into()).into());
+    }
+    let rates = rates(args)?;
+    // SAFETY: geteuid(2) cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let results = if args.sim || !root {
+        if !args.sim {
+            eprintln!(
+                "synscope: the real lab needs root (it makes network namespaces and raw sockets); running the \
+                 simulation instead (--sim). Run `sudo synscope lab` for the real one."
+            );
+        }
+        simulate(args, &scenarios, rates.as_deref(), duration)
+    } else {
+        if args.attacker == AttackerArg::Hping3 && !command_exists("hping3") {
+            return Err(anyhow::anyhow!("--attacker hping3: hping3 is not installed (apt install hping3)"));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
+        }
+        let config = RealConfig {
+            scenarios,
+            rates,
+            duration: std::time::Duration::from_nanos(duration.as_nanos()),
+            legit_rate: args.legit_rate,
+            attacker: match args.attacker {
+                AttackerArg::Synscope => Attacker::Synscope,
+                AttackerArg::Hping3 => Attacker::Hping3,
+            },
+            work: real::work_dir(&args.out)?,
+            binary: real::own_binary()?,
+        };
+        real::run(&config, &stop, &mut |line| eprintln!("{line}"))?
+    };
+    write_outputs(&results, &args.out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
+}
+
+fn command_exists(name: &str) -> bool {
+    std::process::Command::new(name).arg("--version").output().is_ok()
+}
+
+fn scenarios(args: &LabArgs) -> Result<Vec<Scenario>, UsageError> {
+    let default: &[&str] = if args.quick { &scenario::QUICK } else { &scenario::ALL };
+    let text = args.scenarios.clone().unwrap_or_else(|| default.join(","));
+    let list = scenario::parse_list(&text).map_err(UsageError)?;
+    if list.is_empty() {
+        return Err(UsageError("--scenarios names no scenario".into()));
+    }
+    Ok(list)
+}
+
+/// `--rates 0,20000,max`; `None` when absent (calibrate), except `--quick`, which runs 0 and max.
+fn rates(args: &LabArgs) -> Result<Option<Vec<Rate>>, UsageError> {
+    let text = match (&args.rates, args.quick) {
+        (Some(text), _) => text.clone(),
+        (None, true) => "0,max".to_string(),
+        (None, false) => return Ok(None),
+    };
+    let parsed: Result<Vec<Rate>, UsageError> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item {
+            "max" => Ok(Rate::Max),
+            number => parse_rate(number).map(Rate::PerSecond),
+        })
+        .collect();
+    let parsed = parsed?;
+    if parsed.is_empty() {
+        return Err(UsageError("--rates names no rate".into()));
+    }
+    Ok(Some(parsed))
+}
+
+/// `20000`, `20k`, `1.5M`.
+fn parse_rate(text: &str) -> Result<u64, UsageError> {
+    let (number, scale) = match text.chars().last() {
+        Some('k' | 'K') => (&text[..text.len() - 1], 1e3),
+        Some('m' | 'M') => (&text[..text.len() - 1], 1e6),
+        _ => (text, 1.0),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0 && n * scale <= 10e6)
+        .map(|n| (n * scale) as u64)
+        .ok_or_else(|| UsageError(format!("'{text}' is not a rate (SYN/s, e.g. 20000, 20k or max; at most 10M)")))
+}
+
+fn simulate(args: &LabArgs, scenarios: &[Scenario], rates: Option<&[Rate]>, duration: Duration) -> LabResults {
+    let mut config = sim::SimConfig {
+        seed: args.seed,
+        scenarios: scenarios.iter().map(|s| s.name.to_string()).collect(),
+        duration,
+        legit_rate: args.legit_rate,
+        ..sim::SimConfig::default()
+    };
+    if let Some(rates) = rates {
+        let max = config.rates.iter().copied().max().unwrap_or(150_000);
+        config.rates = rates.iter().map(|r| if let Rate::PerSecond(n) = r { *n } else { max }).collect();
+    }
+    sim::run(&config, &mut |line| eprintln!("{line}"))
+}
+
+fn write_outputs(results: &LabResults, out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    println!("{}", report::table(results));
+    report::write_json(results, &out.join("results.json")).context("writing results.json")?;
+    let charts = charts::write_charts(results, out).context("drawing the charts")?;
+    let relative: Vec<(String, String)> = charts
+        .iter()
+        .map(|(title, path)| {
+            let name = path.strip_prefix(out).unwrap_or(path).display().to_string();
+            (title.clone(), name)
+        })
+        .collect();
+    report::write_markdown(results, &relative, &out.join("report.md")).context("writing report.md")?;
+    eprintln!("synscope: results in {} (results.json, report.md, charts)", out.display());
+    Ok(())
 }

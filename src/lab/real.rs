@@ -1,0 +1,170 @@
+//! The real lab: build the namespaces, find how fast the attacker goes, run every scenario at every rate, and
+//! tear everything down, on success, on error and on Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::process::Process;
+use super::results::LabResults;
+use super::scenario::Scenario;
+use super::topology::{PORT, SERVER_IP, Topology};
+use super::trial::{self, Attacker, Plan, Rate, SPOOF};
+
+pub struct RealConfig {
+    pub scenarios: Vec<Scenario>,
+    /// `None`: 0, then steps up to the attacker's maximum (found by calibration).
+    pub rates: Option<Vec<Rate>>,
+    pub duration: Duration,
+    pub legit_rate: f64,
+    pub attacker: Attacker,
+    pub work: PathBuf,
+    pub binary: PathBuf,
+}
+
+/// Calibration flood length.
+const CALIBRATION: Duration = Duration::from_secs(2);
+
+pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<LabResults> {
+    let topology = Topology::create().context("building the lab's namespaces")?;
+    let mut notes = Vec::new();
+    let rates = match &config.rates {
+        Some(rates) => rates.clone(),
+        None => {
+            let max = calibrate(&topology, config)?;
+            progress(&format!("calibration: {} reaches {max:.0} SYN/s", config.attacker.name()));
+            notes.push(format!("calibration: {} reached {max:.0} SYN/s at top speed", config.attacker.name()));
+            let max = max as u64;
+            vec![Rate::PerSecond(0), Rate::PerSecond(max / 8), Rate::PerSecond(max / 2), Rate::Max]
+        }
+    };
+    let mut results = LabResults {
+        kind: "namespaces".into(),
+        seed: 0,
+        scenarios: config.scenarios.iter().map(|s| s.name.to_string()).collect(),
+        rates: rates.iter().map(|r| if let Rate::PerSecond(n) = r { *n } else { 0 }).collect(),
+        attacker: config.attacker.name().into(),
+        trials: Vec::new(),
+        notes,
+    };
+    let total = config.scenarios.len() * rates.len();
+    let started = Instant::now();
+    for scenario in &config.scenarios {
+        for rate in &rates {
+            if stop.load(Ordering::Relaxed) {
+                results.notes.push("interrupted: the remaining trials did not run".into());
+                return Ok(results);
+            }
+            let done = results.trials.len();
+            progress(&super::report::progress_line(
+                done,
+                total,
+                &format!("{} at {} SYN/s", scenario.name, trial::rate_label(*rate)),
+                started.elapsed(),
+            ));
+            let plan = Plan {
+                scenario,
+                rate: *rate,
+                duration: config.duration,
+                legit_rate: config.legit_rate,
+                attacker: config.attacker,
+                work: &config.work,
+                binary: &config.binary,
+                port: PORT + done as u16,
+            };
+            let trial = trial::run(&topology, &plan)
+                .with_context(|| format!("trial {} at {} SYN/s", scenario.name, trial::rate_label(*rate)))?;
+            results.trials.push(trial);
+        }
+    }
+    Ok(results)
+}
+
+/// Floods at top speed for two seconds across a plain bridge; returns the SYN/s reached.
+fn calibrate(topology: &Topology, config: &RealConfig) -> anyhow::Result<f64> {
+    topology.bridge_on()?;
+    let plan = Plan {
+        scenario: &config.scenarios[0],
+        rate: Rate::Max,
+        duration: CALIBRATION,
+        legit_rate: 0.0,
+        attacker: config.attacker,
+        work: &config.work,
+        binary: &config.binary,
+        port: PORT - 1,
+    };
+    calibration_flood(topology, &plan)
+}
+
+fn calibration_flood(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<f64> {
+    let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
+    let target = format!("{SERVER_IP}:{}", plan.port);
+    let seconds = format!("{}", plan.duration.as_secs());
+    let mut flood = match plan.attacker {
+        Attacker::Synscope => Process::spawn(
+            &topology.client,
+            &[
+                binary,
+                "flood",
+                "--target",
+                &target,
+                "--spoof",
+                SPOOF,
+                "--duration",
+                &format!("{seconds}s"),
+                "--format",
+                "json",
+            ],
+            plan.work,
+            "calibration",
+        )?,
+        Attacker::Hping3 => Process::spawn(
+            &topology.client,
+            &[
+                "timeout",
+                "-s",
+                "INT",
+                &seconds,
+                "hping3",
+                "-q",
+                "-S",
+                "-p",
+                &plan.port.to_string(),
+                "--rand-source",
+                "--flood",
+                SERVER_IP,
+            ],
+            plan.work,
+            "calibration",
+        )?,
+    };
+    flood.wait(plan.duration + Duration::from_secs(10))?;
+    let text = flood.read_stdout() + &flood.read_stderr();
+    let rate = match plan.attacker {
+        Attacker::Synscope => serde_json::from_str::<serde_json::Value>(flood.read_stdout().trim())
+            .ok()
+            .and_then(|r| Some(r["sent"].as_f64()? / r["duration_s"].as_f64().filter(|d| *d > 0.0)?)),
+        Attacker::Hping3 => text
+            .lines()
+            .find(|l| l.contains("packets transmitted"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .map(|sent| sent / plan.duration.as_secs_f64()),
+    };
+    rate.filter(|r| *r > 0.0).with_context(|| format!("calibrating the attacker: {}", text.trim()))
+}
+
+/// The synscope binary running now: the one the lab starts in the namespaces.
+pub fn own_binary() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("finding the synscope binary")
+}
+
+/// A fresh work directory under `out` for processes' output and the trials' captures.
+pub fn work_dir(out: &Path) -> anyhow::Result<PathBuf> {
+    let work = out.join("trials");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    Ok(work)
+}

@@ -1,0 +1,65 @@
+//! From what a trial saw to the [`Trial`] the real lab reports: the same fields, computed as `lab/trial.rs`
+//! computes them from the prober's report (`listener::prober`: nearest-rank percentiles of the connect time of
+//! every session that connected, failures by cause) and the flood's (SYNs sent over the flood's duration).
+
+use std::collections::BTreeMap;
+
+use super::client::Failure;
+use super::world::Observed;
+use crate::lab::results::Trial;
+use crate::listener::prober::nearest_rank;
+use crate::time::Duration;
+
+/// The prober's failure keys (`listener::prober`'s JSON names), every one present even at zero.
+pub const FAILURE_KEYS: [&str; 5] = ["other", "protocol_mismatch", "refused", "reset", "timeout"];
+
+pub fn trial(scenario: &str, rate: u64, duration: Duration, observed: Observed) -> Trial {
+    let mut failures: BTreeMap<String, u64> = FAILURE_KEYS.iter().map(|k| (k.to_string(), 0)).collect();
+    let mut latencies = Vec::new();
+    let mut successes = 0;
+    for outcome in &observed.outcomes {
+        // The prober reports the connect time of every session that connected, failed later or not.
+        if let Some(connect) = outcome.and_then(|o| o.connect) {
+            latencies.push(std::time::Duration::from_nanos(connect.as_nanos()));
+        }
+        let cause = match outcome.map(|o| o.failure) {
+            Some(None) => {
+                successes += 1;
+                continue;
+            }
+            Some(Some(Failure::Refused)) => "refused",
+            Some(Some(Failure::Reset)) => "reset",
+            // A session still running when the trial ended has outlived its timeout (cannot happen: the trial
+            // runs until the last session's deadline).
+            Some(Some(Failure::Timeout)) | None => "timeout",
+        };
+        *failures.entry(cause.to_string()).or_default() += 1;
+    }
+    latencies.sort_unstable();
+    let ms = |p: f64| {
+        if latencies.is_empty() { 0.0 } else { round_us(nearest_rank(&latencies, p).as_secs_f64() * 1e3) }
+    };
+    let sessions = observed.outcomes.len() as u64;
+    let seconds = duration.as_secs_f64();
+    Trial {
+        scenario: scenario.to_string(),
+        rate_requested: rate,
+        rate_achieved: if seconds > 0.0 { (observed.attack_syns as f64 / seconds).round() } else { 0.0 },
+        duration_s: seconds,
+        sessions,
+        successes,
+        success_ratio: if sessions == 0 { 1.0 } else { successes as f64 / sessions as f64 },
+        latency_p50_ms: ms(50.0),
+        latency_p99_ms: ms(99.0),
+        failures,
+        syn_recv: observed.syn_recv,
+        kernel_counters: observed.counters.entries().iter().map(|&(name, value)| (name.to_string(), value)).collect(),
+        guard_stats: observed.guard.and_then(|stats| serde_json::to_value(stats).ok()),
+        guard_cpu_s: None,
+    }
+}
+
+/// Milliseconds to the microsecond, so JSON shows `0.12`, not `0.12000000000000001`.
+fn round_us(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e3
+}

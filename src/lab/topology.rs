@@ -1,0 +1,162 @@
+//! The lab's namespaces (DESIGN.md, "The lab"): client ── gateway ── server, joined by veths on one subnet so the
+//! gateway can be a bump in the wire (the guard) or a plain kernel bridge. Names are unique per run and share a
+//! prefix, so `synscope lab --cleanup` can find leftovers of a run that was killed. Dropping a [`Topology`] deletes
+//! its namespaces; the veths and processes inside go with them.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+
+use anyhow::{Context, bail};
+
+/// Every lab namespace starts with this.
+pub const PREFIX: &str = "synlab-";
+pub const CLIENT_IP: &str = "10.77.0.1";
+pub const SERVER_IP: &str = "10.77.0.2";
+pub const PORT: u16 = 9999;
+
+pub struct Topology {
+    pub client: String,
+    pub gateway: String,
+    pub server: String,
+    pub client_if: String,
+    pub server_if: String,
+    pub outside: String,
+    pub inside: String,
+    pub bridge: String,
+}
+
+/// Runs `ip ARGS`, failing with its stderr.
+pub fn ip(args: &[&str]) -> anyhow::Result<Output> {
+    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
+    if !out.status.success() {
+        bail!("ip {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(out)
+}
+
+/// Runs a program inside a namespace, failing with its stderr.
+pub fn exec(netns: &str, args: &[&str]) -> anyhow::Result<Output> {
+    let mut full = vec!["netns", "exec", netns];
+    full.extend_from_slice(args);
+    ip(&full)
+}
+
+impl Topology {
+    /// Builds the three namespaces for this process. Half-built ones are removed if a step fails.
+    pub fn create() -> anyhow::Result<Topology> {
+        let id = std::process::id();
+        let topology = Topology {
+            client: format!("{PREFIX}{id}-client"),
+            gateway: format!("{PREFIX}{id}-gateway"),
+            server: format!("{PREFIX}{id}-server"),
+            // Interface names are at most 15 bytes.
+            client_if: format!("sl{id}c"),
+            server_if: format!("sl{id}s"),
+            outside: format!("sl{id}o"),
+            inside: format!("sl{id}i"),
+            bridge: format!("sl{id}b"),
+        };
+        topology.build()?;
+        Ok(topology)
+    }
+
+    fn build(&self) -> anyhow::Result<()> {
+        for ns in [&self.client, &self.gateway, &self.server] {
+            ip(&["netns", "add", ns])?;
+            exec(ns, &["ip", "link", "set", "lo", "up"])?;
+            // No IPv6 chatter on the links (router solicitations, DAD) to muddy the counts.
+            exec(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
+        }
+        // Each pair is made with both ends already in their namespaces: nothing is ever left in the host's.
+        for (ns, end, peer) in
+            [(&self.client, &self.client_if, &self.outside), (&self.server, &self.server_if, &self.inside)]
+        {
+            ip(&["-n", ns, "link", "add", end, "type", "veth", "peer", "name", peer, "netns", &self.gateway])?;
+        }
+        ip(&["-n", &self.client, "addr", "add", &format!("{CLIENT_IP}/24"), "dev", &self.client_if])?;
+        ip(&["-n", &self.server, "addr", "add", &format!("{SERVER_IP}/24"), "dev", &self.server_if])?;
+        // One segment per frame: a guard forwarding frame by frame cannot pass 64 KB GSO super-segments on.
+        ip(&["-n", &self.client, "link", "set", &self.client_if, "gso_max_segs", "1", "up"])?;
+        ip(&["-n", &self.server, "link", "set", &self.server_if, "gso_max_segs", "1", "up"])?;
+        ip(&["-n", &self.gateway, "link", "set", &self.outside, "up"])?;
+        ip(&["-n", &self.gateway, "link", "set", &self.inside, "up"])?;
+        ip(&["-n", &self.gateway, "link", "add", &self.bridge, "type", "bridge"])?;
+        ip(&["-n", &self.gateway, "link", "set", &self.bridge, "up"])?;
+        // SYN-ACKs to spoofed sources go back to the client namespace, which does not forward them: they die there,
+        // as they would on the Internet.
+        ip(&["-n", &self.server, "route", "add", "default", "via", CLIENT_IP])?;
+        exec(&self.client, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
+        // Trial hygiene: Linux admits clients it has TCP metrics for even with a full queue ("proven" peers).
+        for ns in [&self.client, &self.server] {
+            exec(ns, &["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1"])?;
+        }
+        Ok(())
+    }
+
+    /// The gateway as a plain kernel bridge (scenarios without the guard).
+    pub fn bridge_on(&self) -> anyhow::Result<()> {
+        for port in [&self.outside, &self.inside] {
+            ip(&["-n", &self.gateway, "link", "set", port, "master", &self.bridge])?;
+        }
+        Ok(())
+    }
+
+    /// The gateway's ports off the bridge: only a guard connects them.
+    pub fn bridge_off(&self) -> anyhow::Result<()> {
+        for port in [&self.outside, &self.inside] {
+            ip(&["-n", &self.gateway, "link", "set", port, "nomaster"])?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what the kernels learnt about each other between trials.
+    pub fn flush_metrics(&self) {
+        for ns in [&self.client, &self.server] {
+            let _ = ip(&["-n", ns, "tcp_metrics", "flush", "all"]);
+        }
+    }
+
+    pub fn server_addr(&self) -> SocketAddr {
+        SocketAddr::new(SERVER_IP.parse().expect("a valid address"), PORT)
+    }
+
+    /// Kills what runs inside and deletes the namespaces.
+    pub fn destroy(&self) {
+        for ns in [&self.client, &self.gateway, &self.server] {
+            remove_namespace(ns);
+        }
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+fn remove_namespace(ns: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                // SAFETY: kill(2) on a process inside a namespace this lab made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", ns]).output();
+}
+
+/// Removes every namespace whose name starts with the lab's prefix (leftovers of a killed run); returns them.
+pub fn cleanup_leftovers() -> anyhow::Result<Vec<String>> {
+    let out = ip(&["netns", "list"])?;
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(PREFIX))
+        .map(str::to_string)
+        .collect();
+    for name in &names {
+        remove_namespace(name);
+    }
+    Ok(names)
+}

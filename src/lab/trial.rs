@@ -1,0 +1,317 @@
+//! One trial of the real lab: a scenario under one flood rate, with the legitimate prober running through it.
+//!
+//! Order: set the server's sysctls, forget TCP metrics, put the guard (or a bridge) in the gateway, start the
+//! listener and a short annotated capture, then the flood, and half a second later the prober. While they run the
+//! listener's SYN-RECV count is sampled every 100 ms. Everything started here is stopped here, error or not.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::process::Process;
+use super::results::Trial;
+use super::scenario::Scenario;
+use super::topology::{SERVER_IP, Topology};
+use crate::netns::{self, Namespace};
+
+/// Who floods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attacker {
+    Synscope,
+    Hping3,
+}
+
+impl Attacker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Attacker::Synscope => "synscope",
+            Attacker::Hping3 => "hping3",
+        }
+    }
+}
+
+/// A flood rate: a number of SYN/s, or as fast as the attacker goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    PerSecond(u64),
+    Max,
+}
+
+pub struct Plan<'a> {
+    pub scenario: &'a Scenario,
+    pub rate: Rate,
+    pub duration: Duration,
+    /// Legitimate sessions started per second.
+    pub legit_rate: f64,
+    pub attacker: Attacker,
+    /// Where processes write their output, and the trial's short capture.
+    pub work: &'a Path,
+    pub binary: &'a Path,
+    /// The listener's port. Each trial has its own: a listener's half-open entries outlive it until their next
+    /// SYN-ACK timer (up to 32 s with five retries), and must not be counted in, or crowd, the next trial.
+    pub port: u16,
+}
+
+/// The source range of spoofed SYNs: RFC 2544's benchmarking block, never routed on the Internet.
+pub const SPOOF: &str = "198.18.0.0/15";
+/// Frames kept in each trial's capture.
+const CAPTURE_FRAMES: &str = "3000";
+const READY: Duration = Duration::from_secs(10);
+
+pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
+    let name = format!("{}-{}", plan.scenario.name, rate_label(plan.rate));
+    netns::apply(&topology.server, &plan.scenario.sysctls).context("setting the scenario's sysctls")?;
+    topology.flush_metrics();
+    let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
+    let addr = format!("{SERVER_IP}:{}", plan.port);
+
+    let mut guard = match plan.scenario.guard_mode {
+        Some(mode) => {
+            topology.bridge_off()?;
+            let mut args: Vec<String> = [
+                binary,
+                "guard",
+                "-q",
+                "--outside",
+                &topology.outside,
+                "--inside",
+                &topology.inside,
+                "--protect",
+                &addr,
+                "--mode",
+                mode,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.extend(plan.scenario.guard_limits.map(|l| l.args()).unwrap_or_default());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let mut guard =
+                Process::spawn_on(&topology.gateway, &args, plan.work, &format!("{name}-guard"), defender_cpu())?;
+            guard.wait_for("guarding", READY)?;
+            Some(guard)
+        }
+        None => {
+            topology.bridge_on()?;
+            None
+        }
+    };
+    let backlog = plan.scenario.backlog.to_string();
+    let listen_args = [binary, "listen", "--tcp", &addr, "--backlog", &backlog, "--max-conns", "4096"];
+    let mut listener = Process::spawn(&topology.server, &listen_args, plan.work, &format!("{name}-listen"))?;
+    listener.wait_for("Waiting for connection", READY)?;
+    let capture = plan.work.join(format!("{name}.pcap"));
+    let capture_arg = capture.to_str().context("work directory path is not UTF-8")?;
+    let filter = format!("tcp port {}", plan.port);
+    let sniff_args = [binary, "sniff", "-i", &topology.server_if, "-c", CAPTURE_FRAMES, "-w", capture_arg, &filter];
+    let mut sniffer = Process::spawn(&topology.server, &sniff_args, plan.work, &format!("{name}-sniff"))?;
+    sniffer.wait_for("listening on", READY)?;
+
+    let before = netns::read_counters(&topology.server)?;
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
+    let started = Instant::now();
+    let mut flood = match plan.rate {
+        Rate::PerSecond(0) => None,
+        rate => Some(start_flood(topology, plan, rate, &name)?),
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+    let sessions = ((plan.legit_rate * probe_window.as_secs_f64()).round() as u64).max(1);
+    let (count, rate) = (sessions.to_string(), plan.legit_rate.to_string());
+    let probe_args =
+        [binary, "connect", &addr, "--count", &count, "--concurrency", "64", "--timeout", "1s", "--rate", &rate];
+    let mut prober = Process::spawn(
+        &topology.client,
+        &[&probe_args[..], &["--format", "json"]].concat(),
+        plan.work,
+        &format!("{name}-probe"),
+    )?;
+    prober.wait(probe_window + Duration::from_secs(10))?;
+    let (rate_achieved, flood_seconds) = match flood.as_mut() {
+        Some(flood) => finish_flood(flood, plan)?,
+        None => (0.0, 0.0),
+    };
+    sampling.store(false, Ordering::Relaxed);
+    let syn_recv = sampler.join().unwrap_or_default();
+    let after = netns::read_counters(&topology.server)?;
+    let guard_cpu_s = guard.as_ref().and_then(Process::cpu_seconds);
+    let guard_stats = match guard.as_mut() {
+        Some(guard) => {
+            guard.stop()?;
+            serde_json::from_str(&guard.read_stdout()).ok()
+        }
+        None => None,
+    };
+    let _ = sniffer.stop();
+    let _ = listener.stop();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let report: serde_json::Value = serde_json::from_str(&prober.read_stdout())
+        .with_context(|| format!("the prober's report: {}", prober.read_stderr()))?;
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let failures: BTreeMap<String, u64> = report["failures"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .unwrap_or_default();
+    let kernel_counters = before
+        .entries()
+        .iter()
+        .zip(after.entries())
+        .map(|((name, b), (_, a))| (name.to_string(), a.saturating_sub(*b)))
+        .collect();
+    let sessions = report["sessions"].as_u64().unwrap_or(0);
+    let successes = report["succeeded"].as_u64().unwrap_or(0);
+    Ok(Trial {
+        scenario: plan.scenario.name.to_string(),
+        rate_requested: match plan.rate {
+            Rate::PerSecond(r) => r,
+            Rate::Max => rate_achieved.round() as u64,
+        },
+        rate_achieved,
+        duration_s: if flood_seconds > 0.0 { flood_seconds } else { elapsed },
+        sessions,
+        successes,
+        success_ratio: if sessions == 0 { 1.0 } else { successes as f64 / sessions as f64 },
+        latency_p50_ms: number(&report["connect_ms"]["p50"]),
+        latency_p99_ms: number(&report["connect_ms"]["p99"]),
+        failures,
+        syn_recv,
+        kernel_counters,
+        guard_stats,
+        guard_cpu_s,
+    })
+}
+
+pub fn rate_label(rate: Rate) -> String {
+    match rate {
+        Rate::PerSecond(r) => r.to_string(),
+        Rate::Max => "max".to_string(),
+    }
+}
+
+fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> anyhow::Result<Process> {
+    let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
+    let seconds = plan.duration.as_secs_f64();
+    let target = format!("{SERVER_IP}:{}", plan.port);
+    let args: Vec<String> = match plan.attacker {
+        Attacker::Synscope => {
+            let mut args: Vec<String> = [binary, "flood", "--target", &target, "--spoof", SPOOF, "--format", "json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            args.extend(["--duration".to_string(), format!("{seconds}s")]);
+            if let Rate::PerSecond(r) = rate {
+                args.extend(["--rate".to_string(), r.to_string()]);
+            }
+            args
+        }
+        Attacker::Hping3 => {
+            let pace = match rate {
+                Rate::Max => "--flood".to_string(),
+                // hping3 paces by an interval in microseconds.
+                Rate::PerSecond(r) => format!("-iu{}", (1_000_000 / r.max(1)).max(1)),
+            };
+            [
+                "timeout",
+                "-s",
+                "INT",
+                &format!("{seconds}"),
+                "hping3",
+                "-q",
+                "-S",
+                "-p",
+                &plan.port.to_string(),
+                "--rand-source",
+                &pace,
+                SERVER_IP,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        }
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Process::spawn_on(&topology.client, &args, plan.work, &format!("{name}-flood"), attacker_cpu())
+}
+
+/// With two or more CPUs the attacker gets CPU 0 and the guard CPU 1 (see [`Process::spawn_on`]).
+fn attacker_cpu() -> Option<usize> {
+    (cpus() >= 2).then_some(0)
+}
+
+fn defender_cpu() -> Option<usize> {
+    (cpus() >= 2).then_some(1)
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).
+fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
+    flood.wait(plan.duration + Duration::from_secs(10))?;
+    let seconds = plan.duration.as_secs_f64();
+    match plan.attacker {
+        Attacker::Synscope => {
+            let report: serde_json::Value = serde_json::from_str(flood.read_stdout().trim())
+                .with_context(|| format!("the flood's report: {}", flood.read_stderr().trim()))?;
+            let sent = report["sent"].as_f64().unwrap_or(0.0);
+            let duration = report["duration_s"].as_f64().filter(|d| *d > 0.0).unwrap_or(seconds);
+            Ok((sent / duration, duration))
+        }
+        Attacker::Hping3 => {
+            // "N packets transmitted, M packets received, ..." on stderr or stdout.
+            let text = flood.read_stdout() + &flood.read_stderr();
+            let sent = text
+                .lines()
+                .find(|l| l.contains("packets transmitted"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            Ok((sent / seconds, seconds))
+        }
+    }
+}
+
+/// Samples the listener's SYN-RECV count every 100 ms from inside the server namespace, until told to stop.
+fn spawn_sampler(
+    server: &str,
+    port: u16,
+    running: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<Vec<(f64, u64)>>> {
+    let namespace = Namespace::open(server)?;
+    Ok(std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut samples = Vec::new();
+        while running.load(Ordering::Relaxed) {
+            let count = namespace.run(|| Ok(syn_recv_count(port))).unwrap_or(0);
+            samples.push((started.elapsed().as_secs_f64(), count));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        samples
+    }))
+}
+
+/// Request sockets in SYN-RECEIVED for `port`, from /proc/thread-self/net/tcp (the calling thread's
+/// namespace; state 03 is TCP_SYN_RECV in include/net/tcp_states.h).
+fn syn_recv_count(port: u16) -> u64 {
+    let port = format!(":{port:04X}");
+    ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 3 && fields[3] == "03" && fields[1].ends_with(&port)
+                })
+                .count() as u64
+        })
+        .sum()
+}
