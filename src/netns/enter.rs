@@ -21,7 +21,6 @@ use super::NetnsError;
 /// Where `ip netns` keeps its named namespaces (ip-netns(8), NETNS_RUN_DIR).
 pub const NETNS_DIR: &str = "/run/netns";
 
-
 /// A named network namespace, held open: the descriptor pins it, so the name may be deleted meanwhile without our
 /// entering some other namespace that took its place.
 #[derive(Debug)]

@@ -84,6 +84,7 @@ mod tests {
             hardware_type: 1,
             address: &[1, 2, 3, 4, 5, 6],
             vlan,
+            checksum_pending: false,
         }
     }
 

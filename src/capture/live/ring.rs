@@ -37,6 +37,9 @@ const PKT_VLAN_TPID: usize = 36;
 /// is at offset 10 and `sll_hatype` at 8, `sll_protocol` at 2, `sll_halen` at 11 and `sll_addr` at 12.
 const PKT_SOCKADDR: usize = 48;
 
+/// include/uapi/linux/if_packet.h.
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+
 /// One frame as the kernel delivered it, borrowed from the ring.
 #[derive(Clone, Copy, Debug)]
 pub struct RingFrame<'a> {
@@ -54,6 +57,9 @@ pub struct RingFrame<'a> {
     pub address: &'a [u8],
     /// A VLAN tag the NIC or driver took out of the frame (TP_STATUS_VLAN_VALID), with its TPID.
     pub vlan: Option<(u16, u16)>,
+    /// The sender left the TCP/UDP checksum to hardware (TP_STATUS_CSUMNOTREADY): a local sender on a virtual
+    /// link. Forwarded as it is, the frame would be dropped by its receiver.
+    pub checksum_pending: bool,
 }
 
 pub struct Ring {
@@ -203,6 +209,7 @@ unsafe fn frame_at<'a>(block: *const u8, offset: usize) -> Option<RingFrame<'a>>
             hardware_type: std::ptr::read_unaligned(sockaddr.add(8) as *const u16),
             address: std::slice::from_raw_parts(sockaddr.add(12), address_len),
             vlan,
+            checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
         })
     }
 }

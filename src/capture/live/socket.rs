@@ -270,6 +270,59 @@ impl PacketSocket {
         Ok(Some(received))
     }
 
+    /// Binds for sending only: protocol 0 receives nothing (packet(7)), so a sender does not queue a copy of
+    /// every frame on the interface for nobody.
+    pub fn bind_for_sending(&self) -> Result<(), OpenError> {
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid starting value.
+        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        address.sll_family = libc::AF_PACKET as u16;
+        address.sll_protocol = 0;
+        address.sll_ifindex = self.ifindex;
+        // SAFETY: `address` is a valid sockaddr_ll and its exact size is passed.
+        let rc = unsafe {
+            libc::bind(
+                self.fd.as_raw_fd(),
+                (&address as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 { Err(self.error("bind", io::Error::last_os_error())) } else { Ok(()) }
+    }
+
+    /// Sends whole frames in one sendmmsg(2); returns how many went out. The rest met a full queue or an error.
+    pub fn send_many(&self, frames: &[&[u8]]) -> usize {
+        let mut iovecs: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec { iov_base: f.as_ptr() as *mut libc::c_void, iov_len: f.len() })
+            .collect();
+        let mut messages: Vec<libc::mmsghdr> = iovecs
+            .iter_mut()
+            .map(|iov| {
+                // SAFETY: mmsghdr is plain old data; the iovec it points to outlives the call.
+                let mut message: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                message.msg_hdr.msg_iov = iov;
+                message.msg_hdr.msg_iovlen = 1;
+                message
+            })
+            .collect();
+        let mut sent = 0;
+        while sent < messages.len() {
+            let rest = &mut messages[sent..];
+            // SAFETY: `rest` holds valid mmsghdrs whose buffers live until the call returns.
+            let n = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), rest.as_mut_ptr(), rest.len() as u32, 0) };
+            if n <= 0 {
+                // The first unsent frame failed: skip it and go on with the rest.
+                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                messages.remove(sent);
+                continue;
+            }
+            sent += n as usize;
+        }
+        sent
+    }
+
     /// Sends one whole frame out of the bound interface.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         // SAFETY: the kernel reads frame.len() bytes from frame.
