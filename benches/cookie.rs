@@ -155,7 +155,13 @@ fn forgery_report() {
     );
 }
 
-criterion_group!(benches, issue, check, pair);
+criterion_group! {
+    name = benches;
+    // No HTML plots: the figures are the printed ones, and criterion's plotters backend panics
+    // (`FontUnavailable`) on machines without system fonts, such as the project's CI and bench hosts.
+    config = Criterion::default().without_plots();
+    targets = issue, check, pair
+}
 
 fn main() {
     // Only in benchmark mode: `cargo test --benches` runs this binary without `--bench`, and `--list` wants a list.
@@ -164,5 +170,5 @@ fn main() {
         forgery_report();
     }
     benches();
-    Criterion::default().configure_from_args().final_summary();
+    Criterion::default().without_plots().configure_from_args().final_summary();
 }

@@ -11,6 +11,8 @@
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
+//! - [`flood`]: the SYN-flood generator: spoofed SYNs patched from one template frame and paced by a token bucket
+//!   (pure), sent in batches through a `PACKET_TX_RING` past the qdisc (the edge).
 //! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
 //! - [`netns`]: named network namespaces entered from a thread: the kernel's SYN-flood sysctls and counters.
 //! - [`safety`]: the traffic safety rule: crafted or replayed traffic goes only to loopback or into a network
@@ -25,6 +27,7 @@ pub mod cmd;
 pub mod defense;
 pub mod engine;
 pub mod filter;
+pub mod flood;
 pub mod lab;
 pub mod listener;
 pub mod netns;

@@ -1,12 +1,329 @@
-//! `synscope flood`: a bounded SYN flood generator (stub; being written).
+//! `synscope flood --target ADDR:PORT`: a bounded SYN flood with spoofed sources, for the lab and for
+//! demonstrations. It reports the rate it achieved every second on stderr, and at the end one summary line (or,
+//! with `--format json`, one JSON object on stdout).
+//!
+//! Order of checks: the flags (a usage error costs nothing), then the traffic safety rule on the target
+//! ([`crate::safety::check_destination`]) and on where the target's answers go ([`crate::flood::replies`]) before
+//! any socket exists, then the route and the interface (checked by the same rule), then the frame itself when it
+//! goes to the initial namespace's loopback, and only then the packet socket. Nothing is sent anywhere the rule
+//! forbids, whoever runs it.
 
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
+use anyhow::Context;
 use clap::Args;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::cli::{Format, UsageError, parse_duration};
+use crate::flood::driver::{self, Limits};
+use crate::flood::replies::{self, RepliesError};
+use crate::flood::report::FloodReport;
+use crate::flood::route;
+use crate::flood::spec::{Cidr, DEFAULT_SPOOF_V4, DEFAULT_SPOOF_V6, PortRange, SynOptions};
+use crate::flood::template::{SynGenerator, SynTemplate};
+use crate::flood::tx::{self, Method};
+use crate::time::Duration;
+
+/// The longest flood: a demonstration or a lab trial, never a traffic source left running. `--count` alone stops
+/// here too.
+pub const MAX_DURATION: Duration = Duration::from_secs(300);
+
+const EXAMPLES: &str = "\
+Examples:
+  synscope flood --target 127.0.0.1:9999 --count 100000
+  synscope flood --target 127.0.0.1:9999 --rate 2000 --duration 10s --syn-options mss,sack,ts,wscale
+  sudo ip netns exec client synscope flood --target 10.77.0.2:9999 --duration 30s --spoof 198.18.0.0/15
+  synscope flood --target 127.0.0.1:9999 -c 5000 --source 127.0.0.2 --src-ports 40000-40999 --format json
+
+A flood is bounded: give --count, --duration (at most 300s), or both; it also stops on Ctrl-C, with the report.
+It goes only to loopback, or anywhere from inside a network namespace other than the initial one (the lab's).
+IPv6 reaches only this host (::1); from the initial namespace it must come from --source ::1, since Linux would
+answer spoofed sources from ::1 by the default route. Without --rate it sends as fast as it can. Needs CAP_NET_RAW.";
 
 #[derive(Args, Debug)]
-pub struct FloodArgs {}
+#[command(after_help = EXAMPLES)]
+pub struct FloodArgs {
+    /// Where the SYNs go, as ADDRESS:PORT (IPv6 in brackets: `[::1]:9999`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub target: SocketAddr,
 
-pub fn run(_args: &FloodArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("flood is not built yet")
+    /// SYNs per second (default: as fast as possible).
+    #[arg(long, value_name = "PPS")]
+    pub rate: Option<u64>,
+
+    /// Stop after this long (e.g. 10s, 500ms; at most 300s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many SYNs.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Spoof sources at random from this range [default: 198.18.0.0/15, RFC 2544's benchmarking range; for
+    /// IPv6 2001:2::/48].
+    #[arg(long, value_name = "CIDR", conflicts_with = "source")]
+    pub spoof: Option<Cidr>,
+
+    /// Send every SYN from this one address instead.
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<IpAddr>,
+
+    /// Source ports, chosen at random in this range.
+    #[arg(long, value_name = "A-B", default_value = "1024-65535")]
+    pub src_ports: PortRange,
+
+    /// SYN options, in Linux's layout: any of mss, sack, ts, wscale, or none (hping3 sends none).
+    #[arg(long, value_name = "LIST", default_value = "mss")]
+    pub syn_options: SynOptions,
+
+    /// Send on this interface (default: the one the main routing table picks).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Report format: a summary line on stderr, or also one JSON object on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+
+    /// How frames reach the kernel: a PACKET_TX_RING (falls back to sendmmsg if refused), sendmmsg on a packet
+    /// socket, or sendmmsg on a raw IPv4 socket (127/8 targets only). Auto is the ring, or raw IP for 127/8 when
+    /// net.ipv4.conf.lo.route_localnet is 0 (the kernel drops frames injected on lo to 127/8 as martians).
+    #[arg(long, value_enum, default_value_t)]
+    pub tx: Method,
+
+    /// Sending threads, each with its own socket and share of --count and --rate. On a veth the receiving
+    /// namespace's stack runs on the sender's CPU, so more threads than CPUs gains nothing.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
+    /// Frames per send.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub batch: usize,
+
+    /// Seed for the random sources, ports and ISNs (default: from the clock), to repeat a flood exactly.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// What the flags ask for, checked.
+struct Plan {
+    limits: Limits,
+    sources: Cidr,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    UsageError(message).into()
+}
+
+fn plan(args: &FloodArgs) -> anyhow::Result<Plan> {
+    if args.count.is_none() && args.duration.is_none() {
+        return Err(usage("a flood must be bounded: give --count N or --duration D (at most 300s), or both".into()));
+    }
+    if args.count == Some(0) {
+        return Err(usage("--count must be at least 1".into()));
+    }
+    let duration = args.duration.unwrap_or(MAX_DURATION);
+    if duration > MAX_DURATION {
+        return Err(usage(format!("--duration is at most 300s (got {}s)", duration.as_secs_f64())));
+    }
+    if duration == Duration::ZERO {
+        return Err(usage("--duration must be more than 0".into()));
+    }
+    if args.rate == Some(0) {
+        return Err(usage("--rate must be at least 1 SYN per second (leave it out to go as fast as possible)".into()));
+    }
+    if args.threads == 0 || args.threads > 64 {
+        return Err(usage(format!("--threads must be from 1 to 64 (got {})", args.threads)));
+    }
+    if args.batch == 0 || args.batch > 4096 {
+        return Err(usage(format!("--batch must be from 1 to 4096 (got {})", args.batch)));
+    }
+    if args.target.port() == 0 {
+        return Err(usage(format!("{}: the target port must be from 1 to 65535", args.target)));
+    }
+    let v4 = args.target.is_ipv4();
+    if args.tx == Method::Raw && !(v4 && args.target.ip().is_loopback()) {
+        return Err(usage(format!("--tx raw is for IPv4 loopback targets (127.0.0.0/8), not {}", args.target.ip())));
+    }
+    let family = |v4: bool| if v4 { "IPv4" } else { "IPv6" };
+    let sources = match (args.spoof, args.source) {
+        (Some(spoof), _) => spoof,
+        (None, Some(source)) => Cidr::host(source),
+        (None, None) => (if v4 { DEFAULT_SPOOF_V4 } else { DEFAULT_SPOOF_V6 }).parse().map_err(|e: String| usage(e))?,
+    };
+    if sources.is_ipv4() != v4 {
+        return Err(usage(format!(
+            "the sources {sources} are {} but the target {} is {}; give sources of the same family",
+            family(sources.is_ipv4()),
+            args.target.ip(),
+            family(v4)
+        )));
+    }
+    let limits = Limits {
+        count: args.count,
+        duration: std::time::Duration::from_nanos(duration.as_nanos()),
+        rate: args.rate,
+        batch: args.batch,
+    };
+    Ok(Plan { limits, sources })
+}
+
+pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
+    let plan = plan(args)?;
+    // The safety rule, before any socket is opened or any interface looked at: where the SYNs go, and where the
+    // target's answers to their sources go.
+    crate::safety::check_destination(args.target.ip())?;
+    replies::check(args.target.ip(), &plan.sources, crate::safety::in_initial_netns).map_err(|err| match err {
+        RepliesError::Mapped { .. } => usage(err.to_string()),
+        other => other.into(),
+    })?;
+    let hop = route::resolve(args.target.ip(), args.interface.as_deref())?;
+    crate::safety::check_interface(&hop.interface)?;
+    let template = SynTemplate::new(hop.src_mac, hop.dst_mac, args.target, args.syn_options)
+        .context("crafting the SYN template")?;
+    if hop.interface.is_loopback() && !matches!(crate::safety::in_initial_netns(), Ok(false)) {
+        // The initial namespace's loopback hands frames to this host's stack; every frame of the flood has the
+        // template's destination, so checking the template checks them all.
+        let own = hop.interface.mac.map(|mac| mac.octets()).unwrap_or_default();
+        crate::safety::check_loopback_frame(template.frame(), own)?;
+    }
+    let seed = args.seed.unwrap_or_else(clock_seed);
+    // No more threads than SYNs to send, or than SYN/s to pace: each must have a share.
+    let threads = [Some(args.threads as u64), args.count, args.rate].into_iter().flatten().min().unwrap_or(1) as usize;
+    let mut workers = Vec::with_capacity(threads);
+    for index in 0..threads {
+        // Seeds far apart in the sequence, so the threads' sources do not repeat each other's.
+        let seed = seed.wrapping_add((index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let generator = SynGenerator::new(template.clone(), plan.sources, args.src_ports, seed);
+        let tx = tx::open(args.tx, &hop.interface, args.target.ip(), template.len(), args.batch)?;
+        workers.push(driver::Worker { tx, generator });
+    }
+    let method = workers[0].tx.method();
+
+    // A first Ctrl-C asks the loop to stop and report; a second one, if the loop is stuck, exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
+            .context("installing the Ctrl-C handler")?;
+    }
+
+    let via = match hop.gateway {
+        Some(gateway) => format!("via {gateway} "),
+        None => String::new(),
+    };
+    let seconds = plan.limits.duration.as_secs_f64();
+    let bound = match args.count {
+        Some(count) => format!("{count} SYNs or {seconds} s"),
+        None => format!("{seconds} s"),
+    };
+    eprintln!(
+        "synscope: flooding {} {via}on {} ({}) from {}, ports {}, options {}, {}, {}; until {bound}",
+        args.target,
+        hop.interface.name,
+        mac_text(hop.dst_mac),
+        plan.sources,
+        args.src_ports,
+        args.syn_options,
+        args.rate.map_or("as fast as possible".to_string(), |rate| format!("{rate} SYN/s")),
+        if threads > 1 { format!("{method} × {threads} threads") } else { method.to_string() },
+    );
+
+    let outcome = driver::run(workers, &plan.limits, &stop, |line| eprintln!("synscope: {line}"))
+        .context("starting the flood's threads")?;
+    let report = FloodReport {
+        sent: outcome.sent,
+        failed: outcome.failed,
+        duration_s: outcome.elapsed.as_secs_f64(),
+        rate: 0.0,
+        rate_requested: args.rate,
+        target: args.target.to_string(),
+        interface: hop.interface.name.clone(),
+        sources: plan.sources.to_string(),
+        src_ports: args.src_ports.to_string(),
+        syn_options: args.syn_options.to_string(),
+        method,
+        threads,
+        retries: outcome.retries,
+        stopped: outcome.stop,
+        error: outcome.fatal.as_ref().map(ToString::to_string).or(outcome.first_retry),
+    }
+    .with_rate();
+    eprintln!("synscope: {}", report.line());
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string(&report).context("writing the JSON report")?);
+    }
+    match outcome.fatal {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// A seed that differs between runs: the clock's nanoseconds mixed with the process id.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: FloodArgs,
+    }
+
+    fn args(line: &[&str]) -> FloodArgs {
+        let mut full = vec!["flood"];
+        full.extend_from_slice(line);
+        Wrapper::try_parse_from(full).unwrap().args
+    }
+
+    fn refusal(line: &[&str]) -> String {
+        let err = plan(&args(line)).err().expect("refused");
+        assert!(err.downcast_ref::<UsageError>().is_some(), "{err}");
+        let text = err.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        text
+    }
+
+    #[test]
+    fn a_flood_must_be_bounded() {
+        assert!(refusal(&["--target", "127.0.0.1:80"]).contains("give --count N or --duration D"));
+        assert!(refusal(&["--target", "127.0.0.1:80", "--duration", "301s"]).contains("at most 300s"));
+        assert!(refusal(&["--target", "127.0.0.1:80", "-c", "0"]).contains("at least 1"));
+        assert!(refusal(&["--target", "127.0.0.1:80", "--duration", "0s"]).contains("more than 0"));
+        let count_only = plan(&args(&["--target", "127.0.0.1:80", "-c", "5"])).unwrap();
+        assert_eq!(count_only.limits.duration, std::time::Duration::from_secs(300), "--count alone is capped too");
+    }
+
+    #[test]
+    fn sources_default_to_the_benchmarking_range_of_the_target_family() {
+        let v4 = plan(&args(&["--target", "127.0.0.1:80", "-c", "1"])).unwrap();
+        assert_eq!(v4.sources.to_string(), DEFAULT_SPOOF_V4);
+        let v6 = plan(&args(&["--target", "[::1]:80", "-c", "1"])).unwrap();
+        assert_eq!(v6.sources.to_string(), DEFAULT_SPOOF_V6);
+        let one = plan(&args(&["--target", "127.0.0.1:80", "-c", "1", "--source", "127.0.0.9"])).unwrap();
+        assert_eq!(one.sources.to_string(), "127.0.0.9/32");
+    }
+
+    #[test]
+    fn mixed_families_rates_and_ports_are_refused() {
+        let text = refusal(&["--target", "127.0.0.1:80", "-c", "1", "--spoof", "2001:db8::/32"]);
+        assert!(text.contains("are IPv6 but the target 127.0.0.1 is IPv4"), "{text}");
+        assert!(refusal(&["--target", "127.0.0.1:80", "-c", "1", "--rate", "0"]).contains("--rate"));
+        assert!(refusal(&["--target", "127.0.0.1:0", "-c", "1"]).contains("target port"));
+        assert!(refusal(&["--target", "127.0.0.1:80", "-c", "1", "--batch", "0"]).contains("--batch"));
+        assert!(refusal(&["--target", "127.0.0.1:80", "-c", "1", "--threads", "0"]).contains("--threads"));
+        assert!(refusal(&["--target", "[::1]:80", "-c", "1", "--tx", "raw"]).contains("--tx raw is for IPv4"));
+    }
 }

@@ -1,6 +1,7 @@
 //! The cookie's two keyed hashes: `H0(tuple)` hides the counter and the client ISN, `H1(tuple, counter)`
 //! authenticates the MSS index. Linux computes both with `siphash` under two keys (`syncookie_secret[0..2]`,
-//! net/ipv4/syncookies.c `cookie_hash`); we do the same with SipHash-1-3 (see the module docs for the choice).
+//! net/ipv4/syncookies.c `cookie_hash`); we do the same with SipHash-1-3 (see the module docs for the choice),
+//! except that `H1` hashes `H0`'s digest rather than the tuple again.
 
 use std::hash::Hasher;
 use std::net::IpAddr;
@@ -9,9 +10,9 @@ use siphasher::sip::SipHasher13;
 
 use crate::defense::Tuple;
 
-/// The hash input for one tuple, packed into 64-bit words: client address, server address, then the client port
-/// and the server port in one 32-bit word. IPv4 tuples hash 12 bytes and IPv6 tuples 36 (4 more for `H1`'s
-/// counter), so the two families never share an input, even for IPv4-mapped IPv6 addresses.
+/// `H0`'s input for one tuple, packed into 64-bit words: client address, server address, then the client port and
+/// the server port in one 32-bit word. IPv4 tuples hash 12 bytes and IPv6 tuples 36, so the two families never
+/// share an input, even for IPv4-mapped IPv6 addresses.
 #[derive(Clone, Copy)]
 pub(super) enum Message {
     V4 { addresses: u64, ports: u32 },
@@ -40,26 +41,22 @@ impl Message {
         matches!(self, Message::V4 { .. })
     }
 
-    /// Feeds the message to `hasher`, with `counter` appended when there is one. Straight-line code per family,
-    /// so that the hasher's buffer bookkeeping folds away.
+    /// Feeds the message to `hasher`: straight-line code per family, so that the hasher's buffer bookkeeping
+    /// folds away.
     #[inline(always)]
-    fn write(&self, hasher: &mut SipHasher13, counter: Option<u32>) {
-        let ports = match *self {
+    fn write(&self, hasher: &mut SipHasher13) {
+        match *self {
             Message::V4 { addresses, ports } => {
                 hasher.write_u64(addresses);
-                ports
+                hasher.write_u32(ports);
             }
             Message::V6 { addresses: [a, b, c, d], ports } => {
                 hasher.write_u64(a);
                 hasher.write_u64(b);
                 hasher.write_u64(c);
                 hasher.write_u64(d);
-                ports
+                hasher.write_u32(ports);
             }
-        };
-        match counter {
-            Some(counter) => hasher.write_u64(u64::from(ports) | u64::from(counter) << 32),
-            None => hasher.write_u32(ports),
         }
     }
 }
@@ -91,19 +88,23 @@ impl Secret {
         Secret { h0: (word(0), word(1)), h1: (word(2), word(3)) }
     }
 
-    /// `H0(tuple)`, the low 32 bits of the SipHash output.
+    /// `H0(tuple)`: all 64 bits of the SipHash output. The cookie adds the low 32; `H1` hashes all 64.
     #[inline(always)]
-    pub(super) fn h0(&self, message: &Message) -> u32 {
+    pub(super) fn h0(&self, message: &Message) -> u64 {
         let mut hasher = SipHasher13::new_with_keys(self.h0.0, self.h0.1);
-        message.write(&mut hasher, None);
-        hasher.finish() as u32
+        message.write(&mut hasher);
+        hasher.finish()
     }
 
-    /// `H1(tuple, counter)`: the counter's low 32 bits appended, as Linux hashes its 32-bit count.
+    /// `H1(tuple, counter)`, computed as SipHash under the second key of `H0(tuple)`'s 64 bits followed by the
+    /// counter's low 32 (Linux hashes its 32-bit count). Linux hashes the tuple again instead; hashing its 64-bit
+    /// digest is as good a keyed function of (tuple, counter) unless two tuples collide in `H0`, which nobody
+    /// without the key can arrange or observe, and it costs 5 SipHash rounds instead of 6 (IPv4) or 9 (IPv6).
     #[inline(always)]
-    pub(super) fn h1(&self, message: &Message, counter: u32) -> u32 {
+    pub(super) fn h1(&self, h0: u64, counter: u32) -> u32 {
         let mut hasher = SipHasher13::new_with_keys(self.h1.0, self.h1.1);
-        message.write(&mut hasher, Some(counter));
+        hasher.write_u64(h0);
+        hasher.write_u32(counter);
         hasher.finish() as u32
     }
 }
@@ -126,8 +127,10 @@ mod tests {
         let k0: &[u8; 16] = key[..16].try_into().unwrap();
         let k1: &[u8; 16] = key[16..].try_into().unwrap();
         let message = Message::new(&tuple);
-        assert_eq!(secret.h0(&message), SipHasher13::new_with_key(k0).hash(&bytes) as u32);
-        bytes.extend_from_slice(&7u32.to_le_bytes());
-        assert_eq!(secret.h1(&message, 7), SipHasher13::new_with_key(k1).hash(&bytes) as u32);
+        let h0 = SipHasher13::new_with_key(k0).hash(&bytes);
+        assert_eq!(secret.h0(&message), h0);
+        let mut h1_input = h0.to_le_bytes().to_vec();
+        h1_input.extend_from_slice(&7u32.to_le_bytes());
+        assert_eq!(secret.h1(h0, 7), SipHasher13::new_with_key(k1).hash(&h1_input) as u32);
     }
 }

@@ -6,10 +6,12 @@
 //! isn = H0(tuple) + client_isn + (counter << 24) + ((H1(tuple, counter) + mss_index) mod 2^24)      (mod 2^32)
 //! ```
 //!
-//! - `H0` and `H1` are SipHash-1-3 under two 128-bit keys (one [`CookieCodec::new`] key of 32 bytes), over the
-//!   client and server addresses and ports; IPv4 and IPv6 tuples hash distinct inputs. `H0` hides the client ISN and
-//!   the counter from anyone who does not hold the key. `H1` is the MAC: only its low 24 bits survive, so a guessed
-//!   cookie passes with probability 4/2^24, the share of 24-bit values that decode to one of the 4 MSS indexes.
+//! - `H0` and `H1` are SipHash-1-3 under two 128-bit keys (one [`CookieCodec::new`] key of 32 bytes). `H0` hashes
+//!   the client and server addresses and ports (IPv4 and IPv6 tuples hash distinct inputs) and hides the client ISN
+//!   and the counter from anyone who does not hold the key. `H1` is the MAC: it hashes `H0`'s full 64-bit digest and
+//!   the counter (Linux hashes the tuple again; see [Departures from Linux](#departures-from-linux)). Only its low 24
+//!   bits survive, so a guessed cookie passes with probability 4/2^24, the share of 24-bit values that decode to one
+//!   of the 4 MSS indexes.
 //! - `counter` is packet time divided by [`CookieConfig::tick`] (64 s by default; Linux counts minutes,
 //!   `jiffies / (60 * HZ)`). The cookie carries its low 8 bits; `H1` hashes its low 32, as Linux hashes its `u32`.
 //! - `mss_index` points into [`MSS_TABLE_V4`] or [`MSS_TABLE_V6`] (Linux's `msstab`): the largest entry not above
@@ -23,7 +25,8 @@
 //!
 //! [`CookieCodec::check`] takes the cookie as `ack_number - 1` and the client ISN as `ack_seq - 1`, subtracts `H0`
 //! and the client ISN, reads the counter from the top 8 bits and its age `diff = (now_counter - counter) mod 256`,
-//! and recovers `mss_index = (rest - H1(tuple, now_counter - diff)) mod 2^24`, which must be below 4:
+//! and recovers `mss_index = (rest - H1(tuple, now_counter - diff)) mod 2^24`, which must be below 4. Only `H0` and
+//! one `H1` are computed per secret tried, whatever the outcome:
 //!
 //! - **Age.** As in Linux (`diff >= MAX_SYNCOOKIE_AGE` rejects), a cookie is fresh while
 //!   `diff < max_age_ticks`. With the default 2 ticks of 64 s, a cookie issued during tick `c` is accepted during
@@ -55,11 +58,11 @@
 //!
 //! # Why SipHash-1-3
 //!
-//! The MAC must be a keyed pseudo-random function, fast on 12- to 40-byte inputs, and an attacker sees 24 bits of it
-//! per SYN-ACK and has two ticks to use what it learns. SipHash-1-3 is the variant Rust's standard `HashMap` keys
-//! against hash flooding, with no known attack as a PRF; SipHash-2-4 (Linux's choice) costs about 1.6 times as
-//! many rounds on these inputs, and an issue plus a check runs four hashes, so 1-3 is what keeps the pair within
-//! the 50 ns budget of `benches/cookie.rs`.
+//! The MAC must be a keyed pseudo-random function that is fast on 12- to 36-byte inputs; an attacker sees 24 bits
+//! of it per SYN-ACK and has two ticks to use what it learns. SipHash-1-3 is the variant Rust's standard `HashMap`
+//! keys against hash flooding, with no known attack as a PRF. An issue plus a check runs four hashes: 20 SipHash
+//! rounds for IPv4 and 26 for IPv6 with 1-3, against 32 and 44 with SipHash-2-4 (Linux's choice). Rounds are most
+//! of the cost, and 1-3 is what brings the pair near the 50 ns budget of `benches/cookie.rs`.
 //!
 //! # Forgery odds
 //!
@@ -70,6 +73,10 @@
 //! # Departures from Linux
 //!
 //! - SipHash-1-3 instead of SipHash-2-4, for speed (above).
+//! - `H1` hashes `H0`'s 64-bit digest and the counter, not the tuple and the counter. It is as good a keyed function
+//!   of (tuple, counter) unless two tuples collide in the 64-bit `H0`, which nobody without the key can arrange or
+//!   even observe, and it costs 5 SipHash rounds instead of 6 (IPv4) or 9 (IPv6): an IPv6 pair went from about
+//!   66 ns to 56 ns on the project's 2-vCPU machine.
 //! - The age is counted in [`CookieConfig::tick`]s of packet time, 64 s by default, instead of minutes of jiffies.
 //! - `Expired` is told apart from `Invalid`, and TSecr is range-checked (above).
 //! - Our TSval clock counts from the Unix epoch of packet time and has no per-connection random offset (Linux adds
@@ -165,6 +172,7 @@ pub struct IssuedCookie {
 /// What a valid cookie tells about the connection its ACK completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptedCookie {
+    /// The MSS table entry the cookie carries, the one our SYN-ACK advertised.
     pub mss: u16,
     /// The client's window scale shift, when it offered one and the ACK carried timestamps.
     pub wscale: Option<u8>,
@@ -240,15 +248,16 @@ impl CookieCodec {
         let table = mss::table(message.is_v4());
         let index = mss::encode(table, syn.mss);
         let counter = self.counter(now) as u32;
-        let mac = self.current.h1(&message, counter).wrapping_add(index) & COOKIE_MASK;
-        let isn =
-            self.current.h0(&message).wrapping_add(client_isn).wrapping_add(counter << COOKIE_BITS).wrapping_add(mac);
+        let h0 = self.current.h0(&message);
+        let mac = self.current.h1(h0, counter).wrapping_add(index) & COOKIE_MASK;
+        let isn = (h0 as u32).wrapping_add(client_isn).wrapping_add(counter << COOKIE_BITS).wrapping_add(mac);
         let tsval = syn.tsval.map(|_| tsopt::encode(tsopt::clock_ms(now), syn.wscale, syn.sack_permitted, syn.ecn));
         IssuedCookie { isn, mss: table[index as usize], tsval }
     }
 
     /// Checks the ACK of `tuple.client` that arrived at `now` with sequence number `ack_seq`, acknowledgment number
-    /// `ack_number` and, when it carried timestamps, TSecr `tsecr`.
+    /// `ack_number` and, when it carried timestamps, TSecr `tsecr`. The MAC and age come first, under the current
+    /// secret and then the previous one; the TSecr is looked at only once a secret has accepted the cookie.
     pub fn check(
         &self,
         now: Timestamp,
@@ -293,11 +302,12 @@ impl CookieCodec {
     /// Strips `H0` and the client ISN, then checks the age and the MAC (`check_tcp_syn_cookie`), computing `H1`
     /// even for an out-of-window counter so an expired cookie can be told from garbage.
     fn verify(&self, secret: &Secret, message: &Message, cookie: u32, client_isn: u32, now_counter: u64) -> Verdict {
-        let rest = cookie.wrapping_sub(secret.h0(message)).wrapping_sub(client_isn);
+        let h0 = secret.h0(message);
+        let rest = cookie.wrapping_sub(h0 as u32).wrapping_sub(client_isn);
         let age = (now_counter as u32).wrapping_sub(rest >> COOKIE_BITS) & COUNTER_MASK;
         // A counter before the epoch of packet time was never issued.
         let Some(issued) = now_counter.checked_sub(u64::from(age)) else { return Verdict::Invalid };
-        let index = rest.wrapping_sub(secret.h1(message, issued as u32)) & COOKIE_MASK;
+        let index = rest.wrapping_sub(secret.h1(h0, issued as u32)) & COOKIE_MASK;
         if index as usize >= mss::table(message.is_v4()).len() {
             Verdict::Invalid
         } else if age < self.config.max_age_ticks {
