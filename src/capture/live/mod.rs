@@ -7,6 +7,7 @@
 //! cannot skip loopback's outgoing copy), the kernel timestamp and the drop counters.
 
 pub mod convert;
+pub mod frame_ring;
 pub mod ring;
 pub mod socket;
 mod thread;

@@ -1,0 +1,151 @@
+//! A TPACKET_V2 receive ring (Documentation/networking/packet_mmap.rst): one fixed-size slot per frame, each handed
+//! over on its own as soon as the kernel has filled it. The guard forwards traffic, so it needs each frame at once;
+//! TPACKET_V3 (`ring.rs`) hands over whole blocks, and a block waits for its timer (a jiffy or more) when traffic is
+//! light, which would add milliseconds to every handshake through the guard. Under a flood the slots fill faster
+//! than the guard drains them, and it still takes many frames per wake-up with no system call per frame.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
+
+use super::ring::RingFrame;
+use super::socket::{OpenError, PacketSocket};
+use crate::time::Timestamp;
+
+/// Bytes per slot: the header, the `sockaddr_ll`, and a full Ethernet frame with VLAN tags, with room to spare.
+pub const SLOT_BYTES: usize = 1 << 12;
+/// Slots per kernel block (blocks are what the kernel allocates; frames never straddle them).
+const SLOTS_PER_BLOCK: usize = 16;
+
+// Offsets in `struct tpacket2_hdr`.
+const STATUS: usize = 0;
+const LEN: usize = 4;
+const SNAPLEN: usize = 8;
+const MAC: usize = 12;
+const SEC: usize = 16;
+const NSEC: usize = 20;
+const VLAN_TCI: usize = 24;
+const VLAN_TPID: usize = 26;
+/// TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32: where the `sockaddr_ll` starts.
+const SOCKADDR: usize = 32;
+const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+
+pub struct FrameRing {
+    socket: PacketSocket,
+    map: *mut u8,
+    slots: usize,
+    next: usize,
+}
+
+// SAFETY: the mapping is owned by this ring alone and only touched through &mut self.
+unsafe impl Send for FrameRing {}
+
+impl FrameRing {
+    /// Switches the socket to TPACKET_V2, sets up about `bytes` of slots, maps them, and binds the socket.
+    pub fn new(socket: PacketSocket, bytes: usize) -> Result<FrameRing, OpenError> {
+        let version = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
+        socket.set_option(libc::PACKET_VERSION, &version, "TPACKET_V2")?;
+        let block = SLOT_BYTES * SLOTS_PER_BLOCK;
+        let blocks = (bytes / block).max(1);
+        let request = libc::tpacket_req {
+            tp_block_size: block as u32,
+            tp_block_nr: blocks as u32,
+            tp_frame_size: SLOT_BYTES as u32,
+            tp_frame_nr: (blocks * SLOTS_PER_BLOCK) as u32,
+        };
+        socket.set_option(libc::PACKET_RX_RING, &request, "receive ring")?;
+        let length = blocks * block;
+        // SAFETY: maps the ring the kernel just allocated for this socket, with the length it was given.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                socket.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
+        }
+        let ring = FrameRing { socket, map: map.cast(), slots: blocks * SLOTS_PER_BLOCK, next: 0 };
+        ring.socket.bind()?;
+        Ok(ring)
+    }
+
+    pub fn socket(&self) -> &PacketSocket {
+        &self.socket
+    }
+
+    fn slot(&self, index: usize) -> *mut u8 {
+        // SAFETY: index < slots, so the offset stays inside the mapping.
+        unsafe { self.map.add(index * SLOT_BYTES) }
+    }
+
+    fn status(&self, index: usize) -> &AtomicU32 {
+        // SAFETY: the status word starts each 4 KiB-aligned slot and lives as long as the mapping; the kernel and we
+        // both touch it, hence the atomic.
+        unsafe { &*(self.slot(index).add(STATUS) as *const AtomicU32) }
+    }
+
+    /// Calls `each` for up to `max` frames that are ready, in order, giving each slot back after it; returns how
+    /// many there were.
+    pub fn drain(&mut self, max: usize, mut each: impl FnMut(RingFrame<'_>)) -> usize {
+        let mut done = 0;
+        while done < max {
+            let status = self.status(self.next).load(Ordering::Acquire);
+            if status & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            fence(Ordering::Acquire);
+            // SAFETY: the slot is ours until its status is reset; every length read is checked against the slot.
+            if let Some(frame) = unsafe { frame_at(self.slot(self.next), status) } {
+                each(frame);
+            }
+            self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
+            self.next = (self.next + 1) % self.slots;
+            done += 1;
+        }
+        done
+    }
+}
+
+/// # Safety
+/// `slot` must point at a slot of the ring that the kernel has handed over.
+unsafe fn frame_at<'a>(slot: *const u8, status: u32) -> Option<RingFrame<'a>> {
+    // SAFETY: guaranteed by the caller for the header; data bounds are checked before the slice is made.
+    unsafe {
+        let read_u32 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u32);
+        let read_u16 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u16);
+        let mac = usize::from(read_u16(MAC));
+        let snaplen = read_u32(SNAPLEN) as usize;
+        if mac + snaplen > SLOT_BYTES {
+            return None;
+        }
+        let sockaddr = slot.add(SOCKADDR);
+        let address_len = usize::from(*sockaddr.add(11)).min(8);
+        let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
+            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(VLAN_TPID) } else { 0x8100 };
+            (read_u16(VLAN_TCI), tpid)
+        });
+        Some(RingFrame {
+            ts: Timestamp::from_nanos(u64::from(read_u32(SEC)) * 1_000_000_000 + u64::from(read_u32(NSEC))),
+            len: read_u32(LEN),
+            data: std::slice::from_raw_parts(slot.add(mac), snaplen),
+            packet_type: *sockaddr.add(10),
+            protocol: u16::from_be(std::ptr::read_unaligned(sockaddr.add(2) as *const u16)),
+            hardware_type: std::ptr::read_unaligned(sockaddr.add(8) as *const u16),
+            address: std::slice::from_raw_parts(sockaddr.add(12), address_len),
+            vlan,
+            checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
+        })
+    }
+}
+
+impl Drop for FrameRing {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; nothing borrows it past `drain`.
+        unsafe { libc::munmap(self.map.cast(), self.slots * SLOT_BYTES) };
+    }
+}
