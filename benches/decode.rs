@@ -91,5 +91,10 @@ fn whole_capture(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_frames, whole_capture);
+criterion_group! {
+    name = benches;
+    // No plots: criterion would draw them with plotters, which here has no system fonts (see lab/charts.rs).
+    config = Criterion::default().without_plots();
+    targets = single_frames, whole_capture
+}
 criterion_main!(benches);

@@ -101,7 +101,7 @@ for config in $CONFIGS; do
 done
 
 # hping3 prints its count on SIGINT; `timeout -s INT` bounds it.
-hping=$(measure timeout -s INT "$SECONDS_PER_RUN" hping3 --flood -S -p "$PORT" --rand-source 10.252.0.2)
+hping=$(measure timeout -s INT -k 2 "$SECONDS_PER_RUN" hping3 --flood -S -p "$PORT" --rand-source 10.252.0.2)
 sent=$(awk '/packets transmitted/ { print $1 }' "$TMP/out" "$TMP/err" | head -1)
 own=$(awk -v n="${sent:-0}" -v s="$SECONDS_PER_RUN" 'BEGIN { printf "%.0f", n / s }')
 printf '%-36s %14s %14s\n' "hping3 --flood" "$hping" "$own"

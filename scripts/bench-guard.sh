@@ -76,7 +76,7 @@ ip -n "$S" route add default via 10.78.0.1
 # One bounded flood from the client namespace; prints the SYNs the attacker says it sent.
 flood() {
     if [[ $ATTACKER == hping3 ]]; then
-        ip netns exec "$C" timeout -s INT "$SECONDS_PER_RUN" hping3 -q -S -p 9999 --flood --rand-source 10.78.0.2 \
+        ip netns exec "$C" timeout -s INT -k 2 "$SECONDS_PER_RUN" hping3 -q -S -p 9999 --flood --rand-source 10.78.0.2 \
             >"$TMP/flood.out" 2>&1 || true
         awk '/packets transmitted/ { print $1 }' "$TMP/flood.out"
     else

@@ -69,7 +69,7 @@ ip -n "$CAPTURE_NS" link set sbl-b up
 flood() {
     local rate=$1 args
     if [[ $rate == flood ]]; then args=(--flood); else args=(-i "$rate"); fi
-    ip netns exec "$FLOOD_NS" timeout -s INT "$SECONDS_PER_RUN" hping3 -q -S -p 9999 "${args[@]}" 10.251.0.2 \
+    ip netns exec "$FLOOD_NS" timeout -s INT -k 2 "$SECONDS_PER_RUN" hping3 -q -S -p 9999 "${args[@]}" 10.251.0.2 \
         >"$TMP/hping.out" 2>&1 || true
     awk '/packets transmitted/ { print $1 }' "$TMP/hping.out"
 }

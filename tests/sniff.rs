@@ -73,7 +73,13 @@ fn on_loopback_each_packet_of_a_seed_session_appears_once_annotated() {
     for step in ["handshake 1/3 SYN", "handshake 2/3 SYN-ACK", "handshake 3/3 ACK"] {
         assert_eq!(lines_with(&text, step), 1, "{step} once in:\n{text}");
     }
-    assert_eq!(lines_with(&text, "teardown"), 3, "three teardown steps in:\n{text}");
+    // The close is FIN, FIN+ACK, ACK, or FIN, ACK, FIN, ACK when the peer's FIN is not piggybacked on its ACK
+    // (the kernel's choice, by timing): three or four steps, each once.
+    let steps = lines_with(&text, "teardown");
+    assert!((3..=4).contains(&steps), "{steps} teardown steps in:\n{text}");
+    for step in 1..=steps {
+        assert_eq!(lines_with(&text, &format!("teardown {step}/")), 1, "teardown step {step} once in:\n{text}");
+    }
     assert!(text.contains("[teardown 1/4 FIN from client") || text.contains("[teardown 1/4 FIN from server"), "{text}");
     assert_eq!(lines_with(&text, "TIME-WAIT"), 1, "{text}");
     // The seed's exchange: Welcome! (8), Lambda (6), Hello, Lambda! (14), Bond (4), Hello, Bond! (12), alpha (5),

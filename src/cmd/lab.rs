@@ -77,6 +77,10 @@ pub struct LabArgs {
     /// Remove namespaces left behind by a lab run that was killed, and exit.
     #[arg(long)]
     pub cleanup: bool,
+
+    /// Redraw the table, report and charts from a results.json written by an earlier run, into --out.
+    #[arg(long, value_name = "RESULTS.json")]
+    pub replot: Option<PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -95,6 +99,13 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     if args.cleanup {
         let removed = topology::cleanup_leftovers()?;
         eprintln!("synscope: removed {} lab namespace(s){}", removed.len(), list(&removed));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.replot {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let results: LabResults =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a lab results.json", path.display()))?;
+        write_outputs(&results, &args.out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let scenarios = scenarios(args)?;

@@ -293,21 +293,27 @@ fn latency_plot(results: &LabResults) -> Plot {
 }
 
 fn half_open_plot(results: &LabResults) -> Plot {
-    let top = results.trials.iter().map(|t| t.rate_requested).max();
+    // Each scenario at its own highest rate: "max" is what the attacker reached in that trial, which differs from
+    // one scenario to the next (the defence shares the machine with the attacker).
+    let mut tops = Vec::new();
     let series: Vec<Series> = colours(results)
         .into_iter()
         .filter_map(|(name, colour)| {
-            let trial = results.scenario_trials(&name).find(|t| Some(t.rate_requested) == top)?;
+            let trial = results.scenario_trials(&name).max_by_key(|t| t.rate_requested)?;
+            tops.push(trial.rate_requested);
             let points: Vec<(f64, f64)> =
                 trial.syn_recv.iter().map(|&(s, n)| (s, n as f64)).filter(|(s, _)| s.is_finite()).collect();
+            let name = if trial.rate_requested > 0 { format!("{name} ({} SYN/s)", trial.rate_requested) } else { name };
             (!points.is_empty()).then_some(Series { name, colour, points })
         })
         .collect();
+    tops.dedup();
+    let top = if tops.len() == 1 { tops.first().copied() } else { None };
     let all = series.iter().flat_map(|s| s.points.iter());
     let (max_t, max_n) = all.fold((0f64, 0f64), |(t, n), p| (t.max(p.0), n.max(p.1)));
     let (t_ticks, t_end) = nice_ticks(max_t);
     let (n_ticks, n_end) = nice_ticks(max_n * 1.05);
-    let rate = top.map(|r| format!(" at {r} SYN/s")).unwrap_or_default();
+    let rate = top.map_or_else(|| " at each scenario's highest rate".to_string(), |r| format!(" at {r} SYN/s"));
     Plot {
         title: format!("Half-open (SYN-RECV) connections on the server{rate}"),
         x_desc: "seconds into the trial".to_string(),

@@ -80,6 +80,9 @@ pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut
             results.trials.push(trial);
         }
     }
+    // `max` is known only once run: list the rates as the first scenario actually ran them.
+    let first = results.trials.first().map(|t| t.scenario.clone()).unwrap_or_default();
+    results.rates = results.trials.iter().filter(|t| t.scenario == first).map(|t| t.rate_requested).collect();
     Ok(results)
 }
 
@@ -127,6 +130,9 @@ fn calibration_flood(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<f64
                 "timeout",
                 "-s",
                 "INT",
+                // hping3 can miss SIGINT in its busy send loop (seen with -i u10): kill it 2 s later.
+                "-k",
+                "2",
                 &seconds,
                 "hping3",
                 "-q",

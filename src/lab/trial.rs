@@ -220,6 +220,9 @@ fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> 
                 "timeout",
                 "-s",
                 "INT",
+                // hping3 can miss SIGINT in its busy send loop (seen with -i u10): kill it 2 s later.
+                "-k",
+                "2",
                 &format!("{seconds}"),
                 "hping3",
                 "-q",

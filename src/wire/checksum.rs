@@ -65,7 +65,7 @@ pub fn fill_transport_checksum(frame: &mut [u8]) -> bool {
     while frame.len() >= ip && matches!(u16::from_be_bytes([frame[ip - 2], frame[ip - 1]]), 0x8100 | 0x88A8) {
         ip += 4;
     }
-    if frame.len() < ip + 40 {
+    if frame.len() < ip + 20 {
         return false;
     }
     let (protocol, start, end, pseudo) = match u16::from_be_bytes([frame[ip - 2], frame[ip - 1]]) {
@@ -82,6 +82,9 @@ pub fn fill_transport_checksum(frame: &mut [u8]) -> bool {
             (protocol, ip + header_len, ip + total, sum)
         }
         0x86DD => {
+            if frame.len() < ip + 40 {
+                return false;
+            }
             let payload = usize::from(u16::from_be_bytes([frame[ip + 4], frame[ip + 5]]));
             if ip + 40 + payload > frame.len() {
                 return false;
@@ -153,15 +156,10 @@ mod tests {
             tcp_frame(&mut good, Some(&eth), &ip, &tcp).unwrap();
             let mut udp = Vec::new();
             udp_frame(&mut udp, Some(&eth), &ip, 53, 5353, b"query").unwrap();
-            for frame in [good, udp] {
+            let ip_header = if src.contains(':') { 40 } else { 20 };
+            // Ethernet and one VLAN tag, the IP header, then the checksum field: TCP's at 16, UDP's at 6.
+            for (frame, field) in [(good, 18 + ip_header + 16), (udp, 18 + ip_header + 6)] {
                 let mut spoiled = frame.clone();
-                let field = if frame.len() > 80 && frame[18 + if src.contains(':') { 6 } else { 9 }] == 6 {
-                    if src.contains(':') { 18 + 40 + 16 } else { 18 + 20 + 16 }
-                } else if src.contains(':') {
-                    18 + 40 + 6
-                } else {
-                    18 + 20 + 6
-                };
                 spoiled[field] ^= 0x5a;
                 assert!(fill_transport_checksum(&mut spoiled));
                 assert_eq!(spoiled, frame);
