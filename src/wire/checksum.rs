@@ -22,6 +22,11 @@ fn fold(mut sum: u32) -> u32 {
     sum
 }
 
+/// The TCP/UDP pseudo-header's sum (RFC 9293 §3.1, RFC 8200 §8.1), folded, to start [`checksum`] with.
+pub fn pseudo_header_sum(src: &[u8], dst: &[u8], protocol: u8, length: u32) -> u32 {
+    fold(placed_sum(0, src) + placed_sum(0, dst) + u32::from(protocol) + fold(length))
+}
+
 /// The checksum after the bytes at `offset` changed from `old` to `new` (same length).
 pub fn adjust(checksum: u16, offset: usize, old: &[u8], new: &[u8]) -> u16 {
     debug_assert_eq!(old.len(), new.len());
