@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::process::Process;
 use super::results::LabResults;
 use super::scenario::Scenario;
-use super::topology::{PORT, SERVER_IP, Topology};
-use super::trial::{self, Attacker, Plan, Rate, SPOOF};
+use super::topology::{PORT, Topology};
+use super::trial::{self, Attacker, Plan, Rate};
 
 pub struct RealConfig {
     pub scenarios: Vec<Scenario>,
@@ -103,64 +102,13 @@ fn calibrate(topology: &Topology, config: &RealConfig) -> anyhow::Result<f64> {
 }
 
 fn calibration_flood(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<f64> {
-    let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
-    let target = format!("{SERVER_IP}:{}", plan.port);
-    let seconds = format!("{}", plan.duration.as_secs());
-    let mut flood = match plan.attacker {
-        Attacker::Synscope => Process::spawn(
-            &topology.client,
-            &[
-                binary,
-                "flood",
-                "--target",
-                &target,
-                "--spoof",
-                SPOOF,
-                "--duration",
-                &format!("{seconds}s"),
-                "--format",
-                "json",
-            ],
-            plan.work,
-            "calibration",
-        )?,
-        Attacker::Hping3 => Process::spawn(
-            &topology.client,
-            &[
-                "timeout",
-                "-s",
-                "INT",
-                // hping3 can miss SIGINT in its busy send loop (seen with -i u10): kill it 2 s later.
-                "-k",
-                "2",
-                &seconds,
-                "hping3",
-                "-q",
-                "-S",
-                "-p",
-                &plan.port.to_string(),
-                "--rand-source",
-                "--flood",
-                SERVER_IP,
-            ],
-            plan.work,
-            "calibration",
-        )?,
-    };
-    flood.wait(plan.duration + Duration::from_secs(10))?;
-    let text = flood.read_stdout() + &flood.read_stderr();
-    let rate = match plan.attacker {
-        Attacker::Synscope => serde_json::from_str::<serde_json::Value>(flood.read_stdout().trim())
-            .ok()
-            .and_then(|r| Some(r["sent"].as_f64()? / r["duration_s"].as_f64().filter(|d| *d > 0.0)?)),
-        Attacker::Hping3 => text
-            .lines()
-            .find(|l| l.contains("packets transmitted"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .map(|sent| sent / plan.duration.as_secs_f64()),
-    };
-    rate.filter(|r| *r > 0.0).with_context(|| format!("calibrating the attacker: {}", text.trim()))
+    let mut flood = trial::start_flood(topology, plan, Rate::Max, "calibration")?;
+    let (rate, _) = trial::finish_flood(&mut flood, plan)?;
+    if rate > 0.0 {
+        Ok(rate)
+    } else {
+        anyhow::bail!("calibrating the attacker: it sent nothing ({})", flood.read_stderr().trim())
+    }
 }
 
 /// The synscope binary running now: the one the lab starts in the namespaces.

@@ -194,7 +194,7 @@ pub fn rate_label(rate: Rate) -> String {
     }
 }
 
-fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> anyhow::Result<Process> {
+pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> anyhow::Result<Process> {
     let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
     let seconds = plan.duration.as_secs_f64();
     let target = format!("{SERVER_IP}:{}", plan.port);
@@ -256,7 +256,7 @@ fn cpus() -> usize {
 }
 
 /// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).
-fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
+pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
     flood.wait(plan.duration + Duration::from_secs(10))?;
     let seconds = plan.duration.as_secs_f64();
     match plan.attacker {

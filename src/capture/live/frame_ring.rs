@@ -4,8 +4,6 @@
 //! light, which would add milliseconds to every handshake through the guard. Under a flood the slots fill faster
 //! than the guard drains them, and it still takes many frames per wake-up with no system call per frame.
 
-use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 use super::ring::RingFrame;
@@ -55,21 +53,8 @@ impl FrameRing {
         };
         socket.set_option(libc::PACKET_RX_RING, &request, "receive ring")?;
         let length = blocks * block;
-        // SAFETY: maps the ring the kernel just allocated for this socket, with the length it was given.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                length,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                socket.as_raw_fd(),
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
-        }
-        let ring = FrameRing { socket, map: map.cast(), slots: blocks * SLOTS_PER_BLOCK, next: 0 };
+        let map = super::ring::map_ring(&socket, length)?;
+        let ring = FrameRing { socket, map, slots: blocks * SLOTS_PER_BLOCK, next: 0 };
         ring.socket.bind()?;
         Ok(ring)
     }

@@ -88,21 +88,8 @@ impl Ring {
             tp_feature_req_word: 0,
         };
         socket.set_option(libc::PACKET_RX_RING, &request, "receive ring (try a smaller -B)")?;
-        // SAFETY: maps the ring the kernel just allocated for this socket; the length is the one it was given.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                blocks * BLOCK_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                socket.as_raw_fd(),
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
-        }
-        let ring = Ring { socket, map: map.cast(), blocks, next: 0 };
+        let map = map_ring(&socket, blocks * BLOCK_BYTES)?;
+        let ring = Ring { socket, map, blocks, next: 0 };
         ring.socket.bind()?;
         Ok(ring)
     }
@@ -173,6 +160,25 @@ impl Ring {
         self.next = (self.next + 1) % self.blocks;
         true
     }
+}
+
+/// Maps the receive ring the kernel has just allocated for `socket` (`length` is the size it was given).
+pub(super) fn map_ring(socket: &PacketSocket, length: usize) -> Result<*mut u8, OpenError> {
+    // SAFETY: maps memory the kernel owns for this socket, shared, with the length it allocated.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            length,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            socket.as_raw_fd(),
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
+    }
+    Ok(map.cast())
 }
 
 /// # Safety

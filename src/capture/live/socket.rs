@@ -134,10 +134,14 @@ impl PacketSocket {
 
     /// Starts delivery: binds to the interface with ETH_P_ALL, so every protocol is seen.
     pub fn bind(&self) -> Result<(), OpenError> {
+        self.bind_protocol(ETH_P_ALL_BE)
+    }
+
+    fn bind_protocol(&self, protocol: u16) -> Result<(), OpenError> {
         // SAFETY: sockaddr_ll is plain old data; all-zero is a valid starting value.
         let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         address.sll_family = libc::AF_PACKET as u16;
-        address.sll_protocol = ETH_P_ALL_BE;
+        address.sll_protocol = protocol;
         address.sll_ifindex = self.ifindex;
         // SAFETY: `address` is a valid sockaddr_ll and its exact size is passed.
         let rc = unsafe {
@@ -273,20 +277,7 @@ impl PacketSocket {
     /// Binds for sending only: protocol 0 receives nothing (packet(7)), so a sender does not queue a copy of
     /// every frame on the interface for nobody.
     pub fn bind_for_sending(&self) -> Result<(), OpenError> {
-        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid starting value.
-        let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        address.sll_family = libc::AF_PACKET as u16;
-        address.sll_protocol = 0;
-        address.sll_ifindex = self.ifindex;
-        // SAFETY: `address` is a valid sockaddr_ll and its exact size is passed.
-        let rc = unsafe {
-            libc::bind(
-                self.fd.as_raw_fd(),
-                (&address as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 { Err(self.error("bind", io::Error::last_os_error())) } else { Ok(()) }
+        self.bind_protocol(0)
     }
 
     /// Sends whole frames in one sendmmsg(2); returns how many went out. The rest met a full queue or an error.

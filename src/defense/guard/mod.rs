@@ -270,14 +270,7 @@ impl Guard {
                 ProxyState::SynSent(_) => Verdict::Drop(DropReason::NotYetEstablished),
                 ProxyState::Established(translation) => {
                     translation.to_server(frame, layout);
-                    if flags.rst() {
-                        self.proxy.reset(&tuple);
-                    } else {
-                        self.proxy.saw(now, &tuple, true, flags.fin());
-                        if !flags.fin() && layout.payload_len() == 0 {
-                            self.proxy.close_if_done(&tuple);
-                        }
-                    }
+                    self.follow_established(now, &tuple, true, flags, layout);
                     Verdict::Forward
                 }
             };
@@ -518,20 +511,35 @@ impl Guard {
             }
             ProxyState::Established(translation) => {
                 if flags.syn() {
-                    // A retransmitted SYN-ACK: our ACK was lost. ACK it again rather than show it to the client.
+                    // A retransmitted SYN-ACK (our ACK was lost): the client must not see it. The client's next
+                    // segment, translated, acknowledges the listener's ISN and completes its handshake
+                    // (tcp_check_req accepts any ACK of the SYN-ACK).
                     return Verdict::Drop(DropReason::NotYetEstablished);
                 }
                 translation.to_client(frame, layout);
-                if flags.rst() {
-                    self.proxy.reset(&tuple);
-                } else {
-                    self.proxy.saw(now, &tuple, false, flags.fin());
-                    if !flags.fin() && layout.payload_len() == 0 {
-                        self.proxy.close_if_done(&tuple);
-                    }
-                }
+                self.follow_established(now, &tuple, false, flags, layout);
                 Verdict::Forward
             }
+        }
+    }
+
+    /// Bookkeeping for a segment of a proxied connection: a RST ends the entry, FINs are noted, and the bare ACK
+    /// after both FINs closes it.
+    fn follow_established(
+        &mut self,
+        now: Timestamp,
+        tuple: &Tuple,
+        from_client: bool,
+        flags: TcpFlags,
+        layout: &TcpLayout,
+    ) {
+        if flags.rst() {
+            self.proxy.reset(tuple);
+            return;
+        }
+        self.proxy.saw(now, tuple, from_client, flags.fin());
+        if !flags.fin() && layout.payload_len() == 0 {
+            self.proxy.close_if_done(tuple);
         }
     }
 
