@@ -127,7 +127,13 @@ pub fn check_loopback_frame(frame: &[u8], own_mac: [u8; 6]) -> Result<(), Safety
     }
     match decode(LinkType::Ethernet, frame).net {
         Net::Ipv4(ip) if ip.dst.is_loopback() => Ok(()),
-        Net::Ipv6(ip) if ip.dst.is_loopback() => Ok(()),
+        // Linux answers ::1 from ::1 whatever the source, and routes the answer to a foreign source out of the
+        // default route: only ::1 to ::1 stays on the host (IPv4 has no such hole: a 127/8 source never leaves lo,
+        // and a foreign source to 127/8 is dropped as a martian).
+        Net::Ipv6(ip) if ip.dst.is_loopback() && ip.src.is_loopback() => Ok(()),
+        Net::Ipv6(ip) if ip.dst.is_loopback() => {
+            Err(SafetyError::HostBound { destination: format!("the answers to {}", ip.src) })
+        }
         Net::Arp(_) => Ok(()),
         Net::Ipv4(ip) => Err(SafetyError::HostBound { destination: ip.dst.to_string() }),
         Net::Ipv6(ip) => Err(SafetyError::HostBound { destination: ip.dst.to_string() }),
@@ -221,9 +227,13 @@ mod tests {
         }
 
         fn udp6(dst_mac: [u8; 6], dst: std::net::Ipv6Addr) -> Vec<u8> {
+            udp6_from(dst_mac, "2001:db8::10".parse().unwrap(), dst)
+        }
+
+        fn udp6_from(dst_mac: [u8; 6], src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr) -> Vec<u8> {
             let mut frame = Vec::new();
             etherparse::PacketBuilder::ethernet2([0; 6], dst_mac)
-                .ipv6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10], dst.octets(), 64)
+                .ipv6(src.octets(), dst.octets(), 64)
                 .udp(1000, 9999)
                 .write(&mut frame, b"hi")
                 .unwrap();
@@ -239,7 +249,11 @@ mod tests {
         #[test]
         fn frames_for_this_host_must_stay_on_loopback_addresses() {
             assert!(check_loopback_frame(&udp4(LO, [127, 0, 0, 1]), LO).is_ok());
-            assert!(check_loopback_frame(&udp6(LO, std::net::Ipv6Addr::LOCALHOST), LO).is_ok());
+            let localhost = std::net::Ipv6Addr::LOCALHOST;
+            assert!(check_loopback_frame(&udp6_from(LO, localhost, localhost), LO).is_ok());
+            // To ::1 from a foreign source, the host's answer would leave by the default route.
+            let err = check_loopback_frame(&udp6(LO, localhost), LO).unwrap_err().to_string();
+            assert!(err.contains("the answers to 2001:db8::10"), "{err}");
             let err = check_loopback_frame(&udp4(LO, [192, 0, 2, 20]), LO).unwrap_err().to_string();
             assert!(err.contains("may route 192.0.2.20 to a real network"), "{err}");
             let err = check_loopback_frame(&udp6(LO, "2001:db8::20".parse().unwrap()), LO).unwrap_err();
