@@ -212,9 +212,9 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
         }
         Attacker::Hping3 => {
             let pace = match rate {
-                Rate::Max => "--flood".to_string(),
-                // hping3 paces by an interval in microseconds.
-                Rate::PerSecond(r) => format!("-iu{}", (1_000_000 / r.max(1)).max(1)),
+                Rate::Max => vec!["--flood".to_string()],
+                // hping3 paces by an interval in microseconds: `-i uN`.
+                Rate::PerSecond(r) => vec!["-i".to_string(), format!("u{}", (1_000_000 / r.max(1)).max(1))],
             };
             [
                 "timeout",
@@ -230,11 +230,11 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
                 "-p",
                 &plan.port.to_string(),
                 "--rand-source",
-                &pace,
-                SERVER_IP,
             ]
             .iter()
             .map(|s| s.to_string())
+            .chain(pace)
+            .chain([SERVER_IP.to_string()])
             .collect()
         }
     };
