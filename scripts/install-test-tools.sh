@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the outside tools the tests compare against or drive: tshark and tcpdump (cross-checks, benchmarks),
-# hping3 (the flood peer) and iproute2 (namespaces). Skips apt when everything is already there.
+# hping3 (the flood peer), iproute2 (namespaces), python3 (the seed's peers), setpriv from util-linux (running as an
+# unprivileged user), and the DejaVu font (text in the lab's PNG charts). Skips apt when everything is there.
 set -euo pipefail
 
 need=()
@@ -8,9 +9,12 @@ command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v hping3 >/dev/null 2>&1 || need+=(hping3)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-test-tools: tshark, tcpdump, hping3 and iproute2 are present"
+  echo "install-test-tools: tshark, tcpdump, hping3, iproute2, python3, setpriv and DejaVu are present"
   exit 0
 fi
 
