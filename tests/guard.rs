@@ -106,6 +106,10 @@ fn every_mode_serves_our_client_and_the_seeds() {
         }
         let stats = lab.stop_guard();
         assert_eq!(stats["mode"], mode);
+        for key in ["syns_seen", "synacks_sent", "rsts_sent", "pps_in", "pps_out", "drops", "half_open", "proxy"] {
+            assert!(stats.get(key).is_some(), "{key} missing from the guard's statistics: {stats}");
+        }
+        assert!(stats["pps_in"].as_f64() > Some(0.0), "{stats}");
         match mode {
             "cookies" => {
                 assert!(stats["cookies_validated"].as_u64() >= Some(1), "{stats}");

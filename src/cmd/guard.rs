@@ -139,8 +139,19 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         args.mode.name()
     );
     let deadline = args.duration.map(|d| Instant::now() + StdDuration::from_nanos(d.as_nanos()));
+    let started = Instant::now();
     let report = serve(&mut guard, &mut rings, &mut senders, &stop, deadline, args.quiet)?;
-    let json = serde_json::to_string_pretty(&report).context("encoding the statistics")?;
+    let mut value = serde_json::to_value(&report).context("encoding the statistics")?;
+    // The run's averages, beside the counters they come from.
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("duration_s".into(), seconds.into());
+        object.insert("pps_in".into(), (report.counters.frames_in as f64 / seconds).round().into());
+        object.insert("pps_out".into(), (report.counters.frames_out as f64 / seconds).round().into());
+        let sent = senders.iter().map(|s| s.send_errors).sum::<u64>();
+        object.insert("send_errors".into(), sent.into());
+    }
+    let json = serde_json::to_string_pretty(&value).context("encoding the statistics")?;
     println!("{json}");
     if let Some(path) = &args.stats_json {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
