@@ -254,3 +254,36 @@ fn list_interfaces_shows_loopback() {
     assert!(out.status.success());
     assert!(stdout(&out).lines().any(|l| l.contains(".lo [") && l.contains("Loopback")), "{}", stdout(&out));
 }
+
+#[test]
+fn several_interfaces_are_captured_at_once_each_counted() {
+    if !have_root("several_interfaces_are_captured_at_once_each_counted") {
+        return;
+    }
+    // A frame replayed out of one end of a veth pair leaves `a` and arrives on `b`: off loopback, both copies are
+    // traffic worth seeing, one per interface.
+    let netns = common::netns::Netns::new("mi");
+    let (a, b) = netns.veth_pair();
+    let mut command = netns.command(env!("CARGO_BIN_EXE_synscope"));
+    command.args(["sniff", "-q", "-i", &a, "-i", &b, "tcp"]);
+    let mut sniffer = Running::spawn(command);
+    sniffer.wait_for_stderr("listening on");
+    let capture = common::capture("seed-session.pcap");
+    let out = netns
+        .command(env!("CARGO_BIN_EXE_synscope"))
+        .args(["replay", "--top-speed", "-i", &a])
+        .arg(&capture)
+        .output()
+        .expect("running replay");
+    assert!(out.status.success(), "{}", stderr(&out));
+    settle();
+    let (code, _, err) = sniffer.terminate();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!("listening on {a}, {b}")), "{err}");
+    for interface in [&a, &b] {
+        let line = err.lines().find(|l| l.trim_start().starts_with(&format!("{interface}:"))).expect("a line each");
+        // seed-session.pcap holds 19 frames, all TCP.
+        assert!(line.contains(" 19 captured"), "{line}");
+    }
+    assert!(err.contains("38 packets read"), "{err}");
+}
