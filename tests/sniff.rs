@@ -287,3 +287,42 @@ fn several_interfaces_are_captured_at_once_each_counted() {
     }
     assert!(err.contains("38 packets read"), "{err}");
 }
+
+#[test]
+fn drops_are_reported_every_interval_while_the_engine_is_stuck() {
+    if !have_root("drops_are_reported_every_interval_while_the_engine_is_stuck") {
+        return;
+    }
+    // Nobody reads the sniffer's output: once the pipe is full the engine blocks, the channel fills, and the capture
+    // thread has to drop. The drops must be reported as they happen, not at an exit that never comes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synscope"))
+        .args(["sniff", "-i", "lo", "--stats-interval", "200ms", "tcp port 9"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting sniff");
+    let _unread_stdout = child.stdout.take();
+    let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = common::process::collect(child.stderr.take().expect("stderr"), std::sync::Arc::clone(&err));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !err.lock().unwrap().contains("listening on") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let flood = synscope(["flood", "--target", "127.0.0.1:9", "--count", "200000", "--rate", "100000"]);
+    let reported = loop {
+        let text = err.lock().unwrap().clone();
+        let line =
+            text.lines().find(|l| l.contains("lo: ") && !l.contains(", 0 dropped by synscope")).map(String::from);
+        if line.is_some() || std::time::Instant::now() >= deadline {
+            break line;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    assert!(flood.status.success(), "{}", stderr(&flood));
+    let line = reported.unwrap_or_else(|| panic!("no drop line on stderr: {}", err.lock().unwrap()));
+    assert!(line.starts_with("synscope: lo: ") && line.contains("dropped by synscope"), "{line}");
+}

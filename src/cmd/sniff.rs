@@ -57,7 +57,12 @@ pub fn run(args: &SniffArgs) -> anyhow::Result<ExitCode> {
         args.snaplen
     );
     let deadline = args.duration.map(|d| Instant::now() + Duration::from_nanos(d.as_nanos()));
-    capture_loop(&mut engine, &mut source, &stop, deadline, args.stats_interval)?;
+    let reporting = Arc::new(AtomicBool::new(true));
+    let reporter = spawn_drop_reporter(&source, args.stats_interval, Arc::clone(&reporting))?;
+    let captured = capture_loop(&mut engine, &mut source, &stop, deadline);
+    reporting.store(false, Ordering::Relaxed);
+    let _ = reporter.join();
+    captured?;
     source.stop();
     engine.summary.live = source.stats();
     engine.finish()?;
@@ -88,10 +93,7 @@ fn capture_loop(
     source: &mut LiveSource,
     stop: &AtomicBool,
     deadline: Option<Instant>,
-    stats_interval: crate::time::Duration,
 ) -> anyhow::Result<()> {
-    let interval = Duration::from_nanos(stats_interval.as_nanos()).max(Duration::from_millis(100));
-    let mut next_stats = Instant::now() + interval;
     let mut stopping = false;
     let mut limit_reached = false;
     loop {
@@ -132,19 +134,36 @@ fn capture_loop(
             Err(RecvTimeoutError::Timeout) => engine.flush_all()?,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
-        if Instant::now() >= next_stats {
-            next_stats += interval;
-            print_drops(source);
-        }
     }
 }
 
-/// `--stats-interval`: one line per interface on stderr, once frames have been dropped.
-fn print_drops(source: &LiveSource) {
-    let mut stderr = std::io::stderr().lock();
-    for stats in source.stats() {
-        if stats.dropped() > 0 {
-            let _ = writeln!(stderr, "synscope: {}", live_line(&stats));
+/// `--stats-interval`: one line per interface on stderr while frames are being dropped. It runs on a thread of its
+/// own, because drops happen when the engine is behind: a report from the engine's loop would be late exactly when
+/// it matters, or never come if output is blocked.
+fn spawn_drop_reporter(
+    source: &LiveSource,
+    interval: crate::time::Duration,
+    running: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let interval = Duration::from_nanos(interval.as_nanos()).max(Duration::from_millis(100));
+    let captures: Vec<_> = source.captures.iter().map(|c| (c.interface.clone(), Arc::clone(&c.counters))).collect();
+    let thread = std::thread::Builder::new().name("drop-reporter".into()).spawn(move || {
+        let mut next = Instant::now() + interval;
+        while running.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+            if Instant::now() < next {
+                continue;
+            }
+            next += interval;
+            let mut stderr = std::io::stderr().lock();
+            for (interface, counters) in &captures {
+                let stats = counters.snapshot(interface);
+                // Once frames have been lost, every interval says so: the counts only grow.
+                if stats.dropped() > 0 {
+                    let _ = writeln!(stderr, "synscope: {}", live_line(&stats));
+                }
+            }
         }
-    }
+    })?;
+    Ok(thread)
 }

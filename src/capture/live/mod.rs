@@ -88,16 +88,22 @@ pub struct Capture {
     pub counters: Arc<LiveCounters>,
 }
 
+impl LiveCounters {
+    /// The counts now, under the interface's name.
+    pub fn snapshot(&self, interface: &str) -> InterfaceStats {
+        InterfaceStats {
+            interface: interface.to_string(),
+            captured: self.captured.load(Ordering::Relaxed),
+            kernel_received: self.kernel_received.load(Ordering::Relaxed),
+            kernel_dropped: self.kernel_dropped.load(Ordering::Relaxed),
+            channel_dropped: self.channel_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl Capture {
     pub fn stats(&self) -> InterfaceStats {
-        let c = &self.counters;
-        InterfaceStats {
-            interface: self.interface.clone(),
-            captured: c.captured.load(Ordering::Relaxed),
-            kernel_received: c.kernel_received.load(Ordering::Relaxed),
-            kernel_dropped: c.kernel_dropped.load(Ordering::Relaxed),
-            channel_dropped: c.channel_dropped.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot(&self.interface)
     }
 }
 
