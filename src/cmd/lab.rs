@@ -231,6 +231,9 @@ fn write_outputs(results: &LabResults, out: &std::path::Path) -> anyhow::Result<
     println!("{}", report::table(results));
     report::write_json(results, &out.join("results.json")).context("writing results.json")?;
     let charts = charts::write_charts(results, out).context("drawing the charts")?;
+    if let Some(warning) = charts::font_warning() {
+        eprintln!("synscope: {warning}");
+    }
     let relative: Vec<(String, String)> = charts
         .iter()
         .map(|(title, path)| {
