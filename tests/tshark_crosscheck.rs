@@ -9,11 +9,14 @@
 //!
 //! Without tshark the tests print a loud SKIPPED note and pass, unless `SYNSCOPE_REQUIRE_PEERS=1` is set.
 
+mod common;
+
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{bundled_captures, captures_in, shared_pcaps, skip_or_fail};
 use serde_json::Value;
 
 /// The fields compared, as tshark names them; its `-e` arguments after `frame.number`.
@@ -53,29 +56,11 @@ fn show(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "<none>".into())
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `*.pcap` and `*.pcapng` in `dir`, sorted; `None` if the directory cannot be read.
-fn captures_in(dir: &Path) -> Option<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-        .collect();
-    files.sort();
-    Some(files)
-}
-
 /// Whether tshark can run here. Without it: fail under `SYNSCOPE_REQUIRE_PEERS=1`, else skip loudly.
 fn tshark_present() -> bool {
     let present = Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
     if !present {
-        if std::env::var("SYNSCOPE_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
-            panic!("tshark is not installed (or does not run) and SYNSCOPE_REQUIRE_PEERS=1");
-        }
-        eprintln!("\n******** SKIPPED: tshark not installed; the tshark cross-check did not run ********\n");
+        skip_or_fail("tshark is not installed (or does not run); the tshark cross-check did not run");
     }
     present
 }
@@ -279,7 +264,7 @@ fn bundled_captures_agree_with_tshark() {
     if !tshark_present() {
         return;
     }
-    let files = captures_in(&repo().join("captures")).expect("captures/ exists");
+    let files = bundled_captures();
     assert!(files.len() >= 10, "expected the bundled captures in captures/, found {files:?}");
     // odd-frames.pcap holds two broken TCP headers (packets 2 and 4): the exemption must stay live, not silent.
     assert_eq!(crosscheck(&files), 2, "exempted packets in the bundled captures");
@@ -290,15 +275,10 @@ fn shared_captures_agree_with_tshark() {
     if !tshark_present() {
         return;
     }
-    let dir = repo().join("../shared/pcaps");
-    let files = captures_in(&dir).unwrap_or_default();
-    if files.is_empty() {
-        eprintln!(
-            "\n******** SKIPPED: no public captures at {}; the shared-corpus tshark cross-check did not run ********\n",
-            dir.display()
-        );
-        return;
-    }
+    // Without the public captures this fails under SYNSCOPE_REQUIRE_PEERS=1, else says loudly it skipped.
+    let Some(dir) = shared_pcaps() else { return };
+    let files = captures_in(&dir);
+    assert!(!files.is_empty(), "no captures in {}", dir.display());
     crosscheck(&files);
 }
 

@@ -63,10 +63,16 @@ pub fn skip_or_fail(what: &str) {
     eprintln!("\n******** SKIPPED: {what} ********\n");
 }
 
+/// The shared folder (`../shared`: the seed's peers and the public captures). `SYNSCOPE_SHARED` names it when the
+/// clone does not sit beside it (`.ci/run` sets it for a clone made elsewhere).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("SYNSCOPE_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("..").join("shared"))
+}
+
 /// `../shared/pcaps/`, the public sample captures, when present. A fresh clone has only `captures/`, so without
 /// them this prints a loud SKIPPED note and returns `None` (or fails under `SYNSCOPE_REQUIRE_PEERS=1`).
 pub fn shared_pcaps() -> Option<PathBuf> {
-    let dir = repo().join("..").join("shared").join("pcaps");
+    let dir = shared_dir().join("pcaps");
     if dir.is_dir() {
         Some(dir)
     } else {

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use super::{repo, skip_or_fail};
+use super::skip_or_fail;
 
 pub fn seed_dir() -> PathBuf {
-    repo().join("..").join("shared").join("seed")
+    super::shared_dir().join("seed")
 }
 
 /// The seed's program `name`, or `None` (after a loud SKIPPED, or a failure under SYNSCOPE_REQUIRE_PEERS=1) when it
