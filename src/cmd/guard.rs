@@ -225,6 +225,8 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
 const RING_BYTES: usize = 32 << 20;
 /// Frames taken from one side before looking at the other.
 const BURST: usize = 512;
+/// How long a send may wait for room before its frames count as send errors (a bridge must not stall).
+const SEND_TIMEOUT: StdDuration = StdDuration::from_millis(200);
 /// Frames sent per sendmmsg.
 const SEND_BATCH: usize = 256;
 
@@ -249,9 +251,7 @@ struct Sender {
 impl Sender {
     fn open(name: &str) -> anyhow::Result<Sender> {
         let interface = interfaces::find(name)?;
-        let socket = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
-        socket.bypass_qdisc()?;
-        socket.bind_for_sending()?;
+        let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT).map_err(privilege)?;
         Ok(Sender { socket, queue: Vec::new(), queued: 0, send_errors: 0 })
     }
 

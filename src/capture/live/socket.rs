@@ -76,6 +76,7 @@ pub struct KernelStats {
     pub drops: u64,
 }
 
+#[derive(Debug)]
 pub struct PacketSocket {
     fd: OwnedFd,
     interface: String,
@@ -130,6 +131,53 @@ impl PacketSocket {
             )
         };
         if rc < 0 { Err(self.error(step, io::Error::last_os_error())) } else { Ok(()) }
+    }
+
+    /// A send-only socket on one interface, the one sender of replay, flood and the guard (packet(7)):
+    ///
+    /// - `SOCK_RAW`: frames go to the driver as they are, Ethernet header included;
+    /// - bound with protocol 0, which receives nothing, so the kernel queues no copy of every frame on the interface
+    ///   for a reader that never comes (pnet's transmitter opens a receiver, in promiscuous mode, as a side effect);
+    /// - qdisc bypassed: a generator or a bridge does not want shaping;
+    /// - a send timeout, so a stopped device queue fails one send instead of hanging past Ctrl-C.
+    pub fn sender(interface: &str, ifindex: u32, send_timeout: std::time::Duration) -> Result<PacketSocket, OpenError> {
+        let socket = PacketSocket::open(interface, ifindex, LinkMode::Raw(LinkType::Ethernet))?;
+        socket.bypass_qdisc()?;
+        let timeout = libc::timeval {
+            tv_sec: send_timeout.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(send_timeout.subsec_micros()),
+        };
+        // SAFETY: SO_SNDTIMEO takes a timeval of the given size, which outlives the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(socket.error("send timeout", io::Error::last_os_error()));
+        }
+        socket.bind_for_sending()?;
+        Ok(socket)
+    }
+
+    /// The ARPHRD_ type of the bound device, as the kernel reports it in `sll_hatype` (af_packet.c, packet_getname).
+    pub fn bound_hardware_type(&self) -> io::Result<u16> {
+        // SAFETY: sockaddr_ll is plain old data.
+        let mut bound: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: `bound` has room for `len` bytes and both outlive the call.
+        let rc =
+            unsafe { libc::getsockname(self.fd.as_raw_fd(), (&mut bound as *mut libc::sockaddr_ll).cast(), &mut len) };
+        if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(bound.sll_hatype) }
+    }
+
+    /// The descriptor, for code that drives the socket itself (the flood's transmit ring).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
     }
 
     /// Starts delivery: binds to the interface with ETH_P_ALL, so every protocol is seen.
@@ -201,7 +249,7 @@ impl PacketSocket {
     }
 
     /// Sends bypass the qdisc layer (packet(7) PACKET_QDISC_BYPASS): a bridge forwards, it does not shape.
-    pub fn bypass_qdisc(&self) -> Result<(), OpenError> {
+    fn bypass_qdisc(&self) -> Result<(), OpenError> {
         self.set_option(libc::PACKET_QDISC_BYPASS, &1i32, "PACKET_QDISC_BYPASS")
     }
 
@@ -276,7 +324,7 @@ impl PacketSocket {
 
     /// Binds for sending only: protocol 0 receives nothing (packet(7)), so a sender does not queue a copy of
     /// every frame on the interface for nobody.
-    pub fn bind_for_sending(&self) -> Result<(), OpenError> {
+    fn bind_for_sending(&self) -> Result<(), OpenError> {
         self.bind_protocol(0)
     }
 

@@ -18,10 +18,11 @@ pub mod ring;
 use std::io;
 use std::mem;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use crate::capture::interfaces::NetworkInterface;
+use crate::capture::live::socket::{OpenError, PacketSocket};
 
 /// How long one `send` may block (for room in the socket's send buffer, or for the ring's frames to complete)
 /// before it returns EAGAIN: a stalled device then cannot hold the flood past Ctrl-C or `--duration`.
@@ -130,42 +131,15 @@ pub fn open(
     }
 }
 
-/// A send-only packet socket bound to `iface`, bypassing the qdisc, with a bounded send timeout.
-///
-/// Protocol 0: "no packets are received" (packet(7)), so a flood does not also queue a copy of every frame on
-/// the interface for a reader that never comes; the kernel takes the EtherType from each frame's header.
+/// A send-only packet socket bound to `iface`, bypassing the qdisc, with a bounded send timeout
+/// ([`PacketSocket::sender`]); the transmit ring and sendmmsg drive its descriptor themselves.
 pub(crate) fn packet_socket(iface: &NetworkInterface) -> Result<OwnedFd, TxError> {
-    let interface = iface.name.clone();
-    let fail = |what: &'static str, source: io::Error| {
-        if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
-            TxError::Permission { interface: interface.clone() }
-        } else {
-            TxError::Setup { interface: interface.clone(), what, source }
-        }
-    };
-    // SAFETY: socket(2) takes no pointers; a non-negative result is a new descriptor that we alone own.
-    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(fail("opening a packet socket", io::Error::last_os_error()));
-    }
-    // SAFETY: `raw` is a valid descriptor owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    set(&fd, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &1i32).map_err(|e| fail("PACKET_QDISC_BYPASS", e))?;
-    set(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &SEND_TIMEOUT).map_err(|e| fail("SO_SNDTIMEO", e))?;
-
-    let ifindex = i32::try_from(iface.index)
-        .map_err(|_| fail("binding", io::Error::new(io::ErrorKind::InvalidInput, "interface index out of range")))?;
-    // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
-    let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as libc::sa_family_t;
-    addr.sll_ifindex = ifindex;
-    let addr_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-    // SAFETY: `addr` is a properly initialised sockaddr_ll of `addr_len` bytes that outlives the call.
-    let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast::<libc::sockaddr>(), addr_len) };
-    if rc < 0 {
-        return Err(fail("binding to the interface", io::Error::last_os_error()));
-    }
-    Ok(fd)
+    let timeout = Duration::new(SEND_TIMEOUT.tv_sec as u64, SEND_TIMEOUT.tv_usec as u32 * 1000);
+    let socket = PacketSocket::sender(&iface.name, iface.index, timeout).map_err(|err| match err {
+        OpenError::NoPrivilege(interface) => TxError::Permission { interface },
+        OpenError::Os { interface, step, source } => TxError::Setup { interface, what: step, source },
+    })?;
+    Ok(socket.into_fd())
 }
 
 /// setsockopt(2) with a plain-old-data value.
