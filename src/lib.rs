@@ -7,7 +7,8 @@
 //!   spawn no threads and never read a clock. Time arrives with each frame ([`time::Timestamp`]).
 //! - [`defense`]: SYN-flood defences (SYN cookies, half-open limits, rate limits, the SYN proxy) as pure state
 //!   machines, driven by the guard and the lab.
-//! - [`capture`]: the edge that touches packets: capture files in, pcap files out.
+//! - [`capture`]: the edge that touches packets: capture files in, pcap files out, live rings, send-only sockets.
+//! - [`os_random`]: the edge that reads the kernel's random generator (the guard's cookie keys).
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
@@ -15,6 +16,7 @@
 //!   (pure), sent in batches through a `PACKET_TX_RING` past the qdisc (the edge).
 //! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
 //! - [`netns`]: named network namespaces entered from a thread: the kernel's SYN-flood sysctls and counters.
+//! - [`lab`]: the SYN-flood lab: namespaces, trials, the simulation, the report and charts.
 //! - [`safety`]: the traffic safety rule: crafted or replayed traffic goes only to loopback or into a network
 //!   namespace other than the initial one.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
@@ -31,6 +33,7 @@ pub mod flood;
 pub mod lab;
 pub mod listener;
 pub mod netns;
+pub mod os_random;
 pub mod output;
 pub mod safety;
 pub mod synth;

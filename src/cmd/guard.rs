@@ -129,7 +129,7 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
     }
-    let key = crate::defense::cookie::os_random_key().context("reading a random cookie secret")?;
+    let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
     let mut guard = Guard::new(config, key);
     eprintln!(
         "synscope: guarding {} between {} (outside) and {} (inside), mode {}",

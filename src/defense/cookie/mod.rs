@@ -104,17 +104,14 @@
 
 mod mac;
 mod mss;
-mod os_random;
 mod tsopt;
 
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
-use std::io;
 
 pub use mss::{MSS_TABLE_V4, MSS_TABLE_V6};
-pub use os_random::os_random_key;
 
 use self::mac::{Message, Secret};
 use crate::defense::{SynOptions, Tuple};
@@ -223,11 +220,6 @@ impl CookieCodec {
     /// A codec keyed with `key`: bytes 0..16 key `H0`, bytes 16..32 key `H1`.
     pub fn new(key: [u8; 32], config: CookieConfig) -> Self {
         CookieCodec { config: config.sanitized(), current: Secret::new(&key), previous: None }
-    }
-
-    /// A codec keyed from the kernel's random generator, for the guard.
-    pub fn from_os_random(config: CookieConfig) -> io::Result<Self> {
-        Ok(Self::new(os_random_key()?, config))
     }
 
     /// Issues cookies under `new_key` from now on; the current secret becomes the previous one and keeps validating

@@ -1,9 +1,9 @@
-//! Cookie keys from the kernel's random generator. This is the one piece of the codec that touches the OS, so it
-//! stays out of the pure core and only the guard calls it; tests build codecs from explicit keys.
+//! Secrets from the kernel's random generator: the edge that gives the guard its cookie keys. The cookie codec
+//! itself (`defense::cookie`) stays pure and takes its keys as arguments; tests build codecs from explicit keys.
 
 use std::io::{self, Read};
 
-/// 32 fresh random bytes: a key for [`super::CookieCodec::new`] or [`super::CookieCodec::rotate`].
+/// 32 fresh random bytes: a key for [`crate::defense::cookie::CookieCodec::new`] or `rotate`.
 ///
 /// Uses getrandom(2), which blocks only until the kernel's pool is initialised at boot, so a guard started early
 /// never gets a guessable key; on kernels older than 3.17 (ENOSYS) it falls back to `/dev/urandom`.
@@ -31,4 +31,14 @@ fn urandom_key() -> io::Result<[u8; 32]> {
     let mut key = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fresh_each_time() {
+        assert_ne!(os_random_key().unwrap(), os_random_key().unwrap());
+    }
 }
