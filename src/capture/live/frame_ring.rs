@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
+use super::mapping::{RingMap, link_fields};
 use super::ring::RingFrame;
 use super::socket::{OpenError, PacketSocket};
 use crate::time::Timestamp;
@@ -29,14 +30,9 @@ const SOCKADDR: usize = 32;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 
 pub struct FrameRing {
-    socket: PacketSocket,
-    map: *mut u8,
-    slots: usize,
+    map: RingMap,
     next: usize,
 }
-
-// SAFETY: the mapping is owned by this ring alone and only touched through &mut self.
-unsafe impl Send for FrameRing {}
 
 impl FrameRing {
     /// Switches the socket to TPACKET_V2, sets up about `bytes` of slots, maps them, and binds the socket.
@@ -52,26 +48,17 @@ impl FrameRing {
             tp_frame_nr: (blocks * SLOTS_PER_BLOCK) as u32,
         };
         socket.set_option(libc::PACKET_RX_RING, &request, "receive ring")?;
-        let length = blocks * block;
-        let map = super::ring::map_ring(&socket, length)?;
-        let ring = FrameRing { socket, map, slots: blocks * SLOTS_PER_BLOCK, next: 0 };
-        ring.socket.bind()?;
+        let ring = FrameRing { map: RingMap::new(socket, SLOT_BYTES, blocks * SLOTS_PER_BLOCK)?, next: 0 };
+        ring.map.socket().bind()?;
         Ok(ring)
     }
 
     pub fn socket(&self) -> &PacketSocket {
-        &self.socket
-    }
-
-    fn slot(&self, index: usize) -> *mut u8 {
-        // SAFETY: index < slots, so the offset stays inside the mapping.
-        unsafe { self.map.add(index * SLOT_BYTES) }
+        self.map.socket()
     }
 
     fn status(&self, index: usize) -> &AtomicU32 {
-        // SAFETY: the status word starts each 4 KiB-aligned slot and lives as long as the mapping; the kernel and we
-        // both touch it, hence the atomic.
-        unsafe { &*(self.slot(index).add(STATUS) as *const AtomicU32) }
+        self.map.status(index, STATUS)
     }
 
     /// Calls `each` for up to `max` frames that are ready, in order, giving each slot back after it; returns how
@@ -85,11 +72,11 @@ impl FrameRing {
             }
             fence(Ordering::Acquire);
             // SAFETY: the slot is ours until its status is reset; every length read is checked against the slot.
-            if let Some(frame) = unsafe { frame_at(self.slot(self.next), status) } {
+            if let Some(frame) = unsafe { frame_at(self.map.unit(self.next), status) } {
                 each(frame);
             }
             self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
-            self.next = (self.next + 1) % self.slots;
+            self.next = (self.next + 1) % self.map.units();
             done += 1;
         }
         done
@@ -108,8 +95,7 @@ unsafe fn frame_at<'a>(slot: *const u8, status: u32) -> Option<RingFrame<'a>> {
         if mac + snaplen > SLOT_BYTES {
             return None;
         }
-        let sockaddr = slot.add(SOCKADDR);
-        let address_len = usize::from(*sockaddr.add(11)).min(8);
+        let (packet_type, protocol, hardware_type, address) = link_fields(slot.add(SOCKADDR));
         let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
             let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(VLAN_TPID) } else { 0x8100 };
             (read_u16(VLAN_TCI), tpid)
@@ -118,19 +104,12 @@ unsafe fn frame_at<'a>(slot: *const u8, status: u32) -> Option<RingFrame<'a>> {
             ts: Timestamp::from_nanos(u64::from(read_u32(SEC)) * 1_000_000_000 + u64::from(read_u32(NSEC))),
             len: read_u32(LEN),
             data: std::slice::from_raw_parts(slot.add(mac), snaplen),
-            packet_type: *sockaddr.add(10),
-            protocol: u16::from_be(std::ptr::read_unaligned(sockaddr.add(2) as *const u16)),
-            hardware_type: std::ptr::read_unaligned(sockaddr.add(8) as *const u16),
-            address: std::slice::from_raw_parts(sockaddr.add(12), address_len),
+            packet_type,
+            protocol,
+            hardware_type,
+            address,
             vlan,
             checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
         })
-    }
-}
-
-impl Drop for FrameRing {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`; nothing borrows it past `drain`.
-        unsafe { libc::munmap(self.map.cast(), self.slots * SLOT_BYTES) };
     }
 }

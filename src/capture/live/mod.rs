@@ -8,6 +8,7 @@
 
 pub mod convert;
 pub mod frame_ring;
+mod mapping;
 pub mod ring;
 pub mod socket;
 mod thread;

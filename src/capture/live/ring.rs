@@ -10,6 +10,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
+use super::mapping::{RingMap, link_fields};
 use super::socket::{OpenError, PacketSocket};
 use crate::time::Timestamp;
 
@@ -63,14 +64,9 @@ pub struct RingFrame<'a> {
 }
 
 pub struct Ring {
-    socket: PacketSocket,
-    map: *mut u8,
-    blocks: usize,
+    map: RingMap,
     next: usize,
 }
-
-// SAFETY: the mapping is owned by this Ring alone and only touched through &mut self.
-unsafe impl Send for Ring {}
 
 impl Ring {
     /// Switches the socket to TPACKET_V3, sets up a ring of about `bytes`, maps it, and binds the socket.
@@ -88,25 +84,17 @@ impl Ring {
             tp_feature_req_word: 0,
         };
         socket.set_option(libc::PACKET_RX_RING, &request, "receive ring (try a smaller -B)")?;
-        let map = map_ring(&socket, blocks * BLOCK_BYTES)?;
-        let ring = Ring { socket, map, blocks, next: 0 };
-        ring.socket.bind()?;
+        let ring = Ring { map: RingMap::new(socket, BLOCK_BYTES, blocks)?, next: 0 };
+        ring.map.socket().bind()?;
         Ok(ring)
     }
 
     pub fn socket(&self) -> &PacketSocket {
-        &self.socket
-    }
-
-    fn block_ptr(&self, index: usize) -> *mut u8 {
-        // SAFETY: index < blocks, so the offset stays inside the mapping.
-        unsafe { self.map.add(index * BLOCK_BYTES) }
+        self.map.socket()
     }
 
     fn status(&self, index: usize) -> &AtomicU32 {
-        // SAFETY: the status word is 4-aligned inside a page-aligned block and lives as long as the mapping;
-        // the kernel and we both access it, hence the atomic.
-        unsafe { &*(self.block_ptr(index).add(BLOCK_STATUS) as *const AtomicU32) }
+        self.map.status(index, BLOCK_STATUS)
     }
 
     /// Whether the next block belongs to us.
@@ -117,7 +105,8 @@ impl Ring {
     /// Waits up to `timeout_ms` for the kernel to hand over a block. EINTR (a signal arrived) counts as a
     /// timeout: the caller checks its stop flag either way.
     pub fn wait(&self, timeout_ms: i32) -> io::Result<()> {
-        let mut pollfd = libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
+        let mut pollfd =
+            libc::pollfd { fd: self.map.socket().as_raw_fd(), events: libc::POLLIN | libc::POLLERR, revents: 0 };
         // SAFETY: one valid pollfd.
         let rc = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
         if rc < 0 {
@@ -136,7 +125,7 @@ impl Ring {
             return false;
         }
         fence(Ordering::Acquire);
-        let block = self.block_ptr(self.next);
+        let block = self.map.unit(self.next);
         // SAFETY: the block is ours until we reset its status; the kernel wrote `num_pkts` frames chained by
         // `tp_next_offset` inside it, and every offset read is checked against the block size before use.
         unsafe {
@@ -157,28 +146,9 @@ impl Ring {
             }
         }
         self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
-        self.next = (self.next + 1) % self.blocks;
+        self.next = (self.next + 1) % self.map.units();
         true
     }
-}
-
-/// Maps the receive ring the kernel has just allocated for `socket` (`length` is the size it was given).
-pub(super) fn map_ring(socket: &PacketSocket, length: usize) -> Result<*mut u8, OpenError> {
-    // SAFETY: maps memory the kernel owns for this socket, shared, with the length it allocated.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            length,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            socket.as_raw_fd(),
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
-        return Err(socket.error("mmap of the receive ring", io::Error::last_os_error()));
-    }
-    Ok(map.cast())
 }
 
 /// # Safety
@@ -201,8 +171,7 @@ unsafe fn frame_at<'a>(block: *const u8, offset: usize) -> Option<RingFrame<'a>>
             };
             (tci, tpid)
         });
-        let sockaddr = block.add(offset + PKT_SOCKADDR);
-        let address_len = usize::from(*sockaddr.add(11)).min(8);
+        let (packet_type, protocol, hardware_type, address) = link_fields(block.add(offset + PKT_SOCKADDR));
         Some(RingFrame {
             ts: Timestamp::from_nanos(
                 u64::from(read_u32(block, offset + PKT_SEC)) * 1_000_000_000
@@ -210,10 +179,10 @@ unsafe fn frame_at<'a>(block: *const u8, offset: usize) -> Option<RingFrame<'a>>
             ),
             len: read_u32(block, offset + PKT_LEN),
             data: std::slice::from_raw_parts(block.add(offset + mac), snaplen),
-            packet_type: *sockaddr.add(10),
-            protocol: u16::from_be(std::ptr::read_unaligned(sockaddr.add(2) as *const u16)),
-            hardware_type: std::ptr::read_unaligned(sockaddr.add(8) as *const u16),
-            address: std::slice::from_raw_parts(sockaddr.add(12), address_len),
+            packet_type,
+            protocol,
+            hardware_type,
+            address,
             vlan,
             checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
         })
@@ -232,11 +201,4 @@ unsafe fn read_u32(base: *const u8, offset: usize) -> u32 {
 unsafe fn read_u16(base: *const u8, offset: usize) -> u16 {
     // SAFETY: guaranteed by the caller.
     unsafe { std::ptr::read_unaligned(base.add(offset) as *const u16) }
-}
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`; nothing borrows it past `drain_block`.
-        unsafe { libc::munmap(self.map.cast(), self.blocks * BLOCK_BYTES) };
-    }
 }
