@@ -37,7 +37,7 @@ impl Injector {
     /// Opens the socket. Needs CAP_NET_RAW in the user namespace that owns the network namespace (packet(7)).
     pub fn open(iface: &NetworkInterface) -> Result<Injector, InjectError> {
         let interface = iface.name.clone();
-        let socket = PacketSocket::sender(&iface.name, iface.index, SEND_TIMEOUT).map_err(|err| match err {
+        let socket = PacketSocket::sender(&iface.name, iface.index, SEND_TIMEOUT, false).map_err(|err| match err {
             OpenError::NoPrivilege(interface) => InjectError::Permission { interface },
             OpenError::Os { interface, step, source } => InjectError::Socket { interface, what: step, source },
         })?;
@@ -55,7 +55,7 @@ impl Injector {
     }
 
     /// Sends one frame. An error concerns this frame only (ENOBUFS from a full device queue, EMSGSIZE above the MTU,
-    /// ENETDOWN, EAGAIN after [`SEND_TIMEOUT`]): the caller counts it and goes on.
+    /// ENETDOWN, EAGAIN after `SEND_TIMEOUT`): the caller counts it and goes on.
     pub fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         loop {
             // SAFETY: the pointer and length describe `frame`, which outlives the call.

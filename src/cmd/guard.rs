@@ -251,7 +251,7 @@ struct Sender {
 impl Sender {
     fn open(name: &str) -> anyhow::Result<Sender> {
         let interface = interfaces::find(name)?;
-        let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT).map_err(privilege)?;
+        let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT, true).map_err(privilege)?;
         Ok(Sender { socket, queue: Vec::new(), queued: 0, send_errors: 0 })
     }
 

@@ -138,11 +138,20 @@ impl PacketSocket {
     /// - `SOCK_RAW`: frames go to the driver as they are, Ethernet header included;
     /// - bound with protocol 0, which receives nothing, so the kernel queues no copy of every frame on the interface
     ///   for a reader that never comes (pnet's transmitter opens a receiver, in promiscuous mode, as a side effect);
-    /// - qdisc bypassed: a generator or a bridge does not want shaping;
+    /// - with `bypass_qdisc`, frames skip the qdisc layer (packet(7) PACKET_QDISC_BYPASS): a generator or a bridge
+    ///   wants no shaping. They then also skip the taps, so a capture on the same interface does not see them leave;
+    ///   replay keeps the qdisc, so that a sniffer on the interface it replays onto sees every frame;
     /// - a send timeout, so a stopped device queue fails one send instead of hanging past Ctrl-C.
-    pub fn sender(interface: &str, ifindex: u32, send_timeout: std::time::Duration) -> Result<PacketSocket, OpenError> {
+    pub fn sender(
+        interface: &str,
+        ifindex: u32,
+        send_timeout: std::time::Duration,
+        bypass_qdisc: bool,
+    ) -> Result<PacketSocket, OpenError> {
         let socket = PacketSocket::open(interface, ifindex, LinkMode::Raw(LinkType::Ethernet))?;
-        socket.bypass_qdisc()?;
+        if bypass_qdisc {
+            socket.bypass_qdisc()?;
+        }
         let timeout = libc::timeval {
             tv_sec: send_timeout.as_secs() as libc::time_t,
             tv_usec: libc::suseconds_t::from(send_timeout.subsec_micros()),

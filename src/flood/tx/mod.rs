@@ -135,7 +135,7 @@ pub fn open(
 /// ([`PacketSocket::sender`]); the transmit ring and sendmmsg drive its descriptor themselves.
 pub(crate) fn packet_socket(iface: &NetworkInterface) -> Result<OwnedFd, TxError> {
     let timeout = Duration::new(SEND_TIMEOUT.tv_sec as u64, SEND_TIMEOUT.tv_usec as u32 * 1000);
-    let socket = PacketSocket::sender(&iface.name, iface.index, timeout).map_err(|err| match err {
+    let socket = PacketSocket::sender(&iface.name, iface.index, timeout, true).map_err(|err| match err {
         OpenError::NoPrivilege(interface) => TxError::Permission { interface },
         OpenError::Os { interface, step, source } => TxError::Setup { interface, what: step, source },
     })?;
