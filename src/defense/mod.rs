@@ -18,6 +18,7 @@ pub mod half_open;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod source_hash;
 
 use std::net::SocketAddr;
 

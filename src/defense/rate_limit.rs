@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use hashbrown::HashTable;
 use serde::Serialize;
 
-use super::half_open::hash::{SeededState, source_prefix};
+use super::source_hash::{SeededState, source_prefix};
 use crate::time::Timestamp;
 
 /// The table starts small and grows with the sources, as `track/table.rs` explains.

@@ -51,7 +51,6 @@
 //!   per retransmission level (4 by default). Memory is bounded by `global_limit`.
 
 mod config;
-pub(crate) mod hash;
 mod list;
 #[cfg(test)]
 mod prop_tests;
@@ -68,9 +67,9 @@ use self::config::Schedule;
 pub use self::config::{
     HalfOpenConfig, HalfOpenConfigError, MAX_GLOBAL_LIMIT, MAX_SYNACK_RETRIES, Overflow, ParseOverflowError, RTO_MAX,
 };
-use self::hash::{SeededState, source_prefix};
 use self::list::{Link, Links, List, NIL};
 pub use self::stats::HalfOpenStats;
+use super::source_hash::{SeededState, source_prefix};
 use super::{SynOptions, Tuple};
 use crate::time::Timestamp;
 
