@@ -28,45 +28,20 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 CONFIGS=${CONFIGS:-"ring:1 mmsg:1 ring:$(nproc)"}
-BIN=${CARGO_TARGET_DIR:-target}/release/synscope
 PORT=9999
-if ((SECONDS_PER_RUN > 10 || SECONDS_PER_RUN < 1)); then
-    echo "SECONDS_PER_RUN is from 1 to 10 (the flood is bounded)" >&2
-    exit 2
-fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "bench-flood.sh makes network namespaces and floods a veth: run it as root (sudo)" >&2
-    exit 1
-fi
-for tool in hping3 ip timeout; do
-    command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-tools.sh)" >&2; exit 1; }
-done
+. scripts/lib/bench.sh
+bounded_seconds "$SECONDS_PER_RUN"
+require_root bench-flood.sh "makes network namespaces and floods a veth"
+require_tools hping3 ip timeout
+build_release
 
-echo "building synscope (release)..." >&2
-cargo build --release --quiet
-
-SUFFIX=$$
-FLOOD_NS=sbf-flood-$SUFFIX
-TARGET_NS=sbf-target-$SUFFIX
-TMP=$(mktemp -d)
-cleanup() {
-    ip netns pids "$FLOOD_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns pids "$TARGET_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$FLOOD_NS" 2>/dev/null || true
-    ip netns del "$TARGET_NS" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-ip netns add "$FLOOD_NS"
-ip netns add "$TARGET_NS"
+FLOOD_NS=sbf-flood-$$
+TARGET_NS=sbf-target-$$
+make_namespace "$FLOOD_NS"
+make_namespace "$TARGET_NS"
 ip link add sbf-a netns "$FLOOD_NS" type veth peer name sbf-b netns "$TARGET_NS"
 ip -n "$FLOOD_NS" addr add 10.252.0.1/24 dev sbf-a
 ip -n "$TARGET_NS" addr add 10.252.0.2/24 dev sbf-b
-for ns in "$FLOOD_NS" "$TARGET_NS"; do
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
 ip -n "$FLOOD_NS" link set sbf-a up
 ip -n "$TARGET_NS" link set sbf-b up
 # The target's MAC as a permanent neighbour, so neither generator waits for ARP inside its run.

@@ -22,44 +22,21 @@ cd "$(dirname "$0")/.."
 
 ATTACKER=${ATTACKER:-hping3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-BIN=$(realpath "${CARGO_TARGET_DIR:-target}")/release/synscope
-if ((SECONDS_PER_RUN > 10)); then
-    echo "SECONDS_PER_RUN is at most 10 (the flood is bounded)" >&2
-    exit 2
-fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "bench-guard.sh makes network namespaces and floods them: run it as root (sudo)" >&2
-    exit 1
-fi
-for tool in ip; do
-    command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-tools.sh)" >&2; exit 1; }
-done
+. scripts/lib/bench.sh
+bounded_seconds "$SECONDS_PER_RUN"
+require_root bench-guard.sh "makes network namespaces and floods them"
+require_tools ip
 if [[ $ATTACKER == hping3 ]] && ! command -v hping3 >/dev/null; then
     echo "hping3 is not installed (scripts/install-test-tools.sh), or use ATTACKER=synscope" >&2
     exit 1
 fi
+build_release
 
-echo "building synscope (release)..." >&2
-cargo build --release --quiet
-
-SUFFIX=$$
-C=sbg-client-$SUFFIX
-G=sbg-gateway-$SUFFIX
-S=sbg-server-$SUFFIX
-TMP=$(mktemp -d)
-cleanup() {
-    for ns in "$C" "$G" "$S"; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
+C=sbg-client-$$
+G=sbg-gateway-$$
+S=sbg-server-$$
 for ns in "$C" "$G" "$S"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    make_namespace "$ns"
 done
 ip link add sbg-c netns "$C" type veth peer name sbg-out netns "$G"
 ip link add sbg-s netns "$S" type veth peer name sbg-in netns "$G"

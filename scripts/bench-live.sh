@@ -23,45 +23,19 @@ cd "$(dirname "$0")/.."
 
 RATES=${RATES:-"u1000 u100 u10 flood"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-BIN=${CARGO_TARGET_DIR:-target}/release/synscope
-if ((SECONDS_PER_RUN > 10)); then
-    echo "SECONDS_PER_RUN is at most 10 (the flood is bounded)" >&2
-    exit 2
-fi
-if [[ $(id -u) -ne 0 ]]; then
-    echo "bench-live.sh makes network namespaces and floods a veth: run it as root (sudo)" >&2
-    exit 1
-fi
-for tool in hping3 tcpdump ip; do
-    command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-tools.sh)" >&2; exit 1; }
-done
+. scripts/lib/bench.sh
+bounded_seconds "$SECONDS_PER_RUN"
+require_root bench-live.sh "makes network namespaces and floods a veth"
+require_tools hping3 tcpdump ip
+build_release
 
-echo "building synscope (release)..." >&2
-cargo build --release --quiet
-
-SUFFIX=$$
-FLOOD_NS=sbl-flood-$SUFFIX
-CAPTURE_NS=sbl-capture-$SUFFIX
-TMP=$(mktemp -d)
-cleanup() {
-    ip netns pids "$FLOOD_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns pids "$CAPTURE_NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$FLOOD_NS" 2>/dev/null || true
-    ip netns del "$CAPTURE_NS" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-ip netns add "$FLOOD_NS"
-ip netns add "$CAPTURE_NS"
-ip link add sbl-a type veth peer name sbl-b netns "$CAPTURE_NS"
-ip link set sbl-a netns "$FLOOD_NS"
+FLOOD_NS=sbl-flood-$$
+CAPTURE_NS=sbl-capture-$$
+make_namespace "$FLOOD_NS"
+make_namespace "$CAPTURE_NS"
+ip link add sbl-a netns "$FLOOD_NS" type veth peer name sbl-b netns "$CAPTURE_NS"
 ip -n "$FLOOD_NS" addr add 10.251.0.1/24 dev sbl-a
 ip -n "$CAPTURE_NS" addr add 10.251.0.2/24 dev sbl-b
-for ns in "$FLOOD_NS" "$CAPTURE_NS"; do
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
 ip -n "$FLOOD_NS" link set sbl-a up
 ip -n "$CAPTURE_NS" link set sbl-b up
 

@@ -1,0 +1,53 @@
+# Shared by the scripts/bench-*.sh that build network namespaces: the checks before they start, the namespaces
+# themselves, and the cleanup that removes them (and whatever runs inside) however the script exits.
+# Source it from the repository root; it sets BIN, TMP and the EXIT trap.
+
+BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/synscope
+TMP=$(mktemp -d)
+BENCH_NAMESPACES=()
+
+bench_cleanup() {
+    for ns in "${BENCH_NAMESPACES[@]}"; do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap bench_cleanup EXIT INT TERM
+
+# require_root SCRIPT WHAT: these benchmarks make namespaces and send floods.
+require_root() {
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "$1 $2: run it as root (sudo)" >&2
+        exit 1
+    fi
+}
+
+# require_tools TOOL...
+require_tools() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$tool is not installed (scripts/install-test-tools.sh)" >&2; exit 1; }
+    done
+}
+
+# bounded_seconds N: floods are bounded to 1..10 s.
+bounded_seconds() {
+    if (($1 > 10 || $1 < 1)); then
+        echo "SECONDS_PER_RUN is from 1 to 10 (the flood is bounded)" >&2
+        exit 2
+    fi
+}
+
+build_release() {
+    echo "building synscope (release)..." >&2
+    cargo build --release --quiet
+}
+
+# make_namespace NAME: a namespace with loopback up and IPv6 off (no router solicitations muddying the counts),
+# removed at exit.
+make_namespace() {
+    ip netns add "$1"
+    BENCH_NAMESPACES+=("$1")
+    ip -n "$1" link set lo up
+    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
