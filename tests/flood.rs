@@ -193,14 +193,28 @@ fn a_counted_flood_arrives_whole_from_the_sources_and_ports_asked() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("syns.pcap");
     let sniff = sniffer(Some(&pair.target), &pair.target_if, &file, &format!("tcp dst port {PORT}"));
-    let out = pair.flood(&["-c", "5000", "--spoof", "10.128.0.0/9", "--src-ports", "40000-40099", "--format", "json"]);
+    // As from an upstream router: the frames carry the MAC we give, not the interface's.
+    let out = pair.flood(&[
+        "-c",
+        "5000",
+        "--spoof",
+        "10.128.0.0/9",
+        "--src-ports",
+        "40000-40099",
+        "--source-mac",
+        "02:00:00:5b:f0:77",
+        "--format",
+        "json",
+    ]);
     let json = report(&out);
     assert_eq!(json["sent"], 5000, "{json}");
     assert_eq!(json["failed"], 0, "{json}");
     assert_eq!(json["stopped"], "count", "{json}");
     assert!(json["rate"].as_f64().unwrap() > 0.0, "{json}");
 
-    let syns = syns_to(&captured(sniff, &file), PORT);
+    let frames = captured(sniff, &file);
+    assert!(frames.iter().all(|frame| frame[6..12] == [2, 0, 0, 0x5b, 0xf0, 0x77]), "a frame kept the interface's MAC");
+    let syns = syns_to(&frames, PORT);
     assert!(syns.len() >= 4950, "only {} of 5000 SYNs arrived: {}", syns.len(), stderr(&out));
     let range: synscope::flood::spec::Cidr = "10.128.0.0/9".parse().unwrap();
     for (src, port) in &syns {

@@ -98,6 +98,12 @@ pub struct FloodArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
 
+    /// The frames' source MAC (default: the interface's), as if the SYNs came through an upstream router: a
+    /// target then answers that MAC, and its SYN-ACKs to the spoofed sources are discarded at the link layer on
+    /// the way back instead of by the sender's IP stack. The lab uses it.
+    #[arg(long, value_name = "MAC", value_parser = parse_unicast_mac)]
+    pub source_mac: Option<[u8; 6]>,
+
     /// Frames per send.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub batch: usize,
@@ -105,6 +111,27 @@ pub struct FloodArgs {
     /// Seed for the random sources, ports and ISNs (default: from the clock), to repeat a flood exactly.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+/// A MAC written `aa:bb:cc:dd:ee:ff` (or with `-`), that can be a frame's source: not group (multicast or
+/// broadcast), the low bit of the first octet clear (IEEE 802, 8.2), and not all zero.
+fn parse_unicast_mac(text: &str) -> Result<[u8; 6], String> {
+    let octets: Vec<&str> = text.split([':', '-']).collect();
+    let mut mac = [0u8; 6];
+    let well_formed = octets.len() == 6
+        && octets
+            .iter()
+            .zip(&mut mac)
+            .all(|(octet, byte)| octet.len() == 2 && u8::from_str_radix(octet, 16).map(|value| *byte = value).is_ok());
+    if !well_formed {
+        return Err(format!("'{text}' is not a MAC address like 02:00:00:00:00:01"));
+    }
+    if mac[0] & 1 == 1 || mac == [0; 6] {
+        return Err(format!(
+            "{text} cannot be a source MAC: it is a group (multicast or broadcast) or all-zero address"
+        ));
+    }
+    Ok(mac)
 }
 
 /// What the flags ask for, checked.
@@ -181,7 +208,7 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
     })?;
     let hop = route::resolve(args.target.ip(), args.interface.as_deref())?;
     crate::safety::check_interface(&hop.interface)?;
-    let template = SynTemplate::new(hop.src_mac, hop.dst_mac, args.target, args.syn_options)
+    let template = SynTemplate::new(args.source_mac.unwrap_or(hop.src_mac), hop.dst_mac, args.target, args.syn_options)
         .context("crafting the SYN template")?;
     if hop.interface.is_loopback() && !matches!(crate::safety::in_initial_netns(), Ok(false)) {
         // The initial namespace's loopback hands frames to this host's stack; every frame of the flood has the
@@ -294,6 +321,20 @@ mod tests {
         let text = err.to_string();
         assert!(!text.contains('\n'), "{text}");
         text
+    }
+
+    #[test]
+    fn a_source_mac_must_be_a_unicast_address() {
+        assert_eq!(parse_unicast_mac("02:00:00:5b:f0:02"), Ok([2, 0, 0, 0x5b, 0xf0, 2]));
+        assert_eq!(parse_unicast_mac("02-00-00-5B-F0-02"), Ok([2, 0, 0, 0x5b, 0xf0, 2]));
+        for bad in ["02:00:00:5b:f0", "02:00:00:5b:f0:02:03", "2:0:0:5b:f0:2", "zz:00:00:00:00:01", ""] {
+            assert!(parse_unicast_mac(bad).unwrap_err().contains("is not a MAC address"), "{bad}");
+        }
+        for group in ["01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"] {
+            assert!(parse_unicast_mac(group).unwrap_err().contains("cannot be a source MAC"), "{group}");
+        }
+        let parsed = args(&["--target", "127.0.0.1:80", "-c", "1", "--source-mac", "02:00:00:00:00:09"]);
+        assert_eq!(parsed.source_mac, Some([2, 0, 0, 0, 0, 9]));
     }
 
     #[test]

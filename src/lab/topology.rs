@@ -13,6 +13,15 @@ pub const PREFIX: &str = "synlab-";
 pub const CLIENT_IP: &str = "10.77.0.1";
 pub const SERVER_IP: &str = "10.77.0.2";
 pub const PORT: u16 = 9999;
+/// The upstream router the spoofed SYNs come through, as a real server sees them: an address on the subnet that no
+/// interface has, and a locally administered MAC no interface has. The server's default route points at it (a
+/// permanent neighbour entry, so no ARP), and our flood sends from its MAC, so the guard's answers go to it too.
+/// Those frames still cross every veth to the client namespace, which discards them at the link layer
+/// (`PACKET_OTHERHOST`, ip_rcv_core), as the Internet would swallow them. Without it, every SYN-ACK to a spoofed
+/// source went up the client's IP stack to a route lookup that allocates and frees a dst for the drop: a cost of
+/// the single-host lab, charged to whichever CPU sent the SYN-ACK, that no real defender pays.
+pub const UPSTREAM_IP: &str = "10.77.0.254";
+pub const UPSTREAM_MAC: &str = "02:00:00:5b:f0:fe";
 
 pub struct Topology {
     pub client: String,
@@ -82,9 +91,22 @@ impl Topology {
         ip(&["-n", &self.gateway, "link", "set", &self.inside, "up"])?;
         ip(&["-n", &self.gateway, "link", "add", &self.bridge, "type", "bridge"])?;
         ip(&["-n", &self.gateway, "link", "set", &self.bridge, "up"])?;
-        // SYN-ACKs to spoofed sources go back to the client namespace, which does not forward them: they die there,
-        // as they would on the Internet.
-        ip(&["-n", &self.server, "route", "add", "default", "via", CLIENT_IP])?;
+        // SYN-ACKs to spoofed sources go to the upstream router, whose frames reach the client namespace and die
+        // there, as they would on the Internet (see UPSTREAM_IP). The client does not forward either.
+        ip(&[
+            "-n",
+            &self.server,
+            "neigh",
+            "add",
+            UPSTREAM_IP,
+            "lladdr",
+            UPSTREAM_MAC,
+            "dev",
+            &self.server_if,
+            "nud",
+            "permanent",
+        ])?;
+        ip(&["-n", &self.server, "route", "add", "default", "via", UPSTREAM_IP])?;
         exec(&self.client, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
         // Trial hygiene: Linux admits clients it has TCP metrics for even with a full queue ("proven" peers).
         for ns in [&self.client, &self.server] {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use super::process::Process;
 use super::results::Trial;
 use super::scenario::Scenario;
-use super::topology::{SERVER_IP, Topology};
+use super::topology::{SERVER_IP, Topology, UPSTREAM_MAC};
 use crate::netns::{self, Namespace};
 
 /// Who floods.
@@ -200,10 +200,21 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
     let target = format!("{SERVER_IP}:{}", plan.port);
     let args: Vec<String> = match plan.attacker {
         Attacker::Synscope => {
-            let mut args: Vec<String> = [binary, "flood", "--target", &target, "--spoof", SPOOF, "--format", "json"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut args: Vec<String> = [
+                binary,
+                "flood",
+                "--target",
+                &target,
+                "--spoof",
+                SPOOF,
+                "--source-mac",
+                UPSTREAM_MAC,
+                "--format",
+                "json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             args.extend(["--duration".to_string(), format!("{seconds}s")]);
             if let Rate::PerSecond(r) = rate {
                 args.extend(["--rate".to_string(), r.to_string()]);

@@ -11,6 +11,7 @@ pub mod frame_ring;
 mod mapping;
 pub mod ring;
 pub mod socket;
+pub mod syn_filter;
 mod thread;
 
 use std::sync::Arc;

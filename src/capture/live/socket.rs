@@ -211,6 +211,28 @@ impl PacketSocket {
         if rc < 0 { Err(self.error("bind", io::Error::last_os_error())) } else { Ok(()) }
     }
 
+    /// Attaches a classic BPF filter (SO_ATTACH_FILTER, socket(7)): the kernel runs it on every frame before it
+    /// is queued, and a frame it returns 0 for never reaches this socket. Attach it before the socket is bound, so
+    /// no unfiltered frame gets in first.
+    pub fn attach_filter(&self, program: &[libc::sock_filter]) -> Result<(), OpenError> {
+        let fprog = libc::sock_fprog {
+            len: u16::try_from(program.len())
+                .map_err(|_| self.error("BPF filter", io::ErrorKind::InvalidInput.into()))?,
+            filter: program.as_ptr().cast_mut(),
+        };
+        // SAFETY: `fprog` points at `program`, which outlives the call; the kernel copies the instructions.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 { Err(self.error("BPF filter", io::Error::last_os_error())) } else { Ok(()) }
+    }
+
     /// Promiscuous mode as a socket membership: the kernel drops it when the socket closes, so a killed synscope
     /// never leaves the interface promiscuous (unlike setting IFF_PROMISC by hand).
     pub fn set_promiscuous(&self) -> Result<(), OpenError> {

@@ -1,29 +1,27 @@
 //! `synscope guard`: the SYN-flood guard as a bump in the wire between two interfaces of a gateway namespace. The
 //! decisions are all in `defense::guard`; this edge reads frames from both interfaces, hands them over with the
 //! clock, and sends what comes back. One thread serves both sides: the work per frame is small, and one owner of
-//! the tables needs no locks.
+//! the tables needs no locks. The sockets are in `links`, the loop in `bridge`.
 
-use std::io::Write;
+mod bridge;
+mod links;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::capture::interfaces;
-use crate::capture::live::frame_ring::FrameRing;
-use crate::capture::live::ring::RingFrame;
-use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
 use crate::cli::{UsageError, parse_duration, parse_socket_addr};
-use crate::defense::guard::{Guard, GuardConfig, GuardStats, ListenerOptions, Outbox, Side, Verdict};
+use crate::defense::guard::{Guard, GuardConfig, ListenerOptions};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::Mode;
-use crate::time::{Duration, Timestamp};
-use crate::wire::LinkType;
+use crate::time::Duration;
+use links::{Rings, Sender};
 
 const GUARD_EXAMPLES: &str = "\
 Examples:
@@ -118,12 +116,9 @@ pub enum OverflowArg {
     Cookies,
 }
 
-/// `sll_pkttype` of frames this host sent: the guard's own sends, seen again by the ring of that interface.
-const PACKET_OUTGOING: u8 = 4;
-
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
-    let mut rings = [open_ring(&args.outside)?, open_ring(&args.inside)?];
+    let mut rings = Rings::open(&args.outside, &args.inside)?;
     let mut senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
@@ -140,7 +135,8 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     );
     let deadline = args.duration.map(|d| Instant::now() + StdDuration::from_nanos(d.as_nanos()));
     let started = Instant::now();
-    let report = serve(&mut guard, &mut rings, &mut senders, &stop, deadline, args.quiet)?;
+    let served = bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, args.quiet);
+    let report = served.stats;
     let mut value = serde_json::to_value(&report).context("encoding the statistics")?;
     // The run's averages, beside the counters they come from.
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
@@ -150,6 +146,10 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         object.insert("pps_out".into(), (report.counters.frames_out as f64 / seconds).round().into());
         let sent = senders.iter().map(|s| s.send_errors).sum::<u64>();
         object.insert("send_errors".into(), sent.into());
+        // Frames the kernel dropped because a ring was full: SYNs the guard never read, under a flood it cannot
+        // keep up with (they are in no other counter).
+        let ring_drops = serde_json::to_value(served.ring_drops).context("encoding the statistics")?;
+        object.insert("ring_drops".into(), ring_drops);
     }
     let json = serde_json::to_string_pretty(&value).context("encoding the statistics")?;
     println!("{json}");
@@ -219,189 +219,4 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
         proxy_idle_timeout: Duration::from_secs(300),
         cookie_tick: Duration::from_secs(64),
     })
-}
-
-/// Ring size per side: 8192 slots, a few tens of milliseconds of a flood.
-const RING_BYTES: usize = 32 << 20;
-/// Frames taken from one side before looking at the other.
-const BURST: usize = 512;
-/// How long a send may wait for room before its frames count as send errors (a bridge must not stall).
-const SEND_TIMEOUT: StdDuration = StdDuration::from_millis(200);
-/// Frames sent per sendmmsg.
-const SEND_BATCH: usize = 256;
-
-/// Each side receives on a TPACKET_V2 ring: each frame is ours as soon as it is in, and a flood costs no system
-/// call per frame.
-fn open_ring(name: &str) -> anyhow::Result<FrameRing> {
-    let interface = interfaces::find(name)?;
-    let receiver = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
-    receiver.set_promiscuous()?;
-    Ok(FrameRing::new(receiver, RING_BYTES)?)
-}
-
-/// Each side sends from a send-only socket, a batch per sendmmsg(2).
-struct Sender {
-    socket: PacketSocket,
-    /// Frames waiting to go out, in reused buffers.
-    queue: Vec<Vec<u8>>,
-    queued: usize,
-    send_errors: u64,
-}
-
-impl Sender {
-    fn open(name: &str) -> anyhow::Result<Sender> {
-        let interface = interfaces::find(name)?;
-        let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT, true).map_err(privilege)?;
-        Ok(Sender { socket, queue: Vec::new(), queued: 0, send_errors: 0 })
-    }
-
-    fn push(&mut self, frame: &[u8]) {
-        if self.queued == self.queue.len() {
-            self.queue.push(Vec::with_capacity(frame.len().max(128)));
-        }
-        let slot = &mut self.queue[self.queued];
-        slot.clear();
-        slot.extend_from_slice(frame);
-        self.queued += 1;
-        if self.queued >= SEND_BATCH {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.queued == 0 {
-            return;
-        }
-        let frames: Vec<&[u8]> = self.queue[..self.queued].iter().map(Vec::as_slice).collect();
-        let sent = self.socket.send_many(&frames);
-        self.send_errors += (self.queued - sent) as u64;
-        self.queued = 0;
-    }
-}
-
-/// The guard needs CAP_NET_ADMIN as well as CAP_NET_RAW (promiscuous mode); say so.
-fn privilege(err: OpenError) -> anyhow::Error {
-    match err {
-        OpenError::NoPrivilege(interface) => anyhow::anyhow!(
-            "guarding on {interface} needs CAP_NET_RAW and CAP_NET_ADMIN: run synscope with sudo, or grant them \
-             once with `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v synscope)`"
-        ),
-        other => other.into(),
-    }
-}
-
-/// The bridge loop: drain whatever blocks are ready on either side, act on each frame, send in batches, fire
-/// timers, print a line a second.
-fn serve(
-    guard: &mut Guard,
-    rings: &mut [FrameRing; 2],
-    senders: &mut [Sender; 2],
-    stop: &AtomicBool,
-    deadline: Option<Instant>,
-    quiet: bool,
-) -> anyhow::Result<GuardStats> {
-    let mut outbox = Outbox::default();
-    let mut frame = Vec::with_capacity(1 << 16);
-    let mut next_line = Instant::now() + StdDuration::from_secs(1);
-    let mut last = guard.stats();
-    let index_of = |side: Side| if side == Side::Outside { 0 } else { 1 };
-    while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-        let mut busy = false;
-        for (index, ring) in rings.iter_mut().enumerate() {
-            let side = if index == 0 { Side::Outside } else { Side::Inside };
-            let drained = ring.drain(BURST, |received| {
-                if received.packet_type == PACKET_OUTGOING {
-                    return;
-                }
-                restore(&received, &mut frame);
-                if guard.handle(received.ts, side, &mut frame, &mut outbox) == Verdict::Forward {
-                    senders[index_of(side.other())].push(&frame);
-                }
-                for (to, crafted) in outbox.frames() {
-                    senders[index_of(to)].push(crafted);
-                }
-                outbox.clear();
-            });
-            busy |= drained > 0;
-        }
-        guard.poll_timers(now(), &mut outbox);
-        for (to, crafted) in outbox.frames() {
-            senders[index_of(to)].push(crafted);
-        }
-        outbox.clear();
-        for sender in senders.iter_mut() {
-            sender.flush();
-        }
-        if Instant::now() >= next_line {
-            next_line += StdDuration::from_secs(1);
-            let stats = guard.stats();
-            if !quiet {
-                print_line(&last, &stats, senders.iter().map(|s| s.send_errors).sum());
-            }
-            last = stats;
-        }
-        if !busy {
-            wait(rings, 10);
-        }
-    }
-    Ok(guard.stats())
-}
-
-/// The frame as it was on the wire: a stripped VLAN tag put back, and a checksum the sender left to hardware
-/// filled in (forwarded as it is, the receiver would drop it).
-fn restore(received: &RingFrame<'_>, frame: &mut Vec<u8>) {
-    frame.clear();
-    let data = received.data;
-    match received.vlan {
-        Some((tci, tpid)) if data.len() >= 12 => {
-            frame.extend_from_slice(&data[..12]);
-            frame.extend_from_slice(&tpid.to_be_bytes());
-            frame.extend_from_slice(&tci.to_be_bytes());
-            frame.extend_from_slice(&data[12..]);
-        }
-        _ => frame.extend_from_slice(data),
-    }
-    if received.checksum_pending {
-        crate::wire::checksum::fill_transport_checksum(frame);
-    }
-}
-
-fn wait(rings: &[FrameRing; 2], timeout_ms: i32) {
-    use std::os::fd::AsRawFd;
-    let mut fds = [&rings[0], &rings[1]].map(|r| libc::pollfd {
-        fd: r.socket().as_raw_fd(),
-        events: libc::POLLIN | libc::POLLERR,
-        revents: 0,
-    });
-    // SAFETY: two valid pollfds; EINTR is fine (the loop checks its stop flag).
-    unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
-}
-
-fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp::from_nanos(since_epoch.as_nanos() as u64)
-}
-
-/// One line a second on stderr: rates over the last second, and the tables now.
-fn print_line(last: &GuardStats, now: &GuardStats, send_errors: u64) {
-    let (a, b) = (&last.counters, &now.counters);
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(
-        stderr,
-        "guard: {} SYN/s, {} SYN-ACK/s, in {} pps, out {} pps | half-open {} (peak {}) | proxied {} | cookies ok {} \
-         failed {} expired {} | drops {} | rst sent {}{}",
-        b.syns_seen - a.syns_seen,
-        b.synacks_sent - a.synacks_sent,
-        b.frames_in - a.frames_in,
-        b.frames_out - a.frames_out,
-        now.half_open.current,
-        now.half_open.peak,
-        now.proxy.current,
-        b.cookies_validated,
-        b.cookies_failed,
-        b.cookies_expired,
-        b.drops.total(),
-        b.rsts_sent,
-        if send_errors > 0 { format!(" | send errors {send_errors}") } else { String::new() }
-    );
 }

@@ -1,0 +1,141 @@
+//! The guard's sockets: three receive rings and two senders.
+//!
+//! The outside interface, where a flood arrives, has two rings, split by a BPF filter in the kernel
+//! ([`crate::capture::live::syn_filter`]): one for pure SYNs, one for everything else. The bridge loop drains the
+//! second before each burst of the first, so when SYNs come faster than the guard answers them, the only frames
+//! the kernel drops for want of room are SYNs: never the ACK that completes a cookie handshake, nor the data of a
+//! connection already proxied. The inside interface, towards the listener, has one ring.
+
+use std::time::Duration as StdDuration;
+
+use crate::capture::interfaces;
+use crate::capture::live::frame_ring::FrameRing;
+use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
+use crate::capture::live::syn_filter::{self, SynSplit};
+use crate::wire::LinkType;
+
+/// Ring for all but the SYNs, per side: 8192 slots. Under a SYN flood it holds little.
+const RING_BYTES: usize = 32 << 20;
+/// Ring for the outside's SYNs: 2048 slots, a few milliseconds of a flood the guard cannot keep up with. When it
+/// is full the surplus is dropped either way; a shorter queue only means a legitimate SYN that does get in waits
+/// less behind the flood's.
+const SYN_RING_BYTES: usize = 8 << 20;
+/// How long a send may wait for room before its frames count as send errors (a bridge must not stall).
+const SEND_TIMEOUT: StdDuration = StdDuration::from_millis(200);
+/// Frames sent per sendmmsg.
+const SEND_BATCH: usize = 256;
+
+pub struct Rings {
+    /// The outside interface's frames other than pure SYNs.
+    pub outside: FrameRing,
+    /// The outside interface's pure SYNs.
+    pub outside_syns: FrameRing,
+    pub inside: FrameRing,
+}
+
+/// Frames each ring's kernel side dropped because the ring was full (PACKET_STATISTICS `tp_drops`).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct RingDrops {
+    pub outside: u64,
+    pub outside_syns: u64,
+    pub inside: u64,
+}
+
+impl RingDrops {
+    pub fn total(&self) -> u64 {
+        self.outside + self.outside_syns + self.inside
+    }
+}
+
+impl Rings {
+    pub fn open(outside: &str, inside: &str) -> anyhow::Result<Rings> {
+        Ok(Rings {
+            outside: open_ring(outside, Some(SynSplit::AllButPureSyns), RING_BYTES)?,
+            outside_syns: open_ring(outside, Some(SynSplit::PureSyns), SYN_RING_BYTES)?,
+            inside: open_ring(inside, None, RING_BYTES)?,
+        })
+    }
+
+    /// Adds the drops since the last call to `total` (the kernel resets its counters when read).
+    pub fn add_drops(&self, total: &mut RingDrops) {
+        let drops = |ring: &FrameRing| ring.socket().take_stats().map(|s| s.drops).unwrap_or(0);
+        total.outside += drops(&self.outside);
+        total.outside_syns += drops(&self.outside_syns);
+        total.inside += drops(&self.inside);
+    }
+
+    /// Sleeps until a ring has a frame, or `timeout_ms` passes.
+    pub fn wait(&self, timeout_ms: i32) {
+        use std::os::fd::AsRawFd;
+        let mut fds = [&self.outside, &self.outside_syns, &self.inside].map(|r| libc::pollfd {
+            fd: r.socket().as_raw_fd(),
+            events: libc::POLLIN | libc::POLLERR,
+            revents: 0,
+        });
+        // SAFETY: three valid pollfds; EINTR is fine (the loop checks its stop flag).
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    }
+}
+
+/// A TPACKET_V2 ring: each frame is ours as soon as it is in, and a flood costs no system call per frame. The
+/// filter is attached before the ring binds the socket, so no frame gets in unfiltered.
+fn open_ring(name: &str, split: Option<SynSplit>, bytes: usize) -> anyhow::Result<FrameRing> {
+    let interface = interfaces::find(name)?;
+    let receiver = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
+    if let Some(split) = split {
+        receiver.attach_filter(&syn_filter::program(split))?;
+    }
+    receiver.set_promiscuous()?;
+    Ok(FrameRing::new(receiver, bytes)?)
+}
+
+/// Each side sends from a send-only socket, a batch per sendmmsg(2).
+pub struct Sender {
+    socket: PacketSocket,
+    /// Frames waiting to go out, in reused buffers.
+    queue: Vec<Vec<u8>>,
+    queued: usize,
+    pub send_errors: u64,
+}
+
+impl Sender {
+    pub fn open(name: &str) -> anyhow::Result<Sender> {
+        let interface = interfaces::find(name)?;
+        let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT, true).map_err(privilege)?;
+        Ok(Sender { socket, queue: Vec::new(), queued: 0, send_errors: 0 })
+    }
+
+    pub fn push(&mut self, frame: &[u8]) {
+        if self.queued == self.queue.len() {
+            self.queue.push(Vec::with_capacity(frame.len().max(128)));
+        }
+        let slot = &mut self.queue[self.queued];
+        slot.clear();
+        slot.extend_from_slice(frame);
+        self.queued += 1;
+        if self.queued >= SEND_BATCH {
+            self.flush();
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if self.queued == 0 {
+            return;
+        }
+        let frames: Vec<&[u8]> = self.queue[..self.queued].iter().map(Vec::as_slice).collect();
+        let sent = self.socket.send_many(&frames);
+        self.send_errors += (self.queued - sent) as u64;
+        self.queued = 0;
+    }
+}
+
+/// The guard needs CAP_NET_ADMIN as well as CAP_NET_RAW (promiscuous mode); say so.
+fn privilege(err: OpenError) -> anyhow::Error {
+    match err {
+        OpenError::NoPrivilege(interface) => anyhow::anyhow!(
+            "guarding on {interface} needs CAP_NET_RAW and CAP_NET_ADMIN: run synscope with sudo, or grant them \
+             once with `sudo setcap cap_net_raw,cap_net_admin+ep $(command -v synscope)`"
+        ),
+        other => other.into(),
+    }
+}
