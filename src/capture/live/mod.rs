@@ -30,7 +30,7 @@ use socket::{LinkMode, OpenError, PacketSocket};
 /// Batches in flight from all capture threads to the engine.
 const CHANNEL_BATCHES: usize = 64;
 /// How long a partly filled block may wait before the kernel hands it over: the latency of a quiet interface.
-const RETIRE_MS: u32 = 20;
+pub(crate) const RETIRE_MS: u32 = 20;
 
 /// How to capture.
 #[derive(Clone, Copy, Debug)]

@@ -21,6 +21,10 @@ const STATS_EVERY: Duration = Duration::from_millis(250);
 const TICK_LAG: crate::time::Duration = crate::time::Duration::from_millis(200);
 /// At a stop, how long to wait for the engine to take the last batch.
 const LAST_SEND: Duration = Duration::from_secs(2);
+/// At a stop, how long to keep draining: the frames in the block the kernel is still filling become ours only
+/// when its retire timer closes it, within RETIRE_MS of the first (rounded up to jiffies, so allow three times
+/// that). Stopping sooner would lose the last few milliseconds of traffic, such as the end of a connection.
+const LAST_RETIRE: Duration = Duration::from_millis(3 * super::RETIRE_MS as u64);
 
 pub(super) struct Worker {
     pub interface: String,
@@ -57,10 +61,25 @@ impl Worker {
                 stats_read = Instant::now();
             }
             if stopping {
-                // One last look at the ring, then hand everything over and hang up.
-                while self.ring.drain_block(|frame| {
-                    convert::push(&self.conversion, &frame, &mut batch);
-                }) {}
+                // Everything captured so far, including the block still open when the stop came, then hang up.
+                let until = Instant::now() + LAST_RETIRE;
+                loop {
+                    while batch.len() < FrameBatch::FRAMES
+                        && self.ring.drain_block(|frame| {
+                            convert::push(&self.conversion, &frame, &mut batch);
+                        })
+                    {}
+                    if batch.len() >= FrameBatch::FRAMES && !self.hand_over(&mut batch, true) {
+                        return;
+                    }
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    if !self.ring.ready() {
+                        let _ = self.ring.wait((left.as_millis() as i32).max(1));
+                    }
+                }
                 self.hand_over(&mut batch, true);
                 self.read_kernel_stats();
                 return;

@@ -12,6 +12,8 @@ use crate::capture::interfaces;
 use crate::capture::live::frame_ring::FrameRing;
 use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
 use crate::capture::live::syn_filter::{self, SynSplit};
+use crate::flood::tx::ring::TxRing;
+use crate::flood::tx::{Tx, TxError};
 use crate::wire::LinkType;
 
 /// Ring for all but the SYNs, per side: 8192 slots. Under a SYN flood it holds little.
@@ -22,8 +24,13 @@ const RING_BYTES: usize = 32 << 20;
 const SYN_RING_BYTES: usize = 8 << 20;
 /// How long a send may wait for room before its frames count as send errors (a bridge must not stall).
 const SEND_TIMEOUT: StdDuration = StdDuration::from_millis(200);
-/// Frames sent per sendmmsg.
+/// Frames handed to the kernel per send.
 const SEND_BATCH: usize = 256;
+/// A transmit ring slot holds a frame of up to this many bytes (a 4 KiB slot less its headers): any Ethernet frame
+/// of a standard MTU, with VLAN tags.
+const TX_SLOT_BYTES: usize = 4096 - 64;
+/// Slots per transmit ring: four batches.
+const TX_SLOTS: usize = 4 * SEND_BATCH;
 
 pub struct Rings {
     /// The outside interface's frames other than pure SYNs.
@@ -89,10 +96,14 @@ fn open_ring(name: &str, split: Option<SynSplit>, bytes: usize) -> anyhow::Resul
     Ok(FrameRing::new(receiver, bytes)?)
 }
 
-/// Each side sends from a send-only socket, a batch per sendmmsg(2).
+/// Each side sends through a transmit ring (`PACKET_TX_RING`, as the flood does): frames are copied into memory
+/// shared with the kernel and one send(2) hands over a batch, with none of sendmmsg's per-message copying of
+/// headers and iovecs. Frames too long for a ring slot (jumbo frames), and kernels that refuse the ring, go by
+/// sendmmsg(2) instead; the ring is flushed first, so a side's frames keep their order.
 pub struct Sender {
+    ring: Option<TxRing>,
     socket: PacketSocket,
-    /// Frames waiting to go out, in reused buffers.
+    /// Frames waiting for sendmmsg, in reused buffers.
     queue: Vec<Vec<u8>>,
     queued: usize,
     pub send_errors: u64,
@@ -101,11 +112,32 @@ pub struct Sender {
 impl Sender {
     pub fn open(name: &str) -> anyhow::Result<Sender> {
         let interface = interfaces::find(name)?;
+        let ring = match TxRing::open_bridge(&interface, TX_SLOT_BYTES, TX_SLOTS) {
+            Ok(ring) => Some(ring),
+            Err(TxError::Setup { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
         let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT, true).map_err(privilege)?;
-        Ok(Sender { socket, queue: Vec::new(), queued: 0, send_errors: 0 })
+        Ok(Sender { ring, socket, queue: Vec::new(), queued: 0, send_errors: 0 })
     }
 
     pub fn push(&mut self, frame: &[u8]) {
+        if let Some(ring) = self.ring.as_mut().filter(|ring| frame.len() <= ring.max_frame_len()) {
+            if !ring.push(frame) {
+                // Every slot is with the kernel: hand them over, and try once more.
+                self.flush();
+                let ring = self.ring.as_mut().expect("the ring is still there");
+                if !ring.push(frame) {
+                    self.send_errors += 1;
+                    return;
+                }
+            }
+            if self.ring.as_ref().is_some_and(|ring| ring.queued() >= SEND_BATCH) {
+                self.flush();
+            }
+            return;
+        }
+        self.flush_ring();
         if self.queued == self.queue.len() {
             self.queue.push(Vec::with_capacity(frame.len().max(128)));
         }
@@ -119,6 +151,7 @@ impl Sender {
     }
 
     pub fn flush(&mut self) {
+        self.flush_ring();
         if self.queued == 0 {
             return;
         }
@@ -126,6 +159,19 @@ impl Sender {
         let sent = self.socket.send_many(&frames);
         self.send_errors += (self.queued - sent) as u64;
         self.queued = 0;
+    }
+
+    /// Hands the ring's frames over. A transient refusal (ENOBUFS) leaves them queued for the next flush; a
+    /// lasting one (the interface went away) counts them as errors and empties the ring.
+    fn flush_ring(&mut self) {
+        let Some(ring) = self.ring.as_mut() else { return };
+        if ring.queued() == 0 {
+            return;
+        }
+        if ring.flush().is_err() {
+            self.send_errors += ring.queued() as u64;
+            ring.discard_queued();
+        }
     }
 }
 

@@ -46,11 +46,14 @@ pub struct TxRing {
     frame_size: usize,
     frames_per_block: usize,
     frames: usize,
+    /// The longest frame a slot holds; the flood's frames are all this long.
     frame_len: usize,
     /// Where the frame's bytes start in each ring frame: after the virtio header, if there is one.
     data_offset: usize,
     head: u64,
     tail: u64,
+    /// `send` without waiting for the frames to complete (the guard, which must not stall).
+    dont_wait: bool,
 }
 
 // SAFETY: the mapping belongs to this value alone (no other copy of the pointer exists), so moving it to another
@@ -60,7 +63,26 @@ unsafe impl Send for TxRing {}
 impl TxRing {
     /// Opens a ring of at least `4 × batch` frames of `frame_len` bytes on `iface`.
     pub fn open(iface: &NetworkInterface, frame_len: usize, batch: usize) -> Result<TxRing, TxError> {
+        Self::open_with(packet_socket(iface)?, iface, frame_len, 4 * batch.max(1))
+    }
+
+    /// A ring for a bridge (the guard): frames of any length up to `max_len`, at least `frames` of them in flight,
+    /// handed over without waiting for them to complete. A frame the kernel finds malformed (longer than the
+    /// interface's MTU) is skipped, not left blocking every frame behind it (PACKET_LOSS, packet(7)): without it
+    /// `tpacket_snd` stops at that frame for good.
+    pub fn open_bridge(iface: &NetworkInterface, max_len: usize, frames: usize) -> Result<TxRing, TxError> {
         let fd = packet_socket(iface)?;
+        set(&fd, libc::SOL_PACKET, libc::PACKET_LOSS, &1i32).map_err(|source| TxError::Setup {
+            interface: iface.name.clone(),
+            what: "PACKET_LOSS",
+            source,
+        })?;
+        let mut ring = Self::open_with(fd, iface, max_len, frames)?;
+        ring.dont_wait = true;
+        Ok(ring)
+    }
+
+    fn open_with(fd: OwnedFd, iface: &NetworkInterface, frame_len: usize, frames: usize) -> Result<TxRing, TxError> {
         let setup = |what: &'static str| {
             let interface = iface.name.clone();
             move |source: io::Error| TxError::Setup { interface, what, source }
@@ -71,7 +93,7 @@ impl TxRing {
         let data_offset = DATA_OFFSET + if vnet { VNET_HDR_LEN } else { 0 };
         let frame_size = (data_offset + frame_len).next_multiple_of(libc::TPACKET_ALIGNMENT).next_power_of_two();
         let frames_per_block = BLOCK_BYTES / frame_size;
-        let blocks = (4 * batch.max(1)).div_ceil(frames_per_block).max(1);
+        let blocks = frames.div_ceil(frames_per_block).max(1);
         let request = libc::tpacket_req {
             tp_block_size: BLOCK_BYTES as u32,
             tp_block_nr: blocks as u32,
@@ -96,7 +118,7 @@ impl TxRing {
         }
         let map =
             NonNull::new(map.cast::<u8>()).ok_or_else(|| setup("mapping the TX ring")(io::ErrorKind::Other.into()))?;
-        let ring = TxRing {
+        Ok(TxRing {
             fd,
             interface: iface.name.clone(),
             map,
@@ -108,18 +130,8 @@ impl TxRing {
             data_offset,
             head: 0,
             tail: 0,
-        };
-        if vnet {
-            // hdr_len, in the virtio byte order the packet socket assumes (little-endian, `vio_le`); the other
-            // fields stay zero: no GSO, checksums already filled in. The kernel never writes TX frame data, so
-            // once is enough.
-            let hdr_len = (frame_len as u16).to_le_bytes();
-            for n in 0..ring.frames as u64 {
-                // SAFETY: bytes 2..4 of the virtio header, inside frame `n`, which nobody has been handed yet.
-                unsafe { std::ptr::copy_nonoverlapping(hdr_len.as_ptr(), ring.frame(n).add(DATA_OFFSET + 2), 2) };
-            }
-        }
-        Ok(ring)
+            dont_wait: false,
+        })
     }
 
     /// The start of frame `n` (counted since the ring opened) in the mapping.
@@ -128,6 +140,50 @@ impl TxRing {
         let offset = (index / self.frames_per_block) * BLOCK_BYTES + (index % self.frames_per_block) * self.frame_size;
         // SAFETY: `offset` + frame_size is within the mapping by construction.
         unsafe { self.map.as_ptr().add(offset) }
+    }
+
+    /// Queues a copy of `frame`; false if it is longer than a slot, or every slot is still with the kernel.
+    pub fn push(&mut self, frame: &[u8]) -> bool {
+        if frame.len() > self.frame_len {
+            return false;
+        }
+        let Some(slot) = self.slot() else { return false };
+        slot[..frame.len()].copy_from_slice(frame);
+        self.hand_over(frame.len());
+        true
+    }
+
+    /// Takes back every frame not yet handed over, unsent (after a lasting send error).
+    pub fn discard_queued(&mut self) {
+        while self.head < self.tail {
+            self.status(self.head).store(libc::TP_STATUS_AVAILABLE, Ordering::Release);
+            self.head += 1;
+        }
+    }
+
+    /// The longest frame a slot holds.
+    pub fn max_frame_len(&self) -> usize {
+        self.frame_len
+    }
+
+    /// Marks the frame at `tail`, whose first `len` bytes are written, for sending.
+    fn hand_over(&mut self, len: usize) {
+        let frame = self.frame(self.tail);
+        if self.data_offset > DATA_OFFSET {
+            // The virtio header's hdr_len: the whole frame, so the kernel copies all of it into the skb's linear
+            // area (see the module's comment). It is in the byte order the packet socket assumes (little-endian,
+            // `vio_le`); the other fields stay zero: no GSO, checksums already filled in. tpacket_snd refuses an
+            // hdr_len longer than the frame, so it is written for each frame.
+            let hdr_len = (len as u16).to_le_bytes();
+            // SAFETY: bytes 2..4 of the virtio header, inside a frame we own.
+            unsafe { std::ptr::copy_nonoverlapping(hdr_len.as_ptr(), frame.add(DATA_OFFSET + 2), 2) };
+        }
+        let tp_len = self.data_offset - DATA_OFFSET + len;
+        // SAFETY: tp_len is a u32 at offset 4 of a frame we own.
+        unsafe { frame.add(LEN_OFFSET).cast::<u32>().write_volatile(tp_len as u32) };
+        // Release: the kernel must see the frame's bytes and length before the status that hands it over.
+        self.status(self.tail).store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
+        self.tail += 1;
     }
 
     /// The frame's `tp_status`, shared with the kernel.
@@ -151,13 +207,7 @@ impl Tx for TxRing {
     }
 
     fn commit(&mut self) {
-        let frame = self.frame(self.tail);
-        let len = self.data_offset - DATA_OFFSET + self.frame_len;
-        // SAFETY: tp_len is a u32 at offset 4 of a frame we own.
-        unsafe { frame.add(LEN_OFFSET).cast::<u32>().write_volatile(len as u32) };
-        // Release: the kernel must see the frame's bytes and length before the status that hands it over.
-        self.status(self.tail).store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
-        self.tail += 1;
+        self.hand_over(self.frame_len);
     }
 
     fn flush(&mut self) -> Result<Flushed, TxError> {
@@ -165,9 +215,10 @@ impl Tx for TxRing {
             return Ok(Flushed::default());
         }
         // Blocking (no MSG_DONTWAIT): tpacket_snd then also waits for the frames to complete, bounded by the
-        // socket's SO_SNDTIMEO.
+        // socket's SO_SNDTIMEO. A bridge does not wait: a frame still completing just is not free yet (`slot`).
+        let flags = if self.dont_wait { libc::MSG_DONTWAIT } else { 0 };
         // SAFETY: a send with no buffer: the kernel reads the frames from the ring.
-        let rc = unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, 0) };
+        let rc = unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, flags) };
         let error = (rc < 0).then(io::Error::last_os_error);
         let mut sent = 0;
         while self.head < self.tail {
