@@ -6,8 +6,13 @@
 #   ATTACKER=synscope SECONDS_PER_RUN=5 sudo scripts/bench-guard.sh
 #
 # Topology (DESIGN.md, "The lab"): client ── gateway ── server namespaces, joined by veths on one subnet. The
-# server runs `synscope listen`; its default route points back at the client namespace, which does not forward, so
-# SYN-ACKs to spoofed sources die there. The flood comes from the client namespace with random sources.
+# server runs `synscope listen`. The flood comes from the client namespace with random sources, and SYN-ACKs to
+# them die in the client namespace, which does not forward:
+#   - with ATTACKER=synscope, as in `synscope lab`: the SYNs carry the MAC of an upstream router that does not
+#     exist (`flood --source-mac`) and the server's default route points at its address, so the guard's answers
+#     and the kernel's alike leave for that MAC and are discarded at the client's link layer;
+#   - with hping3, which cannot set the source MAC: the server's default route points at the client, and both the
+#     guard's answers and the kernel's go up the client's IP stack to be dropped there.
 #
 #   guard run:  the gateway runs `synscope guard --mode cookies`; figure = the guard's SYN-ACKs sent per second.
 #   kernel run: the gateway is a kernel bridge and the server has tcp_syncookies=2 (a cookie for every SYN);
@@ -46,7 +51,13 @@ ip -n "$C" link set sbg-c gso_max_segs 1 up
 ip -n "$S" link set sbg-s gso_max_segs 1 up
 ip -n "$G" link set sbg-out up
 ip -n "$G" link set sbg-in up
-ip -n "$S" route add default via 10.78.0.1
+UPSTREAM_MAC=02:00:00:5b:f0:fe
+if [[ $ATTACKER == hping3 ]]; then
+    ip -n "$S" route add default via 10.78.0.1
+else
+    ip -n "$S" neigh add 10.78.0.254 lladdr "$UPSTREAM_MAC" dev sbg-s nud permanent
+    ip -n "$S" route add default via 10.78.0.254
+fi
 # Large enough that the listener's queue is not what limits the kernel's rate.
 (ip netns exec "$S" "$BIN" listen --tcp 10.78.0.2:9999 --backlog 4096 >/dev/null 2>&1 &)
 
@@ -57,7 +68,7 @@ flood() {
             >"$TMP/flood.out" 2>&1 || true
         awk '/packets transmitted/ { print $1 }' "$TMP/flood.out"
     else
-        ip netns exec "$C" "$BIN" flood --target 10.78.0.2:9999 --spoof 198.18.0.0/15 \
+        ip netns exec "$C" "$BIN" flood --target 10.78.0.2:9999 --spoof 198.18.0.0/15 --source-mac "$UPSTREAM_MAC" \
             --duration "${SECONDS_PER_RUN}s" --format json 2>/dev/null | sed -n 's/.*"sent": *\([0-9]*\).*/\1/p'
     fi
 }

@@ -135,6 +135,8 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         for signal in [SIGINT, SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
         }
+        // A full run (rates found by calibration) also measures our generator against hping3 for the report.
+        let compare_generators = rates.is_none() && command_exists("hping3");
         let config = RealConfig {
             scenarios,
             rates,
@@ -146,6 +148,7 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
             },
             work: real::work_dir(&args.out)?,
             binary: real::own_binary()?,
+            compare_generators,
         };
         real::run(&config, &stop, &mut |line| eprintln!("{line}"))?
     };

@@ -2,6 +2,8 @@
 //! simulation (`--sim`, no privileges), measured the same way and reported with a table, JSON, Markdown and charts.
 
 pub mod charts;
+pub mod generators;
+pub mod goals;
 pub mod process;
 pub mod real;
 pub mod report;

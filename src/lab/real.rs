@@ -22,6 +22,8 @@ pub struct RealConfig {
     pub attacker: Attacker,
     pub work: PathBuf,
     pub binary: PathBuf,
+    /// After calibrating, compare our generator with hping3 (`generators.rs`).
+    pub compare_generators: bool,
 }
 
 /// Calibration flood length.
@@ -30,12 +32,24 @@ const CALIBRATION: Duration = Duration::from_secs(2);
 pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<LabResults> {
     let topology = Topology::create().context("building the lab's namespaces")?;
     let mut notes = Vec::new();
+    let mut generators = None;
     let rates = match &config.rates {
         Some(rates) => rates.clone(),
         None => {
             let max = calibrate(&topology, config)?;
             progress(&format!("calibration: {} reaches {max:.0} SYN/s", config.attacker.name()));
             notes.push(format!("calibration: {} reached {max:.0} SYN/s at top speed", config.attacker.name()));
+            if config.compare_generators {
+                progress("comparing generators: synscope flood, then hping3 --flood, into the same sink");
+                let compared = super::generators::compare(&topology, &config.binary, &config.work)?;
+                progress(&format!(
+                    "generators: synscope {:.0}, hping3 {:.0} SYN/s arrived ({:.2}x)",
+                    compared.synscope_pps,
+                    compared.hping3_pps,
+                    compared.ratio()
+                ));
+                generators = Some(compared);
+            }
             let max = max as u64;
             vec![Rate::PerSecond(0), Rate::PerSecond(max / 8), Rate::PerSecond(max / 2), Rate::Max]
         }
@@ -48,6 +62,7 @@ pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut
         attacker: config.attacker.name().into(),
         trials: Vec::new(),
         notes,
+        generators,
     };
     let total = config.scenarios.len() * rates.len();
     let started = Instant::now();

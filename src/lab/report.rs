@@ -390,6 +390,15 @@ pub fn markdown(results: &LabResults, charts: &[(String, String)]) -> String {
     }
     md.push('\n');
 
+    let goals = super::goals::goals(results);
+    if !goals.is_empty() {
+        let _ = writeln!(md, "## Performance goals\n");
+        for goal in goals {
+            let _ = writeln!(md, "- {goal}");
+        }
+        md.push('\n');
+    }
+
     if !charts.is_empty() {
         let _ = writeln!(md, "## Charts\n");
         for (title, path) in charts {
@@ -464,6 +473,7 @@ mod tests {
             ]),
             guard_stats: None,
             guard_cpu_s: None,
+            top_speed: false,
         }
     }
 
@@ -484,6 +494,7 @@ mod tests {
                 trial("kernel-cookies", 100_000, 199, 1.7, 256),
             ],
             notes: vec!["calibrated against hping3 on this host".to_string()],
+            generators: None,
         }
     }
 

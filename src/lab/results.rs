@@ -34,6 +34,9 @@ pub struct Trial {
     pub guard_stats: Option<serde_json::Value>,
     /// CPU seconds the guard used during the trial.
     pub guard_cpu_s: Option<f64>,
+    /// The attacker went as fast as it could (`max`): the trial the performance goal speaks of.
+    #[serde(default)]
+    pub top_speed: bool,
 }
 
 impl Trial {
@@ -58,6 +61,9 @@ pub struct LabResults {
     pub trials: Vec<Trial>,
     /// Free-form notes the report prints under the table (calibration, skipped scenarios).
     pub notes: Vec<String>,
+    /// synscope's generator against hping3's in this run's topology, when hping3 is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generators: Option<super::generators::GeneratorComparison>,
 }
 
 impl LabResults {

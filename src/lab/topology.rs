@@ -22,6 +22,13 @@ pub const PORT: u16 = 9999;
 /// the single-host lab, charged to whichever CPU sent the SYN-ACK, that no real defender pays.
 pub const UPSTREAM_IP: &str = "10.77.0.254";
 pub const UPSTREAM_MAC: &str = "02:00:00:5b:f0:fe";
+/// A sink for comparing generators (`generators.rs`): a veth pair of its own inside the client namespace, on a
+/// subnet of its own. The neighbour entry for this address names a MAC no interface has, so frames sent to it
+/// arrive on the pair's far end and are discarded there at the link layer (`PACKET_OTHERHOST`), as cheaply as a
+/// receiver can: what is measured is the generator.
+pub const SINK_IP: &str = "10.79.0.2";
+const SINK_LOCAL: &str = "10.79.0.1/24";
+pub const SINK_MAC: &str = "02:00:00:5b:f0:fd";
 
 pub struct Topology {
     pub client: String,
@@ -32,6 +39,9 @@ pub struct Topology {
     pub outside: String,
     pub inside: String,
     pub bridge: String,
+    /// The generators' sink pair in the client namespace: the end they send on, and the end that counts.
+    pub sink_tx: String,
+    pub sink_rx: String,
 }
 
 /// Runs `ip ARGS`, failing with its stderr.
@@ -64,6 +74,8 @@ impl Topology {
             outside: format!("sl{id}o"),
             inside: format!("sl{id}i"),
             bridge: format!("sl{id}b"),
+            sink_tx: format!("sl{id}x"),
+            sink_rx: format!("sl{id}y"),
         };
         topology.build()?;
         Ok(topology)
@@ -107,6 +119,14 @@ impl Topology {
             "permanent",
         ])?;
         ip(&["-n", &self.server, "route", "add", "default", "via", UPSTREAM_IP])?;
+        // The generators' sink (see SINK_IP).
+        ip(&["-n", &self.client, "link", "add", &self.sink_tx, "type", "veth", "peer", "name", &self.sink_rx])?;
+        ip(&["-n", &self.client, "addr", "add", SINK_LOCAL, "dev", &self.sink_tx])?;
+        for end in [&self.sink_tx, &self.sink_rx] {
+            ip(&["-n", &self.client, "link", "set", end, "up"])?;
+        }
+        let sink_neighbour = ["neigh", "add", SINK_IP, "lladdr", SINK_MAC, "dev", &self.sink_tx, "nud", "permanent"];
+        ip(&[&["-n", &self.client][..], &sink_neighbour[..]].concat())?;
         exec(&self.client, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
         // Trial hygiene: Linux admits clients it has TCP metrics for even with a full queue ("proven" peers).
         for ns in [&self.client, &self.server] {

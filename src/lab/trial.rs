@@ -184,6 +184,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         kernel_counters,
         guard_stats,
         guard_cpu_s,
+        top_speed: plan.rate == Rate::Max,
     })
 }
 
@@ -254,7 +255,7 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
 }
 
 /// With two or more CPUs the attacker gets CPU 0 and the guard CPU 1 (see [`Process::spawn_on`]).
-fn attacker_cpu() -> Option<usize> {
+pub(super) fn attacker_cpu() -> Option<usize> {
     (cpus() >= 2).then_some(0)
 }
 

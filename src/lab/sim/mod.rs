@@ -109,6 +109,7 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(&str)) -> LabResults {
         attacker: "simulated".into(),
         trials: Vec::new(),
         notes: notes(config),
+        generators: None,
     };
     for name in &config.scenarios {
         if scenario(name).is_some() {
