@@ -85,6 +85,34 @@ impl Lab {
 }
 
 #[test]
+fn two_threads_split_the_connections_and_each_is_served_whole() {
+    if !have_root("two_threads_split_the_connections_and_each_is_served_whole") {
+        return;
+    }
+    let mut lab = Lab::start("cookies", &["--threads", "2"]);
+    // Each session's frames must all reach the thread that holds its state, on both interfaces: a session whose
+    // listener SYN-ACK went to the other thread would never be translated, and would fail.
+    let out = lab
+        .topology
+        .client
+        .command(BIN)
+        .args(["connect", &format!("{SERVER_IP}:{PORT}"), "--count", "60", "--concurrency", "8"])
+        .args(["--timeout", "3s", "--format", "json"])
+        .output()
+        .expect("running connect");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("connect's JSON report");
+    assert_eq!(report["succeeded"], 60, "{report} {}", stderr(&out));
+    let stats = lab.stop_guard();
+    assert_eq!(stats["threads"], 2, "{stats}");
+    assert_eq!(stats["cookies_validated"], 60, "{stats}");
+    assert_eq!((stats["proxy"]["opened"].as_u64(), stats["proxy"]["established"].as_u64()), (Some(60), Some(60)));
+    // 60 connections from random ports: both threads had some (all on one has odds of 2^-59).
+    for thread in stats["per_thread"].as_array().expect("per-thread figures") {
+        assert!(thread["syns_seen"].as_u64() > Some(0), "a thread got no connection: {stats}");
+    }
+}
+
+#[test]
 fn every_mode_serves_our_client_and_the_seeds() {
     if !have_root("every_mode_serves_our_client_and_the_seeds") {
         return;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::process::Process;
 use super::topology::{PORT, SINK_IP, Topology, exec};
-use super::trial::attacker_cpu;
+use super::trial::attacker_cpus;
 
 /// How long each generator floods.
 pub const SECONDS: u64 = 3;
@@ -60,7 +60,7 @@ pub fn compare(topology: &Topology, binary: &Path, work: &Path) -> anyhow::Resul
 fn arrivals(topology: &Topology, args: &[&str], work: &Path, name: &str) -> anyhow::Result<(f64, f64)> {
     let before = rx_packets(topology)?;
     let started = Instant::now();
-    let mut generator = Process::spawn_on(&topology.client, args, work, name, attacker_cpu())?;
+    let mut generator = Process::spawn_on(&topology.client, args, work, name, &attacker_cpus())?;
     generator.wait(Duration::from_secs(SECONDS + 10))?;
     let seconds = started.elapsed().as_secs_f64();
     let arrived = rx_packets(topology)?.saturating_sub(before);

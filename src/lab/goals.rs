@@ -35,9 +35,9 @@ fn verdict(met: bool) -> &'static str {
 
 fn guard_sentence(t: &Trial) -> String {
     let mut sentence = format!(
-        "Guard: `guard-cookies` kept {:.1}% of legitimate sessions at the attacker's top speed, {:.0} SYN/s (goal \
+        "Guard: `guard-cookies` kept {}% of legitimate sessions at the attacker's top speed, {:.0} SYN/s (goal \
          ≥{:.1}%: {})",
-        t.success_ratio * 100.0,
+        super::report::percent(t.success_ratio),
         t.rate_achieved,
         GUARD_GOAL * 100.0,
         verdict(t.success_ratio >= GUARD_GOAL)

@@ -19,29 +19,30 @@ pub struct Process {
 impl Process {
     /// Starts `args` inside `netns` (with `ip netns exec`, which execs in place: the pid is the program's own).
     pub fn spawn(netns: &str, args: &[&str], work: &Path, name: &str) -> anyhow::Result<Process> {
-        Process::spawn_on(netns, args, work, name, None)
+        Process::spawn_on(netns, args, work, name, &[])
     }
 
-    /// As [`Process::spawn`], pinned to one CPU when `cpu` is given (sched_setaffinity(2) in the child before it
+    /// As [`Process::spawn`], pinned to the CPUs given, if any (sched_setaffinity(2) in the child before it
     /// execs). The lab keeps the flood and the defence on different CPUs, so the attacker cannot win by simply
     /// taking the defender's processor, which on a small machine says more about the scheduler than the defence.
-    pub fn spawn_on(
-        netns: &str,
-        args: &[&str],
-        work: &Path,
-        name: &str,
-        cpu: Option<usize>,
-    ) -> anyhow::Result<Process> {
+    pub fn spawn_on(netns: &str, args: &[&str], work: &Path, name: &str, cpus: &[usize]) -> anyhow::Result<Process> {
         use std::os::unix::process::CommandExt;
         let stdout = work.join(format!("{name}.out"));
         let stderr = work.join(format!("{name}.err"));
         let mut command = Command::new("ip");
-        if let Some(cpu) = cpu {
-            // SAFETY: the closure only calls async-signal-safe sched_setaffinity on a stack-local set.
+        if !cpus.is_empty() {
+            // SAFETY: the set is built here, before the fork; the closure only calls async-signal-safe
+            // sched_setaffinity with it.
+            let set = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for &cpu in cpus {
+                    libc::CPU_SET(cpu, &mut set);
+                }
+                set
+            };
+            // SAFETY: as above.
             unsafe {
                 command.pre_exec(move || {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(cpu, &mut set);
                     libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
                     Ok(())
                 });

@@ -135,7 +135,7 @@ fn columns(results: &LabResults) -> Vec<&'static Column> {
 }
 
 /// A success ratio as a percentage with one decimal, rounded down: 99.96% of sessions is not "100.0%".
-fn percent(ratio: f64) -> String {
+pub(crate) fn percent(ratio: f64) -> String {
     if !ratio.is_finite() {
         return "-".into();
     }

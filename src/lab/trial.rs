@@ -89,9 +89,11 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
             .map(|s| s.to_string())
             .collect();
             args.extend(plan.scenario.guard_limits.map(|l| l.args()).unwrap_or_default());
+            // One guard thread per CPU the attacker does not have.
+            args.extend(["--threads".to_string(), defender_cpus().len().max(1).to_string()]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let mut guard =
-                Process::spawn_on(&topology.gateway, &args, plan.work, &format!("{name}-guard"), defender_cpu())?;
+                Process::spawn_on(&topology.gateway, &args, plan.work, &format!("{name}-guard"), &defender_cpus())?;
             guard.wait_for("guarding", READY)?;
             Some(guard)
         }
@@ -251,16 +253,17 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
         }
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Process::spawn_on(&topology.client, &args, plan.work, &format!("{name}-flood"), attacker_cpu())
+    Process::spawn_on(&topology.client, &args, plan.work, &format!("{name}-flood"), &attacker_cpus())
 }
 
-/// With two or more CPUs the attacker gets CPU 0 and the guard CPU 1 (see [`Process::spawn_on`]).
-pub(super) fn attacker_cpu() -> Option<usize> {
-    (cpus() >= 2).then_some(0)
+/// With two or more CPUs the attacker gets CPU 0, and the guard every other CPU, a thread on each (see
+/// [`Process::spawn_on`]). On one CPU neither is pinned.
+pub(super) fn attacker_cpus() -> Vec<usize> {
+    if cpus() >= 2 { vec![0] } else { Vec::new() }
 }
 
-fn defender_cpu() -> Option<usize> {
-    (cpus() >= 2).then_some(1)
+fn defender_cpus() -> Vec<usize> {
+    if cpus() >= 2 { (1..cpus()).collect() } else { Vec::new() }
 }
 
 fn cpus() -> usize {

@@ -233,6 +233,37 @@ impl PacketSocket {
         if rc < 0 { Err(self.error("BPF filter", io::Error::last_os_error())) } else { Ok(()) }
     }
 
+    /// Joins a fanout group (packet(7) PACKET_FANOUT) in hash mode: the kernel gives each frame to one member of
+    /// the group, chosen by a symmetric hash of its flow (af_packet.c `fanout_demux_hash` hashes with
+    /// `__skb_get_hash_symmetric`), so both directions of a connection go to the same member. With `None` a new
+    /// group is made with an id the kernel picks (PACKET_FANOUT_FLAG_UNIQUEID), so no other program's group on the
+    /// interface is joined by accident; the id is returned for the other members. The socket must be bound.
+    pub fn join_fanout(&self, group: Option<u16>) -> Result<u16, OpenError> {
+        let (id, flags) = match group {
+            Some(id) => (u32::from(id), 0),
+            None => (0, libc::PACKET_FANOUT_FLAG_UNIQUEID),
+        };
+        let value = ((libc::PACKET_FANOUT_HASH | flags) << 16) | id;
+        self.set_option(libc::PACKET_FANOUT, &value, "fanout group")?;
+        let mut joined: u32 = 0;
+        let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `joined`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_FANOUT,
+                (&mut joined as *mut u32).cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            return Err(self.error("fanout group", io::Error::last_os_error()));
+        }
+        // The low 16 bits are the group's id; the type and flags are above them.
+        Ok(joined as u16)
+    }
+
     /// Promiscuous mode as a socket membership: the kernel drops it when the socket closes, so a killed synscope
     /// never leaves the interface promiscuous (unlike setting IFF_PROMISC by hand).
     pub fn set_promiscuous(&self) -> Result<(), OpenError> {

@@ -108,6 +108,12 @@ pub fn program(split: SynSplit) -> Vec<libc::sock_filter> {
     assemble(&steps)
 }
 
+/// A program that takes every frame (`accept`) or none: a socket starts with none until it has joined its fanout
+/// group, so it never receives a frame meant for another member.
+pub fn constant(accept: bool) -> Vec<libc::sock_filter> {
+    vec![libc::sock_filter { code: RET_K, jt: 0, jf: 0, k: if accept { ACCEPT } else { REJECT } }]
+}
+
 /// Resolves the labels into the relative offsets classic BPF jumps take (from the instruction after the jump).
 fn assemble(steps: &[Step]) -> Vec<libc::sock_filter> {
     let mut position = 0usize;

@@ -1,11 +1,11 @@
-//! The guard's loop: drain the rings, hand each frame to the pure [`Guard`] with its kernel timestamp, send what
-//! comes back in batches, fire timers, print a line a second.
+//! One guard thread's loop: drain the rings, hand each frame to the pure [`Guard`] with its kernel timestamp, send
+//! what comes back in batches, fire timers, and once a second post its figures for the printer (`report.rs`).
 //!
 //! Order matters under a flood: the rings other than the outside's SYNs are drained before each burst of SYNs, so
 //! the traffic of connections the guard has admitted never waits behind more than one burst of the flood.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use super::links::{RingDrops, Rings, Sender};
@@ -22,25 +22,36 @@ const PACKET_OUTGOING: u8 = 4;
 /// Senders by side: outside first.
 pub type Senders = [Sender; 2];
 
-/// What the loop leaves behind: the guard's counters and the kernel's ring drops.
+/// What the loop leaves behind: the guard's counters, the kernel's ring drops, and the frames it could not send.
 pub struct Served {
     pub stats: GuardStats,
     pub ring_drops: RingDrops,
+    pub send_errors: u64,
 }
 
+/// A thread's figures as of its last post.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub stats: serde_json::Value,
+    pub ring_drops: u64,
+    pub send_errors: u64,
+}
+
+/// Where the threads post their snapshots, one slot each.
+pub type Board = Arc<Mutex<Vec<Snapshot>>>;
+
+/// Runs one thread's bridge until `stop` or `deadline`.
 pub fn serve(
     guard: &mut Guard,
     rings: &mut Rings,
     senders: &mut Senders,
     stop: &AtomicBool,
     deadline: Option<Instant>,
-    quiet: bool,
+    (board, slot): (&Board, usize),
 ) -> Served {
     let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16) };
-    let mut next_line = Instant::now() + StdDuration::from_secs(1);
-    let mut last = guard.stats();
+    let mut next_post = Instant::now();
     let mut ring_drops = RingDrops::default();
-    let mut last_drops = ring_drops;
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         let mut busy = 0;
         busy += work.pump(guard, senders, &mut rings.outside, Side::Outside);
@@ -51,23 +62,32 @@ pub fn serve(
         for sender in senders.iter_mut() {
             sender.flush();
         }
-        if Instant::now() >= next_line {
-            next_line += StdDuration::from_secs(1);
-            let stats = guard.stats();
+        if Instant::now() >= next_post {
+            next_post += StdDuration::from_secs(1);
             rings.add_drops(&mut ring_drops);
-            if !quiet {
-                let send_errors = senders.iter().map(|s| s.send_errors).sum();
-                print_line(&last, &stats, ring_drops.total() - last_drops.total(), send_errors);
-            }
-            last = stats;
-            last_drops = ring_drops;
+            post(guard, &ring_drops, senders, board, slot);
         }
         if busy == 0 {
             rings.wait(10);
         }
     }
     rings.add_drops(&mut ring_drops);
-    Served { stats: guard.stats(), ring_drops }
+    post(guard, &ring_drops, senders, board, slot);
+    let send_errors = senders.iter().map(|s| s.send_errors).sum();
+    Served { stats: guard.stats(), ring_drops, send_errors }
+}
+
+fn post(guard: &Guard, ring_drops: &RingDrops, senders: &Senders, board: &Board, slot: usize) {
+    let snapshot = Snapshot {
+        stats: serde_json::to_value(guard.stats()).unwrap_or_default(),
+        ring_drops: ring_drops.total(),
+        send_errors: senders.iter().map(|s| s.send_errors).sum(),
+    };
+    if let Ok(mut board) = board.lock()
+        && let Some(place) = board.get_mut(slot)
+    {
+        *place = snapshot;
+    }
 }
 
 /// Buffers reused for every frame.
@@ -125,29 +145,4 @@ fn restore(received: &RingFrame<'_>, frame: &mut Vec<u8>) {
 fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp::from_nanos(since_epoch.as_nanos() as u64)
-}
-
-/// One line a second on stderr: rates over the last second, and the tables now.
-fn print_line(last: &GuardStats, now: &GuardStats, ring_drops: u64, send_errors: u64) {
-    let (a, b) = (&last.counters, &now.counters);
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(
-        stderr,
-        "guard: {} SYN/s, {} SYN-ACK/s, in {} pps, out {} pps | half-open {} (peak {}) | proxied {} | cookies ok {} \
-         failed {} expired {} | drops {} | rst sent {}{}{}",
-        b.syns_seen - a.syns_seen,
-        b.synacks_sent - a.synacks_sent,
-        b.frames_in - a.frames_in,
-        b.frames_out - a.frames_out,
-        now.half_open.current,
-        now.half_open.peak,
-        now.proxy.current,
-        b.cookies_validated,
-        b.cookies_failed,
-        b.cookies_expired,
-        b.drops.total(),
-        b.rsts_sent,
-        if ring_drops > 0 { format!(" | ring full, {ring_drops} frames/s dropped unread") } else { String::new() },
-        if send_errors > 0 { format!(" | send errors {send_errors}") } else { String::new() }
-    );
 }

@@ -5,6 +5,12 @@
 //! second before each burst of the first, so when SYNs come faster than the guard answers them, the only frames
 //! the kernel drops for want of room are SYNs: never the ACK that completes a cookie handshake, nor the data of a
 //! connection already proxied. The inside interface, towards the listener, has one ring.
+//!
+//! With `--threads N` each thread has its own three rings, and each ring joins a fanout group per kind (outside
+//! SYNs, outside rest, inside): the kernel hands a frame to one member of each group by a symmetric hash of its
+//! flow, and since every group has the same members in the same order, both directions of a connection on both
+//! interfaces reach the same thread, which alone holds that connection's state. (A member's index is its place in
+//! the group's join order, af_packet.c `__fanout_link`; the threads join one after the other.)
 
 use std::time::Duration as StdDuration;
 
@@ -52,14 +58,42 @@ impl RingDrops {
     pub fn total(&self) -> u64 {
         self.outside + self.outside_syns + self.inside
     }
+
+    pub fn add(&mut self, other: &RingDrops) {
+        self.outside += other.outside;
+        self.outside_syns += other.outside_syns;
+        self.inside += other.inside;
+    }
+}
+
+/// The fanout groups the threads' rings join, one per kind of ring; the first thread's rings make them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FanoutGroups {
+    outside: Option<u16>,
+    outside_syns: Option<u16>,
+    inside: Option<u16>,
 }
 
 impl Rings {
-    pub fn open(outside: &str, inside: &str) -> anyhow::Result<Rings> {
+    /// Opens one thread's rings; `fanout` is `None` when one thread serves everything.
+    pub fn open(outside: &str, inside: &str, fanout: Option<&mut FanoutGroups>) -> anyhow::Result<Rings> {
+        let mut spare = FanoutGroups::default();
+        let (groups, share) = match fanout {
+            Some(groups) => (groups, true),
+            None => (&mut spare, false),
+        };
+        fn join(share: bool, group: &mut Option<u16>) -> Option<&mut Option<u16>> {
+            share.then_some(group)
+        }
         Ok(Rings {
-            outside: open_ring(outside, Some(SynSplit::AllButPureSyns), RING_BYTES)?,
-            outside_syns: open_ring(outside, Some(SynSplit::PureSyns), SYN_RING_BYTES)?,
-            inside: open_ring(inside, None, RING_BYTES)?,
+            outside: open_ring(outside, Some(SynSplit::AllButPureSyns), RING_BYTES, join(share, &mut groups.outside))?,
+            outside_syns: open_ring(
+                outside,
+                Some(SynSplit::PureSyns),
+                SYN_RING_BYTES,
+                join(share, &mut groups.outside_syns),
+            )?,
+            inside: open_ring(inside, None, RING_BYTES, join(share, &mut groups.inside))?,
         })
     }
 
@@ -85,15 +119,28 @@ impl Rings {
 }
 
 /// A TPACKET_V2 ring: each frame is ours as soon as it is in, and a flood costs no system call per frame. The
-/// filter is attached before the ring binds the socket, so no frame gets in unfiltered.
-fn open_ring(name: &str, split: Option<SynSplit>, bytes: usize) -> anyhow::Result<FrameRing> {
+/// socket takes no frame until it is in its fanout group (if any) and has its real filter, so it never holds a frame
+/// that is another thread's, nor one its filter would refuse.
+fn open_ring(
+    name: &str,
+    split: Option<SynSplit>,
+    bytes: usize,
+    group: Option<&mut Option<u16>>,
+) -> anyhow::Result<FrameRing> {
     let interface = interfaces::find(name)?;
     let receiver = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
-    if let Some(split) = split {
-        receiver.attach_filter(&syn_filter::program(split))?;
-    }
+    receiver.attach_filter(&syn_filter::constant(false))?;
     receiver.set_promiscuous()?;
-    Ok(FrameRing::new(receiver, bytes)?)
+    let ring = FrameRing::new(receiver, bytes)?;
+    if let Some(group) = group {
+        *group = Some(ring.socket().join_fanout(*group)?);
+    }
+    let program = match split {
+        Some(split) => syn_filter::program(split),
+        None => syn_filter::constant(true),
+    };
+    ring.socket().attach_filter(&program)?;
+    Ok(ring)
 }
 
 /// Each side sends through a transmit ring (`PACKET_TX_RING`, as the flood does): frames are copied into memory

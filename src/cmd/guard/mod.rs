@@ -5,11 +5,12 @@
 
 mod bridge;
 mod links;
+mod report;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
@@ -21,7 +22,8 @@ use crate::defense::guard::{Guard, GuardConfig, ListenerOptions};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::Mode;
 use crate::time::Duration;
-use links::{Rings, Sender};
+use bridge::{Board, Served, Snapshot};
+use links::{FanoutGroups, RingDrops, Rings, Sender};
 
 const GUARD_EXAMPLES: &str = "\
 Examples:
@@ -96,6 +98,11 @@ pub struct GuardArgs {
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<String>,
 
+    /// Threads, each with its own rings and tables; the kernel spreads connections over them by a hash of their
+    /// addresses and ports (PACKET_FANOUT), both directions to the same thread. Each holds 1/N of every limit.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
     /// Print no per-second line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -118,45 +125,122 @@ pub enum OverflowArg {
 
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
-    let mut rings = Rings::open(&args.outside, &args.inside)?;
-    let mut senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
+    let threads = args.threads;
+    let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
+    // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
+    // same order (links.rs).
+    let mut groups = FanoutGroups::default();
+    let mut workers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let rings = Rings::open(&args.outside, &args.inside, (threads > 1).then_some(&mut groups))?;
+        let senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
+        workers.push((Guard::new(share_of(&config, threads), key), rings, senders));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
     }
-    let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
-    let mut guard = Guard::new(config, key);
     eprintln!(
-        "synscope: guarding {} between {} (outside) and {} (inside), mode {}",
+        "synscope: guarding {} between {} (outside) and {} (inside), mode {}{}",
         args.protect,
         args.outside,
         args.inside,
-        args.mode.name()
+        args.mode.name(),
+        if threads > 1 { format!(", {threads} threads") } else { String::new() }
     );
     let deadline = args.duration.map(|d| Instant::now() + StdDuration::from_nanos(d.as_nanos()));
     let started = Instant::now();
-    let served = bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, args.quiet);
-    let report = served.stats;
-    let mut value = serde_json::to_value(&report).context("encoding the statistics")?;
-    // The run's averages, beside the counters they come from.
-    let seconds = started.elapsed().as_secs_f64().max(1e-9);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("duration_s".into(), seconds.into());
-        object.insert("pps_in".into(), (report.counters.frames_in as f64 / seconds).round().into());
-        object.insert("pps_out".into(), (report.counters.frames_out as f64 / seconds).round().into());
-        let sent = senders.iter().map(|s| s.send_errors).sum::<u64>();
-        object.insert("send_errors".into(), sent.into());
-        // Frames the kernel dropped because a ring was full: SYNs the guard never read, under a flood it cannot
-        // keep up with (they are in no other counter).
-        let ring_drops = serde_json::to_value(served.ring_drops).context("encoding the statistics")?;
-        object.insert("ring_drops".into(), ring_drops);
+    let board: Board = Arc::new(Mutex::new(vec![Snapshot::default(); threads]));
+    let mut handles = Vec::with_capacity(threads);
+    for (index, (mut guard, mut rings, mut senders)) in workers.into_iter().enumerate() {
+        let (stop, board) = (Arc::clone(&stop), Arc::clone(&board));
+        let handle = std::thread::Builder::new()
+            .name(format!("guard-{index}"))
+            .spawn(move || bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, (&board, index)))
+            .context("starting a guard thread")?;
+        handles.push(handle);
     }
-    let json = serde_json::to_string_pretty(&value).context("encoding the statistics")?;
+    print_lines_until_done(&handles, &board, args.quiet);
+    let mut served = Vec::with_capacity(threads);
+    for handle in handles {
+        served.push(handle.join().map_err(|_| anyhow::anyhow!("a guard thread failed"))?);
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let json = serde_json::to_string_pretty(&final_statistics(&served, seconds)?).context("encoding the statistics")?;
     println!("{json}");
     if let Some(path) = &args.stats_json {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line a second from the threads' snapshots, until every thread has stopped.
+fn print_lines_until_done(handles: &[std::thread::JoinHandle<Served>], board: &Board, quiet: bool) {
+    let snapshot = || board.lock().map(|slots| report::merge(&slots)).unwrap_or_default();
+    let mut last = snapshot();
+    let mut next_line = Instant::now() + StdDuration::from_secs(1);
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(StdDuration::from_millis(50));
+        if Instant::now() >= next_line {
+            next_line += StdDuration::from_secs(1);
+            let now = snapshot();
+            if !quiet {
+                report::print_line(&last, &now);
+            }
+            last = now;
+        }
+    }
+}
+
+/// The statistics the guard prints at the end: the threads' counters added up, with the run's averages beside
+/// them.
+fn final_statistics(served: &[Served], seconds: f64) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::Value::Null;
+    let mut ring_drops = RingDrops::default();
+    for (index, thread) in served.iter().enumerate() {
+        let stats = serde_json::to_value(&thread.stats).context("encoding the statistics")?;
+        if index == 0 {
+            value = stats;
+        } else {
+            report::add_into(&mut value, &stats);
+        }
+        ring_drops.add(&thread.ring_drops);
+    }
+    let frames = |key: &str| value.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0) as f64;
+    let (pps_in, pps_out) = ((frames("frames_in") / seconds).round(), (frames("frames_out") / seconds).round());
+    // How the kernel spread the work: each thread's share.
+    let per_thread: Vec<serde_json::Value> = served
+        .iter()
+        .map(|thread| {
+            let c = &thread.stats.counters;
+            serde_json::json!({"frames_in": c.frames_in, "syns_seen": c.syns_seen, "synacks_sent": c.synacks_sent})
+        })
+        .collect();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("threads".into(), served.len().into());
+        object.insert("per_thread".into(), per_thread.into());
+        object.insert("duration_s".into(), seconds.into());
+        object.insert("pps_in".into(), pps_in.into());
+        object.insert("pps_out".into(), pps_out.into());
+        object.insert("send_errors".into(), served.iter().map(|s| s.send_errors).sum::<u64>().into());
+        // Frames the kernel dropped because a ring was full: SYNs the guard never read, under a flood it cannot
+        // keep up with (they are in no other counter).
+        object.insert("ring_drops".into(), serde_json::to_value(ring_drops).context("encoding the statistics")?);
+    }
+    Ok(value)
+}
+
+/// One thread's share of the limits: each thread holds its own tables, and a client's connections spread over the
+/// threads by the hash of their ports, so each holds 1/N of every limit (rounded up).
+fn share_of(config: &GuardConfig, threads: usize) -> GuardConfig {
+    let share = |n: usize| n.div_ceil(threads).max(1);
+    let mut mine = config.clone();
+    mine.half_open.global_limit = share(config.half_open.global_limit);
+    mine.half_open.per_source_limit = share(config.half_open.per_source_limit);
+    mine.watermarks = (share(config.watermarks.0), share(config.watermarks.1));
+    mine.max_proxied = share(config.max_proxied);
+    mine.syn_rate_per_source = config.syn_rate_per_source.map(|r| r / threads as f64);
+    mine
 }
 
 impl ModeArg {
@@ -171,6 +255,9 @@ impl ModeArg {
 }
 
 fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
+    if args.threads == 0 || args.threads > 64 {
+        return Err(UsageError(format!("--threads must be from 1 to 64 (got {})", args.threads)).into());
+    }
     if args.outside == args.inside {
         return Err(UsageError("--outside and --inside must be two different interfaces".into()).into());
     }
