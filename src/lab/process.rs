@@ -134,3 +134,35 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// Pins the calling thread, and so every thread and process it starts afterwards, to `cpus` (nothing when empty);
+/// dropping the returned value puts the thread's former CPUs back.
+pub fn pin_this_thread(cpus: &[usize]) -> PinnedThread {
+    // SAFETY: sched_getaffinity/sched_setaffinity on the calling thread (pid 0) with sets on this stack.
+    unsafe {
+        let mut before: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if cpus.is_empty() || libc::sched_getaffinity(0, size, &mut before) != 0 {
+            return PinnedThread { before: None };
+        }
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, size, &set);
+        PinnedThread { before: Some(before) }
+    }
+}
+
+pub struct PinnedThread {
+    before: Option<libc::cpu_set_t>,
+}
+
+impl Drop for PinnedThread {
+    fn drop(&mut self) {
+        if let Some(before) = &self.before {
+            // SAFETY: restores the set read from this same thread.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), before) };
+        }
+    }
+}

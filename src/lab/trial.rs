@@ -266,8 +266,12 @@ fn defender_cpus() -> Vec<usize> {
     if cpus() >= 2 { (1..cpus()).collect() } else { Vec::new() }
 }
 
+/// The CPUs online. Not `available_parallelism`, which counts the calling thread's affinity: the lab pins itself
+/// to the attacker's CPU (`real.rs`) and would then see only that one.
 fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    // SAFETY: sysconf(3) reads a system value.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online).unwrap_or(1).max(1)
 }
 
 /// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).

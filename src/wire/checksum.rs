@@ -48,17 +48,27 @@ pub fn adjust_u16(checksum: u16, offset: usize, old: u16, new: u16) -> u16 {
 }
 
 /// The full Internet checksum (RFC 1071) of `data` added to `initial` (a pseudo-header sum, say).
+///
+/// It adds 32-bit big-endian words into 64 bits and folds the carries back in once at the end: since 2^16 ≡ 1 in
+/// one's-complement arithmetic, a 32-bit word counts as the sum of its two halves (RFC 1071 §2(B), "parallel
+/// summation"). The guard computes two of these for every SYN-ACK it writes.
 pub fn checksum(initial: u32, data: &[u8]) -> u16 {
-    let mut sum = initial;
-    let mut chunks = data.chunks_exact(2);
-    for pair in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([pair[0], pair[1]]));
-        sum = fold(sum);
+    let mut sum = u64::from(initial);
+    let mut words = data.chunks_exact(4);
+    for word in &mut words {
+        sum += u64::from(u32::from_be_bytes([word[0], word[1], word[2], word[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+    let mut rest = words.remainder().chunks_exact(2);
+    for pair in &mut rest {
+        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
     }
-    !(fold(sum) as u16)
+    if let [last] = rest.remainder() {
+        sum += u64::from(*last) << 8;
+    }
+    while sum > 0xFFFF {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    !(sum as u16)
 }
 
 /// Computes and stores the TCP or UDP checksum of an Ethernet frame (IPv4 or IPv6, optional VLAN tags) whose
@@ -121,7 +131,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// RFC 1071 word by word, folding as it goes: what `checksum` must equal.
+    fn word_by_word(initial: u32, data: &[u8]) -> u16 {
+        let mut sum = fold(initial);
+        for pair in data.chunks(2) {
+            sum = fold(sum + (u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0))));
+        }
+        !(sum as u16)
+    }
+
     proptest! {
+        #[test]
+        fn the_wide_sum_equals_the_word_by_word_one(
+            data in proptest::collection::vec(any::<u8>(), 0..200),
+            initial in any::<u32>(),
+        ) {
+            prop_assert_eq!(checksum(initial, &data), word_by_word(initial, &data));
+        }
+
         #[test]
         fn an_adjusted_checksum_equals_a_recomputed_one(
             mut data in proptest::collection::vec(any::<u8>(), 8..80),

@@ -7,7 +7,6 @@
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 use super::mapping::{RingMap, link_fields};
-use super::ring::RingFrame;
 use super::socket::{OpenError, PacketSocket};
 use crate::time::Timestamp;
 
@@ -18,7 +17,6 @@ const SLOTS_PER_BLOCK: usize = 16;
 
 // Offsets in `struct tpacket2_hdr`.
 const STATUS: usize = 0;
-const LEN: usize = 4;
 const SNAPLEN: usize = 8;
 const MAC: usize = 12;
 const SEC: usize = 16;
@@ -28,6 +26,20 @@ const VLAN_TPID: usize = 26;
 /// TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32: where the `sockaddr_ll` starts.
 const SOCKADDR: usize = 32;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+
+/// A frame in its slot, writable: the guard rewrites frames where the kernel put them and forwards them from there,
+/// so a frame is copied once (into the transmit ring), not twice.
+pub struct SlotFrame<'a> {
+    pub ts: Timestamp,
+    pub data: &'a mut [u8],
+    /// `sll_pkttype`: PACKET_HOST, PACKET_OUTGOING, ...
+    pub packet_type: u8,
+    /// A VLAN tag the NIC or driver took out of the frame (TP_STATUS_VLAN_VALID), with its TPID.
+    pub vlan: Option<(u16, u16)>,
+    /// The sender left the TCP/UDP checksum to hardware (TP_STATUS_CSUMNOTREADY): a local sender on a virtual
+    /// link. Forwarded as it is, the frame would be dropped by its receiver.
+    pub checksum_pending: bool,
+}
 
 pub struct FrameRing {
     map: RingMap,
@@ -63,7 +75,7 @@ impl FrameRing {
 
     /// Calls `each` for up to `max` frames that are ready, in order, giving each slot back after it; returns how
     /// many there were.
-    pub fn drain(&mut self, max: usize, mut each: impl FnMut(RingFrame<'_>)) -> usize {
+    pub fn drain(&mut self, max: usize, mut each: impl FnMut(SlotFrame<'_>)) -> usize {
         let mut done = 0;
         while done < max {
             let status = self.status(self.next).load(Ordering::Acquire);
@@ -71,7 +83,8 @@ impl FrameRing {
                 break;
             }
             fence(Ordering::Acquire);
-            // SAFETY: the slot is ours until its status is reset; every length read is checked against the slot.
+            // SAFETY: the slot is ours until its status is reset (the kernel neither reads nor writes it meanwhile),
+            // and the frame borrowed from it ends with `each`; every length read is checked against the slot.
             if let Some(frame) = unsafe { frame_at(self.map.unit(self.next), status) } {
                 each(frame);
             }
@@ -84,30 +97,27 @@ impl FrameRing {
 }
 
 /// # Safety
-/// `slot` must point at a slot of the ring that the kernel has handed over.
-unsafe fn frame_at<'a>(slot: *const u8, status: u32) -> Option<RingFrame<'a>> {
+/// `slot` must point at a slot of the ring that the kernel has handed over, and nothing else may touch the slot
+/// while the returned frame lives.
+unsafe fn frame_at<'a>(slot: *mut u8, status: u32) -> Option<SlotFrame<'a>> {
     // SAFETY: guaranteed by the caller for the header; data bounds are checked before the slice is made.
     unsafe {
         let read_u32 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u32);
         let read_u16 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u16);
         let mac = usize::from(read_u16(MAC));
         let snaplen = read_u32(SNAPLEN) as usize;
-        if mac + snaplen > SLOT_BYTES {
+        if mac < SOCKADDR || mac + snaplen > SLOT_BYTES {
             return None;
         }
-        let (packet_type, protocol, hardware_type, address) = link_fields(slot.add(SOCKADDR));
+        let (packet_type, _, _, _) = link_fields(slot.add(SOCKADDR));
         let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
             let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(VLAN_TPID) } else { 0x8100 };
             (read_u16(VLAN_TCI), tpid)
         });
-        Some(RingFrame {
+        Some(SlotFrame {
             ts: Timestamp::from_nanos(u64::from(read_u32(SEC)) * 1_000_000_000 + u64::from(read_u32(NSEC))),
-            len: read_u32(LEN),
-            data: std::slice::from_raw_parts(slot.add(mac), snaplen),
+            data: std::slice::from_raw_parts_mut(slot.add(mac), snaplen),
             packet_type,
-            protocol,
-            hardware_type,
-            address,
             vlan,
             checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
         })

@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use super::links::{RingDrops, Rings, Sender};
-use crate::capture::live::frame_ring::FrameRing;
-use crate::capture::live::ring::RingFrame;
+use crate::capture::live::frame_ring::{FrameRing, SlotFrame};
 use crate::defense::guard::{Guard, GuardStats, Outbox, Side, Verdict};
 use crate::time::Timestamp;
 
@@ -103,9 +102,17 @@ impl Work {
             if received.packet_type == PACKET_OUTGOING {
                 return;
             }
-            restore(&received, &mut self.frame);
-            if guard.handle(received.ts, side, &mut self.frame, &mut self.outbox) == Verdict::Forward {
-                senders[index_of(side.other())].push(&self.frame);
+            let ts = received.ts;
+            // Most frames are handled where they lie, in the ring; only one that needs putting back together is
+            // copied out first.
+            let frame: &mut [u8] = if received.vlan.is_some() || received.checksum_pending {
+                restore(&received, &mut self.frame);
+                &mut self.frame
+            } else {
+                received.data
+            };
+            if guard.handle(ts, side, frame, &mut self.outbox) == Verdict::Forward {
+                senders[index_of(side.other())].push(frame);
             }
             self.send_outbox(senders);
         })
@@ -125,9 +132,9 @@ fn index_of(side: Side) -> usize {
 
 /// The frame as it was on the wire: a stripped VLAN tag put back, and a checksum the sender left to hardware
 /// filled in (forwarded as it is, the receiver would drop it).
-fn restore(received: &RingFrame<'_>, frame: &mut Vec<u8>) {
+fn restore(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
     frame.clear();
-    let data = received.data;
+    let data = &*received.data;
     match received.vlan {
         Some((tci, tpid)) if data.len() >= 12 => {
             frame.extend_from_slice(&data[..12]);
