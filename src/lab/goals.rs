@@ -47,12 +47,16 @@ fn guard_sentence(t: &Trial) -> String {
     let unread = stats.and_then(|s| s["ring_drops"]["outside_syns"].as_u64());
     if let (Some(synacks), Some(unread)) = (synacks, unread) {
         let seconds = t.duration_s.max(1e-9);
-        sentence.push_str(&format!(
-            ". It answered {:.0} SYN/s; the kernel dropped {:.0} SYN/s that arrived while its ring of SYNs was full, \
-             and a legitimate SYN among them is a session lost",
-            synacks as f64 / seconds,
-            unread as f64 / seconds
-        ));
+        sentence.push_str(&format!(". It answered {:.0} SYN/s", synacks as f64 / seconds));
+        if unread == 0 {
+            sentence.push_str(", and its ring of SYNs never overflowed");
+        } else {
+            sentence.push_str(&format!(
+                "; the kernel dropped {:.0} SYN/s that arrived while its ring of SYNs was full, and a legitimate SYN \
+                 among them is a session lost",
+                unread as f64 / seconds
+            ));
+        }
     }
     sentence.push('.');
     sentence
@@ -100,5 +104,15 @@ mod tests {
     fn goals_not_measured_are_not_mentioned() {
         let results = LabResults { trials: vec![guard_trial(false, 1000)], ..LabResults::default() };
         assert!(goals(&results).is_empty());
+    }
+
+    #[test]
+    fn a_ring_that_never_overflowed_is_said_so() {
+        let mut trial = guard_trial(true, 1000);
+        trial.guard_stats = Some(serde_json::json!({"synacks_sent": 5_000_000, "ring_drops": {"outside_syns": 0}}));
+        let results = LabResults { trials: vec![trial], ..LabResults::default() };
+        let line = &goals(&results)[0];
+        assert!(line.contains("100.0%") && line.contains("goal ≥99.9%: met"), "{line}");
+        assert!(line.ends_with("answered 500000 SYN/s, and its ring of SYNs never overflowed."), "{line}");
     }
 }
