@@ -77,7 +77,8 @@ pub struct FanoutGroups {
 }
 
 impl Rings {
-    /// Opens one thread's rings; `fanout` is `None` when one thread serves everything.
+    /// Opens one thread's rings, taking no frame yet ([`Rings::start`]); `fanout` is `None` when one thread serves
+    /// everything.
     pub fn open(outside: &str, inside: &str, fanout: Option<&mut FanoutGroups>) -> anyhow::Result<Rings> {
         let mut spare = FanoutGroups::default();
         let (groups, share) = match fanout {
@@ -88,15 +89,19 @@ impl Rings {
             share.then_some(group)
         }
         Ok(Rings {
-            outside: open_ring(outside, Some(SynSplit::AllButPureSyns), RING_BYTES, join(share, &mut groups.outside))?,
-            outside_syns: open_ring(
-                outside,
-                Some(SynSplit::PureSyns),
-                SYN_RING_BYTES,
-                join(share, &mut groups.outside_syns),
-            )?,
-            inside: open_ring(inside, None, RING_BYTES, join(share, &mut groups.inside))?,
+            outside: open_ring(outside, RING_BYTES, join(share, &mut groups.outside))?,
+            outside_syns: open_ring(outside, SYN_RING_BYTES, join(share, &mut groups.outside_syns))?,
+            inside: open_ring(inside, RING_BYTES, join(share, &mut groups.inside))?,
         })
+    }
+
+    /// Starts taking frames: each ring gets its real filter (pure SYNs, all but them, or everything). Call it once
+    /// every thread's rings are open, so each fanout group has all its members first.
+    pub fn start(&self) -> anyhow::Result<()> {
+        self.outside.socket().attach_filter(&syn_filter::program(SynSplit::AllButPureSyns))?;
+        self.outside_syns.socket().attach_filter(&syn_filter::program(SynSplit::PureSyns))?;
+        self.inside.socket().attach_filter(&syn_filter::constant(true))?;
+        Ok(())
     }
 
     /// Adds the drops since the last call to `total` (the kernel resets its counters when read).
@@ -120,15 +125,10 @@ impl Rings {
     }
 }
 
-/// A TPACKET_V2 ring: each frame is ours as soon as it is in, and a flood costs no system call per frame. The
-/// socket takes no frame until it is in its fanout group (if any) and has its real filter, so it never holds a frame
-/// that is another thread's, nor one its filter would refuse.
-fn open_ring(
-    name: &str,
-    split: Option<SynSplit>,
-    bytes: usize,
-    group: Option<&mut Option<u16>>,
-) -> anyhow::Result<FrameRing> {
+/// A TPACKET_V2 ring: each frame is ours as soon as it is in, and a flood costs no system call per frame. It takes
+/// no frame until [`Rings::start`]: a fanout group hashes over the members it has, so a frame taken before every
+/// thread had joined could put a connection on one thread and its later frames on another.
+fn open_ring(name: &str, bytes: usize, group: Option<&mut Option<u16>>) -> anyhow::Result<FrameRing> {
     let interface = interfaces::find(name)?;
     let receiver = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
     receiver.attach_filter(&syn_filter::constant(false))?;
@@ -137,11 +137,6 @@ fn open_ring(
     if let Some(group) = group {
         *group = Some(ring.socket().join_fanout(*group)?);
     }
-    let program = match split {
-        Some(split) => syn_filter::program(split),
-        None => syn_filter::constant(true),
-    };
-    ring.socket().attach_filter(&program)?;
     Ok(ring)
 }
 

@@ -136,6 +136,9 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         let senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
         workers.push((Guard::new(share_of(&config, threads), key), rings, senders));
     }
+    for (_, rings, _) in &workers {
+        rings.start()?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the Ctrl-C handler")?;
