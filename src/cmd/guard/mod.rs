@@ -31,6 +31,7 @@ Examples:
   ip netns exec gw synscope guard --outside g-out --inside g-in --protect 10.77.0.2:9999 --mode limit \\
       --half-open-limit 64 --synrecv-timeout 3s
   ip netns exec gw synscope guard ... --mode auto --stats-json stats.json
+  ip netns exec gw taskset -c 1-3 synscope guard ... --mode cookies --threads 3   # one thread per CPU
 
 The guard bridges every frame between the two interfaces unchanged, except TCP to and from the protected
 ADDR:PORT. limit: SYNs within the half-open limits pass to the listener; a half-open connection that times out or
