@@ -113,20 +113,12 @@ pub struct FloodArgs {
     pub seed: Option<u64>,
 }
 
-/// A MAC written `aa:bb:cc:dd:ee:ff` (or with `-`), that can be a frame's source: not group (multicast or
-/// broadcast), the low bit of the first octet clear (IEEE 802, 8.2), and not all zero.
+/// A MAC that can be a frame's source: well formed ([`crate::wire::mac::parse`]), not a group address, not all
+/// zero.
 fn parse_unicast_mac(text: &str) -> Result<[u8; 6], String> {
-    let octets: Vec<&str> = text.split([':', '-']).collect();
-    let mut mac = [0u8; 6];
-    let well_formed = octets.len() == 6
-        && octets
-            .iter()
-            .zip(&mut mac)
-            .all(|(octet, byte)| octet.len() == 2 && u8::from_str_radix(octet, 16).map(|value| *byte = value).is_ok());
-    if !well_formed {
-        return Err(format!("'{text}' is not a MAC address like 02:00:00:00:00:01"));
-    }
-    if mac[0] & 1 == 1 || mac == [0; 6] {
+    use crate::wire::mac;
+    let mac = mac::parse(text).ok_or_else(|| format!("'{text}' is not a MAC address like 02:00:00:00:00:01"))?;
+    if mac::is_group(&mac) || mac == [0; 6] {
         return Err(format!(
             "{text} cannot be a source MAC: it is a group (multicast or broadcast) or all-zero address"
         ));

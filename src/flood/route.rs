@@ -134,11 +134,7 @@ pub fn parse_arp(text: &str) -> Vec<(Ipv4Addr, [u8; 6], String)> {
             if flags & ATF_COM == 0 {
                 return None;
             }
-            let mut mac = [0u8; 6];
-            let mut parts = f.get(3)?.split(':');
-            for byte in &mut mac {
-                *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
-            }
+            let mac = crate::wire::mac::parse(f.get(3)?)?;
             Some((f.first()?.parse().ok()?, mac, f.get(5)?.to_string()))
         })
         .collect()

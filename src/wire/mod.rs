@@ -5,6 +5,7 @@ pub mod craft;
 pub mod decode;
 pub mod flow;
 pub mod linktype;
+pub mod mac;
 pub mod packet;
 pub mod segment;
 pub mod seq;
