@@ -50,11 +50,7 @@ FLOOD_NS=sbf-flood-$$
 TARGET_NS=sbf-target-$$
 make_namespace "$FLOOD_NS"
 make_namespace "$TARGET_NS"
-ip link add sbf-a netns "$FLOOD_NS" type veth peer name sbf-b netns "$TARGET_NS"
-ip -n "$FLOOD_NS" addr add 10.252.0.1/24 dev sbf-a
-ip -n "$TARGET_NS" addr add 10.252.0.2/24 dev sbf-b
-ip -n "$FLOOD_NS" link set sbf-a up
-ip -n "$TARGET_NS" link set sbf-b up
+veth_pair "$FLOOD_NS" sbf-a 10.252.0.1/24 "$TARGET_NS" sbf-b 10.252.0.2/24
 TARGET_MAC=$(ip netns exec "$TARGET_NS" cat /sys/class/net/sbf-b/address)
 
 # use_sink link|stack: the target's MAC as a permanent neighbour (so neither generator waits for ARP inside its

@@ -33,11 +33,7 @@ FLOOD_NS=sbl-flood-$$
 CAPTURE_NS=sbl-capture-$$
 make_namespace "$FLOOD_NS"
 make_namespace "$CAPTURE_NS"
-ip link add sbl-a netns "$FLOOD_NS" type veth peer name sbl-b netns "$CAPTURE_NS"
-ip -n "$FLOOD_NS" addr add 10.251.0.1/24 dev sbl-a
-ip -n "$CAPTURE_NS" addr add 10.251.0.2/24 dev sbl-b
-ip -n "$FLOOD_NS" link set sbl-a up
-ip -n "$CAPTURE_NS" link set sbl-b up
+veth_pair "$FLOOD_NS" sbl-a 10.251.0.1/24 "$CAPTURE_NS" sbl-b 10.251.0.2/24
 
 # One flood of SECONDS_PER_RUN at one rate; prints the number of SYNs hping3 says it sent.
 flood() {

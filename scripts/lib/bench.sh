@@ -51,3 +51,14 @@ make_namespace() {
     ip -n "$1" link set lo up
     ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
+
+# veth_pair NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a veth made with each end already in its namespace (nothing is ever
+# left in the host's), each end given its address (CIDR) and brought up. The namespaces go, and the pair with
+# them, at exit.
+veth_pair() {
+    ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+    ip -n "$1" addr add "$3" dev "$2"
+    ip -n "$4" addr add "$6" dev "$5"
+    ip -n "$1" link set "$2" up
+    ip -n "$4" link set "$5" up
+}
