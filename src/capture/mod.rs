@@ -9,6 +9,7 @@ pub mod live;
 pub mod pacing;
 pub mod read_buffer;
 pub mod source;
+pub mod tx;
 pub mod writer;
 
 pub use error::CaptureError;

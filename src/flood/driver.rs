@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::bucket::TokenBucket;
 use super::report::{Progress, Stop};
 use super::template::SynGenerator;
-use super::tx::{Tx, TxError};
+use crate::capture::tx::{Tx, TxError};
 
 /// How long the frames still queued at the end may take to leave.
 const DRAIN: Duration = Duration::from_secs(1);

@@ -18,8 +18,8 @@ use crate::capture::interfaces;
 use crate::capture::live::frame_ring::FrameRing;
 use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
 use crate::capture::live::syn_filter::{self, SynSplit};
-use crate::flood::tx::ring::TxRing;
-use crate::flood::tx::{Tx, TxError};
+use crate::capture::tx::ring::TxRing;
+use crate::capture::tx::{Tx, TxError};
 use crate::wire::LinkType;
 
 /// Ring for all but the SYNs, per side: 8192 slots. Under a SYN flood it holds little.

@@ -1,4 +1,5 @@
-//! Handing batches of frames to the kernel. Three ways, behind one trait so the loop does not care:
+//! Handing batches of frames to the kernel, for the flood and the guard. Three ways, behind one trait so a loop does
+//! not care (which one the flood uses is `flood::tx`):
 //!
 //! - [`ring::TxRing`], the default: a `PACKET_TX_RING` (TPACKET_V2). Frames are written straight into memory
 //!   shared with the kernel, marked `TP_STATUS_SEND_REQUEST`, and one `send()` transmits every marked frame
@@ -10,14 +11,14 @@
 //!   when `route_localnet` is off, where frames injected on `lo` would be dropped as martians (see there).
 //!
 //! Both packet sockets set `PACKET_QDISC_BYPASS` (packet(7)): frames go to the driver's transmit routine directly, as
-//! pktgen's do, without the qdisc's lock and enqueue/dequeue. A flood is not shaped by the host it comes from.
+//! pktgen's do, without the qdisc's lock and enqueue/dequeue. A flood is not shaped by the host it comes from, and
+//! a bridge does not shape what it forwards.
 
 pub mod mmsg;
 pub mod ring;
 
 use std::io;
 use std::mem;
-use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub(crate) const SEND_TIMEOUT: libc::timeval = libc::timeval { tv_sec: 0, tv_use
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
     #[error(
-        "flooding on {interface} needs CAP_NET_RAW: run synscope with sudo, or grant it once with \
+        "sending on {interface} needs CAP_NET_RAW: run synscope with sudo, or grant it once with \
          `sudo setcap cap_net_raw+ep $(command -v synscope)`"
     )]
     Permission { interface: String },
@@ -86,49 +87,6 @@ pub trait Tx {
     fn wait_room(&mut self, timeout: Duration);
     /// `tx-ring` or `sendmmsg`, for the report.
     fn method(&self) -> &'static str;
-}
-
-/// Which sender to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum Method {
-    /// The ring, except raw IP for IPv4 loopback targets while the kernel would drop injected frames to them.
-    #[default]
-    Auto,
-    /// PACKET_TX_RING, falling back to sendmmsg if the kernel refuses the ring.
-    Ring,
-    /// sendmmsg(2) on a packet socket.
-    Mmsg,
-    /// sendmmsg(2) on a raw IPv4 socket; IPv4 loopback targets only.
-    Raw,
-}
-
-/// Opens the sender for frames to `target` on `iface`. The caller has checked that [`Method::Raw`] is asked only
-/// for an IPv4 loopback target.
-pub fn open(
-    method: Method,
-    iface: &NetworkInterface,
-    target: IpAddr,
-    frame_len: usize,
-    batch: usize,
-) -> Result<Box<dyn Tx + Send>, TxError> {
-    let loopback4 = match target {
-        IpAddr::V4(ip) if ip.is_loopback() && iface.is_loopback() => Some(ip),
-        _ => None,
-    };
-    let method = match (method, loopback4) {
-        (Method::Auto, Some(_)) if !super::route::route_localnet(&iface.name) => Method::Raw,
-        (Method::Auto, _) => Method::Ring,
-        (other, _) => other,
-    };
-    match (method, loopback4) {
-        (Method::Raw, Some(ip)) => Ok(Box::new(mmsg::MmsgTx::open_raw(ip, &iface.name, frame_len, batch)?)),
-        (Method::Mmsg | Method::Raw, _) => Ok(Box::new(mmsg::MmsgTx::open(iface, frame_len, batch)?)),
-        (Method::Ring | Method::Auto, _) => match ring::TxRing::open(iface, frame_len, batch) {
-            Ok(ring) => Ok(Box::new(ring)),
-            Err(TxError::Setup { .. }) => Ok(Box::new(mmsg::MmsgTx::open(iface, frame_len, batch)?)),
-            Err(err) => Err(err),
-        },
-    }
 }
 
 /// A send-only packet socket bound to `iface`, bypassing the qdisc, with a bounded send timeout
