@@ -79,19 +79,11 @@ pub struct FanoutGroups {
 impl Rings {
     /// Opens one thread's rings, taking no frame yet ([`Rings::start`]); `fanout` is `None` when one thread serves
     /// everything.
-    pub fn open(outside: &str, inside: &str, fanout: Option<&mut FanoutGroups>) -> anyhow::Result<Rings> {
-        let mut spare = FanoutGroups::default();
-        let (groups, share) = match fanout {
-            Some(groups) => (groups, true),
-            None => (&mut spare, false),
-        };
-        fn join(share: bool, group: &mut Option<u16>) -> Option<&mut Option<u16>> {
-            share.then_some(group)
-        }
+    pub fn open(outside: &str, inside: &str, mut fanout: Option<&mut FanoutGroups>) -> anyhow::Result<Rings> {
         Ok(Rings {
-            outside: open_ring(outside, RING_BYTES, join(share, &mut groups.outside))?,
-            outside_syns: open_ring(outside, SYN_RING_BYTES, join(share, &mut groups.outside_syns))?,
-            inside: open_ring(inside, RING_BYTES, join(share, &mut groups.inside))?,
+            outside: open_ring(outside, RING_BYTES, fanout.as_deref_mut().map(|g| &mut g.outside))?,
+            outside_syns: open_ring(outside, SYN_RING_BYTES, fanout.as_deref_mut().map(|g| &mut g.outside_syns))?,
+            inside: open_ring(inside, RING_BYTES, fanout.map(|g| &mut g.inside))?,
         })
     }
 

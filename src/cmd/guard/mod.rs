@@ -199,15 +199,14 @@ fn print_lines_until_done(handles: &[std::thread::JoinHandle<Served>], board: &B
 /// The statistics the guard prints at the end: the threads' counters added up, with the run's averages beside
 /// them.
 fn final_statistics(served: &[Served], seconds: f64) -> anyhow::Result<serde_json::Value> {
-    let mut value = serde_json::Value::Null;
+    let threads: Vec<serde_json::Value> = served
+        .iter()
+        .map(|t| serde_json::to_value(&t.stats))
+        .collect::<Result<_, _>>()
+        .context("encoding the statistics")?;
+    let mut value = report::sum(&threads);
     let mut ring_drops = RingDrops::default();
-    for (index, thread) in served.iter().enumerate() {
-        let stats = serde_json::to_value(&thread.stats).context("encoding the statistics")?;
-        if index == 0 {
-            value = stats;
-        } else {
-            report::add_into(&mut value, &stats);
-        }
+    for thread in served {
         ring_drops.add(&thread.ring_drops);
     }
     let frames = |key: &str| value.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0) as f64;

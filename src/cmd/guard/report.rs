@@ -10,7 +10,7 @@ use super::bridge::Snapshot;
 
 /// Adds every number in `part` to the number at the same place in `total`; anything else in `total` stays as the
 /// first thread had it (the mode, the policy's state).
-pub fn add_into(total: &mut Value, part: &Value) {
+fn add_into(total: &mut Value, part: &Value) {
     match (total, part) {
         (Value::Object(total), Value::Object(part)) => {
             for (key, value) in part {
@@ -35,19 +35,23 @@ pub fn add_into(total: &mut Value, part: &Value) {
     }
 }
 
+/// The threads' statistics as one: the first thread's, with every other's numbers added in.
+pub fn sum<'a>(threads: impl IntoIterator<Item = &'a Value>) -> Value {
+    let mut threads = threads.into_iter();
+    let mut total = threads.next().cloned().unwrap_or_default();
+    for stats in threads {
+        add_into(&mut total, stats);
+    }
+    total
+}
+
 /// The threads' snapshots as one.
 pub fn merge(snapshots: &[Snapshot]) -> Snapshot {
-    let mut merged = Snapshot::default();
-    for (index, snapshot) in snapshots.iter().enumerate() {
-        if index == 0 {
-            merged.stats = snapshot.stats.clone();
-        } else {
-            add_into(&mut merged.stats, &snapshot.stats);
-        }
-        merged.ring_drops += snapshot.ring_drops;
-        merged.send_errors += snapshot.send_errors;
+    Snapshot {
+        stats: sum(snapshots.iter().map(|s| &s.stats)),
+        ring_drops: snapshots.iter().map(|s| s.ring_drops).sum(),
+        send_errors: snapshots.iter().map(|s| s.send_errors).sum(),
     }
-    merged
 }
 
 /// One line a second on stderr: rates over the last second, and the tables now.
