@@ -7,6 +7,7 @@ use super::record::Role;
 use super::zeek::ZeekTcp;
 use crate::time::{Duration, Timestamp};
 use crate::wire::flow::FlowKey;
+use crate::wire::tcp_options::MAX_WINDOW_SCALE;
 
 /// What one endpoint has sent, as far as the capture shows.
 #[derive(Clone, Copy, Debug, Default)]
@@ -65,7 +66,7 @@ impl HalfFlow {
 
     /// The receive window this endpoint advertised, scaled (RFC 7323: never scaled on a SYN).
     pub fn scaled_window(&self) -> u32 {
-        let shift = if self.wscale == Self::NO_WSCALE { 0 } else { self.wscale.min(14) };
+        let shift = if self.wscale == Self::NO_WSCALE { 0 } else { self.wscale.min(MAX_WINDOW_SCALE) };
         u32::from(self.window) << shift
     }
 }

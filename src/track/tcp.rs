@@ -8,7 +8,7 @@ use super::record::Role;
 use crate::time::Timestamp;
 use crate::wire::TcpSegment;
 use crate::wire::seq::SeqNumber;
-use crate::wire::tcp_options::TcpOption;
+use crate::wire::tcp_options::{MAX_WINDOW_SCALE, TcpOption};
 
 /// How far sequence number `a` is ahead of `b`, modulo 2^32 (negative when behind).
 fn ahead(a: u32, b: u32) -> i32 {
@@ -73,10 +73,12 @@ pub fn segment(
     sig
 }
 
+/// The SYN's window scale, clamped to 14 (RFC 7323 §2.3). Clamping here also keeps a shift of 255 from reading
+/// as `NO_WSCALE`.
 fn wscale_of(seg: &TcpSegment<'_>) -> u8 {
     seg.options()
         .find_map(|o| match o {
-            TcpOption::WindowScale(s) => Some(s),
+            TcpOption::WindowScale(s) => Some(s.min(MAX_WINDOW_SCALE)),
             _ => None,
         })
         .unwrap_or(HalfFlow::NO_WSCALE)

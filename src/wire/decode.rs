@@ -4,9 +4,10 @@
 
 use etherparse::err::Layer;
 use etherparse::err::ip::LaxHeaderSliceError;
-use etherparse::{ArpPacketSlice, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxIpSlice, TcpSlice, UdpSlice};
+use etherparse::{ArpPacketSlice, LaxIpPayloadSlice, LaxIpSlice, TcpSlice, UdpSlice};
 
 use super::DecodeError;
+use super::ipv6_ext::ExtensionWalk;
 use super::linktype::LinkType;
 use super::packet::*;
 use super::segment::{TcpFlags, TcpSegment};
@@ -172,20 +173,13 @@ fn ip<'a>(bytes: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
             info.traffic_class = h.traffic_class();
             info.flow_label = h.flow_label().value();
             info.payload_len = h.payload_length();
-            for ext in v6.extensions().clone() {
-                match ext {
-                    Ipv6ExtensionSlice::HopByHop(_) => info.push_extension(0),
-                    Ipv6ExtensionSlice::Routing(_) => info.push_extension(43),
-                    Ipv6ExtensionSlice::DestinationOptions(_) => info.push_extension(60),
-                    Ipv6ExtensionSlice::Authentication(_) => info.push_extension(51),
-                    Ipv6ExtensionSlice::Fragment(frag) => {
-                        info.push_extension(44);
-                        info.fragment = Some(Ipv6Fragment {
-                            id: frag.identification(),
-                            offset: frag.fragment_offset().value().wrapping_mul(8),
-                            more_fragments: frag.more_fragments(),
-                        });
-                    }
+            // Only the bytes etherparse's lax parse validated, walked with our own bounds checks: its iterator
+            // reads past them after an extension error (see `ipv6_ext`).
+            for ext in ExtensionWalk::new(h.next_header().0, v6.extensions().slice()) {
+                info.push_extension(ext.protocol);
+                if let Some(frag) = ext.fragment {
+                    info.fragment =
+                        Some(Ipv6Fragment { id: frag.id, offset: frag.offset, more_fragments: frag.more_fragments });
                 }
             }
             let payload = v6.payload();
@@ -204,6 +198,12 @@ fn ip<'a>(bytes: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
             etherparse::err::ipv6_exts::HeaderSliceError::Len(len) => {
                 truncated(layer_name(len.layer), len.len, len.required_len)
             }
+            etherparse::err::ipv6_exts::HeaderSliceError::Content(
+                etherparse::err::ipv6_exts::HeaderError::HopByHopNotAtStart,
+            ) => DecodeError::Invalid(format!(
+                "bad {}: not directly after the IPv6 header (RFC 8200 §4.1)",
+                layer_name(layer)
+            )),
             etherparse::err::ipv6_exts::HeaderSliceError::Content(c) => {
                 DecodeError::Invalid(format!("bad {}: {c}", layer_name(layer)))
             }

@@ -4,6 +4,7 @@ pub mod checksum;
 pub mod craft;
 pub mod decode;
 pub mod flow;
+pub mod ipv6_ext;
 pub mod linktype;
 pub mod mac;
 pub mod packet;

@@ -67,7 +67,7 @@ impl<'a> TcpOptions<'a> {
         for option in self {
             match option {
                 TcpOption::Mss(m) => found.mss = Some(m),
-                TcpOption::WindowScale(shift) => found.wscale = Some(shift),
+                TcpOption::WindowScale(shift) => found.wscale = Some(shift.min(MAX_WINDOW_SCALE)),
                 TcpOption::SackPermitted => found.sack_permitted = true,
                 TcpOption::Timestamp { val, ecr } => found.timestamps = Some((val, ecr)),
                 _ => {}
@@ -77,11 +77,17 @@ impl<'a> TcpOptions<'a> {
     }
 }
 
+/// RFC 7323 §2.3: a window-scale shift above 14 is used as 14 (Linux `TCP_MAX_WSCALE`). A shift of 15 or more
+/// would also overflow a 32-bit window, and a Rust shift by 32 or more (see issue 17).
+pub const MAX_WINDOW_SCALE: u8 = 14;
+
 /// MSS (RFC 9293 §3.7.1), window scale (RFC 7323 §2.2), SACK-permitted (RFC 2018 §2) and timestamps (RFC 7323
 /// §3) as one segment carries them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HandshakeOptions {
     pub mss: Option<u16>,
+    /// The shift in effect: the option's value, at most [`MAX_WINDOW_SCALE`]. (`TcpOption::WindowScale` keeps the
+    /// value as sent, for display.)
     pub wscale: Option<u8>,
     pub sack_permitted: bool,
     /// TSval and TSecr.
@@ -184,6 +190,16 @@ mod tests {
 
     fn render(raw: &[u8]) -> Vec<String> {
         TcpOptions::new(raw).map(|o| o.to_string()).collect()
+    }
+
+    #[test]
+    fn a_window_scale_above_14_is_shown_as_sent_and_used_as_14() {
+        for shift in [14u8, 15, 40, 255] {
+            let raw = [1, 3, 3, shift];
+            assert_eq!(render(&raw), ["nop".to_string(), format!("wscale {shift}")]);
+            assert_eq!(TcpOptions::new(&raw).handshake().wscale, Some(14), "RFC 7323 §2.3");
+        }
+        assert_eq!(TcpOptions::new(&[1, 3, 3, 9]).handshake().wscale, Some(9));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! window scale, SACK and ECN back; the others get none of them, as in Linux.
 
 use crate::time::Timestamp;
+use crate::wire::tcp_options::MAX_WINDOW_SCALE as MAX_WSCALE;
 
 /// Linux `TSBITS`: how many low bits of the TSval hold options.
 const TS_BITS: u32 = 6;
@@ -18,8 +19,6 @@ const TS_MASK: u32 = (1 << TS_BITS) - 1;
 const WSCALE_MASK: u32 = 0xF;
 const SACK: u32 = 1 << 4;
 const ECN: u32 = 1 << 5;
-/// RFC 7323 §2.3: a shift above 14 is treated as 14. Linux `TCP_MAX_WSCALE`.
-const MAX_WSCALE: u8 = 14;
 /// How far a TSval we send may lag the clock it was made from: up to 63 ms from clearing the option bits, and 64 ms
 /// more when the options pushed it past the clock and it was moved back one step.
 const MAX_LAG_MS: u64 = 2 * (1 << TS_BITS) - 1;

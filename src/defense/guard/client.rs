@@ -11,7 +11,7 @@ use crate::defense::{SynOptions, Tuple};
 use crate::time::Timestamp;
 use crate::wire::segment::TcpFlags;
 use crate::wire::tcp_layout::TcpLayout;
-use crate::wire::tcp_options::TcpOptions;
+use crate::wire::tcp_options::{MAX_WINDOW_SCALE, TcpOptions};
 
 impl Guard {
     pub(super) fn client_segment(
@@ -229,7 +229,8 @@ impl Guard {
             return Verdict::Drop(DropReason::ProxyFull);
         }
         // Step 2: the listener gets the client's SYN, as the client sent it to us.
-        let syn_window = (u32::from(handshake.window) << handshake.wscale.unwrap_or(0)).min(0xFFFF) as u16;
+        let shift = handshake.wscale.unwrap_or(0).min(MAX_WINDOW_SCALE);
+        let syn_window = (u32::from(handshake.window) << shift).min(0xFFFF) as u16;
         let len = handshake_options(
             &mut self.options,
             handshake.mss,

@@ -19,6 +19,8 @@ mod client;
 mod listener;
 pub mod reply;
 pub mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -324,7 +326,7 @@ fn syn_options(frame: &[u8], layout: &TcpLayout) -> SynOptions {
     let flags = layout.flags(frame);
     SynOptions {
         mss: options.mss,
-        wscale: options.wscale.map(|shift| shift.min(14)),
+        wscale: options.wscale,
         sack_permitted: options.sack_permitted,
         tsval: options.timestamps.map(|(tsval, _)| tsval),
         ecn: flags.has(TcpFlags::ECE) && flags.has(TcpFlags::CWR),

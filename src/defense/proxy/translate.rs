@@ -13,6 +13,7 @@
 
 use crate::wire::checksum::{adjust_u16, adjust_u32};
 use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::tcp_options::MAX_WINDOW_SCALE;
 
 const OPT_END: u8 = 0;
 const OPT_NOP: u8 = 1;
@@ -36,6 +37,9 @@ impl Translation {
         let seq = layout.seq(frame);
         set_u32(frame, layout, 4, seq.wrapping_add(self.seq_delta));
         if let Some((listener, advertised)) = self.window_rescale {
+            // Both shifts are clamped where options are read; clamp again so no caller can make this shift
+            // overflow (RFC 7323 §2.3). 0xFFFF << 14 still fits in 32 bits.
+            let (listener, advertised) = (listener.min(MAX_WINDOW_SCALE), advertised.min(MAX_WINDOW_SCALE));
             let window = u32::from(layout.window(frame));
             let scaled = ((window << listener) >> advertised).min(0xFFFF) as u16;
             set_u16(frame, layout, 14, scaled);
