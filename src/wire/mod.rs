@@ -4,6 +4,7 @@ pub mod checksum;
 pub mod craft;
 pub mod decode;
 pub mod flow;
+pub mod gso;
 pub mod ipv6_ext;
 pub mod linktype;
 pub mod mac;
@@ -12,6 +13,7 @@ pub mod segment;
 pub mod seq;
 pub mod tcp_layout;
 pub mod tcp_options;
+pub mod vnet;
 
 pub use decode::decode;
 pub use linktype::LinkType;

@@ -25,6 +25,10 @@ pub struct TcpLayout {
     pub tcp_header_len: usize,
     /// End of the IP packet (Ethernet padding after it is not part of the segment).
     pub end: usize,
+    /// The checksum field holds only the pseudo-header sum, to be completed on egress (a frame received with
+    /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`, see [`super::vnet`]). A field rewritten in such a frame needs no checksum
+    /// update: the sum over the rewritten bytes is taken later. `of` cannot tell; the caller says so.
+    pub checksum_partial: bool,
 }
 
 impl TcpLayout {
@@ -65,7 +69,7 @@ impl TcpLayout {
         if tcp_header_len < 20 || end > frame.len() || tcp + tcp_header_len > end {
             return None;
         }
-        Some(TcpLayout { ip, ipv6, tcp, tcp_header_len, end })
+        Some(TcpLayout { ip, ipv6, tcp, tcp_header_len, end, checksum_partial: false })
     }
 
     pub fn src_ip(&self, frame: &[u8]) -> IpAddr {

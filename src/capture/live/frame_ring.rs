@@ -3,12 +3,20 @@
 //! TPACKET_V3 (`ring.rs`) hands over whole blocks, and a block waits for its timer (a jiffy or more) when traffic is
 //! light, which would add milliseconds to every handshake through the guard. Under a flood the slots fill faster
 //! than the guard drains them, and it still takes many frames per wake-up with no system call per frame.
+//!
+//! A bridge's ring ([`FrameRing::for_bridge`]) also asks for a `virtio_net_hdr` before each frame
+//! (`PACKET_VNET_HDR`), which says whether the frame is a GSO super-frame and whether its checksum is partial
+//! ([`crate::wire::vnet`]), and for whole copies of frames too long for a slot (`PACKET_COPY_THRESH`): such a
+//! frame's slot holds its first bytes and `TP_STATUS_COPY`, and the whole frame waits on the socket's receive queue,
+//! in order, for a `recvmsg` (af_packet.c `tpacket_rcv`). Super-frames of 64 KB, and jumbo frames, then cost one
+//! system call each; every frame of a standard MTU still costs none.
 
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 
 use super::mapping::{RingMap, link_fields};
 use super::socket::{OpenError, PacketSocket};
 use crate::time::Timestamp;
+use crate::wire::vnet::{self, VnetHeader};
 
 /// Bytes per slot: the header, the `sockaddr_ll`, and a full Ethernet frame with VLAN tags, with room to spare.
 pub const SLOT_BYTES: usize = 1 << 12;
@@ -17,6 +25,7 @@ const SLOTS_PER_BLOCK: usize = 16;
 
 // Offsets in `struct tpacket2_hdr`.
 const STATUS: usize = 0;
+const LEN: usize = 4;
 const SNAPLEN: usize = 8;
 const MAC: usize = 12;
 const SEC: usize = 16;
@@ -25,7 +34,15 @@ const VLAN_TCI: usize = 24;
 const VLAN_TPID: usize = 26;
 /// TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32: where the `sockaddr_ll` starts.
 const SOCKADDR: usize = 32;
+/// TPACKET2_HDRLEN: the header and the `sockaddr_ll` (20 bytes); a frame's data (and its virtio header) follow.
+const HEADERS: usize = SOCKADDR + 20;
+const TP_STATUS_COPY: u32 = 1 << 1;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
+/// The longest frame read whole from the receive queue: a 64 KB GSO super-frame (`gso_max_size`, 65536 by
+/// default; IP's 16-bit lengths cap it without BIG TCP) with its link header and VLAN tags.
+const LONGEST_FRAME: usize = 65_536 + 64;
+/// Room on the receive queue for whole copies of long frames waiting to be read: about 200 super-frames.
+const COPY_QUEUE_BYTES: usize = 32 << 20;
 
 /// A frame in its slot, writable: the guard rewrites frames where the kernel put them and forwards them from there,
 /// so a frame is copied once (into the transmit ring), not twice.
@@ -39,16 +56,40 @@ pub struct SlotFrame<'a> {
     /// The sender left the TCP/UDP checksum to hardware (TP_STATUS_CSUMNOTREADY): a local sender on a virtual
     /// link. Forwarded as it is, the frame would be dropped by its receiver.
     pub checksum_pending: bool,
+    /// The frame's `virtio_net_hdr` on a bridge's ring; [`VnetHeader::PLAIN`] otherwise.
+    pub vnet: VnetHeader,
 }
 
 pub struct FrameRing {
     map: RingMap,
     next: usize,
+    /// Frames carry a `virtio_net_hdr` before their data.
+    vnet: bool,
+    /// Where a frame too long for its slot is read whole.
+    long_frame: Vec<u8>,
+    /// Frames the kernel cut short to fit a slot and could not also queue whole (the receive queue was full):
+    /// lost to the bridge, and counted.
+    truncated: u64,
 }
 
 impl FrameRing {
     /// Switches the socket to TPACKET_V2, sets up about `bytes` of slots, maps them, and binds the socket.
     pub fn new(socket: PacketSocket, bytes: usize) -> Result<FrameRing, OpenError> {
+        Self::with_options(socket, bytes, false)
+    }
+
+    /// A ring for a bridge, which must forward every frame whole and as the kernel handed it over: each frame with
+    /// its `virtio_net_hdr`, and frames too long for a slot read whole from the receive queue. `Err` if the kernel
+    /// refuses either option (kernels before 4.x, or a sandbox).
+    pub fn for_bridge(socket: PacketSocket, bytes: usize) -> Result<FrameRing, OpenError> {
+        // Both must be set before the ring exists (packet_setsockopt answers EBUSY after).
+        socket.set_option(libc::PACKET_VNET_HDR, &1i32, "PACKET_VNET_HDR")?;
+        socket.set_option(libc::PACKET_COPY_THRESH, &1i32, "PACKET_COPY_THRESH")?;
+        socket.set_receive_buffer(COPY_QUEUE_BYTES);
+        Self::with_options(socket, bytes, true)
+    }
+
+    fn with_options(socket: PacketSocket, bytes: usize, vnet: bool) -> Result<FrameRing, OpenError> {
         let version = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
         socket.set_option(libc::PACKET_VERSION, &version, "TPACKET_V2")?;
         let block = SLOT_BYTES * SLOTS_PER_BLOCK;
@@ -60,7 +101,13 @@ impl FrameRing {
             tp_frame_nr: (blocks * SLOTS_PER_BLOCK) as u32,
         };
         socket.set_option(libc::PACKET_RX_RING, &request, "receive ring")?;
-        let ring = FrameRing { map: RingMap::new(socket, SLOT_BYTES, blocks * SLOTS_PER_BLOCK)?, next: 0 };
+        let ring = FrameRing {
+            map: RingMap::new(socket, SLOT_BYTES, blocks * SLOTS_PER_BLOCK)?,
+            next: 0,
+            vnet,
+            long_frame: if vnet { vec![0; vnet::LEN + LONGEST_FRAME] } else { Vec::new() },
+            truncated: 0,
+        };
         ring.map.socket().bind()?;
         Ok(ring)
     }
@@ -71,6 +118,12 @@ impl FrameRing {
 
     fn status(&self, index: usize) -> &AtomicU32 {
         self.map.status(index, STATUS)
+    }
+
+    /// Frames lost because they were too long for a slot and the receive queue had no room for a whole copy;
+    /// counted since the last call.
+    pub fn take_truncated(&mut self) -> u64 {
+        std::mem::take(&mut self.truncated)
     }
 
     /// Calls `each` for up to `max` frames that are ready, in order, giving each slot back after it; returns how
@@ -85,8 +138,30 @@ impl FrameRing {
             fence(Ordering::Acquire);
             // SAFETY: the slot is ours until its status is reset (the kernel neither reads nor writes it meanwhile),
             // and the frame borrowed from it ends with `each`; every length read is checked against the slot.
-            if let Some(frame) = unsafe { frame_at(self.map.unit(self.next), status) } {
-                each(frame);
+            if let Some(mut frame) = unsafe { frame_at(self.map.unit(self.next), status, self.vnet) } {
+                if frame.whole_len > frame.data.len() {
+                    // Too long for the slot: whole on the receive queue if the kernel had room (TP_STATUS_COPY).
+                    let whole = (status & TP_STATUS_COPY != 0)
+                        .then(|| read_whole(self.map.socket(), &mut self.long_frame, frame.whole_len))
+                        .flatten();
+                    match whole {
+                        Some(data) => frame.data = data,
+                        None => {
+                            self.truncated += 1;
+                            frame.data = &mut [];
+                        }
+                    }
+                }
+                if !frame.data.is_empty() {
+                    each(SlotFrame {
+                        ts: frame.ts,
+                        data: frame.data,
+                        packet_type: frame.packet_type,
+                        vlan: frame.vlan,
+                        checksum_pending: frame.checksum_pending,
+                        vnet: frame.vnet,
+                    });
+                }
             }
             self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
             self.next = (self.next + 1) % self.map.units();
@@ -96,30 +171,62 @@ impl FrameRing {
     }
 }
 
+/// The whole of a frame too long for its slot, from the socket's receive queue, where the kernel queued it in
+/// ring order; its `virtio_net_hdr` is skipped (the slot's is the same). `None` if what came is not that frame.
+fn read_whole<'b>(socket: &PacketSocket, buffer: &'b mut [u8], whole_len: usize) -> Option<&'b mut [u8]> {
+    let received = socket.recv(buffer).ok().flatten()?;
+    if received.len != vnet::LEN + whole_len || received.len > buffer.len() {
+        return None;
+    }
+    Some(&mut buffer[vnet::LEN..received.len])
+}
+
+/// A frame as its slot describes it; `data` may be only the start of it (`whole_len` says how long it is).
+struct SlotHeader<'a> {
+    ts: Timestamp,
+    data: &'a mut [u8],
+    whole_len: usize,
+    packet_type: u8,
+    vlan: Option<(u16, u16)>,
+    checksum_pending: bool,
+    vnet: VnetHeader,
+}
+
 /// # Safety
 /// `slot` must point at a slot of the ring that the kernel has handed over, and nothing else may touch the slot
 /// while the returned frame lives.
-unsafe fn frame_at<'a>(slot: *mut u8, status: u32) -> Option<SlotFrame<'a>> {
+unsafe fn frame_at<'a>(slot: *mut u8, status: u32, vnet: bool) -> Option<SlotHeader<'a>> {
     // SAFETY: guaranteed by the caller for the header; data bounds are checked before the slice is made.
     unsafe {
         let read_u32 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u32);
         let read_u16 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u16);
         let mac = usize::from(read_u16(MAC));
         let snaplen = read_u32(SNAPLEN) as usize;
-        if mac < SOCKADDR || mac + snaplen > SLOT_BYTES {
+        let vnet_len = if vnet { vnet::LEN } else { 0 };
+        // The data (and the virtio header before it) must lie after the slot's headers and inside the slot.
+        if mac < HEADERS + vnet_len || mac + snaplen > SLOT_BYTES {
             return None;
         }
+        let vnet = if vnet {
+            let mut bytes = [0u8; vnet::LEN];
+            std::ptr::copy_nonoverlapping(slot.add(mac - vnet::LEN), bytes.as_mut_ptr(), vnet::LEN);
+            VnetHeader::parse(&bytes)
+        } else {
+            VnetHeader::PLAIN
+        };
         let (packet_type, _, _, _) = link_fields(slot.add(SOCKADDR));
         let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
             let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(VLAN_TPID) } else { 0x8100 };
             (read_u16(VLAN_TCI), tpid)
         });
-        Some(SlotFrame {
+        Some(SlotHeader {
             ts: Timestamp::from_nanos(u64::from(read_u32(SEC)) * 1_000_000_000 + u64::from(read_u32(NSEC))),
             data: std::slice::from_raw_parts_mut(slot.add(mac), snaplen),
+            whole_len: (read_u32(LEN) as usize).max(snaplen),
             packet_type,
             vlan,
             checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
+            vnet,
         })
     }
 }

@@ -29,13 +29,14 @@ use std::time::Duration;
 
 use super::{Flushed, Tx, TxError, is_transient, packet_socket, poll_writable, set};
 use crate::capture::interfaces::NetworkInterface;
+use crate::wire::vnet::VnetHeader;
 
 /// Where a TX frame's data starts without PACKET_TX_HAS_OFF: TPACKET2_HDRLEN - sizeof(struct sockaddr_ll).
 const DATA_OFFSET: usize = 32;
 /// `tp_len` in `struct tpacket2_hdr`.
 const LEN_OFFSET: usize = 4;
 /// `struct virtio_net_hdr`: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset.
-const VNET_HDR_LEN: usize = 10;
+const VNET_HDR_LEN: usize = crate::wire::vnet::LEN;
 const BLOCK_BYTES: usize = 1 << 16;
 
 pub struct TxRing {
@@ -144,13 +145,24 @@ impl TxRing {
 
     /// Queues a copy of `frame`; false if it is longer than a slot, or every slot is still with the kernel.
     pub fn push(&mut self, frame: &[u8]) -> bool {
-        if frame.len() > self.frame_len {
+        self.push_with(frame, VnetHeader::PLAIN)
+    }
+
+    /// Queues a copy of `frame` with its `virtio_net_hdr` (a GSO super-frame, or a partial checksum), which only a
+    /// ring with the header carries ([`TxRing::has_vnet_header`]); false as [`TxRing::push`].
+    pub fn push_with(&mut self, frame: &[u8], vnet: VnetHeader) -> bool {
+        if frame.len() > self.frame_len || (!vnet.is_plain() && !self.has_vnet_header()) {
             return false;
         }
         let Some(slot) = self.slot() else { return false };
         slot[..frame.len()].copy_from_slice(frame);
-        self.hand_over(frame.len());
+        self.hand_over_with(frame.len(), vnet);
         true
+    }
+
+    /// Whether each frame goes with a `virtio_net_hdr` (the kernel took `PACKET_VNET_HDR`).
+    pub fn has_vnet_header(&self) -> bool {
+        self.data_offset > DATA_OFFSET
     }
 
     /// Takes back every frame not yet handed over, unsent (after a lasting send error).
@@ -168,15 +180,19 @@ impl TxRing {
 
     /// Marks the frame at `tail`, whose first `len` bytes are written, for sending.
     fn hand_over(&mut self, len: usize) {
+        self.hand_over_with(len, VnetHeader::PLAIN);
+    }
+
+    fn hand_over_with(&mut self, len: usize, vnet: VnetHeader) {
         let frame = self.frame(self.tail);
-        if self.data_offset > DATA_OFFSET {
+        if self.has_vnet_header() {
             // The virtio header's hdr_len: the whole frame, so the kernel copies all of it into the skb's linear
-            // area (see the module's comment). It is in the byte order the packet socket assumes (little-endian,
-            // `vio_le`); the other fields stay zero: no GSO, checksums already filled in. tpacket_snd refuses an
-            // hdr_len longer than the frame, so it is written for each frame.
-            let hdr_len = (len as u16).to_le_bytes();
-            // SAFETY: bytes 2..4 of the virtio header, inside a frame we own.
-            unsafe { std::ptr::copy_nonoverlapping(hdr_len.as_ptr(), frame.add(DATA_OFFSET + 2), 2) };
+            // area (see the module's comment). tpacket_snd refuses an hdr_len longer than the frame, so it is
+            // written for each frame. The other fields say whether the kernel must segment the frame (GSO) or
+            // complete its checksum; a plain frame has them zero.
+            let header = VnetHeader { hdr_len: len as u16, ..vnet }.to_bytes();
+            // SAFETY: the virtio header's bytes, inside a frame we own.
+            unsafe { std::ptr::copy_nonoverlapping(header.as_ptr(), frame.add(DATA_OFFSET), header.len()) };
         }
         let tp_len = self.data_offset - DATA_OFFSET + len;
         // SAFETY: tp_len is a u32 at offset 4 of a frame we own.

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
-use super::links::{RingDrops, Rings, Sender};
+use super::links::{DataPath, RingDrops, Rings, Sender};
 use crate::capture::live::frame_ring::{FrameRing, SlotFrame};
-use crate::defense::guard::{Guard, GuardStats, Outbox, Side, Verdict};
+use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
 use crate::time::Timestamp;
+use crate::wire::vnet::VnetHeader;
 
 /// Frames taken from one ring before looking at the others.
 const BURST: usize = 512;
@@ -21,11 +22,13 @@ const PACKET_OUTGOING: u8 = 4;
 /// Senders by side: outside first.
 pub type Senders = [Sender; 2];
 
-/// What the loop leaves behind: the guard's counters, the kernel's ring drops, and the frames it could not send.
+/// What the loop leaves behind: the guard's counters, the kernel's ring drops, the frames it could not send, and
+/// how it passed on super-frames and partial checksums.
 pub struct Served {
     pub stats: GuardStats,
     pub ring_drops: RingDrops,
     pub send_errors: u64,
+    pub data_path: DataPath,
 }
 
 /// A thread's figures as of its last post.
@@ -73,7 +76,11 @@ pub fn serve(
     rings.add_drops(&mut ring_drops);
     post(guard, &ring_drops, senders, board, slot);
     let send_errors = senders.iter().map(|s| s.send_errors).sum();
-    Served { stats: guard.stats(), ring_drops, send_errors }
+    let mut data_path = DataPath::default();
+    for sender in senders.iter() {
+        data_path.add(&sender.data_path);
+    }
+    Served { stats: guard.stats(), ring_drops, send_errors, data_path }
 }
 
 fn post(guard: &Guard, ring_drops: &RingDrops, senders: &Senders, board: &Board, slot: usize) {
@@ -103,16 +110,24 @@ impl Work {
                 return;
             }
             let ts = received.ts;
-            // Most frames are handled where they lie, in the ring; only one that needs putting back together is
-            // copied out first.
-            let frame: &mut [u8] = if received.vlan.is_some() || received.checksum_pending {
-                restore(&received, &mut self.frame);
-                &mut self.frame
+            // A partial checksum stays partial: it goes on with the frame's virtio header and is completed on
+            // egress, once per segment of a super-frame (TP_STATUS_CSUMNOTREADY says the same as NEEDS_CSUM).
+            let checksum = if received.checksum_pending || received.vnet.checksum_partial() {
+                Checksum::Partial
             } else {
-                received.data
+                Checksum::Complete
             };
-            if guard.handle(ts, side, frame, &mut self.outbox) == Verdict::Forward {
-                senders[index_of(side.other())].push(frame);
+            // Most frames are handled where they lie, in the ring; only one whose VLAN tag the driver took out is
+            // copied out first, to put the tag back.
+            let (frame, vnet): (&mut [u8], VnetHeader) = match received.vlan {
+                Some(_) => {
+                    restore_tag(&received, &mut self.frame);
+                    (&mut self.frame, received.vnet.shifted(4))
+                }
+                None => (received.data, received.vnet),
+            };
+            if guard.handle(ts, side, frame, checksum, &mut self.outbox) == Verdict::Forward {
+                senders[index_of(side.other())].push_with(frame, vnet);
             }
             self.send_outbox(senders);
         })
@@ -130,9 +145,9 @@ fn index_of(side: Side) -> usize {
     if side == Side::Outside { 0 } else { 1 }
 }
 
-/// The frame as it was on the wire: a stripped VLAN tag put back, and a checksum the sender left to hardware
-/// filled in (forwarded as it is, the receiver would drop it).
-fn restore(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
+/// The frame as it was on the wire: the VLAN tag the driver took out (TP_STATUS_VLAN_VALID) put back after the
+/// MAC addresses. Its virtio header's offsets move by the tag's 4 bytes ([`VnetHeader::shifted`]).
+fn restore_tag(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
     frame.clear();
     let data = &*received.data;
     match received.vlan {
@@ -143,9 +158,6 @@ fn restore(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
             frame.extend_from_slice(&data[12..]);
         }
         _ => frame.extend_from_slice(data),
-    }
-    if received.checksum_pending {
-        crate::wire::checksum::fill_transport_checksum(frame);
     }
 }
 

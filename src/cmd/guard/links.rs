@@ -21,6 +21,9 @@ use crate::capture::live::syn_filter::{self, SynSplit};
 use crate::capture::tx::ring::TxRing;
 use crate::capture::tx::{Tx, TxError};
 use crate::wire::LinkType;
+use crate::wire::gso;
+use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::vnet::VnetHeader;
 
 /// Ring for all but the SYNs, per side: 8192 slots. Under a SYN flood it holds little.
 const RING_BYTES: usize = 32 << 20;
@@ -48,23 +51,26 @@ pub struct Rings {
     pub inside: FrameRing,
 }
 
-/// Frames each ring's kernel side dropped because the ring was full (PACKET_STATISTICS `tp_drops`).
+/// Frames each ring's kernel side dropped because the ring was full (PACKET_STATISTICS `tp_drops`), and frames
+/// too long for a slot that the kernel could not also queue whole (`too_long`).
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct RingDrops {
     pub outside: u64,
     pub outside_syns: u64,
     pub inside: u64,
+    pub too_long: u64,
 }
 
 impl RingDrops {
     pub fn total(&self) -> u64 {
-        self.outside + self.outside_syns + self.inside
+        self.outside + self.outside_syns + self.inside + self.too_long
     }
 
     pub fn add(&mut self, other: &RingDrops) {
         self.outside += other.outside;
         self.outside_syns += other.outside_syns;
         self.inside += other.inside;
+        self.too_long += other.too_long;
     }
 }
 
@@ -97,11 +103,14 @@ impl Rings {
     }
 
     /// Adds the drops since the last call to `total` (the kernel resets its counters when read).
-    pub fn add_drops(&self, total: &mut RingDrops) {
+    pub fn add_drops(&mut self, total: &mut RingDrops) {
         let drops = |ring: &FrameRing| ring.socket().take_stats().map(|s| s.drops).unwrap_or(0);
         total.outside += drops(&self.outside);
         total.outside_syns += drops(&self.outside_syns);
         total.inside += drops(&self.inside);
+        for ring in [&mut self.outside, &mut self.outside_syns, &mut self.inside] {
+            total.too_long += ring.take_truncated();
+        }
     }
 
     /// Sleeps until a ring has a frame, or `timeout_ms` passes.
@@ -125,7 +134,12 @@ fn open_ring(name: &str, bytes: usize, group: Option<&mut Option<u16>>) -> anyho
     let receiver = PacketSocket::open(name, interface.index, LinkMode::Raw(LinkType::Ethernet)).map_err(privilege)?;
     receiver.attach_filter(&syn_filter::constant(false))?;
     receiver.set_promiscuous()?;
-    let ring = FrameRing::new(receiver, bytes)?;
+    let ring = FrameRing::for_bridge(receiver, bytes).map_err(|err| {
+        anyhow::anyhow!(
+            "{err}: the guard reads GSO super-frames and their checksum state through PACKET_VNET_HDR (Linux 4.x \
+             and later); without it, frames above 4 KB could not be forwarded"
+        )
+    })?;
     if let Some(group) = group {
         *group = Some(ring.socket().join_fanout(*group)?);
     }
@@ -134,15 +148,52 @@ fn open_ring(name: &str, bytes: usize, group: Option<&mut Option<u16>>) -> anyho
 
 /// Each side sends through a transmit ring (`PACKET_TX_RING`, as the flood does): frames are copied into memory
 /// shared with the kernel and one send(2) hands over a batch, with none of sendmmsg's per-message copying of
-/// headers and iovecs. Frames too long for a ring slot (jumbo frames), and kernels that refuse the ring, go by
-/// sendmmsg(2) instead; the ring is flushed first, so a side's frames keep their order.
+/// headers and iovecs. Frames too long for a ring slot (GSO super-frames, jumbo frames), and kernels that refuse the
+/// ring, go by sendmmsg(2) instead; the ring is flushed first, so a side's frames keep their order.
+///
+/// A frame goes with the `virtio_net_hdr` it came with ([`crate::wire::vnet`]): a super-frame is cut into segments
+/// by the kernel on egress, or by the NIC, and a partial checksum is completed there. Where the kernel refuses the
+/// header on a socket, the sender does that work itself: it segments super-frames ([`crate::wire::gso`]) and fills
+/// in partial checksums.
 pub struct Sender {
     ring: Option<TxRing>,
     socket: PacketSocket,
-    /// Frames waiting for sendmmsg, in reused buffers.
+    /// The sendmmsg socket takes a `virtio_net_hdr` before each frame.
+    vnet: bool,
+    /// Frames waiting for sendmmsg, in reused buffers, each after its virtio header when `vnet`.
     queue: Vec<Vec<u8>>,
     queued: usize,
+    /// Segments of a super-frame cut here, in reused buffers.
+    segments: Vec<Vec<u8>>,
     pub send_errors: u64,
+    pub data_path: DataPath,
+}
+
+/// How the sender passed on frames the kernel had not finished: GSO super-frames and partial checksums.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct DataPath {
+    /// GSO super-frames sent on with their header, for the kernel or the NIC to segment.
+    pub super_frames: u64,
+    /// Their bytes.
+    pub super_frame_bytes: u64,
+    /// Super-frames segmented here, for want of the header on the socket, and the segments they made.
+    pub segmented_here: u64,
+    pub segments: u64,
+    /// Frames sent on with a partial checksum, for the kernel or the NIC to complete.
+    pub partial_checksums: u64,
+    /// Frames that could be sent no way (a GSO type other than TCP without the header): counted, not sent.
+    pub unsendable: u64,
+}
+
+impl DataPath {
+    pub fn add(&mut self, other: &DataPath) {
+        self.super_frames += other.super_frames;
+        self.super_frame_bytes += other.super_frame_bytes;
+        self.segmented_here += other.segmented_here;
+        self.segments += other.segments;
+        self.partial_checksums += other.partial_checksums;
+        self.unsendable += other.unsendable;
+    }
 }
 
 impl Sender {
@@ -154,31 +205,115 @@ impl Sender {
             Err(err) => return Err(err.into()),
         };
         let socket = PacketSocket::sender(name, interface.index, SEND_TIMEOUT, true).map_err(privilege)?;
-        Ok(Sender { ring, socket, queue: Vec::new(), queued: 0, send_errors: 0 })
+        let vnet = socket.set_option(libc::PACKET_VNET_HDR, &1i32, "PACKET_VNET_HDR").is_ok();
+        Ok(Sender {
+            ring,
+            socket,
+            vnet,
+            queue: Vec::new(),
+            queued: 0,
+            segments: Vec::new(),
+            send_errors: 0,
+            data_path: DataPath::default(),
+        })
     }
 
+    /// Queues a whole frame whose checksums are complete.
     pub fn push(&mut self, frame: &[u8]) {
-        if let Some(ring) = self.ring.as_mut().filter(|ring| frame.len() <= ring.max_frame_len()) {
-            if !ring.push(frame) {
-                // Every slot is with the kernel: hand them over, and try once more.
-                self.flush();
-                let ring = self.ring.as_mut().expect("the ring is still there");
-                if !ring.push(frame) {
-                    self.send_errors += 1;
-                    return;
-                }
-            }
-            if self.ring.as_ref().is_some_and(|ring| ring.queued() >= SEND_BATCH) {
-                self.flush();
+        self.push_with(frame, VnetHeader::PLAIN);
+    }
+
+    /// Queues a frame as the kernel handed it over: a GSO super-frame, or one with a partial checksum, goes with
+    /// its `virtio_net_hdr`, or is finished here when the sockets cannot carry the header.
+    pub fn push_with(&mut self, frame: &[u8], vnet: VnetHeader) {
+        if vnet.is_plain() {
+            if !self.push_ring(frame, VnetHeader::PLAIN) {
+                self.push_queue(frame, VnetHeader::PLAIN);
             }
             return;
         }
+        let ring_takes_it = self.ring.as_ref().is_some_and(TxRing::has_vnet_header);
+        if ring_takes_it || self.vnet {
+            if vnet.is_gso() {
+                self.data_path.super_frames += 1;
+                self.data_path.super_frame_bytes += frame.len() as u64;
+            }
+            if vnet.checksum_partial() {
+                self.data_path.partial_checksums += 1;
+            }
+            if !(ring_takes_it && self.push_ring(frame, vnet)) {
+                if self.vnet {
+                    self.push_queue(frame, vnet);
+                } else {
+                    self.unfinished_without_header(frame, vnet);
+                }
+            }
+            return;
+        }
+        self.unfinished_without_header(frame, vnet);
+    }
+
+    /// A super-frame or a partial checksum with no socket to carry the header: finish the frame here.
+    fn unfinished_without_header(&mut self, frame: &[u8], vnet: VnetHeader) {
+        if vnet.is_gso() {
+            let mut segments = std::mem::take(&mut self.segments);
+            segments.clear();
+            match gso::segment(frame, &vnet, &mut segments) {
+                Ok(count) => {
+                    self.data_path.segmented_here += 1;
+                    self.data_path.segments += count as u64;
+                    for segment in &segments {
+                        self.push(segment);
+                    }
+                }
+                Err(_) => self.data_path.unsendable += 1,
+            }
+            self.segments = segments;
+            return;
+        }
+        let mut copy = frame.to_vec();
+        if crate::wire::checksum::fill_transport_checksum(&mut copy) {
+            self.push(&copy);
+        } else {
+            self.data_path.unsendable += 1;
+        }
+    }
+
+    /// Into the transmit ring, if there is one and the frame fits a slot; false if it must go by sendmmsg.
+    fn push_ring(&mut self, frame: &[u8], vnet: VnetHeader) -> bool {
+        let Some(ring) = self.ring.as_mut().filter(|ring| frame.len() <= ring.max_frame_len()) else {
+            return false;
+        };
+        if !ring.push_with(frame, vnet) {
+            // Every slot is with the kernel: hand them over, and try once more.
+            self.flush();
+            let ring = self.ring.as_mut().expect("the ring is still there");
+            if !ring.push_with(frame, vnet) {
+                self.send_errors += 1;
+                return true;
+            }
+        }
+        if self.ring.as_ref().is_some_and(|ring| ring.queued() >= SEND_BATCH) {
+            self.flush();
+        }
+        true
+    }
+
+    /// Onto the sendmmsg queue, after the ring's frames (flushed first, to keep the order).
+    fn push_queue(&mut self, frame: &[u8], vnet: VnetHeader) {
         self.flush_ring();
         if self.queued == self.queue.len() {
-            self.queue.push(Vec::with_capacity(frame.len().max(128)));
+            self.queue.push(Vec::with_capacity(frame.len().max(128) + crate::wire::vnet::LEN));
         }
         let slot = &mut self.queue[self.queued];
         slot.clear();
+        if self.vnet {
+            // hdr_len: the headers, which the kernel puts in the skb's linear part (packet_snd); the payload of a
+            // super-frame goes into pages. It must not exceed the frame.
+            let headers = TcpLayout::of(frame).map_or(frame.len().min(128), |l| l.tcp + l.tcp_header_len);
+            let header = VnetHeader { hdr_len: headers.min(frame.len()) as u16, ..vnet };
+            slot.extend_from_slice(&header.to_bytes());
+        }
         slot.extend_from_slice(frame);
         self.queued += 1;
         if self.queued >= SEND_BATCH {

@@ -23,7 +23,7 @@ use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::Mode;
 use crate::time::Duration;
 use bridge::{Board, Served, Snapshot};
-use links::{FanoutGroups, RingDrops, Rings, Sender};
+use links::{DataPath, FanoutGroups, RingDrops, Rings, Sender};
 
 const GUARD_EXAMPLES: &str = "\
 Examples:
@@ -226,6 +226,12 @@ fn final_statistics(served: &[Served], seconds: f64) -> anyhow::Result<serde_jso
         object.insert("pps_in".into(), pps_in.into());
         object.insert("pps_out".into(), pps_out.into());
         object.insert("send_errors".into(), served.iter().map(|s| s.send_errors).sum::<u64>().into());
+        let mut data_path = DataPath::default();
+        for thread in served {
+            data_path.add(&thread.data_path);
+        }
+        // How GSO super-frames and partial checksums went on (links.rs).
+        object.insert("data_path".into(), serde_json::to_value(data_path).context("encoding the statistics")?);
         // Frames the kernel dropped because a ring was full: SYNs the guard never read, under a flood it cannot
         // keep up with (they are in no other counter).
         object.insert("ring_drops".into(), serde_json::to_value(ring_drops).context("encoding the statistics")?);

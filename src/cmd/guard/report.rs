@@ -83,7 +83,11 @@ pub fn print_line(last: &Snapshot, now: &Snapshot) {
         number(now, &["cookies_expired"]),
         drops,
         number(now, &["rsts_sent"]),
-        if ring_drops > 0 { format!(" | ring full, {ring_drops} frames/s dropped unread") } else { String::new() },
+        if ring_drops > 0 {
+            format!(" | {ring_drops} frames/s lost unread (ring full, or too long)")
+        } else {
+            String::new()
+        },
         if now.send_errors > 0 { format!(" | send errors {}", now.send_errors) } else { String::new() }
     );
 }

@@ -57,6 +57,16 @@ impl Side {
     }
 }
 
+/// The state of a frame's transport checksum as it was received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// Whole and (if the sender was honest) valid: rewrites adjust it incrementally (RFC 1624).
+    Complete,
+    /// The pseudo-header sum only, completed on egress (`VIRTIO_NET_HDR_F_NEEDS_CSUM`: a local sender on a virtual
+    /// link, or a GRO super-frame). Rewrites leave it as it is.
+    Partial,
+}
+
 /// What to do with the frame just handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -209,10 +219,19 @@ impl Guard {
         self.half_open.len()
     }
 
-    /// One frame in from `side`. It may be rewritten in place; frames the guard crafts go to `out`.
-    pub fn handle(&mut self, now: Timestamp, side: Side, frame: &mut [u8], out: &mut Outbox) -> Verdict {
+    /// One frame in from `side`. It may be rewritten in place; frames the guard crafts go to `out`. A GSO
+    /// super-frame is handled as the one segment its header describes: segmentation repeats that header with only
+    /// the sequence number, lengths and checksum changed, so rewriting it once rewrites every segment.
+    pub fn handle(
+        &mut self,
+        now: Timestamp,
+        side: Side,
+        frame: &mut [u8],
+        checksum: Checksum,
+        out: &mut Outbox,
+    ) -> Verdict {
         self.counters.frames_in += 1;
-        let verdict = self.classify(now, side, frame, out);
+        let verdict = self.classify(now, side, frame, checksum, out);
         match verdict {
             Verdict::Forward => self.counters.frames_out += 1,
             Verdict::Drop(reason) => self.counters.drops.count(reason),
@@ -222,18 +241,26 @@ impl Guard {
         verdict
     }
 
-    fn classify(&mut self, now: Timestamp, side: Side, frame: &mut [u8], out: &mut Outbox) -> Verdict {
+    fn classify(
+        &mut self,
+        now: Timestamp,
+        side: Side,
+        frame: &mut [u8],
+        checksum: Checksum,
+        out: &mut Outbox,
+    ) -> Verdict {
         if self.config.mode == Mode::Off {
             self.counters.bridged += 1;
             return Verdict::Forward;
         }
-        let Some(layout) = TcpLayout::of(frame) else {
+        let Some(mut layout) = TcpLayout::of(frame) else {
             if claims_tcp_for(frame, self.config.protect.ip()) {
                 return Verdict::Drop(DropReason::Malformed);
             }
             self.counters.bridged += 1;
             return Verdict::Forward;
         };
+        layout.checksum_partial = checksum == Checksum::Partial;
         let ours = match side {
             Side::Outside => layout.dst(frame) == self.config.protect,
             Side::Inside => layout.src(frame) == self.config.protect,

@@ -123,12 +123,16 @@ fn store_checksum(frame: &mut [u8], layout: &TcpLayout, value: u16) {
     frame[at..at + 2].copy_from_slice(&value.to_be_bytes());
 }
 
-/// Writes a 32-bit value at frame offset `at` inside the TCP segment and adjusts the checksum.
+/// Writes a 32-bit value at frame offset `at` inside the TCP segment and adjusts the checksum. A partial checksum
+/// (the pseudo-header sum only) is left alone: the bytes are summed on egress, after the rewrite, and the
+/// pseudo-header's fields (addresses, protocol, length) are never rewritten here.
 fn write_u32_adjusting(frame: &mut [u8], layout: &TcpLayout, at: usize, new: u32) {
     let old = read_u32(frame, at);
-    let adjusted = adjust_u32(checksum(frame, layout), at - layout.tcp, old, new);
     frame[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    store_checksum(frame, layout, adjusted);
+    if !layout.checksum_partial {
+        let adjusted = adjust_u32(checksum(frame, layout), at - layout.tcp, old, new);
+        store_checksum(frame, layout, adjusted);
+    }
 }
 
 /// Writes a 32-bit header field (`field` bytes into the TCP header).
@@ -139,9 +143,11 @@ fn set_u32(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u32) {
 fn set_u16(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u16) {
     let at = layout.tcp + field;
     let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
-    let adjusted = adjust_u16(checksum(frame, layout), field, old, new);
     frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
-    store_checksum(frame, layout, adjusted);
+    if !layout.checksum_partial {
+        let adjusted = adjust_u16(checksum(frame, layout), field, old, new);
+        store_checksum(frame, layout, adjusted);
+    }
 }
 
 #[cfg(test)]

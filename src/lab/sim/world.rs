@@ -27,7 +27,7 @@ use super::listener::Listener;
 use super::random::{Rng, mix};
 use super::scenario::Scenario;
 use super::segment::{Seg, SynFrames};
-use crate::defense::guard::{Guard, GuardStats, Outbox, Side, Verdict};
+use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
 use crate::netns::ListenCounters;
 use crate::time::{Duration, Timestamp};
 
@@ -291,7 +291,7 @@ impl World {
     /// The frame in the guard's buffer, arriving on `side`.
     fn guard_frame(&mut self, now: Timestamp, side: Side) {
         let Some(g) = self.guard.as_mut() else { return };
-        if g.guard.handle(now, side, &mut g.frame, &mut g.outbox) == Verdict::Forward {
+        if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward {
             self.net.send_from_guard(now, side.other(), &g.frame);
         }
         for (out_side, frame) in g.outbox.frames() {
