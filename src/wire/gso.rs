@@ -19,10 +19,12 @@ pub enum SegmentError {
     NotTcp,
     #[error("GSO type {0:#x} is not TCP")]
     NotTcpGso(u8),
-    #[error("a segment size of 0")]
-    ZeroSegmentSize,
+    #[error("a segment size of {0}, below TCP's minimum of 88")]
+    SegmentSizeTooSmall(u16),
 }
 
+/// Linux `TCP_MIN_MSS`.
+const MIN_SEGMENT_SIZE: usize = 88;
 const FIN: u8 = 0x01;
 const PSH: u8 = 0x08;
 const CWR: u8 = 0x80;
@@ -32,9 +34,10 @@ pub fn segment(frame: &[u8], vnet: &VnetHeader, out: &mut Vec<Vec<u8>>) -> Resul
     if !vnet.is_tcp_gso() {
         return Err(SegmentError::NotTcpGso(vnet.gso_type));
     }
+    // Linux never sends below TCP_MIN_MSS (88); a smaller size only makes a header claim thousands of segments.
     let mss = usize::from(vnet.gso_size);
-    if mss == 0 {
-        return Err(SegmentError::ZeroSegmentSize);
+    if mss < MIN_SEGMENT_SIZE {
+        return Err(SegmentError::SegmentSizeTooSmall(vnet.gso_size));
     }
     let layout = TcpLayout::of(frame).ok_or(SegmentError::NotTcp)?;
     let headers = layout.tcp + layout.tcp_header_len;
@@ -188,7 +191,8 @@ mod tests {
     fn refuses_what_it_cannot_segment() {
         let frame = super_frame("10.0.0.1:4000", "10.0.0.2:80", TcpFlags::ACK, b"x", &[]);
         let mut out = Vec::new();
-        assert_eq!(segment(&frame, &tcp_gso(false, 0), &mut out), Err(SegmentError::ZeroSegmentSize));
+        assert_eq!(segment(&frame, &tcp_gso(false, 0), &mut out), Err(SegmentError::SegmentSizeTooSmall(0)));
+        assert_eq!(segment(&frame, &tcp_gso(false, 87), &mut out), Err(SegmentError::SegmentSizeTooSmall(87)));
         let udp = VnetHeader { gso_type: GSO_UDP_L4, gso_size: 1000, ..VnetHeader::PLAIN };
         assert_eq!(segment(&frame, &udp, &mut out), Err(SegmentError::NotTcpGso(GSO_UDP_L4)));
         assert_eq!(segment(&frame[..30], &tcp_gso(false, 100), &mut out), Err(SegmentError::NotTcp));

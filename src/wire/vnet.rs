@@ -91,13 +91,14 @@ impl VnetHeader {
     }
 
     /// The header for the frame once `shift` bytes were inserted before its transport header (a VLAN tag put
-    /// back): the checksum start moves with it, and so do the headers.
-    pub fn shifted(self, shift: u16) -> VnetHeader {
-        VnetHeader {
-            csum_start: if self.checksum_partial() { self.csum_start + shift } else { self.csum_start },
-            hdr_len: if self.hdr_len > 0 { self.hdr_len + shift } else { 0 },
+    /// back): the checksum start moves with it, and so do the headers. `None` if an offset would pass 65535 (no
+    /// frame the kernel hands over is that long; a header that says so is not forwarded).
+    pub fn shifted(self, shift: u16) -> Option<VnetHeader> {
+        Some(VnetHeader {
+            csum_start: if self.checksum_partial() { self.csum_start.checked_add(shift)? } else { self.csum_start },
+            hdr_len: if self.hdr_len > 0 { self.hdr_len.checked_add(shift)? } else { 0 },
             ..self
-        }
+        })
     }
 }
 
@@ -138,8 +139,10 @@ mod tests {
     fn a_tag_put_back_moves_the_checksum_start() {
         let header =
             VnetHeader { flags: F_NEEDS_CSUM, csum_start: 34, csum_offset: 16, hdr_len: 66, ..VnetHeader::PLAIN };
-        let moved = header.shifted(4);
+        let moved = header.shifted(4).unwrap();
         assert_eq!((moved.csum_start, moved.csum_offset, moved.hdr_len), (38, 16, 70));
-        assert_eq!(VnetHeader::PLAIN.shifted(4), VnetHeader::PLAIN);
+        assert_eq!(VnetHeader::PLAIN.shifted(4), Some(VnetHeader::PLAIN));
+        let absurd = VnetHeader { csum_start: u16::MAX - 1, ..header };
+        assert_eq!(absurd.shifted(4), None);
     }
 }

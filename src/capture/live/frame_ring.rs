@@ -142,7 +142,7 @@ impl FrameRing {
                 if frame.whole_len > frame.data.len() {
                     // Too long for the slot: whole on the receive queue if the kernel had room (TP_STATUS_COPY).
                     let whole = (status & TP_STATUS_COPY != 0)
-                        .then(|| read_whole(self.map.socket(), &mut self.long_frame, frame.whole_len))
+                        .then(|| read_whole(self.map.socket(), &mut self.long_frame, frame.whole_len, frame.data))
                         .flatten();
                     match whole {
                         Some(data) => frame.data = data,
@@ -172,13 +172,15 @@ impl FrameRing {
 }
 
 /// The whole of a frame too long for its slot, from the socket's receive queue, where the kernel queued it in
-/// ring order; its `virtio_net_hdr` is skipped (the slot's is the same). `None` if what came is not that frame.
-fn read_whole<'b>(socket: &PacketSocket, buffer: &'b mut [u8], whole_len: usize) -> Option<&'b mut [u8]> {
+/// ring order; its `virtio_net_hdr` is skipped (the slot's is the same). `None` if what came is not that frame:
+/// its length, and the first bytes the slot holds, must match.
+fn read_whole<'b>(socket: &PacketSocket, buffer: &'b mut [u8], whole_len: usize, start: &[u8]) -> Option<&'b mut [u8]> {
     let received = socket.recv(buffer).ok().flatten()?;
     if received.len != vnet::LEN + whole_len || received.len > buffer.len() {
         return None;
     }
-    Some(&mut buffer[vnet::LEN..received.len])
+    let whole = &mut buffer[vnet::LEN..received.len];
+    whole.starts_with(start).then_some(whole)
 }
 
 /// A frame as its slot describes it; `data` may be only the start of it (`whole_len` says how long it is).
@@ -204,7 +206,7 @@ unsafe fn frame_at<'a>(slot: *mut u8, status: u32, vnet: bool) -> Option<SlotHea
         let snaplen = read_u32(SNAPLEN) as usize;
         let vnet_len = if vnet { vnet::LEN } else { 0 };
         // The data (and the virtio header before it) must lie after the slot's headers and inside the slot.
-        if mac < HEADERS + vnet_len || mac + snaplen > SLOT_BYTES {
+        if mac < HEADERS + vnet_len || mac.checked_add(snaplen).is_none_or(|end| end > SLOT_BYTES) {
             return None;
         }
         let vnet = if vnet {

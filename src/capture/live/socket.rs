@@ -366,7 +366,11 @@ impl PacketSocket {
         unsafe {
             let mut cmsg = libc::CMSG_FIRSTHDR(&message);
             while !cmsg.is_null() {
-                if (*cmsg).cmsg_level == libc::SOL_PACKET && (*cmsg).cmsg_type == libc::PACKET_AUXDATA {
+                let whole = libc::CMSG_LEN(std::mem::size_of::<libc::tpacket_auxdata>() as u32) as usize;
+                if (*cmsg).cmsg_level == libc::SOL_PACKET
+                    && (*cmsg).cmsg_type == libc::PACKET_AUXDATA
+                    && (*cmsg).cmsg_len as usize >= whole
+                {
                     let aux = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::tpacket_auxdata);
                     received.checksum_pending = aux.tp_status & TP_STATUS_CSUMNOTREADY != 0;
                     if aux.tp_status & libc::TP_STATUS_VLAN_VALID != 0 {

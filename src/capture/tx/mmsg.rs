@@ -95,6 +95,8 @@ impl MmsgTx {
         frame_len: usize,
         batch: usize,
     ) -> MmsgTx {
+        // The pointer arithmetic below relies on it; every caller sends whole frames of at least 54 bytes.
+        assert!(skip < frame_len, "a frame of {frame_len} bytes has nothing after the {skip} skipped");
         let capacity = batch.max(1);
         let mut frames = vec![0u8; capacity * frame_len].into_boxed_slice();
         let mut iovecs: Box<[libc::iovec]> = (0..capacity)

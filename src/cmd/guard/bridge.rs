@@ -121,8 +121,12 @@ impl Work {
             // copied out first, to put the tag back.
             let (frame, vnet): (&mut [u8], VnetHeader) = match received.vlan {
                 Some(_) => {
+                    let Some(vnet) = received.vnet.shifted(4) else {
+                        senders[index_of(side.other())].data_path.unsendable += 1;
+                        return;
+                    };
                     restore_tag(&received, &mut self.frame);
-                    (&mut self.frame, received.vnet.shifted(4))
+                    (&mut self.frame, vnet)
                 }
                 None => (received.data, received.vnet),
             };

@@ -158,6 +158,7 @@ mod tests {
     use crate::wire::craft::{EthernetSpec, IpSpec, TcpSpec, tcp_frame};
     use crate::wire::decode;
     use crate::wire::segment::TcpFlags;
+    use crate::wire::vnet::VnetHeader;
 
     /// A segment with a timestamp option after a single NOP (an odd offset) and one SACK block.
     fn segment(seq: u32, ack: u32, tsval: u32, tsecr: u32, sack: (u32, u32)) -> Vec<u8> {
@@ -236,5 +237,95 @@ mod tests {
         Translation { seq_delta: 0, ts_delta: None, window_rescale: Some((7, 9)) }.to_client(&mut frame, &layout);
         assert_eq!(layout.window(&frame), 128);
         assert!(decode(crate::wire::LinkType::Ethernet, &frame).malformed.is_none());
+    }
+
+    /// A super-frame: `segment`'s options, 20 KB of payload, as the kernel hands it over from a veth (GSO, and a
+    /// partial checksum: only the pseudo-header's sum in the field) or as it would be with a complete checksum.
+    fn super_frame(seq: u32, ack: u32, partial: bool) -> (Vec<u8>, VnetHeader) {
+        let mut frame = segment(seq, ack, 1000, 2000, (ack.wrapping_add(3000), ack.wrapping_add(4000)));
+        let layout = TcpLayout::of(&frame).unwrap();
+        let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 7) as u8).collect();
+        frame.truncate(layout.end);
+        frame.truncate(layout.tcp + layout.tcp_header_len);
+        frame.extend_from_slice(&payload);
+        let ip_len = (frame.len() - layout.ip) as u16;
+        frame[layout.ip + 2..layout.ip + 4].copy_from_slice(&ip_len.to_be_bytes());
+        frame[layout.ip + 10..layout.ip + 12].copy_from_slice(&[0, 0]);
+        let ip_sum = crate::wire::checksum::checksum(0, &frame[layout.ip..layout.tcp]);
+        frame[layout.ip + 10..layout.ip + 12].copy_from_slice(&ip_sum.to_be_bytes());
+        assert!(crate::wire::checksum::fill_transport_checksum(&mut frame));
+        if partial {
+            let tcp_len = (frame.len() - layout.tcp) as u32;
+            let pseudo = crate::wire::checksum::pseudo_header_sum(
+                &frame[layout.ip + 12..layout.ip + 16],
+                &frame[layout.ip + 16..layout.ip + 20],
+                6,
+                tcp_len,
+            );
+            // What Linux leaves in a CHECKSUM_PARTIAL segment: the folded pseudo-header sum, not complemented.
+            let at = layout.checksum_at();
+            frame[at..at + 2].copy_from_slice(&(pseudo as u16).to_be_bytes());
+        }
+        let vnet = VnetHeader {
+            flags: if partial { crate::wire::vnet::F_NEEDS_CSUM } else { 0 },
+            gso_type: crate::wire::vnet::GSO_TCPV4,
+            gso_size: 1448,
+            csum_start: layout.tcp as u16,
+            csum_offset: 16,
+            hdr_len: (layout.tcp + layout.tcp_header_len) as u16,
+        };
+        (frame, vnet)
+    }
+
+    fn segmented(frame: &[u8], vnet: &VnetHeader) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        crate::wire::gso::segment(frame, vnet, &mut out).unwrap();
+        out
+    }
+
+    /// Translating a super-frame once, then letting it be segmented, gives the bytes that translating every
+    /// segment would: segmentation repeats the header with only seq, lengths and checksums changed. With a partial
+    /// checksum, the translation leaves the field alone and segmentation completes it.
+    #[test]
+    fn a_super_frame_translated_whole_equals_its_segments_translated_one_by_one() {
+        let rescale = Translation { window_rescale: Some((7, 9)), ..T };
+        for partial in [false, true] {
+            for (direction, translation) in [("to server", T), ("to client", rescale)] {
+                let (mut whole, vnet) = super_frame(0xffff_f000, 0x1000_0064, partial);
+                let (reference, _) = super_frame(0xffff_f000, 0x1000_0064, false);
+                let mut layout = TcpLayout::of(&whole).unwrap();
+                layout.checksum_partial = partial;
+                let translate = |frame: &mut Vec<u8>, layout: &TcpLayout| {
+                    if direction == "to server" {
+                        translation.to_server(frame, layout)
+                    } else {
+                        translation.to_client(frame, layout)
+                    }
+                };
+                translate(&mut whole, &layout);
+                // Completing the checksum where the kernel would (skb_checksum_help: the sum from csum_start, the
+                // seed in the field included) must give the frame translated with incremental updates.
+                let mut completed = whole.clone();
+                if partial {
+                    let at = layout.checksum_at();
+                    let sum = crate::wire::checksum::checksum(0, &completed[layout.tcp..layout.end]);
+                    completed[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+                }
+                let mut reference_whole = reference.clone();
+                translate(&mut reference_whole, &TcpLayout::of(&reference).unwrap());
+                assert_eq!(completed, reference_whole, "partial {partial}, {direction}: completed checksum");
+                let from_whole = segmented(&whole, &vnet);
+                let mut one_by_one = segmented(&reference, &vnet);
+                for seg in &mut one_by_one {
+                    let layout = TcpLayout::of(seg).unwrap();
+                    translate(seg, &layout);
+                }
+                assert_eq!(from_whole.len(), 14);
+                assert_eq!(from_whole, one_by_one, "partial {partial}, {direction}");
+                for seg in &from_whole {
+                    assert!(decode(crate::wire::LinkType::Ethernet, seg).malformed.is_none());
+                }
+            }
+        }
     }
 }
