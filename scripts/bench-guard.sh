@@ -47,8 +47,8 @@ ip link add sbg-c netns "$C" type veth peer name sbg-out netns "$G"
 ip link add sbg-s netns "$S" type veth peer name sbg-in netns "$G"
 ip -n "$C" addr add 10.78.0.1/24 dev sbg-c
 ip -n "$S" addr add 10.78.0.2/24 dev sbg-s
-ip -n "$C" link set sbg-c gso_max_segs 1 up
-ip -n "$S" link set sbg-s gso_max_segs 1 up
+ip -n "$C" link set sbg-c up
+ip -n "$S" link set sbg-s up
 ip -n "$G" link set sbg-out up
 ip -n "$G" link set sbg-in up
 UPSTREAM_MAC=02:00:00:5b:f0:fe

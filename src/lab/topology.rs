@@ -96,9 +96,9 @@ impl Topology {
         }
         ip(&["-n", &self.client, "addr", "add", &format!("{CLIENT_IP}/24"), "dev", &self.client_if])?;
         ip(&["-n", &self.server, "addr", "add", &format!("{SERVER_IP}/24"), "dev", &self.server_if])?;
-        // One segment per frame: a guard forwarding frame by frame cannot pass 64 KB GSO super-segments on.
-        ip(&["-n", &self.client, "link", "set", &self.client_if, "gso_max_segs", "1", "up"])?;
-        ip(&["-n", &self.server, "link", "set", &self.server_if, "gso_max_segs", "1", "up"])?;
+        // Every veth keeps its defaults (GSO, GRO, checksum offload): the guard forwards super-frames as they come.
+        ip(&["-n", &self.client, "link", "set", &self.client_if, "up"])?;
+        ip(&["-n", &self.server, "link", "set", &self.server_if, "up"])?;
         ip(&["-n", &self.gateway, "link", "set", &self.outside, "up"])?;
         ip(&["-n", &self.gateway, "link", "set", &self.inside, "up"])?;
         ip(&["-n", &self.gateway, "link", "add", &self.bridge, "type", "bridge"])?;

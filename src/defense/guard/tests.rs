@@ -337,3 +337,42 @@ fn a_client_window_scale_beyond_14_reaches_the_listener_as_14() {
     assert_eq!(TcpLayout::of(syn_to_listener).unwrap().window(syn_to_listener), 3 << 14);
     assert_checksum_valid(syn_to_listener);
 }
+
+#[test]
+fn a_client_without_timestamps_is_offered_no_window_scale_or_sack_by_a_cookie() {
+    let mut script = Script::new(Mode::Cookies);
+    // MSS, SACK-permitted and window scale 7, no timestamps (Windows' default).
+    let options = [2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2];
+    let syn = Seg {
+        from: client(),
+        to: listener(),
+        seq: 100,
+        ack: 0,
+        flags: TcpFlags::SYN,
+        window: 64240,
+        options: &options,
+        payload: b"",
+    };
+    let step = script.handle(Side::Outside, syn.frame());
+    let synack = &step.sent[0].1;
+    assert_eq!(wscale_of(synack), None, "the cookie could not keep it");
+    assert!(!options_of(synack).contains(&TcpOption::SackPermitted));
+    let proxy_isn = TcpLayout::of(synack).unwrap().seq(synack);
+    let ack = Seg {
+        from: client(),
+        to: listener(),
+        seq: 101,
+        ack: proxy_isn.wrapping_add(1),
+        flags: TcpFlags::ACK,
+        window: 64240,
+        options: &[],
+        payload: b"",
+    };
+    let step = script.handle(Side::Outside, ack.frame());
+    assert_eq!(step.verdict, Verdict::Consumed);
+    let syn_to_listener = &step.sent[0].1;
+    // Both ends agree: no scaling, no SACK; the client's unscaled window goes to the listener as it is.
+    assert_eq!(wscale_of(syn_to_listener), None);
+    assert!(!options_of(syn_to_listener).contains(&TcpOption::SackPermitted));
+    assert_eq!(TcpLayout::of(syn_to_listener).unwrap().window(syn_to_listener), 64240);
+}
