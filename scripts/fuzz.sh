@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ for SECONDS each (default 60), with AddressSanitizer, on the stable
+# toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass -Zsanitizer=address, whose runtime stable ships.
+# `SANITIZER=none` runs without it (faster, catches panics only). New inputs go to a scratch corpus, so the committed
+# ones in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). A crash leaves its input in
+# fuzz/artifacts/TARGET/ and makes this script fail; turn it into a regression test.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds=${1:-60}
+shift || true
+command -v cargo-fuzz >/dev/null 2>&1 || { echo "fuzz.sh: needs cargo-fuzz: cargo install cargo-fuzz" >&2; exit 1; }
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo fuzz list)
+fi
+sanitizer=${SANITIZER:-address}
+export RUSTC_BOOTSTRAP=1
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+failed=0
+for target in "${targets[@]}"; do
+    mkdir -p "$scratch/$target" "corpus/$target"
+    echo "== fuzz $target for ${seconds}s ($sanitizer)"
+    if ! cargo fuzz run "$target" -O --sanitizer "$sanitizer" "$scratch/$target" "corpus/$target" -- \
+        -max_total_time="$seconds" -print_final_stats=1 2>"$scratch/$target.log"; then
+        failed=1
+        tail -n 40 "$scratch/$target.log" >&2
+    fi
+    grep -E "^Done|stat::number_of_executed_units" "$scratch/$target.log" || true
+done
+exit $failed
