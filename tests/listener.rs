@@ -227,6 +227,7 @@ fn the_prober_succeeds_every_session_against_our_listener() {
     assert!(text.contains("success: 50/50 (100.0%)"), "{text}");
     assert!(text.contains("connect latency (ms): p50 "), "{text}");
     assert!(text.contains("failures: refused 0, timeout 0, reset 0, protocol mismatch 0, other 0"), "{text}");
+    assert!(text.contains(" sessions/s over "), "{text}");
 }
 
 #[test]
@@ -239,6 +240,9 @@ fn the_prober_reports_json() {
     assert_eq!(report["sessions"], 20);
     assert_eq!(report["success_ratio"], 1.0);
     assert!(report["connect_ms"]["p99"].as_f64().is_some_and(|p| p <= report["connect_ms"]["max"].as_f64().unwrap()));
+    // The rate is the sessions over the time they took.
+    let (elapsed, rate) = (report["elapsed_s"].as_f64().unwrap(), report["sessions_per_s"].as_f64().unwrap());
+    assert!(elapsed > 0.0 && (rate * elapsed - 20.0).abs() < 1e-6, "{report}");
 }
 
 #[test]

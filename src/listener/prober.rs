@@ -88,7 +88,9 @@ pub fn run(config: &ProbeConfig) -> Report {
             });
         }
     });
-    Report::from_outcomes(config, &outcomes.into_inner().unwrap_or_else(PoisonError::into_inner))
+    let mut report = Report::from_outcomes(config, &outcomes.into_inner().unwrap_or_else(PoisonError::into_inner));
+    report.set_elapsed(started.elapsed());
+    report
 }
 
 /// Connect latency percentiles, in milliseconds.
@@ -111,6 +113,10 @@ pub struct Report {
     pub connect_ms: Option<Latency>,
     /// Every cause, zero included, so a reader (or `jq`) never has to guess whether a key is missing.
     pub failures: BTreeMap<&'static str, u64>,
+    /// From the first session's start to the last one's end, and the sessions completed per second over it: the
+    /// connection-setup rate a target sustains when the prober runs unpaced.
+    pub elapsed_s: f64,
+    pub sessions_per_s: f64,
 }
 
 impl Report {
@@ -138,7 +144,14 @@ impl Report {
             success_ratio: if sessions == 0 { 0.0 } else { succeeded as f64 / sessions as f64 },
             connect_ms,
             failures,
+            elapsed_s: 0.0,
+            sessions_per_s: 0.0,
         }
+    }
+
+    pub fn set_elapsed(&mut self, elapsed: Duration) {
+        self.elapsed_s = elapsed.as_secs_f64();
+        self.sessions_per_s = if self.elapsed_s > 0.0 { self.sessions as f64 / self.elapsed_s } else { 0.0 };
     }
 
     pub fn failed(&self) -> u64 {
@@ -165,6 +178,9 @@ impl Report {
         let causes: Vec<String> =
             Cause::ALL.iter().map(|c| format!("{} {}", c.name(), self.failures.get(key(*c)).unwrap_or(&0))).collect();
         out.push_str(&format!("failures: {}\n", causes.join(", ")));
+        if self.elapsed_s > 0.0 {
+            out.push_str(&format!("rate: {:.0} sessions/s over {:.3} s\n", self.sessions_per_s, self.elapsed_s));
+        }
         out
     }
 }
