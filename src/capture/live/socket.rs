@@ -428,6 +428,28 @@ impl PacketSocket {
         sent
     }
 
+    /// Sends one frame given in parts (a virtio header and the frame, say) with one sendmsg(2), without copying
+    /// them together first.
+    pub fn send_parts(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let mut iovecs: Vec<libc::iovec> =
+            parts.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() }).collect();
+        // SAFETY: msghdr is plain old data; the iovecs it points to, and their buffers, outlive the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = iovecs.as_mut_ptr();
+        message.msg_iovlen = iovecs.len() as _;
+        loop {
+            // SAFETY: the kernel only reads the buffers `message` describes.
+            let n = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &message, 0) };
+            if n >= 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
     /// Sends one whole frame out of the bound interface.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
         // SAFETY: the kernel reads frame.len() bytes from frame.
