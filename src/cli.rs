@@ -248,6 +248,11 @@ pub struct ListenArgs {
     /// Close a TCP connection whose client sends nothing (or reads nothing) for this long.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: crate::time::Duration,
+
+    /// Also serve the Discard Protocol (RFC 863) on this TCP address: read everything, answer nothing, close when
+    /// the client does. `synscope connect --bulk` measures bulk throughput against it.
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    pub discard: Option<std::net::SocketAddr>,
 }
 
 const CONNECT_EXAMPLES: &str = "\
@@ -257,6 +262,7 @@ Examples:
   synscope connect --udp 127.0.0.1:9999            # the seed's UDP client: Michael, Tracy, Sarah
   synscope connect 127.0.0.1:9999 --count 1000 --concurrency 20 --timeout 2s
   synscope connect 127.0.0.1:9999 --count 100 --format json | jq .success_ratio
+  synscope connect 127.0.0.1:9009 --bulk 5s       # bulk rate to `synscope listen --discard 127.0.0.1:9009`
 
 With --count the prober runs N sessions, K at a time, each bounded by --timeout for connect and exchange together,
 checks every byte, and prints the success ratio, connect latency p50/p99/max and failures by cause (refused,
@@ -295,7 +301,12 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<crate::time::Duration>,
 
-    /// Probe report format.
+    /// Bulk: send as much as the path takes for this long to a discard service (`listen --discard`, RFC 863),
+    /// then report the rate.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["count", "udp"])]
+    pub bulk: Option<crate::time::Duration>,
+
+    /// Probe (and bulk) report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

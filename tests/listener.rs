@@ -273,3 +273,35 @@ fn the_prober_calls_a_foreign_protocol_a_mismatch() {
     let text = stdout(&out);
     assert!(text.contains("protocol mismatch 3"), "{text}");
 }
+
+// Bulk transfers to the discard service (RFC 863).
+
+#[test]
+fn a_bulk_transfer_is_read_whole_by_the_discard_service_and_its_rate_reported() {
+    let (echo, discard) = (free_port(), free_port());
+    let discard_addr = addr(discard);
+    let mut server = listen_tcp(echo, &["--discard", &discard_addr]);
+    wait_tcp(&mut server, discard);
+    let out = synscope(["connect", &discard_addr, "--bulk", "300ms", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let (bytes, seconds) = (report["bytes"].as_u64().unwrap(), report["seconds"].as_f64().unwrap());
+    assert!(bytes > 0 && seconds >= 0.3, "{report}");
+    let rate = report["gbit_per_s"].as_f64().unwrap();
+    assert!((rate - bytes as f64 * 8.0 / seconds / 1e9).abs() < 1e-6, "{report}");
+    // The server read every byte the client sent: the client waited for its close before stopping the clock.
+    let (code, _, err) = server.terminate();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains(&format!(", {bytes} bytes discarded")), "{err}");
+}
+
+#[test]
+fn a_bulk_transfer_to_the_echo_listener_is_refused_clearly() {
+    let port = free_port();
+    let _server = listen_tcp(port, &[]);
+    let out = synscope(["connect", &addr(port), "--bulk", "100ms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("sent data back: it is not a discard service"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

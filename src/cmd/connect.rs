@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::cli::{ConnectArgs, Format, UsageError};
+use crate::listener::bulk;
 use crate::listener::client::{Budget, TcpClient, UdpClient};
 use crate::listener::prober::{self, ProbeConfig};
 use crate::listener::{DEFAULT_TCP_MESSAGES, DEFAULT_UDP_MESSAGES, RECV_BUFFER, std_duration};
@@ -16,12 +17,17 @@ const TCP_STEP_TIMEOUT: Duration = Duration::from_secs(10);
 const UDP_REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Per session, when probing.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest bulk transfer, as the flood's bound.
+const BULK_MAX: Duration = Duration::from_secs(300);
 
 pub fn run(args: &ConnectArgs) -> anyhow::Result<ExitCode> {
     let messages = messages(args)?;
     let timeout = args.timeout.map(std_duration);
     if timeout.is_some_and(|t| t.is_zero()) {
         return Err(UsageError("--timeout must be more than 0".into()).into());
+    }
+    if let Some(duration) = args.bulk {
+        return bulk_transfer(args, std_duration(duration));
     }
     match args.count {
         Some(count) => probe(args, count, messages, timeout.unwrap_or(PROBE_TIMEOUT)),
@@ -79,6 +85,23 @@ fn udp(args: &ConnectArgs, messages: &[Vec<u8>], reply_timeout: Duration) -> any
     for message in messages {
         print_line(&mut out, &client.exchange(message)?)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bulk_transfer(args: &ConnectArgs, duration: Duration) -> anyhow::Result<ExitCode> {
+    if duration.is_zero() || duration > BULK_MAX {
+        return Err(UsageError("--bulk takes a duration from 1ms to 300s".into()).into());
+    }
+    let report = bulk::run(args.addr, duration)?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Text => out.write_all(report.text().as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer(&mut out, &report)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::cli::{ListenArgs, UsageError};
 use crate::listener::tcp_server::{self, TcpConfig};
-use crate::listener::{Stats, say, std_duration, udp_server};
+use crate::listener::{Stats, discard, say, std_duration, udp_server};
 
 /// The seed's address.
 pub const DEFAULT_TCP: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9999);
@@ -23,7 +23,8 @@ pub fn run(args: &ListenArgs) -> anyhow::Result<ExitCode> {
     if args.idle_timeout.as_nanos() == 0 {
         return Err(UsageError("--idle-timeout must be more than 0".into()).into());
     }
-    let tcp_addr = if args.tcp.is_none() && args.udp.is_none() { Some(DEFAULT_TCP) } else { args.tcp };
+    let tcp_addr =
+        if args.tcp.is_none() && args.udp.is_none() && args.discard.is_none() { Some(DEFAULT_TCP) } else { args.tcp };
     let tcp = match tcp_addr {
         Some(addr) => {
             let config = TcpConfig {
@@ -37,6 +38,15 @@ pub fn run(args: &ListenArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let udp = args.udp.map(udp_server::bind).transpose()?;
+    let discard = match args.discard {
+        Some(addr) => Some(tcp_server::bind(&TcpConfig {
+            addr,
+            backlog: args.backlog,
+            max_conns: args.max_conns,
+            idle_timeout: std_duration(args.idle_timeout),
+        })?),
+        None => None,
+    };
 
     // Registered before the first line is printed, so a supervisor that signals on "Waiting for connection..." is
     // always heard.
@@ -54,6 +64,15 @@ pub fn run(args: &ListenArgs) -> anyhow::Result<ExitCode> {
                 .name("udp".into())
                 .spawn_scoped(scope, move || udp_server::serve(socket, stop, stats))
                 .context("starting the UDP server thread")?;
+        }
+        if let Some(socket) = discard {
+            let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+            say(format_args!("Discarding on {port}..."));
+            let (stop, stats) = (&stop, &stats);
+            std::thread::Builder::new()
+                .name("discard".into())
+                .spawn_scoped(scope, move || discard::serve(socket, stop, stats))
+                .context("starting the discard thread")?;
         }
         if let Some((listener, config)) = tcp {
             say(format_args!("Waiting for connection..."));

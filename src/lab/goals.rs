@@ -78,6 +78,7 @@ mod tests {
             success_ratio: successes as f64 / 1000.0,
             guard_stats: Some(serde_json::json!({"synacks_sent": 4_500_000, "ring_drops": {"outside_syns": 500_000}})),
             top_speed,
+            bulk_gbit_per_s: None,
             ..Trial::default()
         }
     }

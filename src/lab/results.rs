@@ -37,6 +37,11 @@ pub struct Trial {
     /// The attacker went as fast as it could (`max`): the trial the performance goal speaks of.
     #[serde(default)]
     pub top_speed: bool,
+    /// A legitimate bulk transfer's rate through the gateway in the trial's last moments, while the flood still
+    /// ran (`connect --bulk` to the listener's discard service, a port the guard bridges without proxying):
+    /// what the defence leaves for other traffic. `None` where it was not measured (the simulation).
+    #[serde(default)]
+    pub bulk_gbit_per_s: Option<f64>,
 }
 
 impl Trial {

@@ -41,6 +41,7 @@ pub enum Rate {
     Max,
 }
 
+#[derive(Clone, Copy)]
 pub struct Plan<'a> {
     pub scenario: &'a Scenario,
     pub rate: Rate,
@@ -61,6 +62,13 @@ pub const SPOOF: &str = "198.18.0.0/15";
 /// Frames kept in each trial's capture.
 const CAPTURE_FRAMES: &str = "3000";
 const READY: Duration = Duration::from_secs(10);
+/// How long the legitimate bulk transfer runs, after the prober, while the flood goes on: the flood lasts this much
+/// longer than the trial's duration, with room to spare for the transfer's connect and close.
+const BULK: Duration = Duration::from_secs(1);
+const BULK_PHASE: Duration = Duration::from_millis(1800);
+/// The listener's discard service (RFC 863) is on the trial's port plus this: a port the guard does not protect, so
+/// the transfer crosses the gateway as any other legitimate traffic beside the protected service does.
+const DISCARD_PORT_OFFSET: u16 = 1000;
 
 pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let name = format!("{}-{}", plan.scenario.name, rate_label(plan.rate));
@@ -103,7 +111,9 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         }
     };
     let backlog = plan.scenario.backlog.to_string();
-    let listen_args = [binary, "listen", "--tcp", &addr, "--backlog", &backlog, "--max-conns", "4096"];
+    let discard = format!("{SERVER_IP}:{}", plan.port.wrapping_add(DISCARD_PORT_OFFSET));
+    let listen_args =
+        [binary, "listen", "--tcp", &addr, "--discard", &discard, "--backlog", &backlog, "--max-conns", "4096"];
     let mut listener = Process::spawn(&topology.server, &listen_args, plan.work, &format!("{name}-listen"))?;
     listener.wait_for("Waiting for connection", READY)?;
     let capture = plan.work.join(format!("{name}.pcap"));
@@ -117,9 +127,11 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
     let started = Instant::now();
+    // The flood outlasts the prober by the bulk transfer's phase.
+    let flood_plan = Plan { duration: plan.duration + BULK_PHASE, ..*plan };
     let mut flood = match plan.rate {
         Rate::PerSecond(0) => None,
-        rate => Some(start_flood(topology, plan, rate, &name)?),
+        rate => Some(start_flood(topology, &flood_plan, rate, &name)?),
     };
     std::thread::sleep(Duration::from_millis(500));
     let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
@@ -134,8 +146,9 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         &format!("{name}-probe"),
     )?;
     prober.wait(probe_window + Duration::from_secs(10))?;
+    let bulk_gbit_per_s = bulk_transfer(topology, plan, &discard, &name);
     let (rate_achieved, flood_seconds) = match flood.as_mut() {
-        Some(flood) => finish_flood(flood, plan)?,
+        Some(flood) => finish_flood(flood, &flood_plan)?,
         None => (0.0, 0.0),
     };
     sampling.store(false, Ordering::Relaxed);
@@ -187,7 +200,21 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         guard_stats,
         guard_cpu_s,
         top_speed: plan.rate == Rate::Max,
+        bulk_gbit_per_s,
     })
+}
+
+/// A legitimate bulk transfer from the client to the listener's discard service; its rate, or `None` (with the
+/// reason in the work directory) if it failed: a transfer that cannot get through is a finding, not an error of
+/// the lab.
+fn bulk_transfer(topology: &Topology, plan: &Plan<'_>, discard: &str, name: &str) -> Option<f64> {
+    let binary = plan.binary.to_str()?;
+    let seconds = format!("{}ms", BULK.as_millis());
+    let args = [binary, "connect", discard, "--bulk", &seconds, "--format", "json"];
+    let mut bulk = Process::spawn(&topology.client, &args, plan.work, &format!("{name}-bulk")).ok()?;
+    bulk.wait(BULK + Duration::from_secs(15)).ok()?;
+    let report: serde_json::Value = serde_json::from_str(bulk.read_stdout().trim()).ok()?;
+    report["gbit_per_s"].as_f64()
 }
 
 pub fn rate_label(rate: Rate) -> String {

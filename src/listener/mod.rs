@@ -12,7 +12,9 @@
 //! Layout: the pure protocol and its small helpers live here and are unit-tested in-module; sockets and threads live
 //! in [`tcp_server`], [`udp_server`], [`client`] and [`prober`].
 
+pub mod bulk;
 pub mod client;
+pub mod discard;
 pub mod prober;
 pub mod tcp_server;
 pub mod udp_server;
@@ -103,6 +105,8 @@ pub struct Stats {
     pub udp_answered: AtomicU64,
     /// Connections or datagrams that ended on a socket error (reset, send failure).
     pub errors: AtomicU64,
+    /// Bytes read and thrown away by the discard service (`--discard`, RFC 863).
+    pub discarded_bytes: AtomicU64,
 }
 
 impl Stats {
@@ -124,7 +128,12 @@ impl fmt::Display for Stats {
             get(&self.refused),
             get(&self.idle_timeouts),
             get(&self.errors),
-        )
+        )?;
+        let discarded = get(&self.discarded_bytes);
+        if discarded > 0 {
+            write!(f, ", {discarded} bytes discarded")?;
+        }
+        Ok(())
     }
 }
 

@@ -58,6 +58,7 @@ pub fn trial(scenario: &str, rate: u64, duration: Duration, observed: Observed) 
         guard_cpu_s: None,
         // The simulated attacker sends exactly the rate asked: it has no top speed.
         top_speed: false,
+        bulk_gbit_per_s: None,
     }
 }
 
