@@ -31,20 +31,7 @@ require_root bench-datapath.sh "makes network namespaces"
 require_tools ip iperf3
 build_release
 
-C=sbd-client-$$
-G=sbd-gateway-$$
-S=sbd-server-$$
-for ns in "$C" "$G" "$S"; do
-    make_namespace "$ns"
-done
-ip link add sbd-c netns "$C" type veth peer name sbd-out netns "$G"
-ip link add sbd-s netns "$S" type veth peer name sbd-in netns "$G"
-ip -n "$C" addr add 10.79.0.1/24 dev sbd-c
-ip -n "$S" addr add 10.79.0.2/24 dev sbd-s
-for end in "$C sbd-c" "$S sbd-s" "$G sbd-out" "$G sbd-in"; do
-    set -- $end
-    ip -n "$1" link set "$2" up
-done
+bump_in_the_wire sbd 10.79.0
 SERVER=10.79.0.2
 BULK_PORT=5201
 SETUP_PORT=9999

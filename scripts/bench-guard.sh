@@ -37,20 +37,7 @@ if [[ $ATTACKER == hping3 ]] && ! command -v hping3 >/dev/null; then
 fi
 build_release
 
-C=sbg-client-$$
-G=sbg-gateway-$$
-S=sbg-server-$$
-for ns in "$C" "$G" "$S"; do
-    make_namespace "$ns"
-done
-ip link add sbg-c netns "$C" type veth peer name sbg-out netns "$G"
-ip link add sbg-s netns "$S" type veth peer name sbg-in netns "$G"
-ip -n "$C" addr add 10.78.0.1/24 dev sbg-c
-ip -n "$S" addr add 10.78.0.2/24 dev sbg-s
-ip -n "$C" link set sbg-c up
-ip -n "$S" link set sbg-s up
-ip -n "$G" link set sbg-out up
-ip -n "$G" link set sbg-in up
+bump_in_the_wire sbg 10.78.0
 UPSTREAM_MAC=02:00:00:5b:f0:fe
 if [[ $ATTACKER == hping3 ]]; then
     ip -n "$S" route add default via 10.78.0.1

@@ -52,6 +52,27 @@ make_namespace() {
     ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
 
+# bump_in_the_wire PREFIX SUBNET: the lab's three namespaces, $PREFIX-client, -gateway and -server, each made with
+# make_namespace, and two veths at their defaults: PREFIX-c (client, SUBNET.1/24) to PREFIX-out (gateway), and
+# PREFIX-s (server, SUBNET.2/24) to PREFIX-in (gateway). The gateway's ends carry no address: only a guard or a
+# bridge joins the two sides. Sets C, G and S to the namespaces' names.
+bump_in_the_wire() {
+    C=$1-client-$$
+    G=$1-gateway-$$
+    S=$1-server-$$
+    for ns in "$C" "$G" "$S"; do
+        make_namespace "$ns"
+    done
+    ip link add "$1-c" netns "$C" type veth peer name "$1-out" netns "$G"
+    ip link add "$1-s" netns "$S" type veth peer name "$1-in" netns "$G"
+    ip -n "$C" addr add "$2.1/24" dev "$1-c"
+    ip -n "$S" addr add "$2.2/24" dev "$1-s"
+    for end in "$C $1-c" "$S $1-s" "$G $1-out" "$G $1-in"; do
+        set -- $end
+        ip -n "$1" link set "$2" up
+    done
+}
+
 # veth_pair NS_A IF_A ADDR_A NS_B IF_B ADDR_B: a veth made with each end already in its namespace (nothing is ever
 # left in the host's), each end given its address (CIDR) and brought up. The namespaces go, and the pair with
 # them, at exit.

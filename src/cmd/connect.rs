@@ -88,20 +88,26 @@ fn udp(args: &ConnectArgs, messages: &[Vec<u8>], reply_timeout: Duration) -> any
     Ok(ExitCode::SUCCESS)
 }
 
+/// A report on stdout, as its text or as one line of JSON.
+fn write_report(format: Format, text: &str, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match format {
+        Format::Text => out.write_all(text.as_bytes())?,
+        Format::Json => {
+            serde_json::to_writer(&mut out, report)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn bulk_transfer(args: &ConnectArgs, duration: Duration) -> anyhow::Result<ExitCode> {
     if duration.is_zero() || duration > BULK_MAX {
         return Err(UsageError("--bulk takes a duration from 1ms to 300s".into()).into());
     }
     let report = bulk::run(args.addr, duration)?;
-    let mut out = io::stdout().lock();
-    match args.format {
-        Format::Text => out.write_all(report.text().as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer(&mut out, &report)?;
-            out.write_all(b"\n")?;
-        }
-    }
-    out.flush()?;
+    write_report(args.format, &report.text(), &report)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -118,15 +124,7 @@ fn probe(args: &ConnectArgs, count: u64, messages: Vec<Vec<u8>>, timeout: Durati
     let config =
         ProbeConfig { addr: args.addr, count, concurrency: args.concurrency, timeout, messages, rate: args.rate };
     let report = prober::run(&config);
-    let mut out = io::stdout().lock();
-    match args.format {
-        Format::Text => out.write_all(report.text().as_bytes())?,
-        Format::Json => {
-            serde_json::to_writer(&mut out, &report)?;
-            out.write_all(b"\n")?;
-        }
-    }
-    out.flush()?;
+    write_report(args.format, &report.text(), &report)?;
     if report.failed() > 0 {
         eprintln!("synscope: {} of {} sessions to {} failed", report.failed(), report.sessions, report.target);
         return Ok(ExitCode::from(1));

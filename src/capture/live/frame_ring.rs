@@ -4,7 +4,7 @@
 //! light, which would add milliseconds to every handshake through the guard. Under a flood the slots fill faster
 //! than the guard drains them, and it still takes many frames per wake-up with no system call per frame.
 //!
-//! A bridge's ring ([`FrameRing::for_bridge`]) also asks for a `virtio_net_hdr` before each frame
+//! The ring is a bridge's ([`FrameRing::for_bridge`]): it also asks for a `virtio_net_hdr` before each frame
 //! (`PACKET_VNET_HDR`), which says whether the frame is a GSO super-frame and whether its checksum is partial
 //! ([`crate::wire::vnet`]), and for whole copies of frames too long for a slot (`PACKET_COPY_THRESH`): such a
 //! frame's slot holds its first bytes and `TP_STATUS_COPY`, and the whole frame waits on the socket's receive queue,
@@ -56,15 +56,13 @@ pub struct SlotFrame<'a> {
     /// The sender left the TCP/UDP checksum to hardware (TP_STATUS_CSUMNOTREADY): a local sender on a virtual
     /// link. Forwarded as it is, the frame would be dropped by its receiver.
     pub checksum_pending: bool,
-    /// The frame's `virtio_net_hdr` on a bridge's ring; [`VnetHeader::PLAIN`] otherwise.
+    /// The frame's `virtio_net_hdr`.
     pub vnet: VnetHeader,
 }
 
 pub struct FrameRing {
     map: RingMap,
     next: usize,
-    /// Frames carry a `virtio_net_hdr` before their data.
-    vnet: bool,
     /// Where a frame too long for its slot is read whole.
     long_frame: Vec<u8>,
     /// Frames the kernel cut short to fit a slot and could not also queue whole (the receive queue was full):
@@ -73,23 +71,15 @@ pub struct FrameRing {
 }
 
 impl FrameRing {
-    /// Switches the socket to TPACKET_V2, sets up about `bytes` of slots, maps them, and binds the socket.
-    pub fn new(socket: PacketSocket, bytes: usize) -> Result<FrameRing, OpenError> {
-        Self::with_options(socket, bytes, false)
-    }
-
     /// A ring for a bridge, which must forward every frame whole and as the kernel handed it over: each frame with
-    /// its `virtio_net_hdr`, and frames too long for a slot read whole from the receive queue. `Err` if the kernel
-    /// refuses either option (kernels before 4.x, or a sandbox).
+    /// its `virtio_net_hdr`, and frames too long for a slot read whole from the receive queue. Switches the socket
+    /// to TPACKET_V2, sets up about `bytes` of slots, maps them, and binds the socket. `Err` if the kernel refuses
+    /// an option (kernels before 4.x, or a sandbox).
     pub fn for_bridge(socket: PacketSocket, bytes: usize) -> Result<FrameRing, OpenError> {
         // Both must be set before the ring exists (packet_setsockopt answers EBUSY after).
         socket.set_option(libc::PACKET_VNET_HDR, &1i32, "PACKET_VNET_HDR")?;
         socket.set_option(libc::PACKET_COPY_THRESH, &1i32, "PACKET_COPY_THRESH")?;
         socket.set_receive_buffer(COPY_QUEUE_BYTES);
-        Self::with_options(socket, bytes, true)
-    }
-
-    fn with_options(socket: PacketSocket, bytes: usize, vnet: bool) -> Result<FrameRing, OpenError> {
         let version = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
         socket.set_option(libc::PACKET_VERSION, &version, "TPACKET_V2")?;
         let block = SLOT_BYTES * SLOTS_PER_BLOCK;
@@ -104,8 +94,7 @@ impl FrameRing {
         let ring = FrameRing {
             map: RingMap::new(socket, SLOT_BYTES, blocks * SLOTS_PER_BLOCK)?,
             next: 0,
-            vnet,
-            long_frame: if vnet { vec![0; vnet::LEN + LONGEST_FRAME] } else { Vec::new() },
+            long_frame: vec![0; vnet::LEN + LONGEST_FRAME],
             truncated: 0,
         };
         ring.map.socket().bind()?;
@@ -138,29 +127,21 @@ impl FrameRing {
             fence(Ordering::Acquire);
             // SAFETY: the slot is ours until its status is reset (the kernel neither reads nor writes it meanwhile),
             // and the frame borrowed from it ends with `each`; every length read is checked against the slot.
-            if let Some(mut frame) = unsafe { frame_at(self.map.unit(self.next), status, self.vnet) } {
-                if frame.whole_len > frame.data.len() {
+            if let Some((mut frame, whole_len)) = unsafe { frame_at(self.map.unit(self.next), status) } {
+                if whole_len > frame.data.len() {
                     // Too long for the slot: whole on the receive queue if the kernel had room (TP_STATUS_COPY).
                     let whole = (status & TP_STATUS_COPY != 0)
-                        .then(|| read_whole(self.map.socket(), &mut self.long_frame, frame.whole_len, frame.data))
+                        .then(|| read_whole(self.map.socket(), &mut self.long_frame, whole_len, frame.data))
                         .flatten();
                     match whole {
-                        Some(data) => frame.data = data,
-                        None => {
-                            self.truncated += 1;
-                            frame.data = &mut [];
+                        Some(data) => {
+                            frame.data = data;
+                            each(frame);
                         }
+                        None => self.truncated += 1,
                     }
-                }
-                if !frame.data.is_empty() {
-                    each(SlotFrame {
-                        ts: frame.ts,
-                        data: frame.data,
-                        packet_type: frame.packet_type,
-                        vlan: frame.vlan,
-                        checksum_pending: frame.checksum_pending,
-                        vnet: frame.vnet,
-                    });
+                } else {
+                    each(frame);
                 }
             }
             self.status(self.next).store(libc::TP_STATUS_KERNEL, Ordering::Release);
@@ -183,52 +164,38 @@ fn read_whole<'b>(socket: &PacketSocket, buffer: &'b mut [u8], whole_len: usize,
     whole.starts_with(start).then_some(whole)
 }
 
-/// A frame as its slot describes it; `data` may be only the start of it (`whole_len` says how long it is).
-struct SlotHeader<'a> {
-    ts: Timestamp,
-    data: &'a mut [u8],
-    whole_len: usize,
-    packet_type: u8,
-    vlan: Option<(u16, u16)>,
-    checksum_pending: bool,
-    vnet: VnetHeader,
-}
-
+/// The frame as its slot describes it, and the frame's whole length: `data` is only its start when that is more.
+///
 /// # Safety
 /// `slot` must point at a slot of the ring that the kernel has handed over, and nothing else may touch the slot
 /// while the returned frame lives.
-unsafe fn frame_at<'a>(slot: *mut u8, status: u32, vnet: bool) -> Option<SlotHeader<'a>> {
+unsafe fn frame_at<'a>(slot: *mut u8, status: u32) -> Option<(SlotFrame<'a>, usize)> {
     // SAFETY: guaranteed by the caller for the header; data bounds are checked before the slice is made.
     unsafe {
         let read_u32 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u32);
         let read_u16 = |at: usize| std::ptr::read_unaligned(slot.add(at) as *const u16);
         let mac = usize::from(read_u16(MAC));
         let snaplen = read_u32(SNAPLEN) as usize;
-        let vnet_len = if vnet { vnet::LEN } else { 0 };
-        // The data (and the virtio header before it) must lie after the slot's headers and inside the slot.
-        if mac < HEADERS + vnet_len || mac.checked_add(snaplen).is_none_or(|end| end > SLOT_BYTES) {
+        // The data, and the virtio header before it, must lie after the slot's headers and inside the slot.
+        if mac < HEADERS + vnet::LEN || mac.checked_add(snaplen).is_none_or(|end| end > SLOT_BYTES) {
             return None;
         }
-        let vnet = if vnet {
-            let mut bytes = [0u8; vnet::LEN];
-            std::ptr::copy_nonoverlapping(slot.add(mac - vnet::LEN), bytes.as_mut_ptr(), vnet::LEN);
-            VnetHeader::parse(&bytes)
-        } else {
-            VnetHeader::PLAIN
-        };
+        let mut vnet_bytes = [0u8; vnet::LEN];
+        std::ptr::copy_nonoverlapping(slot.add(mac - vnet::LEN), vnet_bytes.as_mut_ptr(), vnet::LEN);
         let (packet_type, _, _, _) = link_fields(slot.add(SOCKADDR));
         let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| {
             let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 { read_u16(VLAN_TPID) } else { 0x8100 };
             (read_u16(VLAN_TCI), tpid)
         });
-        Some(SlotHeader {
+        let whole_len = (read_u32(LEN) as usize).max(snaplen);
+        let frame = SlotFrame {
             ts: Timestamp::from_nanos(u64::from(read_u32(SEC)) * 1_000_000_000 + u64::from(read_u32(NSEC))),
             data: std::slice::from_raw_parts_mut(slot.add(mac), snaplen),
-            whole_len: (read_u32(LEN) as usize).max(snaplen),
             packet_type,
             vlan,
             checksum_pending: status & TP_STATUS_CSUMNOTREADY != 0,
-            vnet,
-        })
+            vnet: VnetHeader::parse(&vnet_bytes),
+        };
+        Some((frame, whole_len))
     }
 }

@@ -47,7 +47,12 @@ struct Seg<'a> {
     payload: &'a [u8],
 }
 
-impl Seg<'_> {
+impl<'a> Seg<'a> {
+    /// A client's SYN to the listener, Linux's window.
+    fn syn(from: SocketAddr, seq: u32, options: &'a [u8]) -> Seg<'a> {
+        Seg { from, to: listener(), seq, ack: 0, flags: TcpFlags::SYN, window: 64240, options, payload: b"" }
+    }
+
     fn frame(&self) -> Vec<u8> {
         let from_client = self.from == client();
         let (src, dst) = if from_client { (CLIENT_MAC, LISTENER_MAC) } else { (LISTENER_MAC, CLIENT_MAC) };
@@ -155,16 +160,7 @@ fn proxied_connection(script: &mut Script, listener_options: &[u8]) -> Proxied {
     let client_isn = 0x1000_0000;
     let client_tsval = 5000;
     let syn_options = craft::linux_syn_options(1460, client_tsval, 0, 7);
-    let syn = Seg {
-        from: client(),
-        to: listener(),
-        seq: client_isn,
-        ack: 0,
-        flags: TcpFlags::SYN,
-        window: 64240,
-        options: &syn_options,
-        payload: b"",
-    };
+    let syn = Seg::syn(client(), client_isn, &syn_options);
     let step = script.handle(Side::Outside, syn.frame());
     assert_eq!(step.verdict, Verdict::Consumed);
     assert_eq!(step.sent.len(), 1);
@@ -284,16 +280,7 @@ fn a_listener_window_scale_beyond_14_is_used_as_14_both_ways() {
         // The guard learnt the listener's options, clamped: the next client is promised 14, not the raw value.
         let syn_options = craft::linux_syn_options(1460, 1, 0, 7);
         let other: SocketAddr = "192.0.2.11:40001".parse().unwrap();
-        let syn = Seg {
-            from: other,
-            to: listener(),
-            seq: 1,
-            ack: 0,
-            flags: TcpFlags::SYN,
-            window: 64240,
-            options: &syn_options,
-            payload: b"",
-        };
+        let syn = Seg::syn(other, 1, &syn_options);
         let step = script.handle(Side::Outside, syn.frame());
         assert_eq!(wscale_of(&step.sent[0].1), Some(14), "shift {shift}");
     }
@@ -303,16 +290,7 @@ fn a_listener_window_scale_beyond_14_is_used_as_14_both_ways() {
 fn a_client_window_scale_beyond_14_reaches_the_listener_as_14() {
     let mut script = Script::new(Mode::Cookies);
     let syn_options = craft::linux_syn_options(1460, 1, 0, 200);
-    let syn = Seg {
-        from: client(),
-        to: listener(),
-        seq: 1,
-        ack: 0,
-        flags: TcpFlags::SYN,
-        window: 64240,
-        options: &syn_options,
-        payload: b"",
-    };
+    let syn = Seg::syn(client(), 1, &syn_options);
     let step = script.handle(Side::Outside, syn.frame());
     assert_eq!(step.verdict, Verdict::Consumed);
     let synack = &step.sent[0].1;
@@ -343,16 +321,7 @@ fn a_client_without_timestamps_is_offered_no_window_scale_or_sack_by_a_cookie() 
     let mut script = Script::new(Mode::Cookies);
     // MSS, SACK-permitted and window scale 7, no timestamps (Windows' default).
     let options = [2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2];
-    let syn = Seg {
-        from: client(),
-        to: listener(),
-        seq: 100,
-        ack: 0,
-        flags: TcpFlags::SYN,
-        window: 64240,
-        options: &options,
-        payload: b"",
-    };
+    let syn = Seg::syn(client(), 100, &options);
     let step = script.handle(Side::Outside, syn.frame());
     let synack = &step.sent[0].1;
     assert_eq!(wscale_of(synack), None, "the cookie could not keep it");
