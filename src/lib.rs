@@ -40,3 +40,4 @@ pub mod synth;
 pub mod time;
 pub mod track;
 pub mod wire;
+pub mod xdp;

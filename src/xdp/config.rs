@@ -1,0 +1,133 @@
+//! What the guard's XDP program reads from its maps, laid out as `struct guard_config` and `enum counter` in
+//! `syn_cookie.bpf.c`. Pure: building the values is separate from writing them into the kernel (`mod.rs`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::defense::guard::GuardConfig;
+
+/// `struct guard_config`, field for field: `repr(C)` with the padding spelt out, so both compilers lay it out the
+/// same way (a test checks the size the C side assumes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// `H0`'s SipHash keys k0 and k1, then `H1`'s: the cookie key's four little-endian words, as
+    /// `defense::cookie` splits it.
+    pub key: [u64; 4],
+    /// The cookie counter's period in nanoseconds.
+    pub tick_ns: u64,
+    /// `CLOCK_REALTIME - CLOCK_MONOTONIC`: the program's clock is `bpf_ktime_get_ns() + clock_offset_ns`, the
+    /// packet time the userspace guard reads from its rings. The guard refreshes it every second.
+    pub clock_offset_ns: i64,
+    /// When non-zero, the packet time the program uses instead of its clock: how the tests run it on crafted
+    /// frames (BPF_PROG_TEST_RUN) at a time of their choosing.
+    pub now_override_ns: u64,
+    /// The protected address in network order; an IPv4 address fills the first 4 bytes.
+    pub addr: [u8; 16],
+    pub port: u16,
+    pub listener_mss: u16,
+    pub listener_window: u16,
+    /// 4 or 6.
+    pub family: u8,
+    /// 1: answer SYNs in XDP; 0: pass every frame to the rings.
+    pub enabled: u8,
+    /// The listener's window scale, or [`WSCALE_NONE`].
+    pub listener_wscale: u8,
+    pub listener_sack: u8,
+    pub listener_ts: u8,
+    pub pad: [u8; 5],
+}
+
+/// `listener_wscale` when the listener does not scale its window.
+pub const WSCALE_NONE: u8 = 0xFF;
+
+// SAFETY: XdpConfig is repr(C), Copy, and every bit pattern of its integer fields is valid; the padding is explicit.
+unsafe impl aya::Pod for XdpConfig {}
+
+impl XdpConfig {
+    /// The program's view of a cookies-mode guard with cookie key `key`, answering SYNs (`enabled`).
+    pub fn for_guard(config: &GuardConfig, key: &[u8; 32]) -> XdpConfig {
+        let word = |i: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&key[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let (family, addr) = address(config.protect);
+        let listener = config.listener;
+        XdpConfig {
+            key: [word(0), word(1), word(2), word(3)],
+            tick_ns: config.cookie_tick.as_nanos().max(1),
+            clock_offset_ns: 0,
+            now_override_ns: 0,
+            addr,
+            port: config.protect.port(),
+            listener_mss: listener.mss,
+            listener_window: listener.window,
+            family,
+            enabled: 1,
+            listener_wscale: listener.wscale.unwrap_or(WSCALE_NONE),
+            listener_sack: u8::from(listener.sack_permitted),
+            listener_ts: u8::from(listener.timestamps),
+            pad: [0; 5],
+        }
+    }
+}
+
+fn address(protect: SocketAddr) -> (u8, [u8; 16]) {
+    let mut addr = [0u8; 16];
+    match protect.ip() {
+        IpAddr::V4(v4) => {
+            addr[..4].copy_from_slice(&v4.octets());
+            (4, addr)
+        }
+        IpAddr::V6(v6) => (6, v6.octets()),
+    }
+}
+
+/// The program's per-CPU counters, summed over CPUs; slots as in `enum counter`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct XdpCounters {
+    /// SYNs answered in XDP with a SYN-ACK (`XDP_TX`).
+    pub synacks_sent: u64,
+    /// SYNs for the protected service in a shape left to the rings (IP options, extension headers, VLAN tags,
+    /// options that do not fit).
+    pub syns_passed: u64,
+    /// Every other frame, passed on to the rings.
+    pub frames_passed: u64,
+    /// SYN-ACKs that could not be written into the frame.
+    pub errors: u64,
+}
+
+/// Slots of the counter map, in the order of `enum counter`.
+pub const COUNTER_SLOTS: u32 = 4;
+
+impl XdpCounters {
+    pub fn from_slots(slots: [u64; COUNTER_SLOTS as usize]) -> XdpCounters {
+        XdpCounters { synacks_sent: slots[0], syns_passed: slots[1], frames_passed: slots[2], errors: slots[3] }
+    }
+
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &XdpCounters) -> XdpCounters {
+        XdpCounters {
+            synacks_sent: self.synacks_sent.saturating_sub(earlier.synacks_sent),
+            syns_passed: self.syns_passed.saturating_sub(earlier.syns_passed),
+            frames_passed: self.frames_passed.saturating_sub(earlier.frames_passed),
+            errors: self.errors.saturating_sub(earlier.errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_is_the_c_structs() {
+        // struct guard_config: 4 keys, 3 clocks (56 bytes), the address (16), three u16 and five u8 (11), 5 pad.
+        assert_eq!(std::mem::size_of::<XdpConfig>(), 88);
+        assert_eq!(std::mem::align_of::<XdpConfig>(), 8);
+        assert_eq!(std::mem::offset_of!(XdpConfig, addr), 56);
+        assert_eq!(std::mem::offset_of!(XdpConfig, port), 72);
+        assert_eq!(std::mem::offset_of!(XdpConfig, family), 78);
+        assert_eq!(std::mem::offset_of!(XdpConfig, listener_ts), 82);
+    }
+}

@@ -1,0 +1,211 @@
+//! The guard's XDP fast path: the edge that loads `syn_cookie.bpf.c`, writes its configuration map, attaches it to
+//! an interface and reads its counters. The program answers pure SYNs to the protected service in the driver with
+//! the SYN-ACK the userspace guard would send (`XDP_TX`), and passes everything else to the guard's rings.
+//!
+//! The loader is [aya](https://aya-rs.dev): pure Rust, so a machine needs no libbpf at run time, and a build
+//! without clang still compiles everything else (`build.rs` sets the `synscope_xdp` cfg only when the program
+//! compiled). The program is attached through a BPF link (`BPF_LINK_CREATE`, Linux 5.9+): the link belongs to
+//! this process's file descriptor, so the kernel detaches the program when the process exits by any path, SIGKILL
+//! included, and nothing is left on the interface.
+
+pub mod config;
+pub mod nic_stats;
+
+use std::io;
+
+use aya::Ebpf;
+use aya::maps::{Array, PerCpuArray};
+use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
+
+pub use config::{XdpConfig, XdpCounters};
+
+const PROGRAM: &str = "synscope_guard";
+const CONFIG_MAP: &str = "guard_config";
+const COUNTER_MAP: &str = "guard_counters";
+
+/// XDP verdicts (`enum xdp_action`, include/uapi/linux/bpf.h).
+pub const XDP_DROP: u32 = 1;
+pub const XDP_PASS: u32 = 2;
+pub const XDP_TX: u32 = 3;
+
+/// Why the fast path is not there; each says what to do about it in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum FastPathError {
+    #[error("this synscope was built without XDP support ({0})")]
+    NotBuilt(&'static str),
+    #[error("loading the XDP program needs root (CAP_BPF and CAP_NET_ADMIN); run synscope as root")]
+    NotPermitted,
+    #[error("the kernel refused the XDP program: {0}")]
+    Refused(String),
+    #[error("{interface}: already has an XDP program attached; remove it with `ip link set dev {interface} xdp off`")]
+    Busy { interface: String },
+    #[error("{interface}: cannot attach the XDP program in driver mode: {reason}")]
+    Attach { interface: String, reason: String },
+    #[error("the XDP program's maps: {0}")]
+    Map(String),
+}
+
+/// The loaded program, its maps, and where it is attached. Dropping it detaches the program.
+pub struct FastPath {
+    ebpf: Ebpf,
+    config: XdpConfig,
+    interface: Option<String>,
+}
+
+impl FastPath {
+    /// Loads the program (verified by the kernel) and writes `config` into its map; not attached yet.
+    pub fn load(config: XdpConfig) -> Result<FastPath, FastPathError> {
+        let bytes = program_bytes()?;
+        let mut ebpf = Ebpf::load(bytes).map_err(|e| match e {
+            aya::EbpfError::MapError(aya::maps::MapError::CreateError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EPERM) =>
+            {
+                FastPathError::NotPermitted
+            }
+            other => FastPathError::Refused(first_line(&other.to_string())),
+        })?;
+        let program: &mut Xdp = ebpf
+            .program_mut(PROGRAM)
+            .ok_or_else(|| FastPathError::Refused(format!("the object has no program {PROGRAM}")))?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| FastPathError::Refused(e.to_string()))?;
+        program.load().map_err(|e| match &e {
+            aya::programs::ProgramError::LoadError { io_error, .. } if io_error.raw_os_error() == Some(libc::EPERM) => {
+                FastPathError::NotPermitted
+            }
+            aya::programs::ProgramError::LoadError { io_error, verifier_log } => {
+                if std::env::var_os("SYNSCOPE_XDP_VERIFIER_LOG").is_some() {
+                    eprintln!("{verifier_log}");
+                }
+                FastPathError::Refused(format!(
+                    "{io_error}; the verifier said: {}",
+                    verifier_verdict(&verifier_log.to_string())
+                ))
+            }
+            _ => FastPathError::Refused(first_line(&e.to_string())),
+        })?;
+        let mut fast_path = FastPath { ebpf, config, interface: None };
+        fast_path.write_config()?;
+        Ok(fast_path)
+    }
+
+    /// Attaches the program to `interface` in driver (native) mode. Generic (skb) mode is not tried: it runs after
+    /// the kernel has built an skb for every frame, which is most of what the fast path is there to save.
+    pub fn attach(&mut self, interface: &str) -> Result<(), FastPathError> {
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| FastPathError::Refused(format!("the object has no XDP program {PROGRAM}")))?;
+        program.attach(interface, XdpMode::Driver).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("Device or resource busy") || text.contains("EBUSY") {
+                FastPathError::Busy { interface: interface.to_string() }
+            } else {
+                FastPathError::Attach { interface: interface.to_string(), reason: first_line(&text) }
+            }
+        })?;
+        self.interface = Some(interface.to_string());
+        Ok(())
+    }
+
+    pub fn interface(&self) -> Option<&str> {
+        self.interface.as_deref()
+    }
+
+    pub fn config(&self) -> XdpConfig {
+        self.config
+    }
+
+    /// Replaces the configuration, for example a new clock offset or `enabled` cleared.
+    pub fn set_config(&mut self, config: XdpConfig) -> Result<(), FastPathError> {
+        self.config = config;
+        self.write_config()
+    }
+
+    /// Points the program's clock at packet time: `CLOCK_REALTIME - CLOCK_MONOTONIC` now.
+    pub fn sync_clock(&mut self) -> Result<(), FastPathError> {
+        let mut config = self.config;
+        config.clock_offset_ns = realtime_minus_monotonic_ns();
+        self.set_config(config)
+    }
+
+    fn write_config(&mut self) -> Result<(), FastPathError> {
+        let map = self.ebpf.map_mut(CONFIG_MAP).ok_or_else(|| FastPathError::Map(format!("no map {CONFIG_MAP}")))?;
+        let mut array: Array<_, XdpConfig> = Array::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
+        array.set(0, self.config, 0).map_err(|e| FastPathError::Map(e.to_string()))
+    }
+
+    /// The counters, summed over CPUs.
+    pub fn counters(&self) -> Result<XdpCounters, FastPathError> {
+        let map = self.ebpf.map(COUNTER_MAP).ok_or_else(|| FastPathError::Map(format!("no map {COUNTER_MAP}")))?;
+        let array: PerCpuArray<_, u64> = PerCpuArray::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
+        let mut slots = [0u64; config::COUNTER_SLOTS as usize];
+        for (slot, total) in slots.iter_mut().enumerate() {
+            let values = array.get(&(slot as u32), 0).map_err(|e| FastPathError::Map(e.to_string()))?;
+            *total = values.iter().sum();
+        }
+        Ok(XdpCounters::from_slots(slots))
+    }
+
+    /// Runs the program once on `frame` without an interface (BPF_PROG_TEST_RUN): its verdict and the frame as it
+    /// left the program.
+    pub fn run_on(&self, frame: &[u8]) -> io::Result<(u32, Vec<u8>)> {
+        let program: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| io::Error::other("no XDP program"))?;
+        let mut out = vec![0u8; 4096];
+        let result = program
+            .test_run(TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), ..TestRunOptions::default() })
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        out.truncate(result.data_size_out as usize);
+        Ok((result.return_value, out))
+    }
+}
+
+/// The compiled program, when `build.rs` could compile it.
+fn program_bytes() -> Result<&'static [u8], FastPathError> {
+    #[cfg(synscope_xdp)]
+    {
+        Ok(aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syn_cookie.bpf.o")))
+    }
+    #[cfg(not(synscope_xdp))]
+    {
+        Err(FastPathError::NotBuilt(env!("SYNSCOPE_XDP_MISSING")))
+    }
+}
+
+/// Whether this binary carries the XDP program.
+pub fn built_in() -> bool {
+    program_bytes().is_ok()
+}
+
+/// The verifier's reason: the last non-empty lines of its log before the summary ("processed N insns ...").
+/// `SYNSCOPE_XDP_VERIFIER_LOG=1` prints the whole log.
+fn verifier_verdict(log: &str) -> String {
+    let lines: Vec<&str> =
+        log.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("processed ")).collect();
+    let tail = &lines[lines.len().saturating_sub(2)..];
+    first_line(&tail.join(" / "))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or(text).chars().take(300).collect()
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec.saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec)
+}
+
+/// `CLOCK_REALTIME - CLOCK_MONOTONIC`, read back to back: what turns `bpf_ktime_get_ns()` into the wall-clock
+/// packet time the rings stamp frames with.
+pub fn realtime_minus_monotonic_ns() -> i64 {
+    let monotonic = clock_ns(libc::CLOCK_MONOTONIC);
+    let realtime = clock_ns(libc::CLOCK_REALTIME);
+    realtime - monotonic
+}
