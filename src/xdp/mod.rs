@@ -9,7 +9,7 @@
 //! included, and nothing is left on the interface.
 
 pub mod config;
-pub mod nic_stats;
+pub mod ethtool;
 
 use std::io;
 
@@ -39,10 +39,29 @@ pub enum FastPathError {
     Refused(String),
     #[error("{interface}: already has an XDP program attached; remove it with `ip link set dev {interface} xdp off`")]
     Busy { interface: String },
-    #[error("{interface}: cannot attach the XDP program in driver mode: {reason}")]
-    Attach { interface: String, reason: String },
+    #[error("{interface}: cannot attach the XDP program in {} mode: {reason}", mode.name())]
+    Attach { interface: String, mode: AttachMode, reason: String },
     #[error("the XDP program's maps: {0}")]
     Map(String),
+}
+
+/// Where on the receive path the program runs (`ip link set dev IFACE xdpdrv|xdpgeneric`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// In the driver, before the kernel allocates anything for the frame.
+    Native,
+    /// Generic XDP: after the frame became an skb, on any interface. XDP_TX then transmits through the interface's
+    /// own transmit path.
+    Skb,
+}
+
+impl AttachMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttachMode::Native => "native",
+            AttachMode::Skb => "skb",
+        }
+    }
 }
 
 /// The loaded program, its maps, and where it is attached. Dropping it detaches the program.
@@ -89,20 +108,24 @@ impl FastPath {
         Ok(fast_path)
     }
 
-    /// Attaches the program to `interface` in driver (native) mode. Generic (skb) mode is not tried: it runs after
-    /// the kernel has built an skb for every frame, which is most of what the fast path is there to save.
-    pub fn attach(&mut self, interface: &str) -> Result<(), FastPathError> {
+    /// Attaches the program to `interface`: in the driver (`native`), or in the kernel's receive path once the
+    /// frame is an skb (`skb`, generic XDP).
+    pub fn attach(&mut self, interface: &str, mode: AttachMode) -> Result<(), FastPathError> {
         let program: &mut Xdp = self
             .ebpf
             .program_mut(PROGRAM)
             .and_then(|p| p.try_into().ok())
             .ok_or_else(|| FastPathError::Refused(format!("the object has no XDP program {PROGRAM}")))?;
-        program.attach(interface, XdpMode::Driver).map_err(|e| {
+        let xdp_mode = match mode {
+            AttachMode::Native => XdpMode::Driver,
+            AttachMode::Skb => XdpMode::Skb,
+        };
+        program.attach(interface, xdp_mode).map_err(|e| {
             let text = e.to_string();
             if text.contains("Device or resource busy") || text.contains("EBUSY") {
                 FastPathError::Busy { interface: interface.to_string() }
             } else {
-                FastPathError::Attach { interface: interface.to_string(), reason: first_line(&text) }
+                FastPathError::Attach { interface: interface.to_string(), mode, reason: first_line(&text) }
             }
         })?;
         self.interface = Some(interface.to_string());

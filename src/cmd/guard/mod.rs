@@ -4,6 +4,7 @@
 //! the tables needs no locks. The sockets are in `links`, the loop in `bridge`.
 
 mod bridge;
+mod fast_path;
 mod links;
 mod report;
 
@@ -23,6 +24,7 @@ use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::Mode;
 use crate::time::Duration;
 use bridge::{Board, Served, Snapshot};
+use fast_path::{FastPathArg, FastPathReport, XdpFront, XdpModeArg};
 use links::{DataPath, FanoutGroups, RingDrops, Rings, Sender};
 
 const GUARD_EXAMPLES: &str = "\
@@ -104,6 +106,17 @@ pub struct GuardArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
 
+    /// Where SYNs are answered: `xdp`, by an XDP program on the outside interface, in the driver (cookies mode);
+    /// `packet`, from the packet rings; `auto`, XDP when it loads and attaches, else the rings, with a line saying
+    /// why.
+    #[arg(long, value_enum, value_name = "PATH", default_value_t = FastPathArg::Auto)]
+    pub fast_path: FastPathArg,
+
+    /// Where the XDP program runs: `native`, in the driver; `skb`, generic XDP, on any interface; `auto`, `skb` on
+    /// a veth (whose native XDP_TX needs an XDP program on its peer) and `native` elsewhere.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = XdpModeArg::Auto)]
+    pub xdp_mode: XdpModeArg,
+
     /// Print no per-second line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -128,6 +141,9 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
     let threads = args.threads;
     let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
+    // The XDP program first: attaching it can fail for reasons the user must hear before anything else starts.
+    // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
+    let (mut xdp, why_packet) = fast_path::open(args.fast_path, args.xdp_mode, &config, &key, &args.outside)?;
     // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
     // same order (links.rs).
     let mut groups = FanoutGroups::default();
@@ -152,6 +168,13 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         args.mode.name(),
         if threads > 1 { format!(", {threads} threads") } else { String::new() }
     );
+    match (&xdp, &why_packet) {
+        (Some(front), _) => eprintln!("synscope: fast path: {}", front.describe()),
+        (None, Some(why)) if args.fast_path == FastPathArg::Auto => {
+            eprintln!("synscope: fast path: packet rings ({why})")
+        }
+        _ => {}
+    }
     let deadline = args.duration.map(|d| Instant::now() + StdDuration::from_nanos(d.as_nanos()));
     let started = Instant::now();
     let board: Board = Arc::new(Mutex::new(vec![Snapshot::default(); threads]));
@@ -164,13 +187,18 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
             .context("starting a guard thread")?;
         handles.push(handle);
     }
-    print_lines_until_done(&handles, &board, args.quiet);
+    print_lines_until_done(&handles, &board, args.quiet, xdp.as_mut());
     let mut served = Vec::with_capacity(threads);
     for handle in handles {
         served.push(handle.join().map_err(|_| anyhow::anyhow!("a guard thread failed"))?);
     }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
-    let json = serde_json::to_string_pretty(&final_statistics(&served, seconds)?).context("encoding the statistics")?;
+    let fast_path = match &xdp {
+        Some(front) => front.report(),
+        None => FastPathReport { kind: "packet", why_packet, xdp_mode: None, xdp: None, xdp_tx_errors: None },
+    };
+    let json = serde_json::to_string_pretty(&final_statistics(&served, seconds, &fast_path)?)
+        .context("encoding the statistics")?;
     println!("{json}");
     if let Some(path) = &args.stats_json {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
@@ -178,27 +206,41 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A line a second from the threads' snapshots, until every thread has stopped.
-fn print_lines_until_done(handles: &[std::thread::JoinHandle<Served>], board: &Board, quiet: bool) {
+/// A line a second from the threads' snapshots, until every thread has stopped; meanwhile the XDP program, if
+/// any, is watched every 50 ms and its clock kept on packet time every second.
+fn print_lines_until_done(
+    handles: &[std::thread::JoinHandle<Served>],
+    board: &Board,
+    quiet: bool,
+    mut xdp: Option<&mut XdpFront>,
+) {
     let snapshot = || board.lock().map(|slots| report::merge(&slots)).unwrap_or_default();
     let mut last = snapshot();
+    let mut last_xdp = xdp.as_ref().map(|front| front.counters());
     let mut next_line = Instant::now() + StdDuration::from_secs(1);
     while !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(StdDuration::from_millis(50));
-        if Instant::now() >= next_line {
+        let second_passed = Instant::now() >= next_line;
+        if let Some(front) = xdp.as_deref_mut() {
+            front.watch(second_passed);
+        }
+        if second_passed {
             next_line += StdDuration::from_secs(1);
             let now = snapshot();
+            let now_xdp = xdp.as_ref().map(|front| front.counters());
             if !quiet {
-                report::print_line(&last, &now);
+                let xdp_rate = now_xdp.zip(last_xdp).map(|(now, last)| now.since(&last));
+                report::print_line(&last, &now, xdp_rate.as_ref());
             }
             last = now;
+            last_xdp = now_xdp;
         }
     }
 }
 
 /// The statistics the guard prints at the end: the threads' counters added up, with the run's averages beside
 /// them.
-fn final_statistics(served: &[Served], seconds: f64) -> anyhow::Result<serde_json::Value> {
+fn final_statistics(served: &[Served], seconds: f64, fast_path: &FastPathReport) -> anyhow::Result<serde_json::Value> {
     let threads: Vec<serde_json::Value> = served
         .iter()
         .map(|t| serde_json::to_value(&t.stats))
@@ -235,6 +277,8 @@ fn final_statistics(served: &[Served], seconds: f64) -> anyhow::Result<serde_jso
         // Frames the kernel dropped because a ring was full: SYNs the guard never read, under a flood it cannot
         // keep up with (they are in no other counter).
         object.insert("ring_drops".into(), serde_json::to_value(ring_drops).context("encoding the statistics")?);
+        // Where SYNs were answered; with XDP, the program's own counters (SYN-ACKs it sent are in no other).
+        object.insert("fast_path".into(), serde_json::to_value(fast_path).context("encoding the statistics")?);
     }
     Ok(value)
 }

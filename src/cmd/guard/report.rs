@@ -7,6 +7,7 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::bridge::Snapshot;
+use crate::xdp::XdpCounters;
 
 /// Adds every number in `part` to the number at the same place in `total`; anything else in `total` stays as the
 /// first thread had it (the mode, the policy's state).
@@ -55,7 +56,7 @@ pub fn merge(snapshots: &[Snapshot]) -> Snapshot {
 }
 
 /// One line a second on stderr: rates over the last second, and the tables now.
-pub fn print_line(last: &Snapshot, now: &Snapshot) {
+pub fn print_line(last: &Snapshot, now: &Snapshot, xdp: Option<&XdpCounters>) {
     let number = |snapshot: &Snapshot, path: &[&str]| {
         path.iter().try_fold(&snapshot.stats, |value, key| value.get(key)).and_then(Value::as_u64).unwrap_or(0)
     };
@@ -70,7 +71,7 @@ pub fn print_line(last: &Snapshot, now: &Snapshot) {
     let _ = writeln!(
         stderr,
         "guard: {} SYN/s, {} SYN-ACK/s, in {} pps, out {} pps | half-open {} (peak {}) | proxied {} | cookies ok {} \
-         failed {} expired {} | drops {} | rst sent {}{}{}",
+         failed {} expired {} | drops {} | rst sent {}{}{}{}",
         per_second(&["syns_seen"]),
         per_second(&["synacks_sent"]),
         per_second(&["frames_in"]),
@@ -88,7 +89,8 @@ pub fn print_line(last: &Snapshot, now: &Snapshot) {
         } else {
             String::new()
         },
-        if now.send_errors > 0 { format!(" | send errors {}", now.send_errors) } else { String::new() }
+        if now.send_errors > 0 { format!(" | send errors {}", now.send_errors) } else { String::new() },
+        xdp.map_or(String::new(), |x| format!(" | xdp {} SYN-ACK/s, {} passed/s", x.synacks_sent, x.frames_passed))
     );
 }
 
