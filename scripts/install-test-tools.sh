@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the outside tools the tests compare against or drive: tshark and tcpdump (cross-checks, benchmarks),
 # hping3 (the flood peer), iproute2 (namespaces), python3 (the seed's peers), setpriv from util-linux (running as an
-# unprivileged user), and the DejaVu font (text in the lab's PNG charts). Skips apt when everything is there.
+# unprivileged user), the DejaVu font (text in the lab's PNG charts), clang and libbpf-dev (they build the guard's
+# XDP program; without them synscope builds without it), and iperf3 (the peer of scripts/bench-datapath.sh). Skips
+# apt when everything is there. Run it before the first build: build.rs looks for clang once, and a build made
+# without it stays without XDP until build.rs runs again (`touch build.rs`).
 set -euo pipefail
 
 need=()
@@ -12,9 +15,12 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "install-test-tools: tshark, tcpdump, hping3, iproute2, python3, setpriv and DejaVu are present"
+  echo "install-test-tools: tshark, tcpdump, hping3, iproute2, python3, setpriv, DejaVu, clang, libbpf-dev and iperf3 are present"
   exit 0
 fi
 

@@ -15,10 +15,9 @@ mod common;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::guard_lab::{BIN, Lab, PORT, TRANSCRIPT, flood_pcap, peak_syn_recv, replay};
 use common::netns::have_root;
 use common::process::Running;
 use common::seed::seed_program;
@@ -27,69 +26,18 @@ use common::topology::{SERVER_IP, Topology};
 use synscope::capture::Frame;
 use synscope::capture::Precision;
 use synscope::capture::writer::PcapFileWriter;
-use synscope::synth::rng::XorShift;
 use synscope::time::Timestamp;
 use synscope::wire::LinkType;
 use synscope::wire::craft::{EthernetSpec, IpSpec, TcpSpec, tcp_frame};
 use synscope::wire::segment::TcpFlags;
-
-const BIN: &str = env!("CARGO_BIN_EXE_synscope");
-const PORT: u16 = 9999;
-const TRANSCRIPT: &str = "Welcome!\nHello, Lambda!\nHello, Bond!\nHello, alpha!\n";
-
-/// The topology with the listener in the server namespace and the guard in the gateway.
-struct Lab {
-    topology: Topology,
-    _listener: Running,
-    guard: Option<Running>,
-}
-
-impl Lab {
-    fn start(mode: &str, extra: &[&str]) -> Lab {
-        let topology = Topology::new("gd");
-        let mut listener = Running::spawn({
-            let mut command = topology.server.command(BIN);
-            command.args(["listen", "--tcp", &format!("{SERVER_IP}:{PORT}"), "--backlog", "128"]);
-            command
-        });
-        listener.wait_for_stdout("Waiting for connection");
-        let mut guard = Running::spawn({
-            let mut command = topology.gateway.command(BIN);
-            command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
-            command.args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", mode]).args(extra);
-            command
-        });
-        guard.wait_for_stderr("guarding");
-        Lab { topology, _listener: listener, guard: Some(guard) }
-    }
-
-    /// `synscope connect` from the client namespace; returns its stdout.
-    fn connect(&self) -> String {
-        let out = self
-            .topology
-            .client
-            .command(BIN)
-            .args(["connect", &format!("{SERVER_IP}:{PORT}"), "--timeout", "5s"])
-            .output()
-            .expect("running connect");
-        assert!(out.status.success(), "connect failed: {}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Stops the guard and returns its final JSON statistics.
-    fn stop_guard(&mut self) -> serde_json::Value {
-        let (code, out, err) = self.guard.take().expect("guard running").terminate();
-        assert_eq!(code, Some(0), "guard failed: {err}");
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("guard stats are not JSON ({e}): {out}"))
-    }
-}
 
 #[test]
 fn two_threads_split_the_connections_and_each_is_served_whole() {
     if !have_root("two_threads_split_the_connections_and_each_is_served_whole") {
         return;
     }
-    let mut lab = Lab::start("cookies", &["--threads", "2"]);
+    // The rings' fanout is what is tested: SYNs must reach them, not be answered in XDP (tests/guard_xdp.rs).
+    let mut lab = Lab::start("cookies", &["--threads", "2", "--fast-path", "packet"]);
     // Each session's frames must all reach the thread that holds its state, on both interfaces: a session whose
     // listener SYN-ACK went to the other thread would never be translated, and would fail.
     let out = lab
@@ -235,77 +183,14 @@ fn cookies_mode_translates_a_4mb_echo_with_timestamps_sack_and_window_scaling() 
     );
 }
 
-/// A bounded flood: `syns` spoofed SYNs from random sources in 198.18.0.0/15 (RFC 2544's benchmarking range) and
-/// `acks` spoofed ACKs with random numbers, all at the listener, written as a pcap for `synscope replay`.
-fn flood_pcap(path: &Path, topology: &Topology, syns: usize, acks: usize) {
-    let src_mac = Topology::mac(&topology.client, &topology.client_if);
-    let dst_mac = Topology::mac(&topology.server, &topology.server_if);
-    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    let mut rng = XorShift::new(0x5eed);
-    let mut frame = Vec::new();
-    for i in 0..syns + acks {
-        let source =
-            std::net::Ipv4Addr::new(198, 18 + (rng.next_u32() & 1) as u8, rng.next_u32() as u8, 1 + (i % 250) as u8);
-        let flags = if i < syns { TcpFlags::SYN } else { TcpFlags::ACK };
-        frame.clear();
-        tcp_frame(
-            &mut frame,
-            Some(&EthernetSpec { src: src_mac, dst: dst_mac, vlans: &[] }),
-            &IpSpec { src: source.into(), dst: SERVER_IP.parse().unwrap(), ttl: 64, id: i as u16 },
-            &TcpSpec {
-                src_port: 1024 + (rng.next_u32() % 60000) as u16,
-                dst_port: PORT,
-                seq: rng.next_u32(),
-                ack: if flags == TcpFlags::ACK { rng.next_u32() } else { 0 },
-                flags: TcpFlags(flags),
-                window: 64240,
-                options: &[2, 4, 5, 180],
-                payload: b"",
-            },
-        )
-        .unwrap();
-        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1000);
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: frame.len() as u32, data: &frame }).unwrap();
-    }
-    writer.finish().unwrap();
-}
-
-/// Samples the listener's SYN-RECV count while `during` runs; returns the highest seen.
-fn peak_syn_recv(topology: &Topology, during: impl FnOnce()) -> usize {
-    let done = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicUsize::new(0));
-    std::thread::scope(|scope| {
-        let (done_flag, peak_seen) = (Arc::clone(&done), Arc::clone(&peak));
-        scope.spawn(move || {
-            while !done_flag.load(Ordering::Relaxed) {
-                peak_seen.fetch_max(topology.syn_recv(), Ordering::Relaxed);
-            }
-            peak_seen.fetch_max(topology.syn_recv(), Ordering::Relaxed);
-        });
-        during();
-        std::thread::sleep(Duration::from_millis(300));
-        done.store(true, Ordering::Relaxed);
-    });
-    peak.load(Ordering::Relaxed)
-}
-
-fn replay(topology: &Topology, pcap: &Path) {
-    let out = topology
-        .client
-        .command(BIN)
-        .args(["replay", "--top-speed", "-i", &topology.client_if])
-        .arg(pcap)
-        .output()
-        .expect("running replay");
-    assert!(out.status.success(), "replay failed: {}", stderr(&out));
-}
-
 #[test]
 fn under_a_flood_cookies_mode_keeps_the_queue_empty_and_bad_acks_out() {
     if !have_root("under_a_flood_cookies_mode_keeps_the_queue_empty_and_bad_acks_out") {
         return;
     }
-    let mut lab = Lab::start("cookies", &[]);
+    // The packet path under a flood: SYNs on their own ring. The same flood against the XDP fast path is in
+    // tests/guard_xdp.rs.
+    let mut lab = Lab::start("cookies", &["--fast-path", "packet"]);
     let dir = tempfile::tempdir().unwrap();
     let flood = dir.path().join("flood.pcap");
     flood_pcap(&flood, &lab.topology, 3000, 2000);

@@ -4,7 +4,8 @@
 //!
 //! Each test moves 256 MB from the client to the server and 256 MB back through `synscope guard`, and both ends
 //! check every byte against a SHA-256 of what the other sent:
-//! - in every mode (`off`, `limit`, `cookies`, `auto`);
+//! - in every mode (`off`, `limit`, `cookies`, `auto`), and in `cookies` on both fast paths: SYNs answered by the
+//!   XDP program and SYNs answered from the packet rings;
 //! - with MTU 9000 on every link (frames too long for a ring slot);
 //! - over IPv6;
 //! - VLAN-tagged (the driver takes the tag out; the guard puts it back);
@@ -100,6 +101,8 @@ struct Variant {
     ipv6: bool,
     vlan: Option<u16>,
     client_sysctl: Option<&'static str>,
+    /// `--fast-path`, when not the default (`auto`: XDP in cookies mode where it loads).
+    fast_path: Option<&'static str>,
 }
 
 const CLIENT_V6: &str = "2001:db8:77::1";
@@ -183,6 +186,9 @@ fn transfer(mode: &str, variant: Variant) -> serde_json::Value {
         let mut command = topology.gateway.command(BIN);
         command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
         command.args(["--protect", &protect, "--mode", mode]);
+        if let Some(path) = variant.fast_path {
+            command.args(["--fast-path", path]);
+        }
         command
     });
     guard.wait_for_stderr("guarding");
@@ -218,8 +224,17 @@ fn every_mode_carries_256_mb_each_way_with_default_offloads() {
     if skip("every_mode_carries_256_mb_each_way_with_default_offloads") {
         return;
     }
-    for mode in ["off", "limit", "cookies", "auto"] {
-        let stats = transfer(mode, Variant::default());
+    let runs = [("off", None), ("limit", None), ("cookies", Some("packet")), ("cookies", None), ("auto", None)];
+    for (mode, fast_path) in runs {
+        let stats = transfer(mode, Variant { fast_path, ..Variant::default() });
+        let expected_path =
+            if mode == "cookies" && fast_path.is_none() && synscope::xdp::built_in() { "xdp" } else { "packet" };
+        assert_eq!(stats["fast_path"]["kind"], expected_path, "{mode}: {stats}");
+        if expected_path == "xdp" {
+            // The transfer's SYN was answered in XDP; its client-to-server bytes all crossed the program.
+            assert_eq!(stats["fast_path"]["xdp"]["synacks_sent"], 1, "{stats}");
+            assert_eq!(stats["syns_seen"], 0, "{stats}");
+        }
         // The client's TCP handed the guard super-frames, and they went on as super-frames: segmented by the
         // kernel on egress, not by us, and not cut.
         assert!(stats["data_path"]["super_frames"].as_u64().unwrap() > 100, "{mode}: {stats}");
