@@ -59,6 +59,7 @@ const KNOWN_COLOURS: &[(&str, RGBColor)] = &[
     ("kernel-tuned", RGBColor(0x56, 0xB4, 0xE9)),
     ("guard-limit", RGBColor(0xE6, 0x9F, 0x00)),
     ("guard-cookies", RGBColor(0x00, 0x9E, 0x73)),
+    ("guard-cookies-rings", RGBColor(0xF0, 0xE4, 0x42)),
     ("guard-auto", RGBColor(0xCC, 0x79, 0xA7)),
 ];
 

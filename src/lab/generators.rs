@@ -1,5 +1,5 @@
-//! Our generator against hping3, in the lab's own topology, for the report: each floods for a few seconds, pinned
-//! to the attacker's CPU, and the figure is what arrived (the sink's `rx_packets`), not what each says it sent. The same comparison as `scripts/bench-flood.sh`, link-layer target, made part of every full lab run.
+//! Our generator against hping3, in the lab's own topology, for the report: each floods for a few seconds with one
+//! thread (hping3 has no more), and the figure is what arrived (the sink's `rx_packets`), not what each says it sent. The same comparison as `scripts/bench-flood.sh`, link-layer target, made part of every full lab run.
 //!
 //! The target is the lab's sink ([`super::topology::SINK_IP`]): a veth pair of its own in the client namespace,
 //! whose neighbour entry names a MAC nobody has, so the far end counts each frame and discards it at the IP layer as
@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use super::process::Process;
 use super::topology::{PORT, SINK_IP, Topology, exec};
-use super::trial::attacker_cpus;
 
 /// How long each generator floods.
 pub const SECONDS: u64 = 3;
@@ -60,7 +59,7 @@ pub fn compare(topology: &Topology, binary: &Path, work: &Path) -> anyhow::Resul
 fn arrivals(topology: &Topology, args: &[&str], work: &Path, name: &str) -> anyhow::Result<(f64, f64)> {
     let before = rx_packets(topology)?;
     let started = Instant::now();
-    let mut generator = Process::spawn_on(&topology.client, args, work, name, &attacker_cpus())?;
+    let mut generator = Process::spawn(&topology.client, args, work, name)?;
     generator.wait(Duration::from_secs(SECONDS + 10))?;
     let seconds = started.elapsed().as_secs_f64();
     let arrived = rx_packets(topology)?.saturating_sub(before);

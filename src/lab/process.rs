@@ -18,36 +18,12 @@ pub struct Process {
 
 impl Process {
     /// Starts `args` inside `netns` (with `ip netns exec`, which execs in place: the pid is the program's own).
+    /// Nothing is pinned to a CPU: the lab runs where the scheduler puts it, as a user's machine would (the XDP fast
+    /// path is what keeps the guard's answers off the CPUs it shares with everything else).
     pub fn spawn(netns: &str, args: &[&str], work: &Path, name: &str) -> anyhow::Result<Process> {
-        Process::spawn_on(netns, args, work, name, &[])
-    }
-
-    /// As [`Process::spawn`], pinned to the CPUs given, if any (sched_setaffinity(2) in the child before it
-    /// execs). The lab keeps the flood and the defence on different CPUs, so the attacker cannot win by simply
-    /// taking the defender's processor, which on a small machine says more about the scheduler than the defence.
-    pub fn spawn_on(netns: &str, args: &[&str], work: &Path, name: &str, cpus: &[usize]) -> anyhow::Result<Process> {
-        use std::os::unix::process::CommandExt;
         let stdout = work.join(format!("{name}.out"));
         let stderr = work.join(format!("{name}.err"));
         let mut command = Command::new("ip");
-        if !cpus.is_empty() {
-            // SAFETY: the set is built here, before the fork; the closure only calls async-signal-safe
-            // sched_setaffinity with it.
-            let set = unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                for &cpu in cpus {
-                    libc::CPU_SET(cpu, &mut set);
-                }
-                set
-            };
-            // SAFETY: as above.
-            unsafe {
-                command.pre_exec(move || {
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-                    Ok(())
-                });
-            }
-        }
         let child = command
             .args(["netns", "exec", netns])
             .args(args)
@@ -128,41 +104,20 @@ impl Process {
     }
 }
 
+/// CPU seconds all CPUs have spent in softirq since boot (/proc/stat's `cpu` line, field 7, in clock ticks). The
+/// XDP fast path and the kernel's own SYN cookies do their work there, where no process's CPU time shows it.
+pub fn softirq_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: f64 = line.split_whitespace().nth(7)?.parse().ok()?;
+    // SAFETY: sysconf(3) reads a constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_second > 0).then(|| ticks / per_second as f64)
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Pins the calling thread, and so every thread and process it starts afterwards, to `cpus` (nothing when empty);
-/// dropping the returned value puts the thread's former CPUs back.
-pub fn pin_this_thread(cpus: &[usize]) -> PinnedThread {
-    // SAFETY: sched_getaffinity/sched_setaffinity on the calling thread (pid 0) with sets on this stack.
-    unsafe {
-        let mut before: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        if cpus.is_empty() || libc::sched_getaffinity(0, size, &mut before) != 0 {
-            return PinnedThread { before: None };
-        }
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, size, &set);
-        PinnedThread { before: Some(before) }
-    }
-}
-
-pub struct PinnedThread {
-    before: Option<libc::cpu_set_t>,
-}
-
-impl Drop for PinnedThread {
-    fn drop(&mut self) {
-        if let Some(before) = &self.before {
-            // SAFETY: restores the set read from this same thread.
-            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), before) };
-        }
     }
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::process;
 use super::results::LabResults;
 use super::scenario::Scenario;
 use super::topology::{PORT, Topology};
@@ -31,10 +30,6 @@ pub struct RealConfig {
 const CALIBRATION: Duration = Duration::from_secs(2);
 
 pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<LabResults> {
-    // The guard's CPUs are the guard's alone, as a mitigation box's would be: everything else the lab runs (the
-    // listener, the prober, the capture, the SYN-RECV sampler, and the lab itself) shares the attacker's CPU, as
-    // the rest of the world. Left to the scheduler, they took a tenth of the guard's CPU at the highest rates.
-    let _pinned = process::pin_this_thread(&trial::attacker_cpus());
     let topology = Topology::create().context("building the lab's namespaces")?;
     let mut notes = Vec::new();
     let mut generators = None;

@@ -125,6 +125,12 @@ const GUARD_CPU: Column = Column {
     cell: |t| t.guard_cpu_s.filter(|s| s.is_finite()).map_or("-".into(), |s| format!("{s:.2}")),
 };
 
+const SOFTIRQ_CPU: Column = Column {
+    header: "softirq CPU s",
+    left: false,
+    cell: |t| t.softirq_cpu_s.filter(|s| s.is_finite()).map_or("-".into(), |s| format!("{s:.2}")),
+};
+
 /// The columns this run has data for.
 fn columns(results: &LabResults) -> Vec<&'static Column> {
     let mut cols: Vec<&Column> = ALWAYS.iter().collect();
@@ -139,6 +145,9 @@ fn columns(results: &LabResults) -> Vec<&'static Column> {
     }
     if results.trials.iter().any(|t| t.guard_cpu_s.is_some()) {
         cols.push(&GUARD_CPU);
+    }
+    if results.trials.iter().any(|t| t.softirq_cpu_s.is_some()) {
+        cols.push(&SOFTIRQ_CPU);
     }
     cols
 }
@@ -175,8 +184,14 @@ fn counter(t: &Trial, name: &str) -> String {
 }
 
 /// The guard's SYN-ACKs over the trial's length: its answer rate, the cost side of a defence.
+/// SYN-ACKs the guard sent a second, from its rings and from its XDP program together.
 fn guard_synacks_per_s(t: &Trial) -> String {
-    let sent = t.guard_stats.as_ref().and_then(|g| g.get("synacks_sent")).and_then(serde_json::Value::as_u64);
+    let number = |path: &[&str]| {
+        let stats = t.guard_stats.as_ref()?;
+        path.iter().try_fold(stats, |value, key| value.get(key)).and_then(serde_json::Value::as_u64)
+    };
+    let sent =
+        number(&["synacks_sent"]).map(|rings| rings + number(&["fast_path", "xdp", "synacks_sent"]).unwrap_or(0));
     match sent {
         Some(n) if t.duration_s > 0.0 => whole(n as f64 / t.duration_s),
         _ => "-".into(),
@@ -532,6 +547,7 @@ mod tests {
             ]),
             guard_stats: None,
             guard_cpu_s: None,
+            softirq_cpu_s: None,
             top_speed: false,
             bulk_gbit_per_s: None,
         }

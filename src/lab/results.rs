@@ -34,6 +34,10 @@ pub struct Trial {
     pub guard_stats: Option<serde_json::Value>,
     /// CPU seconds the guard used during the trial.
     pub guard_cpu_s: Option<f64>,
+    /// CPU seconds the whole machine spent in softirq during the trial: the kernel's packet work, where the XDP
+    /// fast path's answers and the kernel's own cookies are. `None` where it was not measured (the simulation).
+    #[serde(default)]
+    pub softirq_cpu_s: Option<f64>,
     /// The attacker went as fast as it could (`max`): the trial the performance goal speaks of.
     #[serde(default)]
     pub top_speed: bool,

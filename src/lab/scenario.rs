@@ -4,7 +4,8 @@
 use crate::netns::Settings;
 
 /// The scenarios, in report order.
-pub const ALL: [&str; 6] = ["none", "kernel-cookies", "kernel-tuned", "guard-limit", "guard-cookies", "guard-auto"];
+pub const ALL: [&str; 7] =
+    ["none", "kernel-cookies", "kernel-tuned", "guard-limit", "guard-cookies", "guard-cookies-rings", "guard-auto"];
 /// `--quick`: the baseline and the two cookie defences, which the CI assertions are about.
 pub const QUICK: [&str; 3] = ["none", "kernel-cookies", "guard-cookies"];
 
@@ -22,6 +23,9 @@ pub struct Scenario {
     pub guard_mode: Option<&'static str>,
     /// Guard flags other than the defaults.
     pub guard_limits: Option<GuardLimits>,
+    /// `synscope guard --fast-path`, when not the default (`auto`: cookies mode answers SYNs in XDP where the
+    /// program loads).
+    pub guard_fast_path: Option<&'static str>,
 }
 
 /// The guard's half-open settings where a scenario needs its own.
@@ -76,6 +80,8 @@ impl Scenario {
             // Behind the guard the kernel has no cookies of its own, so what the guard does is all there is.
             "guard-limit" => (baseline(0), DEFAULT_BACKLOG, Some("limit")),
             "guard-cookies" => (baseline(0), DEFAULT_BACKLOG, Some("cookies")),
+            // The same guard with SYNs answered from its packet rings instead of XDP, to compare the two paths.
+            "guard-cookies-rings" => (baseline(0), DEFAULT_BACKLOG, Some("cookies")),
             "guard-auto" => (baseline(0), DEFAULT_BACKLOG, Some("auto")),
             _ => return None,
         };
@@ -87,7 +93,8 @@ impl Scenario {
             synrecv_timeout_s: 2,
             overflow: "evict-oldest",
         });
-        Some(Scenario { name, sysctls, backlog, guard_mode, guard_limits })
+        let guard_fast_path = (*name == "guard-cookies-rings").then_some("packet");
+        Some(Scenario { name, sysctls, backlog, guard_mode, guard_limits, guard_fast_path })
     }
 
     /// The most SYN-RECV entries the listener can hold: its backlog, capped by somaxconn, and with cookies off by

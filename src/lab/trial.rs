@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::process::Process;
+use super::process::{self, Process};
 use super::results::Trial;
 use super::scenario::Scenario;
 use super::topology::{SERVER_IP, Topology, UPSTREAM_MAC};
@@ -97,11 +97,11 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
             .map(|s| s.to_string())
             .collect();
             args.extend(plan.scenario.guard_limits.map(|l| l.args()).unwrap_or_default());
-            // One guard thread per CPU the attacker does not have.
-            args.extend(["--threads".to_string(), defender_cpus().len().max(1).to_string()]);
+            if let Some(path) = plan.scenario.guard_fast_path {
+                args.extend(["--fast-path".to_string(), path.to_string()]);
+            }
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut guard =
-                Process::spawn_on(&topology.gateway, &args, plan.work, &format!("{name}-guard"), &defender_cpus())?;
+            let mut guard = Process::spawn(&topology.gateway, &args, plan.work, &format!("{name}-guard"))?;
             guard.wait_for("guarding", READY)?;
             Some(guard)
         }
@@ -124,6 +124,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     sniffer.wait_for("listening on", READY)?;
 
     let before = netns::read_counters(&topology.server)?;
+    let softirq_before = process::softirq_seconds();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
     let started = Instant::now();
@@ -155,6 +156,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let syn_recv = sampler.join().unwrap_or_default();
     let after = netns::read_counters(&topology.server)?;
     let guard_cpu_s = guard.as_ref().and_then(Process::cpu_seconds);
+    let softirq_cpu_s = process::softirq_seconds().zip(softirq_before).map(|(after, before)| after - before);
     let guard_stats = match guard.as_mut() {
         Some(guard) => {
             guard.stop()?;
@@ -199,6 +201,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         kernel_counters,
         guard_stats,
         guard_cpu_s,
+        softirq_cpu_s,
         top_speed: plan.rate == Rate::Max,
         bulk_gbit_per_s,
     })
@@ -246,8 +249,10 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
             .map(|s| s.to_string())
             .collect();
             args.extend(["--duration".to_string(), format!("{seconds}s")]);
-            if let Rate::PerSecond(r) = rate {
-                args.extend(["--rate".to_string(), r.to_string()]);
+            match rate {
+                Rate::PerSecond(r) => args.extend(["--rate".to_string(), r.to_string()]),
+                // At top speed the attacker has a thread on each of two CPUs, as many as this project's machine has.
+                Rate::Max => args.extend(["--threads".to_string(), TOP_SPEED_FLOOD_THREADS.to_string()]),
             }
             args
         }
@@ -280,26 +285,11 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
         }
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Process::spawn_on(&topology.client, &args, plan.work, &format!("{name}-flood"), &attacker_cpus())
+    Process::spawn(&topology.client, &args, plan.work, &format!("{name}-flood"))
 }
 
-/// With two or more CPUs the attacker gets CPU 0, and the guard every other CPU, a thread on each (see
-/// [`Process::spawn_on`]). On one CPU neither is pinned.
-pub(super) fn attacker_cpus() -> Vec<usize> {
-    if cpus() >= 2 { vec![0] } else { Vec::new() }
-}
-
-fn defender_cpus() -> Vec<usize> {
-    if cpus() >= 2 { (1..cpus()).collect() } else { Vec::new() }
-}
-
-/// The CPUs online. Not `available_parallelism`, which counts the calling thread's affinity: the lab pins itself
-/// to the attacker's CPU (`real.rs`) and would then see only that one.
-fn cpus() -> usize {
-    // SAFETY: sysconf(3) reads a system value.
-    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(online).unwrap_or(1).max(1)
-}
+/// Flood threads at the attacker's top speed.
+pub const TOP_SPEED_FLOOD_THREADS: usize = 2;
 
 /// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).
 pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {

@@ -65,12 +65,33 @@ pub struct FastPathReport {
     /// Frames the driver failed to send back (XDP_TX).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xdp_tx_errors: Option<u64>,
+    /// With `--xdp-stats`: the program's runs, and the CPU nanoseconds they took in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xdp_runs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xdp_run_ns: Option<u64>,
+}
+
+impl FastPathReport {
+    /// The report of a guard whose SYNs the rings answer, and why.
+    pub fn packet(why: Option<String>) -> FastPathReport {
+        FastPathReport {
+            kind: "packet",
+            why_packet: why,
+            xdp_mode: None,
+            xdp: None,
+            xdp_tx_errors: None,
+            xdp_runs: None,
+            xdp_run_ns: None,
+        }
+    }
 }
 
 /// Sets up the fast path `choice` asks for. `Ok(None)` is the packet path; `why` says why, for the report.
 pub fn open(
     choice: FastPathArg,
     mode: XdpModeArg,
+    time_runs: bool,
     config: &GuardConfig,
     key: &[u8; 32],
     outside: &str,
@@ -95,7 +116,12 @@ pub fn open(
         return Ok((None, Some(why)));
     }
     match attach(config, key, outside, mode) {
-        Ok(front) => Ok((Some(front), None)),
+        Ok(mut front) => {
+            if time_runs {
+                front.path.time_runs()?;
+            }
+            Ok((Some(front), None))
+        }
         Err(e) if choice == FastPathArg::Xdp => Err(anyhow::anyhow!("--fast-path xdp: {e}")),
         Err(e) => Ok((None, Some(e.to_string()))),
     }
@@ -195,6 +221,8 @@ impl XdpFront {
                 .tx_errors
                 .as_ref()
                 .map(|(stats, at_start)| stats.sum().unwrap_or(*at_start).saturating_sub(*at_start)),
+            xdp_runs: self.path.run_time().map(|(runs, _)| runs),
+            xdp_run_ns: self.path.run_time().map(|(_, ns)| ns),
         }
     }
 }

@@ -117,6 +117,11 @@ pub struct GuardArgs {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = XdpModeArg::Auto)]
     pub xdp_mode: XdpModeArg,
 
+    /// Time the XDP program's runs (BPF_ENABLE_STATS while the guard runs, two clock reads a frame): the final
+    /// statistics gain `fast_path.xdp_runs` and `xdp_run_ns`, the program's own CPU time.
+    #[arg(long)]
+    pub xdp_stats: bool,
+
     /// Print no per-second line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -143,7 +148,8 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
     // The XDP program first: attaching it can fail for reasons the user must hear before anything else starts.
     // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
-    let (mut xdp, why_packet) = fast_path::open(args.fast_path, args.xdp_mode, &config, &key, &args.outside)?;
+    let (mut xdp, why_packet) =
+        fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, &config, &key, &args.outside)?;
     // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
     // same order (links.rs).
     let mut groups = FanoutGroups::default();
@@ -195,7 +201,7 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let fast_path = match &xdp {
         Some(front) => front.report(),
-        None => FastPathReport { kind: "packet", why_packet, xdp_mode: None, xdp: None, xdp_tx_errors: None },
+        None => FastPathReport::packet(why_packet),
     };
     let json = serde_json::to_string_pretty(&final_statistics(&served, seconds, &fast_path)?)
         .context("encoding the statistics")?;

@@ -56,6 +56,7 @@ pub fn trial(scenario: &str, rate: u64, duration: Duration, observed: Observed) 
         kernel_counters: observed.counters.entries().iter().map(|&(name, value)| (name.to_string(), value)).collect(),
         guard_stats: observed.guard.and_then(|stats| serde_json::to_value(stats).ok()),
         guard_cpu_s: None,
+        softirq_cpu_s: None,
         // The simulated attacker sends exactly the rate asked: it has no top speed.
         top_speed: false,
         bulk_gbit_per_s: None,

@@ -13,7 +13,7 @@ use crate::lab::scenario as lab;
 use crate::time::Duration;
 
 /// Every scenario, in the order the lab runs them.
-pub const SCENARIOS: [&str; 6] = lab::ALL;
+pub const SCENARIOS: [&str; 7] = lab::ALL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scenario {
