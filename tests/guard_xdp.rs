@@ -2,8 +2,8 @@
 //! at its defaults:
 //!
 //! - the seed's client is served with every SYN answered by the XDP program;
-//! - a crafted flood of SYNs and forged ACKs: the program answers every SYN (the userspace SYN counter stays 0),
-//!   no forged ACK reaches the listener, and a client right after is served;
+//! - a crafted flood of SYNs and forged ACKs: the program answers every SYN (the userspace SYN counter stays 0) and
+//!   drops every forged ACK, and a client right after is served;
 //! - a guard killed with SIGKILL leaves no program on the interface, and a new one attaches cleanly;
 //! - native mode forced on a veth whose peer runs no XDP (where XDP_TX frames are lost) turns itself off at the
 //!   first failure, and the packet rings serve the client;
@@ -89,8 +89,10 @@ fn a_flood_is_answered_entirely_in_xdp_and_no_forged_ack_gets_through() {
     assert_eq!(stats["syns_seen"], 0, "every SYN was answered in XDP, none by the rings: {stats}");
     assert_eq!(xdp["synacks_sent"].as_u64(), Some(syns as u64 + 1), "the flood's SYNs and the client's: {stats}");
     assert_eq!(xdp["errors"], 0, "{stats}");
-    // The forged ACKs went on to userspace, which found no cookie in them: none opened a connection.
-    assert_eq!(stats["cookies_failed"].as_u64(), Some(acks as u64), "{stats}");
+    // The forged ACKs died in XDP, which found no cookie in them; none reached the rings or opened a connection.
+    assert_eq!(xdp["acks_dropped"].as_u64(), Some(acks as u64), "{stats}");
+    assert_eq!(xdp["acks_passed"], 1, "the legitimate client's ACK: {stats}");
+    assert_eq!(stats["cookies_failed"], 0, "{stats}");
     assert_eq!(stats["proxy"]["opened"], 1, "only the legitimate client's connection: {stats}");
 }
 

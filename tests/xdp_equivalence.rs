@@ -1,20 +1,24 @@
 //! One cookie, two implementations: the XDP program (src/xdp/syn_cookie.bpf.c), run on crafted SYNs through
 //! BPF_PROG_TEST_RUN (no interface needed), against the userspace guard (`defense::guard`) given the same SYN, key,
-//! listener and packet time. For every SYN the program answers, the SYN-ACKs must be byte for byte the same; and a
-//! cookie the program issued must open a proxied connection in userspace. Needs root (loading BPF programs).
+//! listener and packet time. For every SYN the program answers, the SYN-ACKs must be byte for byte the same; a
+//! cookie the program issued must open a proxied connection in userspace; and the program must drop exactly the
+//! ACKs whose cookie userspace would refuse. Needs root (loading BPF programs).
 
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use common::netns::have_root;
-use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, Side, Verdict};
+use synscope::defense::SynOptions;
+use synscope::defense::Tuple;
+use synscope::defense::cookie::{CookieCodec, CookieConfig};
+use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, ProxyChange, Side, Verdict};
 use synscope::defense::half_open::HalfOpenConfig;
 use synscope::defense::policy::Mode;
 use synscope::time::{Duration, Timestamp};
 use synscope::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use synscope::wire::segment::TcpFlags;
-use synscope::xdp::{FastPath, XDP_PASS, XDP_TX, XdpConfig};
+use synscope::xdp::{FastPath, XDP_DROP, XDP_PASS, XDP_TX, XdpConfig};
 
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0c];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x05];
@@ -291,10 +295,11 @@ fn what_xdp_leaves_to_userspace_passes_unchanged() {
     .unwrap();
     let mut truncated = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
     truncated.truncate(truncated.len() - 4); // the IP length now runs past the frame
-    let cases: [(&str, Vec<u8>); 7] = [
+    let cases: [(&str, Vec<u8>); 8] = [
         ("SYN-ACK", syn_frame(client, server, 1, TcpFlags::SYN | TcpFlags::ACK, &options, b"")),
         ("SYN+RST", syn_frame(client, server, 1, TcpFlags::SYN | TcpFlags::RST, &options, b"")),
-        ("ACK", syn_frame(client, server, 1, TcpFlags::ACK, &[], b"")),
+        ("RST+ACK", syn_frame(client, server, 1, TcpFlags::RST | TcpFlags::ACK, &[], b"")),
+        ("ACK to another port", syn_frame(client, other_port, 1, TcpFlags::ACK, &[], b"")),
         ("another port", syn_frame(client, other_port, 1, TcpFlags::SYN, &options, b"")),
         ("another host", syn_frame(client, other_host, 1, TcpFlags::SYN, &options, b"")),
         ("VLAN-tagged", tagged),
@@ -305,6 +310,15 @@ fn what_xdp_leaves_to_userspace_passes_unchanged() {
         assert_eq!(action, XDP_PASS, "{what}");
         assert_eq!(&out, frame, "{what} left changed");
     }
+    // A client the proxy holds a connection for: its SYN is the guard's to answer, after it forgets the old one.
+    let held = fast_path.take_held().unwrap();
+    let tuple = Tuple { client, server };
+    let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
+    held.apply(ProxyChange::Held(tuple));
+    assert_eq!(fast_path.run_on(&syn).unwrap(), (XDP_PASS, syn.clone()), "a held client's SYN");
+    held.apply(ProxyChange::Released(tuple));
+    assert_eq!(fast_path.run_on(&syn).unwrap().0, XDP_TX, "the same SYN once the proxy let the client go");
+
     // With the fast path disabled, even a plain SYN passes.
     let mut disabled = fast_path.config();
     disabled.enabled = 0;
@@ -312,6 +326,68 @@ fn what_xdp_leaves_to_userspace_passes_unchanged() {
     let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
     assert_eq!(fast_path.run_on(&syn).unwrap(), (XDP_PASS, syn));
     let counters = fast_path.counters().unwrap();
-    assert_eq!(counters.synacks_sent, 0, "{counters:?}");
-    assert_eq!(counters.syns_passed, 1, "only the truncated SYN is a SYN for us in an unusual shape: {counters:?}");
+    assert_eq!(counters.synacks_sent, 1, "{counters:?}");
+    assert_eq!(counters.syns_passed, 2, "the truncated SYN and the held client's: {counters:?}");
+}
+
+#[test]
+fn xdp_drops_exactly_the_acks_userspace_would_refuse() {
+    let mut rng = Rng(0xacc0_57ed_0000_0001);
+    let Some(mut fast_path) = fast_path(XdpConfig::default()) else { return };
+    let tick = Duration::from_secs(64);
+    let (mut passed, mut dropped) = (0, 0);
+    for case in 0..4000 {
+        let v4 = rng.chance(60);
+        let key: [u8; 32] = std::array::from_fn(|_| rng.next() as u8);
+        let server = SocketAddr::new(random_address(&mut rng, v4), 1 + rng.below(65535) as u16);
+        let client = SocketAddr::new(random_address(&mut rng, v4), rng.below(65536) as u16);
+        let config = guard_config(server, ListenerOptions::default());
+        let codec = CookieCodec::new(key, CookieConfig { tick, ..CookieConfig::default() });
+        let issued_at = Timestamp::from_nanos(978_307_200_000_000_000 + rng.below(3_155_760_000_000_000_000));
+        let client_isn = rng.next() as u32;
+        let syn = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, tsval: None, ecn: false };
+        let issued = codec.issue(issued_at, &Tuple { client, server }, client_isn, &syn);
+        // The ACK: a good one, or one off in its ack or seq, or random, seen up to 5 ticks later.
+        let (mut seq, mut ack) = (client_isn.wrapping_add(1), issued.isn.wrapping_add(1));
+        match rng.below(6) {
+            0 => ack = ack.wrapping_add(1 + rng.below(1 << 20) as u32),
+            1 => seq = seq.wrapping_add(1 + rng.below(8) as u32),
+            2 => (seq, ack) = (rng.next() as u32, rng.next() as u32),
+            _ => {}
+        }
+        let now = issued_at.saturating_add(Duration::from_nanos(rng.below(5 * tick.as_nanos())));
+        let mut frame = Vec::new();
+        craft::tcp_frame(
+            &mut frame,
+            Some(&EthernetSpec { src: CLIENT_MAC, dst: SERVER_MAC, vlans: &[] }),
+            &IpSpec { src: client.ip(), dst: server.ip(), ttl: 64, id: 9 },
+            &TcpSpec {
+                src_port: client.port(),
+                dst_port: server.port(),
+                seq,
+                ack,
+                flags: TcpFlags(TcpFlags::ACK),
+                window: 502,
+                options: &[],
+                payload: b"",
+            },
+        )
+        .unwrap();
+        let mut xdp_config = XdpConfig::for_guard(&config, &key);
+        xdp_config.now_override_ns = now.as_nanos();
+        fast_path.set_config(xdp_config).unwrap();
+        let (action, out) = fast_path.run_on(&frame).unwrap();
+        let userspace = codec.check(now, &Tuple { client, server }, seq, ack, None);
+        let expected = if userspace.is_ok() { XDP_PASS } else { XDP_DROP };
+        assert_eq!(action, expected, "case {case}: {client} -> {server}, seq {seq} ack {ack}: userspace {userspace:?}");
+        if action == XDP_PASS {
+            assert_eq!(out, frame, "a passed ACK is left as it was");
+            passed += 1;
+        } else {
+            dropped += 1;
+        }
+    }
+    assert!(passed > 400 && dropped > 1000, "both verdicts exercised: {passed} passed, {dropped} dropped");
+    let counters = fast_path.counters().unwrap();
+    assert_eq!((counters.acks_passed, counters.acks_dropped), (passed as u64, dropped as u64), "{counters:?}");
 }

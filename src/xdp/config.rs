@@ -3,6 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::defense::Tuple;
+use crate::defense::cookie::CookieConfig;
 use crate::defense::guard::GuardConfig;
 
 /// `struct guard_config`, field for field: `repr(C)` with the padding spelt out, so both compilers lay it out the
@@ -34,7 +36,12 @@ pub struct XdpConfig {
     pub listener_wscale: u8,
     pub listener_sack: u8,
     pub listener_ts: u8,
-    pub pad: [u8; 5],
+    /// A cookie is fresh while fewer ticks than this have begun since it was issued (the codec's `max_age_ticks`).
+    pub max_age_ticks: u8,
+    /// 1: drop ACKs from clients the proxy does not hold whose cookie is not fresh and valid, as the userspace guard
+    /// would in cookies mode, so a forged-ACK flood never reaches the rings.
+    pub drop_bad_acks: u8,
+    pub pad: [u8; 3],
 }
 
 /// `listener_wscale` when the listener does not scale its window.
@@ -67,7 +74,9 @@ impl XdpConfig {
             listener_wscale: listener.wscale.unwrap_or(WSCALE_NONE),
             listener_sack: u8::from(listener.sack_permitted),
             listener_ts: u8::from(listener.timestamps),
-            pad: [0; 5],
+            max_age_ticks: CookieConfig::default().max_age_ticks.min(255) as u8,
+            drop_bad_acks: 1,
+            pad: [0; 3],
         }
     }
 }
@@ -83,6 +92,26 @@ fn address(protect: SocketAddr) -> (u8, [u8; 16]) {
     }
 }
 
+/// `struct held_key`: a client the proxy holds a connection for. The server side is the protected service.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeldKey {
+    /// Network order; an IPv4 address fills the first 4 bytes.
+    pub client: [u8; 16],
+    pub client_port: u16,
+    pub pad: u16,
+}
+
+// SAFETY: repr(C), Copy, integers only, padding explicit.
+unsafe impl aya::Pod for HeldKey {}
+
+impl HeldKey {
+    pub fn of(tuple: &Tuple) -> HeldKey {
+        let (_, client) = address(tuple.client);
+        HeldKey { client, client_port: tuple.client.port(), pad: 0 }
+    }
+}
+
 /// The program's per-CPU counters, summed over CPUs; slots as in `enum counter`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct XdpCounters {
@@ -95,14 +124,25 @@ pub struct XdpCounters {
     pub frames_passed: u64,
     /// SYN-ACKs that could not be written into the frame.
     pub errors: u64,
+    /// ACKs from clients the proxy does not hold that carried no fresh, valid cookie: dropped in XDP.
+    pub acks_dropped: u64,
+    /// Such ACKs whose cookie checked out: passed on to userspace to open the connection.
+    pub acks_passed: u64,
 }
 
 /// Slots of the counter map, in the order of `enum counter`.
-pub const COUNTER_SLOTS: u32 = 4;
+pub const COUNTER_SLOTS: u32 = 6;
 
 impl XdpCounters {
     pub fn from_slots(slots: [u64; COUNTER_SLOTS as usize]) -> XdpCounters {
-        XdpCounters { synacks_sent: slots[0], syns_passed: slots[1], frames_passed: slots[2], errors: slots[3] }
+        XdpCounters {
+            synacks_sent: slots[0],
+            syns_passed: slots[1],
+            frames_passed: slots[2],
+            errors: slots[3],
+            acks_dropped: slots[4],
+            acks_passed: slots[5],
+        }
     }
 
     /// What happened between `earlier` and `self`.
@@ -112,6 +152,8 @@ impl XdpCounters {
             syns_passed: self.syns_passed.saturating_sub(earlier.syns_passed),
             frames_passed: self.frames_passed.saturating_sub(earlier.frames_passed),
             errors: self.errors.saturating_sub(earlier.errors),
+            acks_dropped: self.acks_dropped.saturating_sub(earlier.acks_dropped),
+            acks_passed: self.acks_passed.saturating_sub(earlier.acks_passed),
         }
     }
 }
@@ -119,6 +161,16 @@ impl XdpCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_keys_put_the_client_where_the_program_reads_it() {
+        let tuple = Tuple { client: "192.0.2.10:40000".parse().unwrap(), server: "192.0.2.20:80".parse().unwrap() };
+        let key = HeldKey::of(&tuple);
+        assert_eq!(&key.client[..4], &[192, 0, 2, 10]);
+        assert!(key.client[4..].iter().all(|&b| b == 0));
+        assert_eq!(key.client_port, 40000);
+        assert_eq!(std::mem::size_of::<HeldKey>(), 20);
+    }
 
     #[test]
     fn the_layout_is_the_c_structs() {
@@ -129,5 +181,6 @@ mod tests {
         assert_eq!(std::mem::offset_of!(XdpConfig, port), 72);
         assert_eq!(std::mem::offset_of!(XdpConfig, family), 78);
         assert_eq!(std::mem::offset_of!(XdpConfig, listener_ts), 82);
+        assert_eq!(std::mem::offset_of!(XdpConfig, drop_bad_acks), 84);
     }
 }

@@ -14,14 +14,17 @@ pub mod ethtool;
 use std::io;
 
 use aya::Ebpf;
+
+use crate::defense::guard::ProxyChange;
 use aya::maps::{Array, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 
-pub use config::{XdpConfig, XdpCounters};
+pub use config::{HeldKey, XdpConfig, XdpCounters};
 
 const PROGRAM: &str = "synscope_guard";
 const CONFIG_MAP: &str = "guard_config";
 const COUNTER_MAP: &str = "guard_counters";
+const HELD_MAP: &str = "guard_held";
 
 /// XDP verdicts (`enum xdp_action`, include/uapi/linux/bpf.h).
 pub const XDP_DROP: u32 = 1;
@@ -173,6 +176,14 @@ impl FastPath {
         Ok(XdpCounters::from_slots(slots))
     }
 
+    /// Takes the map of held clients out of the program's object, for the guard's threads to share. The program
+    /// keeps using it; only the handle moves.
+    pub fn take_held(&mut self) -> Result<HeldTuples, FastPathError> {
+        let map = self.ebpf.take_map(HELD_MAP).ok_or_else(|| FastPathError::Map(format!("no map {HELD_MAP}")))?;
+        let map = aya::maps::HashMap::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
+        Ok(HeldTuples { map: std::sync::Mutex::new(map), refused: std::sync::atomic::AtomicU64::new(0) })
+    }
+
     /// Has the kernel time every run of every BPF program (BPF_ENABLE_STATS, Linux 5.8+) until this fast path is
     /// dropped: two clock reads a run, so only when asked. Nothing global is left changed: the timing ends with the
     /// file descriptor.
@@ -205,6 +216,36 @@ impl FastPath {
             .map_err(|e| io::Error::other(e.to_string()))?;
         out.truncate(result.data_size_out as usize);
         Ok((result.return_value, out))
+    }
+}
+
+/// The program's map of clients the proxy holds, shared by the guard's threads: each writes its proxy table's
+/// changes into it (the kernel's map is safe to update from several threads; the lock is for aya's `&mut`).
+pub struct HeldTuples {
+    map: std::sync::Mutex<aya::maps::HashMap<aya::maps::MapData, HeldKey, u8>>,
+    /// Inserts the map refused (full): their SYNs may be answered in XDP while the proxy holds them.
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl HeldTuples {
+    /// Mirrors one change of a proxy table.
+    pub fn apply(&self, change: ProxyChange) {
+        let Ok(mut map) = self.map.lock() else { return };
+        match change {
+            ProxyChange::Held(tuple) => {
+                if map.insert(HeldKey::of(&tuple), 1, 0).is_err() {
+                    self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            // Absent already (held before the mirror started, or refused): nothing to undo.
+            ProxyChange::Released(tuple) => {
+                let _ = map.remove(&HeldKey::of(&tuple));
+            }
+        }
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

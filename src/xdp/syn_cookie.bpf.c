@@ -2,7 +2,8 @@
 //
 // The guard's XDP fast path: a pure SYN (SYN set, ACK and RST clear) to the protected address and port is answered
 // in the driver with the SYN-ACK the guard's userspace path would send, cookie and all, and bounced back out with
-// XDP_TX. Everything else goes on to the guard's packet rings (XDP_PASS).
+// XDP_TX. An ACK to it from a client the proxy does not hold is dropped unless it carries a fresh, valid cookie, as
+// userspace would drop it. Everything else goes on to the guard's packet rings (XDP_PASS).
 //
 // The cookie is the Rust codec's (src/defense/cookie): Linux's layout (net/ipv4/syncookies.c) with SipHash-1-3,
 //
@@ -54,17 +55,21 @@ struct guard_config {
 	__u8 listener_wscale;  // WSCALE_NONE when the listener does not scale
 	__u8 listener_sack;
 	__u8 listener_ts;
-	__u8 pad[5];
+	__u8 max_age_ticks;    // a cookie is fresh while fewer ticks than this have begun since it was issued
+	__u8 drop_bad_acks;    // drop ACKs that complete no cookie (cookies mode: userspace would drop them too)
+	__u8 pad[3];
 };
 _Static_assert(sizeof(struct guard_config) == 88, "struct guard_config must match XdpConfig");
 
 // Counter slots; must match `XdpCounter` in src/xdp/config.rs.
 enum counter {
 	C_SYNACKS = 0,     // SYNs answered with a SYN-ACK here
-	C_SYNS_PASSED = 1, // SYNs to the protected service left to userspace (unusual shape or options)
+	C_SYNS_PASSED = 1, // SYNs to the protected service left to userspace (unusual shape, or a held tuple)
 	C_PASSED = 2,      // every other frame
 	C_ERRORS = 3,      // a SYN-ACK that could not be written (tail adjust or store failed): passed on
-	C_COUNT = 4,
+	C_ACKS_DROPPED = 4, // ACKs from clients the proxy does not hold, with no valid cookie: dropped here
+	C_ACKS_PASSED = 5,  // such ACKs with a valid, fresh cookie: passed on to open the connection
+	C_COUNT = 6,
 };
 
 struct {
@@ -80,6 +85,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } guard_counters SEC(".maps");
+
+// A client the guard's proxy holds a connection for (the server side is always the protected service). A SYN
+// from one is left to userspace, which forgets the old connection before answering: a client that started over on
+// the same port (src/defense/guard/client.rs). The guard writes the map as its proxy table changes; must match
+// `HeldKey` in src/xdp/config.rs.
+struct held_key {
+	__u8 client[16]; // network order; IPv4 in the first 4 bytes
+	__u16 client_port; // host order
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); // the guard's proxy table bound (cmd/guard `max_proxied`); the loader may change it
+	__type(key, struct held_key);
+	__type(value, __u8);
+} guard_held SEC(".maps");
 
 // Room for the frame being written and the options being read: more than the 512-byte BPF stack holds beside the
 // rest.
@@ -205,6 +227,7 @@ struct syn {
 	__u8 client[16], server[16];
 	__u16 client_port;
 	__u32 client_isn;
+	__u32 ack;      // an ACK's acknowledgment number
 	__u16 mss;
 	__u8 has_mss;
 	__u8 wscale;    // WSCALE_NONE: absent
@@ -305,8 +328,8 @@ static __always_inline int same_bytes(const __u8 *a, const __u8 *b, int len)
 
 // ---- the cookie (src/defense/cookie/mod.rs `issue`) ----
 
-static __always_inline __u32 cookie(const struct guard_config *cfg, const struct syn *syn, int v4, __u64 now_ns,
-				    __u32 index)
+// H0(tuple): hides the counter and the client's ISN (mac.rs `Secret::h0`).
+static __always_inline __u64 cookie_h0(const struct guard_config *cfg, const struct syn *syn, int v4)
 {
 	struct sip s;
 	__u32 ports = (__u32)syn->client_port | ((__u32)cfg->port << 16);
@@ -325,12 +348,42 @@ static __always_inline __u32 cookie(const struct guard_config *cfg, const struct
 		sip_block(&s, load_be64(syn->server));
 		h0 = sip_finish(&s, 36, ports);
 	}
-	__u32 counter = now_ns / cfg->tick_ns;
+	return h0;
+}
+
+// H1(H0, counter): the MAC over the tuple's digest and the counter (mac.rs `Secret::h1`).
+static __always_inline __u32 cookie_h1(const struct guard_config *cfg, __u64 h0, __u32 counter)
+{
+	struct sip s;
 	sip_init(&s, cfg->key[2], cfg->key[3]);
 	sip_block(&s, h0);
-	__u32 h1 = sip_finish(&s, 12, counter);
-	__u32 mac = (h1 + index) & COOKIE_MASK;
+	return sip_finish(&s, 12, counter);
+}
+
+static __always_inline __u32 cookie(const struct guard_config *cfg, const struct syn *syn, int v4, __u64 now_ns,
+				    __u32 index)
+{
+	__u64 h0 = cookie_h0(cfg, syn, v4);
+	__u32 counter = now_ns / cfg->tick_ns;
+	__u32 mac = (cookie_h1(cfg, h0, counter) + index) & COOKIE_MASK;
 	return (__u32)h0 + syn->client_isn + (counter << COOKIE_BITS) + mac;
+}
+
+// Whether an ACK (its sequence number in `client_isn`, its acknowledgment number in `ack`) carries a fresh cookie of
+// ours: src/defense/cookie/mod.rs `check` under the one secret the guard holds, without the TSecr test, which
+// userspace makes when it opens the connection (Linux check_tcp_syn_cookie).
+static __always_inline int cookie_is_fresh(const struct guard_config *cfg, const struct syn *ack, int v4, __u64 now_ns)
+{
+	__u32 cookie = ack->ack - 1;
+	__u32 client_isn = ack->client_isn - 1;
+	__u64 h0 = cookie_h0(cfg, ack, v4);
+	__u32 rest = cookie - (__u32)h0 - client_isn;
+	__u64 now_counter = now_ns / cfg->tick_ns;
+	__u32 age = ((__u32)now_counter - (rest >> COOKIE_BITS)) & 0xFF;
+	if (age >= cfg->max_age_ticks || now_counter < age)
+		return 0;
+	__u32 index = (rest - cookie_h1(cfg, h0, (__u32)(now_counter - age))) & COOKIE_MASK;
+	return index < 4;
 }
 
 // Our TSval: the millisecond clock with the options in its low 6 bits, moved back one step when that would put it
@@ -383,9 +436,10 @@ static __always_inline __u32 write_options(__u8 *out, __u16 mss, __u8 sack, __u8
 }
 
 enum shape {
-	NOT_OURS,   // not a SYN to the protected service: passed
-	UNUSUAL,    // a SYN to it in a shape left to userspace: passed
-	ANSWERABLE, // answered here
+	NOT_OURS,   // not a SYN or cookie ACK to the protected service: passed
+	UNUSUAL,    // a SYN to it in a shape left to userspace, or from a client the proxy holds: passed
+	ANSWERABLE, // a SYN answered here
+	COOKIE_ACK, // an ACK from a client the proxy does not hold: its cookie is checked here
 };
 
 // Reads the SYN into `syn` and says whether this program answers it. `v4` says which family it is.
@@ -433,13 +487,27 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 	}
 	__u16 dst_port = ((__u16)tcp[2] << 8) | tcp[3];
 	__u8 flags = tcp[13];
-	// SYN set, ACK and RST clear, as the userspace guard tells a SYN (client.rs).
-	if (dst_port != cfg->port || (flags & 0x02) == 0 || (flags & 0x14) != 0)
+	// SYN set, ACK and RST clear, as the userspace guard tells a SYN; ACK set, SYN and RST clear, as it tells the
+	// ACK that may complete a cookie handshake (client.rs).
+	int is_syn = (flags & 0x02) && !(flags & 0x14);
+	int is_ack = (flags & 0x10) && !(flags & 0x06);
+	if (dst_port != cfg->port || (!is_syn && !(is_ack && cfg->drop_bad_acks)))
 		return NOT_OURS;
 	__u32 header_len = (tcp[12] >> 4) * 4;
 	__u32 tcp_offset = (void *)tcp - data;
+	struct held_key held = {};
+	__builtin_memcpy(held.client, syn->client, 16);
+	held.client_port = ((__u16)tcp[0] << 8) | tcp[1];
+	if (bpf_map_lookup_elem(&guard_held, &held))
+		return is_syn ? UNUSUAL : NOT_OURS;
 	if (header_len < TCP_LEN || end > frame_len || tcp_offset + header_len > end)
-		return UNUSUAL;
+		return is_syn ? UNUSUAL : NOT_OURS;
+	if (is_ack) {
+		syn->client_port = held.client_port;
+		syn->client_isn = load_be32(tcp + 4);
+		syn->ack = load_be32(tcp + 8);
+		return COOKIE_ACK;
+	}
 	__builtin_memcpy(syn->client_mac, eth + 6, 6);
 	__builtin_memcpy(syn->server_mac, eth, 6);
 	syn->client_port = ((__u16)tcp[0] << 8) | tcp[1];
@@ -476,11 +544,20 @@ int synscope_guard(struct xdp_md *ctx)
 	struct syn syn = {};
 	int v4 = 0;
 	enum shape shape = read_syn(ctx, cfg, &syn, &v4, scratch->opts);
-	if (shape != ANSWERABLE) {
+	if (shape == NOT_OURS || shape == UNUSUAL) {
 		count(shape == UNUSUAL ? C_SYNS_PASSED : C_PASSED);
 		return XDP_PASS;
 	}
 	__u64 now_ns = cfg->now_override_ns ? cfg->now_override_ns : bpf_ktime_get_ns() + cfg->clock_offset_ns;
+	if (shape == COOKIE_ACK) {
+		// A forged-ACK flood dies here; a valid cookie goes on to userspace, which opens the connection.
+		if (cookie_is_fresh(cfg, &syn, v4, now_ns)) {
+			count(C_ACKS_PASSED);
+			return XDP_PASS;
+		}
+		count(C_ACKS_DROPPED);
+		return XDP_DROP;
+	}
 
 	// A client without timestamps cannot get its window scale or SACK back from a cookie, so they are not offered
 	// (client.rs `answer_with_cookie`, Linux tcp_clear_options).

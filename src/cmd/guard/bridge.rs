@@ -13,6 +13,7 @@ use crate::capture::live::frame_ring::{FrameRing, SlotFrame};
 use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
 use crate::time::Timestamp;
 use crate::wire::vnet::VnetHeader;
+use crate::xdp::HeldTuples;
 
 /// Frames taken from one ring before looking at the others.
 const BURST: usize = 512;
@@ -50,6 +51,7 @@ pub fn serve(
     stop: &AtomicBool,
     deadline: Option<Instant>,
     (board, slot): (&Board, usize),
+    held: Option<&HeldTuples>,
 ) -> Served {
     let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16) };
     let mut next_post = Instant::now();
@@ -60,6 +62,12 @@ pub fn serve(
         busy += work.pump(guard, senders, &mut rings.inside, Side::Inside);
         busy += work.pump(guard, senders, &mut rings.outside_syns, Side::Outside);
         guard.poll_timers(now(), &mut work.outbox);
+        if let Some(held) = held {
+            // The XDP program must leave SYNs from the clients the proxy holds to this thread (`xdp::HeldTuples`).
+            for change in guard.drain_proxy_changes() {
+                held.apply(change);
+            }
+        }
         work.send_outbox(senders);
         for sender in senders.iter_mut() {
             sender.flush();

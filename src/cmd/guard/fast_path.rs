@@ -5,7 +5,9 @@
 //! - `packet`: the rings only, as before the fast path existed.
 //! - `auto` (the default): XDP when it loads and attaches, otherwise the rings, with one line saying why.
 //!
-//! The program answers SYNs with cookies only, so it runs in `--mode cookies`. While it runs, the guard watches the
+//! The program answers SYNs with cookies only, so it runs in `--mode cookies`. It also drops ACKs that carry no
+//! valid cookie from clients the proxy does not hold; the threads keep that set in the program's map
+//! (`xdp::HeldTuples`). While it runs, the guard watches the
 //! driver's XDP_TX failure counter (`ethtool -S`): a veth whose peer is not in NAPI mode (GRO off and no XDP program
 //! of its own, veth's default) drops every frame XDP bounces back. The first failure turns the program's SYN
 //! answering off, and SYNs go to the rings from then on, with one line saying so.
@@ -16,7 +18,7 @@ use crate::cli::UsageError;
 use crate::defense::guard::GuardConfig;
 use crate::defense::policy::Mode;
 use crate::xdp::ethtool::{NicStats, driver_name};
-use crate::xdp::{AttachMode, FastPath, FastPathError, XdpConfig, XdpCounters};
+use crate::xdp::{AttachMode, FastPath, FastPathError, HeldTuples, XdpConfig, XdpCounters};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FastPathArg {
@@ -70,6 +72,9 @@ pub struct FastPathReport {
     pub xdp_runs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xdp_run_ns: Option<u64>,
+    /// Clients the proxy held that the program's map had no room for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_refused: Option<u64>,
 }
 
 impl FastPathReport {
@@ -83,6 +88,7 @@ impl FastPathReport {
             xdp_tx_errors: None,
             xdp_runs: None,
             xdp_run_ns: None,
+            held_refused: None,
         }
     }
 }
@@ -211,7 +217,12 @@ impl XdpFront {
         }
     }
 
-    pub fn report(&self) -> FastPathReport {
+    /// The map of clients the proxy holds, for the threads to keep current.
+    pub fn take_held(&mut self) -> Result<HeldTuples, FastPathError> {
+        self.path.take_held()
+    }
+
+    pub fn report(&self, held_refused: u64) -> FastPathReport {
         FastPathReport {
             kind: "xdp",
             why_packet: self.turned_off.clone(),
@@ -223,6 +234,7 @@ impl XdpFront {
                 .map(|(stats, at_start)| stats.sum().unwrap_or(*at_start).saturating_sub(*at_start)),
             xdp_runs: self.path.run_time().map(|(runs, _)| runs),
             xdp_run_ns: self.path.run_time().map(|(_, ns)| ns),
+            held_refused: Some(held_refused),
         }
     }
 }

@@ -150,6 +150,11 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
     let (mut xdp, why_packet) =
         fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, &config, &key, &args.outside)?;
+    // Which clients the proxy holds, mirrored into the program's map by every thread.
+    let held = match xdp.as_mut() {
+        Some(front) => Some(Arc::new(front.take_held()?)),
+        None => None,
+    };
     // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
     // same order (links.rs).
     let mut groups = FanoutGroups::default();
@@ -157,7 +162,11 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     for _ in 0..threads {
         let rings = Rings::open(&args.outside, &args.inside, (threads > 1).then_some(&mut groups))?;
         let senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
-        workers.push((Guard::new(share_of(&config, threads), key), rings, senders));
+        let mut guard = Guard::new(share_of(&config, threads), key);
+        if held.is_some() {
+            guard.record_proxy_changes();
+        }
+        workers.push((guard, rings, senders));
     }
     for (_, rings, _) in &workers {
         rings.start()?;
@@ -186,10 +195,12 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let board: Board = Arc::new(Mutex::new(vec![Snapshot::default(); threads]));
     let mut handles = Vec::with_capacity(threads);
     for (index, (mut guard, mut rings, mut senders)) in workers.into_iter().enumerate() {
-        let (stop, board) = (Arc::clone(&stop), Arc::clone(&board));
+        let (stop, board, held) = (Arc::clone(&stop), Arc::clone(&board), held.clone());
         let handle = std::thread::Builder::new()
             .name(format!("guard-{index}"))
-            .spawn(move || bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, (&board, index)))
+            .spawn(move || {
+                bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, (&board, index), held.as_deref())
+            })
             .context("starting a guard thread")?;
         handles.push(handle);
     }
@@ -200,7 +211,7 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
     let fast_path = match &xdp {
-        Some(front) => front.report(),
+        Some(front) => front.report(held.as_ref().map_or(0, |h| h.refused())),
         None => FastPathReport::packet(why_packet),
     };
     let json = serde_json::to_string_pretty(&final_statistics(&served, seconds, &fast_path)?)

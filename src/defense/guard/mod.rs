@@ -29,6 +29,7 @@ use serde::Serialize;
 use super::cookie::CookieCodec;
 use super::half_open::{HalfOpen, HalfOpenStats, HalfOpenTable, TimerEvent};
 use super::policy::{Mode, Policy, PolicyConfig, PolicyStats};
+pub use super::proxy::ProxyChange;
 use super::proxy::{ProxyStats, ProxyTable};
 use super::rate_limit::SourceRateLimiter;
 use super::{SynOptions, Tuple};
@@ -217,6 +218,18 @@ impl Guard {
 
     pub fn half_open_now(&self) -> usize {
         self.half_open.len()
+    }
+
+    /// From now on, note every connection the proxy opens or lets go, for [`Guard::drain_proxy_changes`]: what an
+    /// edge that answers SYNs elsewhere (the XDP fast path) needs to leave a tuple the proxy holds to the guard,
+    /// which forgets the old connection first (a client that started over, `client.rs`).
+    pub fn record_proxy_changes(&mut self) {
+        self.proxy.record_changes();
+    }
+
+    /// The proxy's changes since the last call, oldest first.
+    pub fn drain_proxy_changes(&mut self) -> impl Iterator<Item = ProxyChange> + '_ {
+        self.proxy.drain_changes()
     }
 
     /// One frame in from `side`. It may be rewritten in place; frames the guard crafts go to `out`. A GSO

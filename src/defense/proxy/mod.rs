@@ -62,9 +62,19 @@ pub struct ProxyStats {
     pub peak: u64,
 }
 
+/// A tuple that entered or left the table, for an edge that mirrors the table elsewhere (the XDP fast path keeps
+/// its SYN answers off tuples the proxy holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyChange {
+    Held(Tuple),
+    Released(Tuple),
+}
+
 /// Proxied connections, bounded.
 pub struct ProxyTable {
     entries: HashMap<Tuple, ProxyEntry>,
+    /// Changes not yet taken by [`ProxyTable::drain_changes`], when [`ProxyTable::record_changes`] asked for them.
+    changes: Option<Vec<ProxyChange>>,
     max_entries: usize,
     idle_timeout: Duration,
     /// A SYN-SENT entry whose listener never answers is dropped after this long.
@@ -80,6 +90,7 @@ impl ProxyTable {
     pub fn new(max_entries: usize, idle_timeout: Duration, syn_sent_timeout: Duration) -> ProxyTable {
         ProxyTable {
             entries: HashMap::with_capacity(max_entries.min(1 << 16)),
+            changes: None,
             max_entries,
             idle_timeout,
             syn_sent_timeout,
@@ -104,6 +115,23 @@ impl ProxyTable {
         self.entries.get_mut(tuple)
     }
 
+    /// From now on, note every tuple that enters or leaves the table, for [`ProxyTable::drain_changes`]. The
+    /// caller must drain them as it goes: they are kept until then.
+    pub fn record_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes since the last call, oldest first.
+    pub fn drain_changes(&mut self) -> impl Iterator<Item = ProxyChange> + '_ {
+        self.changes.iter_mut().flat_map(|changes| changes.drain(..))
+    }
+
+    fn note(&mut self, change: ProxyChange) {
+        if let Some(changes) = self.changes.as_mut() {
+            changes.push(change);
+        }
+    }
+
     /// Step 2: a valid ACK. Returns false (and counts it) when the table is full; a new SYN for a tuple already
     /// here replaces it (the client started over).
     pub fn open(&mut self, now: Timestamp, tuple: Tuple, handshake: ClientHandshake) -> bool {
@@ -114,6 +142,7 @@ impl ProxyTable {
         let entry =
             ProxyEntry { state: ProxyState::SynSent(handshake), last_seen: now, client_fin: false, server_fin: false };
         self.entries.insert(tuple, entry);
+        self.note(ProxyChange::Held(tuple));
         self.stats.opened += 1;
         self.stats.peak = self.stats.peak.max(self.entries.len() as u64);
         true
@@ -160,6 +189,7 @@ impl ProxyTable {
     pub fn close_if_done(&mut self, tuple: &Tuple) {
         if self.entries.get(tuple).is_some_and(|e| e.client_fin && e.server_fin) {
             self.entries.remove(tuple);
+            self.note(ProxyChange::Released(*tuple));
             self.stats.closed += 1;
         }
     }
@@ -167,6 +197,7 @@ impl ProxyTable {
     /// A RST from either side ends the entry.
     pub fn reset(&mut self, tuple: &Tuple) -> Option<ProxyEntry> {
         let entry = self.entries.remove(tuple)?;
+        self.note(ProxyChange::Released(*tuple));
         self.stats.reset += 1;
         Some(entry)
     }
@@ -179,9 +210,14 @@ impl ProxyTable {
         self.next_sweep = now.saturating_add(SWEEP_EVERY);
         let (idle, syn_sent) = (self.idle_timeout, self.syn_sent_timeout);
         let before = self.entries.len();
-        self.entries.retain(|_, e| {
+        let changes = &mut self.changes;
+        self.entries.retain(|tuple, e| {
             let limit = if matches!(e.state, ProxyState::SynSent(_)) { syn_sent } else { idle };
-            now.saturating_since(e.last_seen) < limit
+            let keep = now.saturating_since(e.last_seen) < limit;
+            if let (false, Some(changes)) = (keep, changes.as_mut()) {
+                changes.push(ProxyChange::Released(*tuple));
+            }
+            keep
         });
         self.stats.idle_expired += (before - self.entries.len()) as u64;
     }
@@ -190,6 +226,34 @@ impl ProxyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_changes_follow_every_way_in_and_out() {
+        let mut table = ProxyTable::new(8, Duration::from_secs(10), Duration::from_secs(5));
+        let now = Timestamp::from_nanos(1_000_000_000);
+        table.open(now, tuple(1), handshake());
+        assert_eq!(table.drain_changes().count(), 0, "nothing is noted until asked");
+        table.record_changes();
+        for port in 2..=4 {
+            table.open(now, tuple(port), handshake());
+        }
+        table.reset(&tuple(2));
+        table.saw(now, &tuple(3), true, true);
+        table.saw(now, &tuple(3), false, true);
+        table.close_if_done(&tuple(3));
+        table.expire(now.saturating_add(Duration::from_secs(6)));
+        let changes: Vec<ProxyChange> = table.drain_changes().collect();
+        let mut released: Vec<u16> = changes
+            .iter()
+            .filter_map(|c| if let ProxyChange::Released(t) = c { Some(t.client.port()) } else { None })
+            .collect();
+        released.sort_unstable();
+        assert_eq!(&changes[..3], &[2, 3, 4].map(|p| ProxyChange::Held(tuple(p))));
+        // Reset, closed, and the two SYN-SENT entries (1 and 4) that timed out.
+        assert_eq!(released, [1, 2, 3, 4]);
+        assert!(table.is_empty());
+        assert_eq!(table.drain_changes().count(), 0, "drained");
+    }
 
     fn tuple(port: u16) -> Tuple {
         Tuple { client: format!("10.0.0.1:{port}").parse().unwrap(), server: "10.0.0.2:80".parse().unwrap() }
