@@ -121,6 +121,8 @@ pub fn open(
         }
         return Ok((None, Some(why)));
     }
+    // An interface that is not there gets the error every command gives for one, not an attach failure.
+    crate::capture::interfaces::find(outside)?;
     match attach(config, key, outside, mode) {
         Ok(mut front) => {
             if time_runs {
