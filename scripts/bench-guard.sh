@@ -150,14 +150,16 @@ after=$(counter TcpExtSyncookiesSent)
 echo "kernel-syncookies=2 ${kernel_sent:-0} - $((after - before)) 0 $((soft1 - soft0))" >>"$TMP/rows"
 
 # The table: rates per second of flood, CPU in seconds, and SYN-ACKs per CPU-second of the answerer: the guard
-# process plus the softirq time the run took beyond delivering the flood (the baseline's softirq per SYN times the
-# SYNs sent); for XDP also per second of the program's own run time.
+# process plus the softirq time the run took beyond carrying its frames, both ways: the baseline's softirq per
+# frame, times the SYNs sent and the SYN-ACKs that crossed back to the client namespace (a frame across a veth into
+# a namespace that discards it, the same trip either way; on a NIC it would be the wire's). For XDP also per second
+# of the program's own run time.
 awk -v s="$SECONDS_PER_RUN" -v hz="$TICKS" '
     BEGIN { printf "%-22s %12s %12s %12s %10s %10s %12s %16s %16s\n", "answering", "SYNs sent/s", "SYNs seen/s",
         "SYN-ACKs/s", "guard CPU s", "softirq s", "program CPU s", "SYN-ACK/CPU-s", "SYN-ACK/prog-s" }
     $1 == "delivery-only" { delivery = ($2 > 0) ? $6 / $2 : 0 }
     {
-        cpu = ($5 + $6 - delivery * $2) / hz
+        cpu = ($5 + $6 - delivery * ($2 + $4)) / hz
         seen = ($3 == "-") ? "-" : sprintf("%.0f", $3 / s)
         prog = ($7 == "") ? "-" : sprintf("%.2f", $7 / 1e9)
         per_prog = ($7 == "" || $7 == 0) ? "-" : sprintf("%.0f", $4 / ($7 / 1e9))
