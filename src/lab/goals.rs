@@ -43,11 +43,20 @@ fn guard_sentence(t: &Trial) -> String {
         verdict(t.success_ratio >= GUARD_GOAL)
     );
     let stats = t.guard_stats.as_ref();
-    let synacks = stats.and_then(|s| s["synacks_sent"].as_u64());
+    let rings = stats.and_then(|s| s["synacks_sent"].as_u64());
+    let xdp = stats.and_then(|s| s["fast_path"]["xdp"]["synacks_sent"].as_u64());
     let unread = stats.and_then(|s| s["ring_drops"]["outside_syns"].as_u64());
-    if let (Some(synacks), Some(unread)) = (synacks, unread) {
+    if let (Some(rings), Some(unread)) = (rings, unread) {
         let seconds = t.duration_s.max(1e-9);
+        let synacks = rings + xdp.unwrap_or(0);
         sentence.push_str(&format!(". It answered {:.0} SYN/s", synacks as f64 / seconds));
+        if xdp.is_some_and(|x| x > 0) {
+            sentence.push_str(&format!(
+                " ({:.0} of them in its XDP program, {:.0} from its rings)",
+                xdp.unwrap_or(0) as f64 / seconds,
+                rings as f64 / seconds
+            ));
+        }
         if unread == 0 {
             sentence.push_str(", and its ring of SYNs never overflowed");
         } else {
@@ -115,5 +124,18 @@ mod tests {
         let line = &goals(&results)[0];
         assert!(line.contains("100.0%") && line.contains("goal ≥99.9%: met"), "{line}");
         assert!(line.ends_with("answered 500000 SYN/s, and its ring of SYNs never overflowed."), "{line}");
+    }
+
+    #[test]
+    fn answers_from_the_xdp_program_count_with_the_rings() {
+        let mut trial = guard_trial(true, 1000);
+        trial.guard_stats = Some(serde_json::json!({
+            "synacks_sent": 10,
+            "ring_drops": {"outside_syns": 0},
+            "fast_path": {"xdp": {"synacks_sent": 9_999_990}}
+        }));
+        let results = LabResults { trials: vec![trial], ..LabResults::default() };
+        let line = &goals(&results)[0];
+        assert!(line.contains("answered 1000000 SYN/s (999999 of them in its XDP program, 1 from its rings)"), "{line}");
     }
 }
