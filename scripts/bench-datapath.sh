@@ -7,7 +7,8 @@
 #   - connection setup: `synscope connect --count` at its top rate (unpaced, 50 at a time) against
 #     `synscope listen`, median sessions per second.
 #
-# through: a kernel bridge in the gateway; `synscope guard --mode off`; `synscope guard --mode cookies`. It prints
+# through: a kernel bridge in the gateway; `synscope guard --mode off`; `synscope guard --mode cookies`, with its
+# SYNs answered by the XDP fast path (the default) and from its packet rings (`--fast-path packet`). It prints
 # each figure with its ratio to the bridge's, and the goals of issue 11: cookies >= 0.5x the bridge's bulk rate, off
 # >= 0.8x, and cookies' setup rate >= 0.7x.
 #
@@ -83,10 +84,13 @@ sleep 0.5
 
 # 2 and 3. The guard, whose protected port is the bulk one (so cookies mode proxies the transfer) in the bulk runs,
 # and the listener's for the setup runs.
+# PATH is off, cookies (SYNs answered by the XDP fast path where it loads, the guard's default) or cookies-rings
+# (`--fast-path packet`).
 guard_run() {
-    local mode=$1 port=$2
+    local path=$1 port=$2 mode=${1%-rings} extra=()
+    [[ $path == *-rings ]] && extra=(--fast-path packet)
     ip netns exec "$G" "$BIN" guard -q --outside sbd-out --inside sbd-in --protect "$SERVER:$port" --mode "$mode" \
-        >"$TMP/guard-$mode-$port.json" 2>"$TMP/guard.err" &
+        "${extra[@]}" >"$TMP/guard-$path-$port.json" 2>"$TMP/guard.err" &
     GUARD=$!
     for _ in $(seq 100); do grep -q guarding "$TMP/guard.err" 2>/dev/null && break; sleep 0.05; done
 }
@@ -94,13 +98,13 @@ guard_stop() {
     kill -INT "$GUARD"
     wait "$GUARD" || true
 }
-for mode in off cookies; do
-    guard_run "$mode" "$BULK_PORT"
-    UP[$mode]=$(bulk)
-    DOWN[$mode]=$(bulk -R)
+for path in off cookies cookies-rings; do
+    guard_run "$path" "$BULK_PORT"
+    UP[$path]=$(bulk)
+    DOWN[$path]=$(bulk -R)
     guard_stop
-    guard_run "$mode" "$SETUP_PORT"
-    SETUP[$mode]=$(setup)
+    guard_run "$path" "$SETUP_PORT"
+    SETUP[$path]=$(setup)
     guard_stop
 done
 
@@ -109,9 +113,13 @@ echo
 echo "bulk throughput (iperf3, ${SECONDS_PER_RUN} s, median of $RUNS) and connection setup (synscope connect," \
     "$SESSIONS sessions, 50 at a time, median of $RUNS), default offloads:"
 printf '%-26s %12s %8s %12s %8s %14s %8s\n' "through" "up Gbit/s" "ratio" "down Gbit/s" "ratio" "sessions/s" "ratio"
-for path in bridge off cookies; do
-    name=$path
-    [[ $path == bridge ]] && name="kernel bridge" || name="guard --mode $path"
+for path in bridge off cookies cookies-rings; do
+    case $path in
+        bridge) name="kernel bridge" ;;
+        cookies) name="guard --mode cookies (XDP)" ;;
+        cookies-rings) name="guard cookies, rings" ;;
+        *) name="guard --mode $path" ;;
+    esac
     printf '%-26s %12s %8s %12s %8s %14s %8s\n' "$name" "${UP[$path]}" "$(ratio "${UP[$path]}" "${UP[bridge]}")" \
         "${DOWN[$path]}" "$(ratio "${DOWN[$path]}" "${DOWN[bridge]}")" "${SETUP[$path]}" \
         "$(ratio "${SETUP[$path]}" "${SETUP[bridge]}")"
@@ -127,3 +135,6 @@ goal "cookies bulk (down) vs the bridge" "${DOWN[cookies]}" "${DOWN[bridge]}" 0.
 goal "off bulk (up) vs the bridge" "${UP[off]}" "${UP[bridge]}" 0.8
 goal "off bulk (down) vs the bridge" "${DOWN[off]}" "${DOWN[bridge]}" 0.8
 goal "cookies connection setup vs the bridge" "${SETUP[cookies]}" "${SETUP[bridge]}" 0.7
+goal "cookies (rings) bulk (up) vs the bridge" "${UP[cookies-rings]}" "${UP[bridge]}" 0.5
+goal "cookies (rings) bulk (down) vs the bridge" "${DOWN[cookies-rings]}" "${DOWN[bridge]}" 0.5
+goal "cookies (rings) connection setup vs the bridge" "${SETUP[cookies-rings]}" "${SETUP[bridge]}" 0.7

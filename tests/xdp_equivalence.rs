@@ -72,6 +72,19 @@ fn guard_config(protect: SocketAddr, listener: ListenerOptions) -> GuardConfig {
 /// missing, padding with NOPs or EOL, unknown kinds, SACK blocks, out-of-range shifts, and now and then a malformed
 /// option that ends the list. At most 40 bytes.
 fn random_options(rng: &mut Rng) -> Vec<u8> {
+    // The layouts the program reads in place: Linux's 20 bytes (any shift, TSval and TSecr), and MSS alone.
+    match rng.below(10) {
+        0 | 1 => {
+            let shift = if rng.chance(80) { rng.below(15) as u8 } else { rng.below(256) as u8 };
+            let mss = if rng.chance(50) { 1460 } else { rng.below(65536) as u16 };
+            return craft::linux_syn_options(mss, rng.next() as u32, rng.next() as u32, shift).to_vec();
+        }
+        2 => {
+            let mss = rng.below(65536) as u16;
+            return vec![2, 4, (mss >> 8) as u8, mss as u8];
+        }
+        _ => {}
+    }
     let mut items: Vec<Vec<u8>> = Vec::new();
     if rng.chance(85) {
         let mss = match rng.below(4) {

@@ -136,6 +136,9 @@ mod tests {
         }));
         let results = LabResults { trials: vec![trial], ..LabResults::default() };
         let line = &goals(&results)[0];
-        assert!(line.contains("answered 1000000 SYN/s (999999 of them in its XDP program, 1 from its rings)"), "{line}");
+        assert!(
+            line.contains("answered 1000000 SYN/s (999999 of them in its XDP program, 1 from its rings)"),
+            "{line}"
+        );
     }
 }

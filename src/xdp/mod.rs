@@ -202,6 +202,26 @@ impl FastPath {
         Some((info.run_count(), info.run_time().as_nanos() as u64))
     }
 
+    /// Runs the program `repeat` times on `frame` (BPF_PROG_TEST_RUN); the mean nanoseconds per run, as the
+    /// kernel measured them.
+    pub fn time_on(&self, frame: &[u8], repeat: u32) -> io::Result<u64> {
+        let program: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| io::Error::other("no XDP program"))?;
+        let mut out = vec![0u8; 4096];
+        let result = program
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                repeat,
+                ..TestRunOptions::default()
+            })
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(result.duration.as_nanos() as u64)
+    }
+
     /// Runs the program once on `frame` without an interface (BPF_PROG_TEST_RUN): its verdict and the frame as it
     /// left the program.
     pub fn run_on(&self, frame: &[u8]) -> io::Result<(u32, Vec<u8>)> {

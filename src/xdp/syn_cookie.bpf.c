@@ -300,8 +300,33 @@ static long option_step(__u64 step, void *ctx)
 	return 0;
 }
 
-static __always_inline void parse_options(__u32 len, struct syn *syn)
+// The two layouts nearly every SYN has, read in place: MSS alone (4 bytes; floods, hping3 with options, many
+// embedded stacks), and Linux's 20 bytes, MSS, SACK-permitted, timestamps, NOP, window scale
+// (tcp_options_write). They read as the general walk would read them; anything else takes the walk.
+static __always_inline int parse_common_options(const __u8 *opts, __u32 len, struct syn *syn)
 {
+	if (len == 4 && opts[0] == 2 && opts[1] == 4) {
+		syn->mss = ((__u16)opts[2] << 8) | opts[3];
+		syn->has_mss = 1;
+		return 1;
+	}
+	if (len == 20 && opts[0] == 2 && opts[1] == 4 && opts[4] == 4 && opts[5] == 2 && opts[6] == 8 &&
+	    opts[7] == 10 && opts[16] == 1 && opts[17] == 3 && opts[18] == 3) {
+		syn->mss = ((__u16)opts[2] << 8) | opts[3];
+		syn->has_mss = 1;
+		syn->sack = 1;
+		syn->has_ts = 1;
+		syn->tsval = load_be32(opts + 8);
+		syn->wscale = opts[19] > MAX_WSCALE ? MAX_WSCALE : opts[19];
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void parse_options(const __u8 *opts, __u32 len, struct syn *syn)
+{
+	if (parse_common_options(opts, len, syn))
+		return;
 	struct option_walk walk = {.syn = syn, .len = len, .i = 0};
 	// Each step takes at least one byte, so MAX_OPTIONS steps always reach the end.
 	bpf_loop(MAX_OPTIONS, option_step, &walk, 0);
@@ -522,7 +547,7 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 			return UNUSUAL;
 		if (bpf_xdp_load_bytes(ctx, tcp_offset + TCP_LEN, opts, options_len) != 0)
 			return UNUSUAL;
-		parse_options(options_len, syn);
+		parse_options(opts, options_len, syn);
 	}
 	return ANSWERABLE;
 }
