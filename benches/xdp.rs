@@ -84,7 +84,7 @@ fn main() {
         let guard = config(server);
         let mut xdp_config = XdpConfig::for_guard(&guard, &KEY);
         xdp_config.now_override_ns = now.as_nanos();
-        let fast_path = FastPath::load(xdp_config).unwrap_or_else(|e| panic!("loading the program: {e}"));
+        let fast_path = FastPath::load(xdp_config, 1024).unwrap_or_else(|e| panic!("loading the program: {e}"));
         let codec = CookieCodec::new(KEY, CookieConfig { tick: guard.cookie_tick, ..CookieConfig::default() });
         let syn_options =
             SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, tsval: Some(1), ecn: false };

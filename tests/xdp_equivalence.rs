@@ -34,7 +34,7 @@ fn fast_path(config: XdpConfig) -> Option<FastPath> {
         eprintln!("SKIPPED: synscope was built without XDP support (install clang and libbpf-dev)");
         return None;
     }
-    Some(FastPath::load(config).unwrap_or_else(|e| panic!("loading the XDP program: {e}")))
+    Some(FastPath::load(config, 1024).unwrap_or_else(|e| panic!("loading the XDP program: {e}")))
 }
 
 struct Rng(u64);
@@ -213,7 +213,12 @@ fn xdp_and_userspace_answer_random_syns_with_the_same_bytes() {
         }
         let options = random_options(&mut rng);
         let payload: &[u8] = if rng.chance(3) { b"data in a SYN" } else { b"" };
-        let frame = syn_frame(client, server, rng.next() as u32, flags, &options, payload);
+        let mut frame = syn_frame(client, server, rng.next() as u32, flags, &options, payload);
+        if rng.chance(10) {
+            // Ethernet padding after the IP packet (a short frame brought up to 60 bytes, or a driver's trailer):
+            // not part of the segment, for either path.
+            frame.extend(std::iter::repeat_n(0xEEu8, 1 + rng.below(20) as usize));
+        }
 
         let mut xdp_config = XdpConfig::for_guard(&config, &key);
         xdp_config.now_override_ns = now.as_nanos();
@@ -308,7 +313,17 @@ fn what_xdp_leaves_to_userspace_passes_unchanged() {
     .unwrap();
     let mut truncated = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
     truncated.truncate(truncated.len() - 4); // the IP length now runs past the frame
-    let cases: [(&str, Vec<u8>); 8] = [
+    // IPv4 with a 4-byte option (IHL 6): a NOP NOP NOP EOL list inserted after the fixed header, lengths fixed up.
+    let mut ip_options = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
+    ip_options.splice(34..34, [1u8, 1, 1, 0]);
+    ip_options[14] = 0x46;
+    let total = u16::from_be_bytes([ip_options[16], ip_options[17]]) + 4;
+    ip_options[16..18].copy_from_slice(&total.to_be_bytes());
+    ip_options[24..26].copy_from_slice(&[0, 0]);
+    let header_sum = synscope::wire::checksum::checksum(0, &ip_options[14..38]);
+    ip_options[24..26].copy_from_slice(&header_sum.to_be_bytes());
+    let cases: [(&str, Vec<u8>); 9] = [
+        ("IPv4 with options", ip_options),
         ("SYN-ACK", syn_frame(client, server, 1, TcpFlags::SYN | TcpFlags::ACK, &options, b"")),
         ("SYN+RST", syn_frame(client, server, 1, TcpFlags::SYN | TcpFlags::RST, &options, b"")),
         ("RST+ACK", syn_frame(client, server, 1, TcpFlags::RST | TcpFlags::ACK, &[], b"")),
@@ -369,6 +384,17 @@ fn xdp_drops_exactly_the_acks_userspace_would_refuse() {
             _ => {}
         }
         let now = issued_at.saturating_add(Duration::from_nanos(rng.below(5 * tick.as_nanos())));
+        // Most ACKs are bare; some carry the first data, a FIN, or the timestamps option (whose TSecr the program
+        // leaves to userspace).
+        let (flags, payload): (u16, &[u8]) = match rng.below(10) {
+            0 => (TcpFlags::ACK | TcpFlags::PSH, b"GET / HTTP/1.1\r\n\r\n"),
+            1 => (TcpFlags::ACK | TcpFlags::FIN, b""),
+            _ => (TcpFlags::ACK, b""),
+        };
+        let mut ts_option = vec![1, 1, 8, 10];
+        ts_option.extend_from_slice(&(rng.next() as u32).to_be_bytes());
+        ts_option.extend_from_slice(&(rng.next() as u32).to_be_bytes());
+        let options: &[u8] = if rng.chance(50) { &ts_option } else { &[] };
         let mut frame = Vec::new();
         craft::tcp_frame(
             &mut frame,
@@ -379,10 +405,10 @@ fn xdp_drops_exactly_the_acks_userspace_would_refuse() {
                 dst_port: server.port(),
                 seq,
                 ack,
-                flags: TcpFlags(TcpFlags::ACK),
+                flags: TcpFlags(flags),
                 window: 502,
-                options: &[],
-                payload: b"",
+                options,
+                payload,
             },
         )
         .unwrap();

@@ -117,8 +117,9 @@ impl HeldKey {
 pub struct XdpCounters {
     /// SYNs answered in XDP with a SYN-ACK (`XDP_TX`).
     pub synacks_sent: u64,
-    /// SYNs for the protected service in a shape left to the rings (IP options, extension headers, VLAN tags,
-    /// options that do not fit).
+    /// SYNs for the protected service left to the rings once the program had read their TCP header: lengths that
+    /// do not add up, options it could not read, or a client the proxy holds. (A SYN the program cannot read that
+    /// far, VLAN-tagged, with IP options or IPv6 extension headers, counts in `frames_passed`.)
     pub syns_passed: u64,
     /// Every other frame, passed on to the rings.
     pub frames_passed: u64,

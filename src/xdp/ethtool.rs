@@ -18,19 +18,19 @@ const ETH_GSTRING_LEN: usize = 32;
 /// More statistics than any driver has: a bound on what a reply may ask us to allocate.
 const MAX_STATS: usize = 65_536;
 /// Room beyond the count last read, in case the driver grows between two calls.
-const STATS_SLACK: usize = 256;
+const SLACK: usize = 256;
 
 /// The name of `interface`'s driver, as `ethtool -i` prints it ("veth", "mlx5_core", ...).
 pub fn driver_name(interface: &str) -> io::Result<String> {
     let ethtool = Ethtool::open(interface)?;
     // struct ethtool_drvinfo: u32 cmd, then driver[32], version[32], fw_version[32], bus_info[32],
     // erom_version[32], reserved2[12], and five u32 counts: 196 bytes.
-    let mut buffer = [0u32; 49];
-    buffer[0] = ETHTOOL_GDRVINFO;
-    ethtool.ioctl(buffer.as_mut_ptr().cast())?;
-    let bytes: Vec<u8> = buffer[1..9].iter().flat_map(|w| w.to_ne_bytes()).collect();
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+    let mut buffer = Aligned::new(196);
+    buffer.put_u32(0, ETHTOOL_GDRVINFO);
+    ethtool.ioctl(buffer.as_mut_ptr())?;
+    let driver = &buffer.bytes()[4..36];
+    let end = driver.iter().position(|&b| b == 0).unwrap_or(driver.len());
+    Ok(String::from_utf8_lossy(&driver[..end]).into_owned())
 }
 
 /// An ioctl socket and the name it asks about.
@@ -70,6 +70,7 @@ impl Ethtool {
 /// The statistics of one interface whose names match, read again on each [`NicStats::sum`].
 pub struct NicStats {
     ethtool: Ethtool,
+    needle: String,
     count: usize,
     /// Indexes of the statistics to add up.
     picked: Vec<usize>,
@@ -87,11 +88,17 @@ impl NicStats {
     /// gives an empty set, which always sums to zero.
     pub fn matching(interface: &str, needle: &str) -> io::Result<NicStats> {
         let ethtool = Ethtool::open(interface)?;
-        let mut stats = NicStats { ethtool, count: 0, picked: Vec::new() };
-        stats.count = stats.stat_count()?;
-        let names = stats.names()?;
-        stats.picked = names.iter().enumerate().filter(|(_, n)| n.contains(needle)).map(|(i, _)| i).collect();
+        let mut stats = NicStats { ethtool, needle: needle.to_string(), count: 0, picked: Vec::new() };
+        stats.pick()?;
         Ok(stats)
+    }
+
+    /// Reads the names again and picks the matching ones.
+    fn pick(&mut self) -> io::Result<()> {
+        self.count = self.stat_count()?;
+        let names = self.names()?;
+        self.picked = names.iter().enumerate().filter(|(_, n)| n.contains(&self.needle)).map(|(i, _)| i).collect();
+        Ok(())
     }
 
     /// How many statistics matched.
@@ -103,35 +110,38 @@ impl NicStats {
         self.picked.is_empty()
     }
 
-    /// The matching statistics added up, now.
-    pub fn sum(&self) -> io::Result<u64> {
+    /// The matching statistics added up, now. A driver whose count of statistics changed (veth's grows with its
+    /// queues) has its names read again first, so the sum is of the statistics named, wherever they moved.
+    pub fn sum(&mut self) -> io::Result<u64> {
+        if self.stat_count()? != self.count {
+            self.pick()?;
+        }
         if self.picked.is_empty() {
             return Ok(0);
         }
-        // The kernel writes as many statistics as the driver has now, without looking at how many the caller made
-        // room for (net/ethtool/ioctl.c `ethtool_get_stats`), and a driver's count can change with its queues.
-        // Room for the count as read just now, and slack beyond it.
-        let count = self.stat_count()?.max(self.count);
-        // struct ethtool_stats { u32 cmd; u32 n_stats; u64 data[]; }
-        let mut buffer = vec![0u64; 1 + count + STATS_SLACK];
-        buffer[0] = u64::from(ETHTOOL_GSTATS) | (count as u64) << 32;
-        self.ethtool.ioctl(buffer.as_mut_ptr().cast())?;
-        Ok(self.picked.iter().filter_map(|&i| buffer.get(1 + i)).sum())
+        // struct ethtool_stats { u32 cmd; u32 n_stats; u64 data[]; }. The kernel writes as many statistics as the
+        // driver has at that moment, whatever room the caller made (net/ethtool/ioctl.c `ethtool_get_stats`), so
+        // there is slack beyond the count just read, and only the `n_stats` it wrote back is believed.
+        let mut buffer = Aligned::new(8 + (self.count + SLACK) * 8);
+        buffer.put_u32(0, ETHTOOL_GSTATS);
+        buffer.put_u32(4, self.count as u32);
+        self.ethtool.ioctl(buffer.as_mut_ptr())?;
+        let written = (buffer.u32_at(4) as usize).min(self.count + SLACK);
+        Ok(self.picked.iter().filter(|&&i| i < written).map(|&i| buffer.u64_at(8 + i * 8)).sum())
     }
 
     fn stat_count(&self) -> io::Result<usize> {
-        // struct ethtool_sset_info { u32 cmd; u32 reserved; u64 sset_mask; u32 data[1]; }
-        let mut buffer = [0u32; 6];
-        buffer[0] = ETHTOOL_GSSET_INFO;
-        buffer[2] = 1 << ETH_SS_STATS;
-        match self.ethtool.ioctl(buffer.as_mut_ptr().cast()) {
+        // struct ethtool_sset_info { u32 cmd; u32 reserved; u64 sset_mask; u32 data[]; }: one set asked, one count.
+        let mut buffer = Aligned::new(24);
+        buffer.put_u32(0, ETHTOOL_GSSET_INFO);
+        buffer.put_u64(8, 1 << ETH_SS_STATS);
+        match self.ethtool.ioctl(buffer.as_mut_ptr()) {
             Ok(()) => {}
             // A driver without statistics (loopback, dummy) answers EOPNOTSUPP.
             Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Ok(0),
             Err(e) => return Err(e),
         }
-        let mask = u64::from(buffer[2]) | u64::from(buffer[3]) << 32;
-        let count = if mask & (1 << ETH_SS_STATS) != 0 { buffer[4] as usize } else { 0 };
+        let count = if buffer.u64_at(8) & (1 << ETH_SS_STATS) != 0 { buffer.u32_at(16) as usize } else { 0 };
         if count > MAX_STATS {
             return Err(io::Error::other(format!("the driver reports {count} statistics")));
         }
@@ -142,20 +152,62 @@ impl NicStats {
         if self.count == 0 {
             return Ok(Vec::new());
         }
-        // struct ethtool_gstrings { u32 cmd; u32 string_set; u32 len; u8 data[]; }, kept u32-aligned.
-        let mut buffer = vec![0u32; 3 + self.count * ETH_GSTRING_LEN / 4];
-        buffer[0] = ETHTOOL_GSTRINGS;
-        buffer[1] = ETH_SS_STATS;
-        buffer[2] = self.count as u32;
-        self.ethtool.ioctl(buffer.as_mut_ptr().cast())?;
-        let bytes: Vec<u8> = buffer[3..].iter().flat_map(|w| w.to_ne_bytes()).collect();
-        Ok(bytes
+        // struct ethtool_gstrings { u32 cmd; u32 string_set; u32 len; u8 data[]; }. As with the statistics, the
+        // kernel writes as many names as the driver has now: slack, and only the `len` it wrote back is read.
+        let room = self.count + SLACK;
+        let mut buffer = Aligned::new(12 + room * ETH_GSTRING_LEN);
+        buffer.put_u32(0, ETHTOOL_GSTRINGS);
+        buffer.put_u32(4, ETH_SS_STATS);
+        buffer.put_u32(8, self.count as u32);
+        self.ethtool.ioctl(buffer.as_mut_ptr())?;
+        let written = (buffer.u32_at(8) as usize).min(room);
+        Ok(buffer.bytes()[12..12 + written * ETH_GSTRING_LEN]
             .chunks_exact(ETH_GSTRING_LEN)
             .map(|raw| {
                 let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
                 String::from_utf8_lossy(&raw[..end]).into_owned()
             })
             .collect())
+    }
+}
+
+/// A zeroed, 8-byte-aligned buffer for an ethtool request, with its fields read and written in native byte order
+/// at byte offsets, as the kernel's structs lay them out.
+struct Aligned(Vec<u64>);
+
+impl Aligned {
+    fn new(bytes: usize) -> Aligned {
+        Aligned(vec![0; bytes.div_ceil(8)])
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: any u64 is 8 valid bytes; the slice covers exactly the vector's elements.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.0.len() * 8) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`; any byte pattern is a valid u64.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast(), self.0.len() * 8) }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut libc::c_void {
+        self.0.as_mut_ptr().cast()
+    }
+
+    fn put_u32(&mut self, at: usize, value: u32) {
+        self.bytes_mut()[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    fn put_u64(&mut self, at: usize, value: u64) {
+        self.bytes_mut()[at..at + 8].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        u32::from_ne_bytes(self.bytes()[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    fn u64_at(&self, at: usize) -> u64 {
+        u64::from_ne_bytes(self.bytes()[at..at + 8].try_into().expect("8 bytes"))
     }
 }
 
@@ -166,7 +218,7 @@ mod tests {
     #[test]
     fn loopback_keeps_no_driver_statistics_and_sums_to_zero() {
         // Loopback has no ETH_SS_STATS set; the reader says so with an empty set rather than an error.
-        let Ok(stats) = NicStats::matching("lo", "xdp_tx_errors") else { return };
+        let Ok(mut stats) = NicStats::matching("lo", "xdp_tx_errors") else { return };
         assert!(stats.is_empty());
         assert_eq!(stats.sum().unwrap(), 0);
     }

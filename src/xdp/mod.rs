@@ -77,17 +77,20 @@ pub struct FastPath {
 }
 
 impl FastPath {
-    /// Loads the program (verified by the kernel) and writes `config` into its map; not attached yet.
-    pub fn load(config: XdpConfig) -> Result<FastPath, FastPathError> {
+    /// Loads the program (verified by the kernel) and writes `config` into its map; not attached yet. The map of
+    /// held clients gets room for `held_capacity` of them: every proxy table's bound together.
+    pub fn load(config: XdpConfig, held_capacity: u32) -> Result<FastPath, FastPathError> {
         let bytes = program_bytes()?;
-        let mut ebpf = Ebpf::load(bytes).map_err(|e| match e {
-            aya::EbpfError::MapError(aya::maps::MapError::CreateError { io_error, .. })
-                if io_error.raw_os_error() == Some(libc::EPERM) =>
-            {
-                FastPathError::NotPermitted
-            }
-            other => FastPathError::Refused(first_line(&other.to_string())),
-        })?;
+        let mut ebpf = aya::EbpfLoader::new().map_max_entries(HELD_MAP, held_capacity.max(1)).load(bytes).map_err(
+            |e| match e {
+                aya::EbpfError::MapError(aya::maps::MapError::CreateError { io_error, .. })
+                    if io_error.raw_os_error() == Some(libc::EPERM) =>
+                {
+                    FastPathError::NotPermitted
+                }
+                other => FastPathError::Refused(first_line(&other.to_string())),
+            },
+        )?;
         let program: &mut Xdp = ebpf
             .program_mut(PROGRAM)
             .ok_or_else(|| FastPathError::Refused(format!("the object has no program {PROGRAM}")))?
@@ -151,10 +154,18 @@ impl FastPath {
         self.write_config()
     }
 
-    /// Points the program's clock at packet time: `CLOCK_REALTIME - CLOCK_MONOTONIC` now.
+    /// Points the program's clock at packet time: `CLOCK_REALTIME - CLOCK_MONOTONIC` now. The map's value is
+    /// rewritten only when the offset moved by a millisecond or more (the wall clock was stepped or slewed that
+    /// far): an array map's update is a plain copy into the value the program reads, so a run that reads it
+    /// mid-copy may see a mix of the old and new offset. Rewriting it rarely keeps that rare, and its worst case is
+    /// one SYN-ACK whose cookie counter is off, which its client's ACK then fails, and the client retries.
     pub fn sync_clock(&mut self) -> Result<(), FastPathError> {
+        let offset = realtime_minus_monotonic_ns();
+        if self.config.clock_offset_ns != 0 && (offset - self.config.clock_offset_ns).abs() < 1_000_000 {
+            return Ok(());
+        }
         let mut config = self.config;
-        config.clock_offset_ns = realtime_minus_monotonic_ns();
+        config.clock_offset_ns = offset;
         self.set_config(config)
     }
 
@@ -243,7 +254,8 @@ impl FastPath {
 /// changes into it (the kernel's map is safe to update from several threads; the lock is for aya's `&mut`).
 pub struct HeldTuples {
     map: std::sync::Mutex<aya::maps::HashMap<aya::maps::MapData, HeldKey, u8>>,
-    /// Inserts the map refused (full): their SYNs may be answered in XDP while the proxy holds them.
+    /// Inserts the map refused (full): those clients' SYNs would be answered in XDP and their segments checked as
+    /// cookie ACKs, so the guard stops the ACK checks at the first refusal (`cmd/guard/fast_path.rs`).
     refused: std::sync::atomic::AtomicU64,
 }
 

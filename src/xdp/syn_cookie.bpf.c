@@ -64,9 +64,11 @@ _Static_assert(sizeof(struct guard_config) == 88, "struct guard_config must matc
 // Counter slots; must match `XdpCounter` in src/xdp/config.rs.
 enum counter {
 	C_SYNACKS = 0,     // SYNs answered with a SYN-ACK here
-	C_SYNS_PASSED = 1, // SYNs to the protected service left to userspace (unusual shape, or a held tuple)
+	C_SYNS_PASSED = 1, // SYNs to the protected service left to userspace: lengths that do not add up, options that
+	                   // could not be read, or a client the proxy holds (other shapes count as C_PASSED)
 	C_PASSED = 2,      // every other frame
-	C_ERRORS = 3,      // a SYN-ACK that could not be written (tail adjust or store failed): passed on
+	C_ERRORS = 3,      // a SYN-ACK that could not be written: passed on if resizing the frame failed, dropped if the
+	                   // store into the resized frame did
 	C_ACKS_DROPPED = 4, // ACKs from clients the proxy does not hold, with no valid cookie: dropped here
 	C_ACKS_PASSED = 5,  // such ACKs with a valid, fresh cookie: passed on to open the connection
 	C_COUNT = 6,
@@ -95,6 +97,7 @@ struct held_key {
 	__u16 client_port; // host order
 	__u16 pad;
 };
+_Static_assert(sizeof(struct held_key) == 20, "struct held_key must match HeldKey");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -584,10 +587,11 @@ int synscope_guard(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 
-	// A client without timestamps cannot get its window scale or SACK back from a cookie, so they are not offered
-	// (client.rs `answer_with_cookie`, Linux tcp_clear_options).
-	__u8 wscale = syn.has_ts ? syn.wscale : WSCALE_NONE;
-	__u8 sack = syn.has_ts ? syn.sack : 0;
+	// Window scale and SACK come back from a cookie only through the TSecr the client echoes, so without
+	// timestamps on both sides they are not offered (client.rs `answer_with_cookie`, Linux tcp_clear_options).
+	__u8 echoed = syn.has_ts && cfg->listener_ts;
+	__u8 wscale = echoed ? syn.wscale : WSCALE_NONE;
+	__u8 sack = echoed ? syn.sack : 0;
 	__u32 index = mss_index(v4, syn.has_mss, syn.mss);
 	__u32 isn = cookie(cfg, &syn, v4, now_ns, index);
 	__u32 tsval = cookie_tsval(now_ns, &syn, wscale, sack);

@@ -53,7 +53,7 @@ pub fn serve(
     (board, slot): (&Board, usize),
     held: Option<&HeldTuples>,
 ) -> Served {
-    let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16) };
+    let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16), held };
     let mut next_post = Instant::now();
     let mut ring_drops = RingDrops::default();
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
@@ -62,12 +62,7 @@ pub fn serve(
         busy += work.pump(guard, senders, &mut rings.inside, Side::Inside);
         busy += work.pump(guard, senders, &mut rings.outside_syns, Side::Outside);
         guard.poll_timers(now(), &mut work.outbox);
-        if let Some(held) = held {
-            // The XDP program must leave SYNs from the clients the proxy holds to this thread (`xdp::HeldTuples`).
-            for change in guard.drain_proxy_changes() {
-                held.apply(change);
-            }
-        }
+        mirror_proxy(work.held, guard);
         work.send_outbox(senders);
         for sender in senders.iter_mut() {
             sender.flush();
@@ -104,13 +99,14 @@ fn post(guard: &Guard, ring_drops: &RingDrops, senders: &Senders, board: &Board,
     }
 }
 
-/// Buffers reused for every frame.
-struct Work {
+/// Buffers reused for every frame, and where the proxy's changes are mirrored.
+struct Work<'h> {
     outbox: Outbox,
     frame: Vec<u8>,
+    held: Option<&'h HeldTuples>,
 }
 
-impl Work {
+impl Work<'_> {
     /// Up to a burst of frames from one ring through the guard; returns how many there were.
     fn pump(&mut self, guard: &mut Guard, senders: &mut Senders, ring: &mut FrameRing, side: Side) -> usize {
         ring.drain(BURST, |received| {
@@ -138,7 +134,9 @@ impl Work {
                 }
                 None => (received.data, received.vnet),
             };
-            if guard.handle(ts, side, frame, checksum, &mut self.outbox) == Verdict::Forward {
+            let verdict = guard.handle(ts, side, frame, checksum, &mut self.outbox);
+            mirror_proxy(self.held, guard);
+            if verdict == Verdict::Forward {
                 senders[index_of(side.other())].push_with(frame, vnet);
             }
             self.send_outbox(senders);
@@ -150,6 +148,17 @@ impl Work {
             senders[index_of(to)].push(crafted);
         }
         self.outbox.clear();
+    }
+}
+
+/// The XDP program must leave the clients the proxy holds to this thread (`xdp::HeldTuples`): their segments pass,
+/// and a SYN from one comes here. Called after every frame, before anything it produced is sent: the listener's
+/// SYN-ACK, and the client's segments after it, must find the client in the map.
+fn mirror_proxy(held: Option<&HeldTuples>, guard: &mut Guard) {
+    if let Some(held) = held {
+        for change in guard.drain_proxy_changes() {
+            held.apply(change);
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! of its own, veth's default) drops every frame XDP bounces back. The first failure turns the program's SYN
 //! answering off, and SYNs go to the rings from then on, with one line saying so.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::cli::UsageError;
@@ -49,6 +51,10 @@ pub struct XdpFront {
     tx_errors: Option<(NicStats, u64)>,
     /// Why SYN answering was turned off while running, if it was.
     turned_off: Option<String>,
+    /// The clients the proxy holds, as the threads mirror them into the program's map.
+    held: Option<Arc<HeldTuples>>,
+    /// ACK checking was turned off because the map refused a client (so its segments would have been checked).
+    acks_passed_on: bool,
 }
 
 /// How the run's SYNs were answered, for the final statistics.
@@ -98,6 +104,7 @@ pub fn open(
     choice: FastPathArg,
     mode: XdpModeArg,
     time_runs: bool,
+    held_capacity: u32,
     config: &GuardConfig,
     key: &[u8; 32],
     outside: &str,
@@ -123,7 +130,7 @@ pub fn open(
     }
     // An interface that is not there gets the error every command gives for one, not an attach failure.
     crate::capture::interfaces::find(outside)?;
-    match attach(config, key, outside, mode) {
+    match attach(config, key, outside, mode, held_capacity) {
         Ok(mut front) => {
             if time_runs {
                 front.path.time_runs()?;
@@ -135,14 +142,22 @@ pub fn open(
     }
 }
 
-fn attach(config: &GuardConfig, key: &[u8; 32], outside: &str, mode: XdpModeArg) -> Result<XdpFront, FastPathError> {
-    let mut path = FastPath::load(XdpConfig::for_guard(config, key))?;
+fn attach(
+    config: &GuardConfig,
+    key: &[u8; 32],
+    outside: &str,
+    mode: XdpModeArg,
+    held_capacity: u32,
+) -> Result<XdpFront, FastPathError> {
+    let mut path = FastPath::load(XdpConfig::for_guard(config, key), held_capacity)?;
     path.sync_clock()?;
-    let (mode, mode_reason) = choose_mode(mode, outside);
+    let asked = mode;
+    let (mode, mode_reason) = choose_mode(asked, outside);
     let (mode, mode_reason) = match path.attach(outside, mode) {
         Ok(()) => (mode, mode_reason),
-        // A driver without native XDP: generic XDP runs on every interface.
-        Err(FastPathError::Attach { reason, .. }) if mode == AttachMode::Native && mode_reason.is_empty() => {
+        // Under auto, a driver without native XDP gets generic XDP, which runs on every interface. A native attach
+        // asked for by name fails instead.
+        Err(FastPathError::Attach { reason, .. }) if asked == XdpModeArg::Auto && mode == AttachMode::Native => {
             path.attach(outside, AttachMode::Skb)?;
             (AttachMode::Skb, format!("the driver refused native XDP: {reason}"))
         }
@@ -151,8 +166,17 @@ fn attach(config: &GuardConfig, key: &[u8; 32], outside: &str, mode: XdpModeArg)
     let tx_errors = NicStats::matching(outside, "xdp_tx_err")
         .ok()
         .filter(|stats| !stats.is_empty())
-        .and_then(|stats| stats.sum().ok().map(|now| (stats, now)));
-    Ok(XdpFront { path, interface: outside.to_string(), mode, mode_reason, tx_errors, turned_off: None })
+        .and_then(|mut stats| stats.sum().ok().map(|now| (stats, now)));
+    Ok(XdpFront {
+        path,
+        interface: outside.to_string(),
+        mode,
+        mode_reason,
+        tx_errors,
+        turned_off: None,
+        held: None,
+        acks_passed_on: false,
+    })
 }
 
 /// Where to attach on `outside`, and why when it is not the driver. A veth gets generic XDP: in native mode a
@@ -182,7 +206,8 @@ impl XdpFront {
         if sync_clock && self.turned_off.is_none() {
             let _ = self.path.sync_clock();
         }
-        let Some((stats, at_start)) = &self.tx_errors else { return };
+        self.watch_held();
+        let Some((stats, at_start)) = &mut self.tx_errors else { return };
         if self.turned_off.is_some() {
             return;
         }
@@ -193,8 +218,8 @@ impl XdpFront {
         let mut config = self.path.config();
         config.enabled = 0;
         let why = format!(
-            "XDP_TX fails on {} ({failures} SYN-ACKs lost): a veth passes XDP frames only to a peer in NAPI mode (GRO on, \
-             or an XDP program of its own); SYNs go to the packet rings from now on",
+            "XDP_TX fails on {} ({failures} SYN-ACKs lost): a veth delivers native XDP frames only to a peer that runs \
+             an XDP program of its own; SYNs go to the packet rings from now on",
             self.interface
         );
         match self.path.set_config(config) {
@@ -220,11 +245,34 @@ impl XdpFront {
     }
 
     /// The map of clients the proxy holds, for the threads to keep current.
-    pub fn take_held(&mut self) -> Result<HeldTuples, FastPathError> {
-        self.path.take_held()
+    pub fn take_held(&mut self) -> Result<Arc<HeldTuples>, FastPathError> {
+        let held = Arc::new(self.path.take_held()?);
+        self.held = Some(Arc::clone(&held));
+        Ok(held)
     }
 
-    pub fn report(&self, held_refused: u64) -> FastPathReport {
+    /// A client the map had no room for would have its segments checked as cookie ACKs and dropped: at the first
+    /// refusal the program stops checking ACKs (fails open), with one line. The map is sized for every thread's
+    /// proxy table, so this is a guard against a bug, not an expected path.
+    fn watch_held(&mut self) {
+        let refused = self.held.as_ref().map_or(0, |held| held.refused());
+        if refused == 0 || self.acks_passed_on {
+            return;
+        }
+        let mut config = self.path.config();
+        config.drop_bad_acks = 0;
+        let why = format!(
+            "the map of proxied clients refused {refused}; ACKs are no longer checked in XDP, the packet rings check them"
+        );
+        match self.path.set_config(config) {
+            Ok(()) => eprintln!("synscope: fast path: {why}"),
+            Err(e) => eprintln!("synscope: fast path: {why}, but changing the program's settings failed: {e}"),
+        }
+        self.acks_passed_on = true;
+    }
+
+    pub fn report(&mut self) -> FastPathReport {
+        let held_refused = self.held.as_ref().map_or(0, |held| held.refused());
         FastPathReport {
             kind: "xdp",
             why_packet: self.turned_off.clone(),
@@ -232,7 +280,7 @@ impl XdpFront {
             xdp: Some(self.counters()),
             xdp_tx_errors: self
                 .tx_errors
-                .as_ref()
+                .as_mut()
                 .map(|(stats, at_start)| stats.sum().unwrap_or(*at_start).saturating_sub(*at_start)),
             xdp_runs: self.path.run_time().map(|(runs, _)| runs),
             xdp_run_ns: self.path.run_time().map(|(_, ns)| ns),

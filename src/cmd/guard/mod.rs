@@ -148,11 +148,13 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
     // The XDP program first: attaching it can fail for reasons the user must hear before anything else starts.
     // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
+    // Room in the program's map for every client every thread's proxy table can hold.
+    let held_capacity = u32::try_from(share_of(&config, threads).max_proxied * threads).unwrap_or(u32::MAX);
     let (mut xdp, why_packet) =
-        fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, &config, &key, &args.outside)?;
+        fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, held_capacity, &config, &key, &args.outside)?;
     // Which clients the proxy holds, mirrored into the program's map by every thread.
     let held = match xdp.as_mut() {
-        Some(front) => Some(Arc::new(front.take_held()?)),
+        Some(front) => Some(front.take_held()?),
         None => None,
     };
     // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
@@ -210,8 +212,8 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         served.push(handle.join().map_err(|_| anyhow::anyhow!("a guard thread failed"))?);
     }
     let seconds = started.elapsed().as_secs_f64().max(1e-9);
-    let fast_path = match &xdp {
-        Some(front) => front.report(held.as_ref().map_or(0, |h| h.refused())),
+    let fast_path = match xdp.as_mut() {
+        Some(front) => front.report(),
         None => FastPathReport::packet(why_packet),
     };
     let json = serde_json::to_string_pretty(&final_statistics(&served, seconds, &fast_path)?)

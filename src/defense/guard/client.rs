@@ -131,7 +131,9 @@ impl Guard {
         // timestamps echoes none, so the SYN-ACK must not offer them, or the client would scale windows the listener
         // never hears of (its windows read 128 times too small: bulk data crawled at 10 Mbit/s). Linux does the same:
         // tcp_conn_request clears these options for a cookie when the SYN had no timestamp (tcp_clear_options).
-        let syn = if syn.tsval.is_none() { SynOptions { wscale: None, sack_permitted: false, ..*syn } } else { *syn };
+        // The same holds when the listener (so the proxy's SYN-ACK) sends no timestamps: nothing is echoed.
+        let echoed = syn.tsval.is_some() && self.config.listener.timestamps;
+        let syn = if echoed { *syn } else { SynOptions { wscale: None, sack_permitted: false, ..*syn } };
         let issued = self.cookies.issue(now, &tuple, client_isn, &syn);
         self.counters.cookies_sent += 1;
         self.send_synack(tuple, issued.isn, client_isn, &syn, issued.tsval, out);
