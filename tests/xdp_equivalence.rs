@@ -430,3 +430,44 @@ fn xdp_drops_exactly_the_acks_userspace_would_refuse() {
     let counters = fast_path.counters().unwrap();
     assert_eq!((counters.acks_passed, counters.acks_dropped), (passed as u64, dropped as u64), "{counters:?}");
 }
+
+#[test]
+fn every_held_client_is_left_to_userspace_and_no_other() {
+    let server: SocketAddr = "10.77.0.2:9999".parse().unwrap();
+    let server_v6: SocketAddr = "[2001:db8::2]:9999".parse().unwrap();
+    let mut rng = Rng(0x401d_0000_5eed_0001);
+    for server in [server, server_v6] {
+        let config = guard_config(server, ListenerOptions::default());
+        let mut xdp_config = XdpConfig::for_guard(&config, &[3; 32]);
+        xdp_config.now_override_ns = 1_780_315_200_000_000_000;
+        let Some(mut fast_path) = fast_path(xdp_config) else { return };
+        let held = fast_path.take_held().unwrap();
+        let clients: Vec<SocketAddr> = (0..400)
+            .map(|_| SocketAddr::new(random_address(&mut rng, server.is_ipv4()), rng.below(65536) as u16))
+            .collect();
+        let (kept, others) = clients.split_at(200);
+        for &client in kept {
+            held.apply(ProxyChange::Held(Tuple { client, server }));
+        }
+        let options = craft::linux_syn_options(1460, 1, 0, 7);
+        // The program finds each held client through its hint bit (the slot hash is computed on both sides) and
+        // then the exact map; every other client's SYN is answered.
+        for &client in kept {
+            let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
+            assert_eq!(fast_path.run_on(&syn).unwrap().0, XDP_PASS, "held {client}");
+        }
+        for &client in others {
+            let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
+            assert_eq!(fast_path.run_on(&syn).unwrap().0, XDP_TX, "not held {client}");
+        }
+        // Let half go: those are answered again, the rest still left alone, whichever slots they share.
+        for &client in &kept[..100] {
+            held.apply(ProxyChange::Released(Tuple { client, server }));
+        }
+        for (i, &client) in kept.iter().enumerate() {
+            let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
+            let want = if i < 100 { XDP_TX } else { XDP_PASS };
+            assert_eq!(fast_path.run_on(&syn).unwrap().0, want, "{client}, released: {}", i < 100);
+        }
+    }
+}

@@ -94,7 +94,7 @@ fn address(protect: SocketAddr) -> (u8, [u8; 16]) {
 
 /// `struct held_key`: a client the proxy holds a connection for. The server side is the protected service.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HeldKey {
     /// Network order; an IPv4 address fills the first 4 bytes.
     pub client: [u8; 16],
@@ -110,7 +110,21 @@ impl HeldKey {
         let (_, client) = address(tuple.client);
         HeldKey { client, client_port: tuple.client.port(), pad: 0 }
     }
+
+    /// The key's slot in the program's hint bitmap (`held_slot` in syn_cookie.bpf.c, bit for bit): the first and
+    /// last 4 address bytes and the port, mixed by a multiply (Knuth's 2^32/φ), top 12 bits.
+    pub fn slot(&self) -> usize {
+        let word = |at: usize| {
+            u32::from_be_bytes([self.client[at], self.client[at + 1], self.client[at + 2], self.client[at + 3]])
+        };
+        let port = u32::from(self.client_port);
+        let mixed = (word(0) ^ word(12) ^ (port << 16 | port)).wrapping_mul(0x9E37_79B1);
+        (mixed >> 20) as usize
+    }
 }
+
+/// Slots of the hint bitmap (`HELD_SLOTS`).
+pub const HELD_SLOTS: usize = 4096;
 
 /// The program's per-CPU counters, summed over CPUs; slots as in `enum counter`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -25,6 +25,7 @@ const PROGRAM: &str = "synscope_guard";
 const CONFIG_MAP: &str = "guard_config";
 const COUNTER_MAP: &str = "guard_counters";
 const HELD_MAP: &str = "guard_held";
+const HELD_HINT_MAP: &str = "guard_held_hint";
 
 /// XDP verdicts (`enum xdp_action`, include/uapi/linux/bpf.h).
 pub const XDP_DROP: u32 = 1;
@@ -190,9 +191,19 @@ impl FastPath {
     /// Takes the map of held clients out of the program's object, for the guard's threads to share. The program
     /// keeps using it; only the handle moves.
     pub fn take_held(&mut self) -> Result<HeldTuples, FastPathError> {
-        let map = self.ebpf.take_map(HELD_MAP).ok_or_else(|| FastPathError::Map(format!("no map {HELD_MAP}")))?;
-        let map = aya::maps::HashMap::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
-        Ok(HeldTuples { map: std::sync::Mutex::new(map), refused: std::sync::atomic::AtomicU64::new(0) })
+        let mut take =
+            |name: &str| self.ebpf.take_map(name).ok_or_else(|| FastPathError::Map(format!("no map {name}")));
+        let (exact, hint) = (take(HELD_MAP)?, take(HELD_HINT_MAP)?);
+        let exact = aya::maps::HashMap::try_from(exact).map_err(|e| FastPathError::Map(e.to_string()))?;
+        let hint = Array::try_from(hint).map_err(|e| FastPathError::Map(e.to_string()))?;
+        let maps = HeldMaps {
+            exact,
+            hint,
+            present: std::collections::HashSet::new(),
+            per_slot: vec![0; config::HELD_SLOTS],
+            bits: [0; config::HELD_SLOTS / 8],
+        };
+        Ok(HeldTuples { maps: std::sync::Mutex::new(maps), refused: std::sync::atomic::AtomicU64::new(0) })
     }
 
     /// Has the kernel time every run of every BPF program (BPF_ENABLE_STATS, Linux 5.8+) until this fast path is
@@ -253,25 +264,59 @@ impl FastPath {
 /// The program's map of clients the proxy holds, shared by the guard's threads: each writes its proxy table's
 /// changes into it (the kernel's map is safe to update from several threads; the lock is for aya's `&mut`).
 pub struct HeldTuples {
-    map: std::sync::Mutex<aya::maps::HashMap<aya::maps::MapData, HeldKey, u8>>,
+    maps: std::sync::Mutex<HeldMaps>,
     /// Inserts the map refused (full): those clients' SYNs would be answered in XDP and their segments checked as
     /// cookie ACKs, so the guard stops the ACK checks at the first refusal (`cmd/guard/fast_path.rs`).
     refused: std::sync::atomic::AtomicU64,
 }
 
+/// The program's two maps of held clients, and what is in them, kept here so that each change costs one update.
+struct HeldMaps {
+    exact: aya::maps::HashMap<aya::maps::MapData, HeldKey, u8>,
+    hint: Array<aya::maps::MapData, [u8; config::HELD_SLOTS / 8]>,
+    /// The keys in `exact`, and how many of them fall in each slot of `hint`.
+    present: std::collections::HashSet<HeldKey>,
+    per_slot: Vec<u32>,
+    bits: [u8; config::HELD_SLOTS / 8],
+}
+
 impl HeldTuples {
-    /// Mirrors one change of a proxy table.
+    /// Mirrors one change of a proxy table: the exact map first and the hint after on the way in, the other way
+    /// round on the way out, so the program never skips a client the exact map holds.
     pub fn apply(&self, change: ProxyChange) {
-        let Ok(mut map) = self.map.lock() else { return };
+        let Ok(mut maps) = self.maps.lock() else { return };
+        let maps = &mut *maps;
         match change {
             ProxyChange::Held(tuple) => {
-                if map.insert(HeldKey::of(&tuple), 1, 0).is_err() {
+                let key = HeldKey::of(&tuple);
+                if maps.present.contains(&key) {
+                    return;
+                }
+                if maps.exact.insert(key, 1, 0).is_err() {
                     self.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                maps.present.insert(key);
+                let slot = key.slot();
+                maps.per_slot[slot] += 1;
+                if maps.per_slot[slot] == 1 {
+                    maps.bits[slot / 8] |= 1 << (slot % 8);
+                    let _ = maps.hint.set(0, maps.bits, 0);
                 }
             }
-            // Absent already (held before the mirror started, or refused): nothing to undo.
+            // Absent (held before the mirror started, or refused): nothing to undo.
             ProxyChange::Released(tuple) => {
-                let _ = map.remove(&HeldKey::of(&tuple));
+                let key = HeldKey::of(&tuple);
+                if !maps.present.remove(&key) {
+                    return;
+                }
+                let slot = key.slot();
+                maps.per_slot[slot] -= 1;
+                if maps.per_slot[slot] == 0 {
+                    maps.bits[slot / 8] &= !(1 << (slot % 8));
+                    let _ = maps.hint.set(0, maps.bits, 0);
+                }
+                let _ = maps.exact.remove(&key);
             }
         }
     }
