@@ -9,6 +9,9 @@
 //!   machines, driven by the guard and the lab.
 //! - [`capture`]: the edge that touches packets: capture files in, pcap files out, live rings, send-only sockets.
 //! - [`os_random`]: the edge that reads the kernel's random generator (the guard's cookie keys).
+//! - [`xdp`]: the edge that loads the guard's XDP program (`src/xdp/syn_cookie.bpf.c`, compiled by `build.rs`),
+//!   writes its maps and reads its counters: SYNs answered and forged ACKs dropped in the kernel, in front of the
+//!   guard's rings.
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
