@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use common::guard_lab::{BIN, Lab, PORT, TRANSCRIPT, flood_pcap, peak_syn_recv, replay};
 use common::netns::have_root;
 use common::process::Running;
-use common::seed::seed_program;
 use common::stderr;
 use common::topology::{SERVER_IP, Topology};
 use synscope::capture::Frame;
@@ -68,18 +67,7 @@ fn every_mode_serves_our_client_and_the_seeds() {
     for mode in ["off", "limit", "cookies", "auto"] {
         let mut lab = Lab::start(mode, &[]);
         assert_eq!(lab.connect(), TRANSCRIPT, "our connect through the guard in {mode} mode");
-        if let Some(client) = seed_program("tcp_client.py") {
-            let out = lab
-                .topology
-                .client
-                .command("python3")
-                .arg(&client)
-                .args([SERVER_IP, &PORT.to_string()])
-                .output()
-                .expect("running tcp_client.py");
-            assert!(out.status.success(), "{mode}: {}", stderr(&out));
-            assert_eq!(String::from_utf8_lossy(&out.stdout), TRANSCRIPT, "the seed's client in {mode} mode");
-        }
+        lab.run_seed_client(&format!("{mode} mode"));
         let stats = lab.stop_guard();
         assert_eq!(stats["mode"], mode);
         for key in ["syns_seen", "synacks_sent", "rsts_sent", "pps_in", "pps_out", "drops", "half_open", "proxy"] {

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use common::guard_lab::{BIN, Lab, PORT, TRANSCRIPT, flood_pcap, peak_syn_recv, replay};
 use common::netns::have_root;
-use common::seed::seed_program;
 use common::stderr;
 use common::topology::SERVER_IP;
 
@@ -49,20 +48,8 @@ fn the_seed_client_is_served_with_every_syn_answered_in_xdp() {
     }
     let mut lab = Lab::start("cookies", &["--fast-path", "xdp"]);
     assert_eq!(lab.connect(), TRANSCRIPT, "our connect through the XDP-fronted guard");
-    if let Some(client) = seed_program("tcp_client.py") {
-        let out = lab
-            .topology
-            .client
-            .command("python3")
-            .arg(&client)
-            .args([SERVER_IP, &PORT.to_string()])
-            .output()
-            .expect("running tcp_client.py");
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(String::from_utf8_lossy(&out.stdout), TRANSCRIPT, "the seed's client");
-    }
+    let seed_sessions = if lab.run_seed_client("through the XDP-fronted guard") { 2 } else { 1 };
     let stats = lab.stop_guard();
-    let seed_sessions = if seed_program("tcp_client.py").is_some() { 2 } else { 1 };
     assert_eq!(stats["fast_path"]["kind"], "xdp", "{stats}");
     assert_eq!(stats["fast_path"]["xdp_mode"], "skb", "a veth gets generic XDP: {stats}");
     assert_eq!(stats["fast_path"]["xdp"]["synacks_sent"], seed_sessions, "{stats}");

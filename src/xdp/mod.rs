@@ -227,37 +227,28 @@ impl FastPath {
     /// Runs the program `repeat` times on `frame` (BPF_PROG_TEST_RUN); the mean nanoseconds per run, as the
     /// kernel measured them.
     pub fn time_on(&self, frame: &[u8], repeat: u32) -> io::Result<u64> {
-        let program: &Xdp = self
-            .ebpf
-            .program(PROGRAM)
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| io::Error::other("no XDP program"))?;
-        let mut out = vec![0u8; 4096];
-        let result = program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                repeat,
-                ..TestRunOptions::default()
-            })
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        Ok(result.duration.as_nanos() as u64)
+        Ok(self.test_run(frame, repeat)?.0.duration.as_nanos() as u64)
     }
 
     /// Runs the program once on `frame` without an interface (BPF_PROG_TEST_RUN): its verdict and the frame as it
     /// left the program.
     pub fn run_on(&self, frame: &[u8]) -> io::Result<(u32, Vec<u8>)> {
+        let (result, mut out) = self.test_run(frame, 1)?;
+        out.truncate(result.data_size_out as usize);
+        Ok((result.return_value, out))
+    }
+
+    fn test_run(&self, frame: &[u8], repeat: u32) -> io::Result<(aya::programs::TestRunResult, Vec<u8>)> {
         let program: &Xdp = self
             .ebpf
             .program(PROGRAM)
             .and_then(|p| p.try_into().ok())
             .ok_or_else(|| io::Error::other("no XDP program"))?;
         let mut out = vec![0u8; 4096];
-        let result = program
-            .test_run(TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), ..TestRunOptions::default() })
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        out.truncate(result.data_size_out as usize);
-        Ok((result.return_value, out))
+        let options =
+            TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), repeat, ..TestRunOptions::default() };
+        let result = program.test_run(options).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok((result, out))
     }
 }
 

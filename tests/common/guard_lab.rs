@@ -64,6 +64,23 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The seed's own `tcp_client.py` from the client namespace, checked to print the transcript; `false` when the
+    /// seed's programs are not there to run.
+    pub fn run_seed_client(&self, what: &str) -> bool {
+        let Some(client) = super::seed::seed_program("tcp_client.py") else { return false };
+        let out = self
+            .topology
+            .client
+            .command("python3")
+            .arg(&client)
+            .args([SERVER_IP, &PORT.to_string()])
+            .output()
+            .expect("running tcp_client.py");
+        assert!(out.status.success(), "{what}: {}", stderr(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), TRANSCRIPT, "the seed's client, {what}");
+        true
+    }
+
     /// Stops the guard and returns its final JSON statistics.
     pub fn stop_guard(&mut self) -> serde_json::Value {
         let (code, out, err) = self.guard.take().expect("guard running").terminate();
