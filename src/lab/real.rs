@@ -91,6 +91,9 @@ pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut
             };
             let trial = trial::run(&topology, &plan)
                 .with_context(|| format!("trial {} at {} SYN/s", scenario.name, trial::rate_label(*rate)))?;
+            if let Some(note) = packet_path_note(&trial, &results.notes) {
+                results.notes.push(note);
+            }
             results.trials.push(trial);
         }
     }
@@ -136,4 +139,44 @@ pub fn work_dir(out: &Path) -> anyhow::Result<PathBuf> {
     let work = out.join("trials");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     Ok(work)
+}
+
+/// A note for the report when `guard-cookies` ran without its XDP fast path (a build without clang, no root for
+/// BPF), saying why, once per scenario: the reader must not take the rings' figures for the fast path's.
+fn packet_path_note(trial: &super::results::Trial, notes: &[String]) -> Option<String> {
+    if trial.scenario != "guard-cookies" {
+        return None;
+    }
+    let fast_path = trial.guard_stats.as_ref()?.get("fast_path")?;
+    if fast_path.get("kind")?.as_str()? != "packet" {
+        return None;
+    }
+    let why = fast_path.get("why_packet").and_then(|w| w.as_str()).unwrap_or("no reason given");
+    let note = format!("guard-cookies answered SYNs from its packet rings, not its XDP program: {why}");
+    (!notes.contains(&note)).then_some(note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::results::Trial;
+
+    fn cookies_trial(fast_path: serde_json::Value) -> Trial {
+        Trial {
+            scenario: "guard-cookies".into(),
+            guard_stats: Some(serde_json::json!({ "fast_path": fast_path })),
+            ..Trial::default()
+        }
+    }
+
+    #[test]
+    fn a_guard_without_its_fast_path_is_noted_once_with_the_reason() {
+        let rings = cookies_trial(serde_json::json!({"kind": "packet", "why_packet": "built without XDP support"}));
+        let note = packet_path_note(&rings, &[]).expect("a note");
+        assert!(note.contains("packet rings") && note.contains("built without XDP support"), "{note}");
+        assert_eq!(packet_path_note(&rings, &[note]), None, "once");
+        assert_eq!(packet_path_note(&cookies_trial(serde_json::json!({"kind": "xdp"})), &[]), None);
+        let other = Trial { scenario: "guard-cookies-rings".into(), ..rings };
+        assert_eq!(packet_path_note(&other, &[]), None, "the rings scenario asks for the rings");
+    }
 }
