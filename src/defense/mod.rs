@@ -9,7 +9,7 @@
 //! - [`policy`]: which defence answers a SYN now (`off | limit | cookies | auto`, with hysteresis);
 //! - [`proxy`]: the SYN proxy of RFC 4987 §3.8, and the sequence translation it needs afterwards.
 //!
-//! The guard (`cmd/guard.rs`) and the lab drive these with frames and clock readings; tests drive them with
+//! The guard (`cmd/guard/`) and the lab drive these with frames and clock readings; tests drive them with
 //! scripted ones.
 
 pub mod cookie;

@@ -1,5 +1,5 @@
 //! The guard: a bump in the wire between an outside and an inside interface, in front of one protected
-//! `ADDR:PORT`. Pure: frames and clock readings come in, verdicts and crafted frames go out; `cmd/guard.rs` moves
+//! `ADDR:PORT`. Pure: frames and clock readings come in, verdicts and crafted frames go out; `cmd/guard/` moves
 //! them between interfaces. Every frame that is not TCP to or from the protected service is bridged unchanged.
 //!
 //! The modes (RFC 4987):

@@ -44,7 +44,7 @@ pub struct GuardSetup {
 }
 
 impl GuardSetup {
-    /// `cmd/guard.rs`'s flag defaults (checked against its parser in the tests).
+    /// `cmd/guard/`'s flag defaults (checked against its parser in the tests).
     pub fn with_defaults(mode: Mode) -> GuardSetup {
         GuardSetup {
             mode,
@@ -59,7 +59,7 @@ impl GuardSetup {
         }
     }
 
-    /// The configuration `synscope guard` builds from these flags (`cmd/guard.rs`: auto's watermarks at ¾ and ⅜ of
+    /// The configuration `synscope guard` builds from these flags (`cmd/guard/`: auto's watermarks at ¾ and ⅜ of
     /// the half-open limit).
     pub fn config(&self, protect: SocketAddr) -> GuardConfig {
         let high = (self.half_open.global_limit * 3 / 4).max(1);

@@ -13,7 +13,7 @@
 //! always serves the earliest, and on a tie the first in this order: packets in flight, listener, guard, client,
 //! attacker, sampler. Nothing else decides an order, so a seed replays a trial exactly.
 //!
-//! The guard is driven as `cmd/guard.rs` drives it: each segment for it is crafted into an Ethernet frame, handed
+//! The guard is driven as `cmd/guard/` drives it: each segment for it is crafted into an Ethernet frame, handed
 //! to [`Guard::handle`] with the side it arrived on, and the verdict and the outbox are read back into segments
 //! (frames to spoofed sources are only looked at for their destination). Its timers run at
 //! [`Guard::next_deadline`] and with every SYN-RECV sample, where its proxy table also ages.
