@@ -2,8 +2,10 @@
 # Runs every cargo-fuzz target in fuzz/ for SECONDS each (default 60), with AddressSanitizer, on the stable
 # toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass -Zsanitizer=address, whose runtime stable ships.
 # `SANITIZER=none` runs without it (faster, catches panics only). New inputs go to a scratch corpus, so the committed
-# ones in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). A crash leaves its input in
-# fuzz/artifacts/TARGET/ and makes this script fail; turn it into a regression test.
+# seeds in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). fuzz/corpus/decode holds the
+# first frames of every classic pcap in captures/, each behind the byte that picks its link type; the guard target
+# starts from nothing (its input is a structured script). A crash leaves its input in fuzz/artifacts/TARGET/ and
+# makes this script fail; turn it into a regression test.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
