@@ -24,7 +24,7 @@
 //!   namespace other than the initial one.
 //! - [`cmd`]: one module per subcommand; the only place that wires the layers together.
 //!
-//! See `DESIGN.md` in the shared folder for the whole picture.
+//! See `docs/ARCHITECTURE.md` for the whole picture: the life of a packet, the core's rules, who owns what.
 
 pub mod capture;
 pub mod cli;

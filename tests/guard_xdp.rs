@@ -9,7 +9,7 @@
 //!   first failure, and the packet rings serve the client;
 //! - modes the program cannot serve are refused with one line.
 //!
-//! The 64 MB transfer through the XDP-fronted guard is in tests/guard_datapath.rs, with the other transfers.
+//! The 256 MB-each-way transfers through the XDP-fronted guard are in tests/guard_datapath.rs, with the others.
 
 mod common;
 

@@ -11,7 +11,7 @@
 //
 // and the client's window scale, SACK and ECN in the low 6 bits of TSval (Linux cookie_init_timestamp). The SYN-ACK
 // is laid out as src/defense/guard/reply.rs writes it, byte for byte: a test runs both on the same SYNs through
-// BPF_PROG_TEST_RUN (tests/guard_xdp.rs).
+// BPF_PROG_TEST_RUN (tests/xdp_equivalence.rs).
 //
 // Only the SYNs the common path sees are answered here: untagged Ethernet, IPv4 without options and unfragmented,
 // or IPv6 with TCP as the first next header, and options that parse cleanly. Anything unusual is passed to

@@ -1,7 +1,8 @@
 //! `synscope guard`: the SYN-flood guard as a bump in the wire between two interfaces of a gateway namespace. The
 //! decisions are all in `defense::guard`; this edge reads frames from both interfaces, hands them over with the
-//! clock, and sends what comes back. One thread serves both sides: the work per frame is small, and one owner of
-//! the tables needs no locks. The sockets are in `links`, the loop in `bridge`.
+//! clock, and sends what comes back. Each thread serves both sides (`--threads` adds threads, each with its own
+//! rings and tables): the work per frame is small, and one owner of the tables needs no locks. The sockets are in
+//! `links`, the loop in `bridge`, the XDP fast path in `fast_path`.
 
 mod bridge;
 mod fast_path;
