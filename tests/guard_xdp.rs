@@ -7,7 +7,7 @@
 //! - a guard killed with SIGKILL leaves no program on the interface, and a new one attaches cleanly;
 //! - native mode forced on a veth whose peer runs no XDP (where XDP_TX frames are lost) turns itself off at the
 //!   first failure, and the packet rings serve the client;
-//! - modes the program cannot serve are refused with one line.
+//! - modes the program cannot serve are refused with one line, and so is a second guard on the same interface.
 //!
 //! The 256 MB-each-way transfers through the XDP-fronted guard are in tests/guard_datapath.rs, with the others.
 
@@ -104,6 +104,31 @@ fn a_killed_guard_leaves_nothing_attached_and_a_new_one_starts_clean() {
     let stats = lab.stop_guard();
     assert_eq!(stats["fast_path"]["xdp"]["synacks_sent"], 1, "{stats}");
     assert!(attached_program(&lab).is_none(), "a guard that stops cleanly detaches its program");
+}
+
+#[test]
+fn a_second_guard_on_the_same_interface_is_told_in_one_line() {
+    if !xdp_ready("a_second_guard_on_the_same_interface_is_told_in_one_line") {
+        return;
+    }
+    let mut lab = Lab::start("cookies", &["--fast-path", "xdp"]);
+    let out = lab
+        .topology
+        .gateway
+        .command(BIN)
+        .args(["guard", "-q", "--outside", &lab.topology.outside, "--inside", &lab.topology.inside])
+        .args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", "cookies", "--fast-path", "xdp"])
+        .args(["--duration", "1s"])
+        .output()
+        .expect("running a second guard");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("already has an XDP program attached"), "{err}");
+    // The first guard is unharmed.
+    assert_eq!(lab.connect(), TRANSCRIPT);
+    let stats = lab.stop_guard();
+    assert_eq!(stats["fast_path"]["xdp"]["synacks_sent"], 1, "{stats}");
 }
 
 #[test]

@@ -41,7 +41,10 @@ pub enum FastPathError {
     NotPermitted,
     #[error("the kernel refused the XDP program: {0}")]
     Refused(String),
-    #[error("{interface}: already has an XDP program attached; remove it with `ip link set dev {interface} xdp off`")]
+    #[error(
+        "{interface}: already has an XDP program attached (another guard's, or another tool's); stop that one, or \
+         use --fast-path packet"
+    )]
     Busy { interface: String },
     #[error("{interface}: cannot attach the XDP program in {} mode: {reason}", mode.name())]
     Attach { interface: String, mode: AttachMode, reason: String },
@@ -130,11 +133,17 @@ impl FastPath {
             AttachMode::Skb => XdpMode::Skb,
         };
         program.attach(interface, xdp_mode).map_err(|e| {
-            let text = e.to_string();
-            if text.contains("Device or resource busy") || text.contains("EBUSY") {
+            // aya's message names the failed call only; the kernel's reason is the error's source.
+            let (busy, reason) = match &e {
+                aya::programs::ProgramError::SyscallError(call) => {
+                    (call.io_error.raw_os_error() == Some(libc::EBUSY), format!("{}: {}", call.call, call.io_error))
+                }
+                other => (false, other.to_string()),
+            };
+            if busy {
                 FastPathError::Busy { interface: interface.to_string() }
             } else {
-                FastPathError::Attach { interface: interface.to_string(), mode, reason: first_line(&text) }
+                FastPathError::Attach { interface: interface.to_string(), mode, reason: first_line(&reason) }
             }
         })?;
         self.interface = Some(interface.to_string());
