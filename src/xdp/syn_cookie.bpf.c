@@ -261,9 +261,9 @@ static __always_inline __u16 fold(__u32 sum)
 	return ~sum & 0xffff;
 }
 
-// ---- what the SYN said ----
+// ---- what the segment said: a SYN, or an ACK whose cookie is checked ----
 
-struct syn {
+struct segment {
 	__u8 client_mac[6], server_mac[6];
 	__u8 client[16], server[16];
 	__u16 client_port;
@@ -283,7 +283,7 @@ struct syn {
 // 5.17+): the verifier checks the step once, where an unrolled or bounded loop over 40 bytes made it walk every
 // combination of option kinds and ran past its million-instruction budget.
 struct option_walk {
-	struct syn *syn;
+	struct segment *syn;
 	__u32 len; // bytes of options, at most MAX_OPTIONS
 	__u32 i;   // where the next option starts
 };
@@ -291,7 +291,7 @@ struct option_walk {
 static long option_step(__u64 step, void *ctx)
 {
 	struct option_walk *walk = ctx;
-	struct syn *syn = walk->syn;
+	struct segment *syn = walk->syn;
 	__u32 zero = 0;
 	struct scratch *scratch = bpf_map_lookup_elem(&guard_scratch, &zero);
 	if (!scratch)
@@ -344,7 +344,7 @@ static long option_step(__u64 step, void *ctx)
 // The two layouts nearly every SYN has, read in place: MSS alone (4 bytes; floods, hping3 with options, many
 // embedded stacks), and Linux's 20 bytes, MSS, SACK-permitted, timestamps, NOP, window scale
 // (tcp_options_write). They read as the general walk would read them; anything else takes the walk.
-static __always_inline int parse_common_options(const __u8 *opts, __u32 len, struct syn *syn)
+static __always_inline int parse_common_options(const __u8 *opts, __u32 len, struct segment *syn)
 {
 	if (len == 4 && opts[0] == 2 && opts[1] == 4) {
 		syn->mss = ((__u16)opts[2] << 8) | opts[3];
@@ -364,7 +364,7 @@ static __always_inline int parse_common_options(const __u8 *opts, __u32 len, str
 	return 0;
 }
 
-static __always_inline void parse_options(const __u8 *opts, __u32 len, struct syn *syn)
+static __always_inline void parse_options(const __u8 *opts, __u32 len, struct segment *syn)
 {
 	if (parse_common_options(opts, len, syn))
 		return;
@@ -395,23 +395,23 @@ static __always_inline int same_bytes(const __u8 *a, const __u8 *b, int len)
 // ---- the cookie (src/defense/cookie/mod.rs `issue`) ----
 
 // H0(tuple): hides the counter and the client's ISN (mac.rs `Secret::h0`).
-static __always_inline __u64 cookie_h0(const struct guard_config *cfg, const struct syn *syn, int v4)
+static __always_inline __u64 cookie_h0(const struct guard_config *cfg, const struct segment *seg, int v4)
 {
 	struct sip s;
-	__u32 ports = (__u32)syn->client_port | ((__u32)cfg->port << 16);
+	__u32 ports = (__u32)seg->client_port | ((__u32)cfg->port << 16);
 	__u64 h0;
 	sip_init(&s, cfg->key[0], cfg->key[1]);
 	if (v4) {
 		// client and server addresses as big-endian numbers, client in the low half (mac.rs Message::V4)
-		__u64 addresses = (__u64)load_be32(syn->client) | ((__u64)load_be32(syn->server) << 32);
+		__u64 addresses = (__u64)load_be32(seg->client) | ((__u64)load_be32(seg->server) << 32);
 		sip_block(&s, addresses);
 		h0 = sip_finish(&s, 12, ports);
 	} else {
 		// each address as a 128-bit big-endian number, low 64 bits first (mac.rs Message::V6)
-		sip_block(&s, load_be64(syn->client + 8));
-		sip_block(&s, load_be64(syn->client));
-		sip_block(&s, load_be64(syn->server + 8));
-		sip_block(&s, load_be64(syn->server));
+		sip_block(&s, load_be64(seg->client + 8));
+		sip_block(&s, load_be64(seg->client));
+		sip_block(&s, load_be64(seg->server + 8));
+		sip_block(&s, load_be64(seg->server));
 		h0 = sip_finish(&s, 36, ports);
 	}
 	return h0;
@@ -426,7 +426,7 @@ static __always_inline __u32 cookie_h1(const struct guard_config *cfg, __u64 h0,
 	return sip_finish(&s, 12, counter);
 }
 
-static __always_inline __u32 cookie(const struct guard_config *cfg, const struct syn *syn, int v4, __u64 now_ns,
+static __always_inline __u32 cookie(const struct guard_config *cfg, const struct segment *syn, int v4, __u64 now_ns,
 				    __u32 index)
 {
 	__u64 h0 = cookie_h0(cfg, syn, v4);
@@ -438,7 +438,7 @@ static __always_inline __u32 cookie(const struct guard_config *cfg, const struct
 // Whether an ACK (its sequence number in `client_isn`, its acknowledgment number in `ack`) carries a fresh cookie of
 // ours: src/defense/cookie/mod.rs `check` under the one secret the guard holds, without the TSecr test, which
 // userspace makes when it opens the connection (Linux check_tcp_syn_cookie).
-static __always_inline int cookie_is_fresh(const struct guard_config *cfg, const struct syn *ack, int v4, __u64 now_ns)
+static __always_inline int cookie_is_fresh(const struct guard_config *cfg, const struct segment *ack, int v4, __u64 now_ns)
 {
 	__u32 cookie = ack->ack - 1;
 	__u32 client_isn = ack->client_isn - 1;
@@ -454,7 +454,7 @@ static __always_inline int cookie_is_fresh(const struct guard_config *cfg, const
 
 // Our TSval: the millisecond clock with the options in its low 6 bits, moved back one step when that would put it
 // ahead of the clock (src/defense/cookie/tsopt.rs `encode`).
-static __always_inline __u32 cookie_tsval(__u64 now_ns, const struct syn *syn, __u8 wscale, __u8 sack)
+static __always_inline __u32 cookie_tsval(__u64 now_ns, const struct segment *syn, __u8 wscale, __u8 sack)
 {
 	__u32 clock = now_ns / 1000000;
 	__u32 options = wscale == WSCALE_NONE ? TS_WSCALE_NONE : wscale;
@@ -508,8 +508,8 @@ enum shape {
 	COOKIE_ACK, // an ACK from a client the proxy does not hold: its cookie is checked here
 };
 
-// Reads the SYN into `syn` and says whether this program answers it. `v4` says which family it is.
-static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guard_config *cfg, struct syn *syn, int *v4,
+// Reads the segment into `seg` and says what this program does with it. `v4` says which family it is.
+static __always_inline enum shape read_segment(struct xdp_md *ctx, const struct guard_config *cfg, struct segment *seg, int *v4,
 					   __u8 *opts)
 {
 	void *data = (void *)(long)ctx->data;
@@ -530,8 +530,8 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 			return NOT_OURS;
 		if (!same_bytes(ip + 16, cfg->addr, 4))
 			return NOT_OURS;
-		__builtin_memcpy(syn->client, ip + 12, 4);
-		__builtin_memcpy(syn->server, ip + 16, 4);
+		__builtin_memcpy(seg->client, ip + 12, 4);
+		__builtin_memcpy(seg->server, ip + 16, 4);
 		end = ETH_LEN + (((__u32)ip[2] << 8) | ip[3]);
 		tcp = ip + IPV4_LEN;
 		*v4 = 1;
@@ -543,8 +543,8 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 			return NOT_OURS;
 		if (!same_bytes(ip + 24, cfg->addr, 16))
 			return NOT_OURS;
-		__builtin_memcpy(syn->client, ip + 8, 16);
-		__builtin_memcpy(syn->server, ip + 24, 16);
+		__builtin_memcpy(seg->client, ip + 8, 16);
+		__builtin_memcpy(seg->server, ip + 24, 16);
 		end = ETH_LEN + IPV6_LEN + (((__u32)ip[4] << 8) | ip[5]);
 		tcp = ip + IPV6_LEN;
 		*v4 = 0;
@@ -562,25 +562,25 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 	__u32 header_len = (tcp[12] >> 4) * 4;
 	__u32 tcp_offset = (void *)tcp - data;
 	struct held_key held = {};
-	__builtin_memcpy(held.client, syn->client, 16);
+	__builtin_memcpy(held.client, seg->client, 16);
 	held.client_port = ((__u16)tcp[0] << 8) | tcp[1];
 	if (is_held(&held))
 		return is_syn ? UNUSUAL : NOT_OURS;
 	if (header_len < TCP_LEN || end > frame_len || tcp_offset + header_len > end)
 		return is_syn ? UNUSUAL : NOT_OURS;
 	if (is_ack) {
-		syn->client_port = held.client_port;
-		syn->client_isn = load_be32(tcp + 4);
-		syn->ack = load_be32(tcp + 8);
+		seg->client_port = held.client_port;
+		seg->client_isn = load_be32(tcp + 4);
+		seg->ack = load_be32(tcp + 8);
 		return COOKIE_ACK;
 	}
-	__builtin_memcpy(syn->client_mac, eth + 6, 6);
-	__builtin_memcpy(syn->server_mac, eth, 6);
-	syn->client_port = ((__u16)tcp[0] << 8) | tcp[1];
-	syn->client_isn = load_be32(tcp + 4);
+	__builtin_memcpy(seg->client_mac, eth + 6, 6);
+	__builtin_memcpy(seg->server_mac, eth, 6);
+	seg->client_port = ((__u16)tcp[0] << 8) | tcp[1];
+	seg->client_isn = load_be32(tcp + 4);
 	// ECE and CWR both set: the client asks for ECN (RFC 3168 §6.1.1).
-	syn->ecn = (flags & 0xC0) == 0xC0;
-	syn->wscale = WSCALE_NONE;
+	seg->ecn = (flags & 0xC0) == 0xC0;
+	seg->wscale = WSCALE_NONE;
 	if (header_len > TCP_LEN) {
 		// 4 to 40 bytes, in a form the verifier can bound away from zero: ((n - 4) & 60) + 4 is n for these n.
 		__u32 options_len = ((header_len - TCP_LEN - 4) & 60) + 4;
@@ -588,7 +588,7 @@ static __always_inline enum shape read_syn(struct xdp_md *ctx, const struct guar
 			return UNUSUAL;
 		if (bpf_xdp_load_bytes(ctx, tcp_offset + TCP_LEN, opts, options_len) != 0)
 			return UNUSUAL;
-		parse_options(opts, options_len, syn);
+		parse_options(opts, options_len, seg);
 	}
 	return ANSWERABLE;
 }
@@ -607,9 +607,9 @@ int synscope_guard(struct xdp_md *ctx)
 		count(C_PASSED);
 		return XDP_PASS;
 	}
-	struct syn syn = {};
+	struct segment seg = {};
 	int v4 = 0;
-	enum shape shape = read_syn(ctx, cfg, &syn, &v4, scratch->opts);
+	enum shape shape = read_segment(ctx, cfg, &seg, &v4, scratch->opts);
 	if (shape == NOT_OURS || shape == UNUSUAL) {
 		count(shape == UNUSUAL ? C_SYNS_PASSED : C_PASSED);
 		return XDP_PASS;
@@ -617,7 +617,7 @@ int synscope_guard(struct xdp_md *ctx)
 	__u64 now_ns = cfg->now_override_ns ? cfg->now_override_ns : bpf_ktime_get_ns() + cfg->clock_offset_ns;
 	if (shape == COOKIE_ACK) {
 		// A forged-ACK flood dies here; a valid cookie goes on to userspace, which opens the connection.
-		if (cookie_is_fresh(cfg, &syn, v4, now_ns)) {
+		if (cookie_is_fresh(cfg, &seg, v4, now_ns)) {
 			count(C_ACKS_PASSED);
 			return XDP_PASS;
 		}
@@ -627,25 +627,24 @@ int synscope_guard(struct xdp_md *ctx)
 
 	// Window scale and SACK come back from a cookie only through the TSecr the client echoes, so without
 	// timestamps on both sides they are not offered (client.rs `answer_with_cookie`, Linux tcp_clear_options).
-	__u8 echoed = syn.has_ts && cfg->listener_ts;
-	__u8 wscale = echoed ? syn.wscale : WSCALE_NONE;
-	__u8 sack = echoed ? syn.sack : 0;
-	__u32 index = mss_index(v4, syn.has_mss, syn.mss);
-	__u32 isn = cookie(cfg, &syn, v4, now_ns, index);
-	__u32 tsval = cookie_tsval(now_ns, &syn, wscale, sack);
+	__u8 echoed = seg.has_ts && cfg->listener_ts;
+	__u8 wscale = echoed ? seg.wscale : WSCALE_NONE;
+	__u8 sack = echoed ? seg.sack : 0;
+	__u32 index = mss_index(v4, seg.has_mss, seg.mss);
+	__u32 isn = cookie(cfg, &seg, v4, now_ns, index);
+	__u32 tsval = cookie_tsval(now_ns, &seg, wscale, sack);
 
 	// The SYN-ACK: the listener's options, as far as the client asked for them (client.rs `send_synack`).
 	__u8 *out = scratch->out;
 	__builtin_memset(out, 0, sizeof(scratch->out));
-	__u8 reply_ts = syn.has_ts && cfg->listener_ts;
 	__u8 reply_wscale = (wscale != WSCALE_NONE && cfg->listener_wscale != WSCALE_NONE) ? cfg->listener_wscale
 											    : WSCALE_NONE;
 	__u8 reply_sack = sack && cfg->listener_sack;
-	__builtin_memcpy(out, syn.client_mac, 6);
-	__builtin_memcpy(out + 6, syn.server_mac, 6);
+	__builtin_memcpy(out, seg.client_mac, 6);
+	__builtin_memcpy(out + 6, seg.server_mac, 6);
 	__u32 ip_len = v4 ? IPV4_LEN : IPV6_LEN;
-	__u8 *tcp = out + ETH_LEN + (v4 ? IPV4_LEN : IPV6_LEN);
-	__u32 options_len = write_options(tcp + TCP_LEN, cfg->listener_mss, reply_sack, reply_ts, tsval, syn.tsval,
+	__u8 *tcp = out + ETH_LEN + ip_len;
+	__u32 options_len = write_options(tcp + TCP_LEN, cfg->listener_mss, reply_sack, echoed, tsval, seg.tsval,
 					  reply_wscale);
 	__u32 tcp_len = TCP_LEN + (options_len & 31);
 	__u8 *ip = out + ETH_LEN;
@@ -659,8 +658,8 @@ int synscope_guard(struct xdp_md *ctx)
 		ip[6] = 0x40;
 		ip[8] = TTL;
 		ip[9] = 6;
-		__builtin_memcpy(ip + 12, syn.server, 4);
-		__builtin_memcpy(ip + 16, syn.client, 4);
+		__builtin_memcpy(ip + 12, seg.server, 4);
+		__builtin_memcpy(ip + 16, seg.client, 4);
 		store_be16(ip + 10, fold(sum16(ip, IPV4_LEN, 0)));
 		pseudo = sum16(ip + 12, 8, 6 + tcp_len);
 	} else {
@@ -670,14 +669,14 @@ int synscope_guard(struct xdp_md *ctx)
 		store_be16(ip + 4, tcp_len);
 		ip[6] = 6;
 		ip[7] = TTL;
-		__builtin_memcpy(ip + 8, syn.server, 16);
-		__builtin_memcpy(ip + 24, syn.client, 16);
+		__builtin_memcpy(ip + 8, seg.server, 16);
+		__builtin_memcpy(ip + 24, seg.client, 16);
 		pseudo = sum16(ip + 8, 32, 6 + tcp_len);
 	}
 	store_be16(tcp, cfg->port);
-	store_be16(tcp + 2, syn.client_port);
+	store_be16(tcp + 2, seg.client_port);
 	store_be32(tcp + 4, isn);
-	store_be32(tcp + 8, syn.client_isn + 1);
+	store_be32(tcp + 8, seg.client_isn + 1);
 	tcp[12] = (tcp_len / 4) << 4;
 	tcp[13] = 0x12; // SYN, ACK
 	store_be16(tcp + 14, cfg->listener_window);
