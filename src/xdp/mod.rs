@@ -75,7 +75,6 @@ impl AttachMode {
 pub struct FastPath {
     ebpf: Ebpf,
     config: XdpConfig,
-    interface: Option<String>,
     /// Held while the kernel times every program run (BPF_ENABLE_STATS); closing it turns the timing off.
     run_time_stats: Option<std::os::fd::OwnedFd>,
 }
@@ -115,7 +114,7 @@ impl FastPath {
             }
             _ => FastPathError::Refused(first_line(&e.to_string())),
         })?;
-        let mut fast_path = FastPath { ebpf, config, interface: None, run_time_stats: None };
+        let mut fast_path = FastPath { ebpf, config, run_time_stats: None };
         fast_path.write_config()?;
         Ok(fast_path)
     }
@@ -146,12 +145,7 @@ impl FastPath {
                 FastPathError::Attach { interface: interface.to_string(), mode, reason: first_line(&reason) }
             }
         })?;
-        self.interface = Some(interface.to_string());
         Ok(())
-    }
-
-    pub fn interface(&self) -> Option<&str> {
-        self.interface.as_deref()
     }
 
     pub fn config(&self) -> XdpConfig {
@@ -228,9 +222,16 @@ impl FastPath {
     /// The program's runs and the nanoseconds they took, when [`FastPath::time_runs`] was called.
     pub fn run_time(&self) -> Option<(u64, u64)> {
         self.run_time_stats.as_ref()?;
-        let program: &Xdp = self.ebpf.program(PROGRAM).and_then(|p| p.try_into().ok())?;
-        let info = program.info().ok()?;
+        let info = self.program().ok()?.info().ok()?;
         Some((info.run_count(), info.run_time().as_nanos() as u64))
+    }
+
+    /// The loaded program.
+    fn program(&self) -> io::Result<&Xdp> {
+        self.ebpf
+            .program(PROGRAM)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| io::Error::other(format!("the object has no XDP program {PROGRAM}")))
     }
 
     /// Runs the program `repeat` times on `frame` (BPF_PROG_TEST_RUN); the mean nanoseconds per run, as the
@@ -248,11 +249,7 @@ impl FastPath {
     }
 
     fn test_run(&self, frame: &[u8], repeat: u32) -> io::Result<(aya::programs::TestRunResult, Vec<u8>)> {
-        let program: &Xdp = self
-            .ebpf
-            .program(PROGRAM)
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| io::Error::other("no XDP program"))?;
+        let program = self.program()?;
         let mut out = vec![0u8; 4096];
         let options =
             TestRunOptions { data_in: Some(frame), data_out: Some(&mut out), repeat, ..TestRunOptions::default() };

@@ -207,26 +207,36 @@ impl XdpFront {
             let _ = self.path.sync_clock();
         }
         self.watch_held();
-        let Some((stats, at_start)) = &mut self.tx_errors else { return };
         if self.turned_off.is_some() {
             return;
         }
-        let failures = stats.sum().unwrap_or(*at_start).saturating_sub(*at_start);
+        let failures = self.tx_failures().unwrap_or(0);
         if failures == 0 {
             return;
         }
-        let mut config = self.path.config();
-        config.enabled = 0;
         let why = format!(
             "XDP_TX fails on {} ({failures} SYN-ACKs lost): a veth delivers native XDP frames only to a peer that runs \
              an XDP program of its own; SYNs go to the packet rings from now on",
             self.interface
         );
+        self.change_config(&why, |config| config.enabled = 0);
+        self.turned_off = Some(why);
+    }
+
+    /// XDP_TX failures the driver counted since the program was attached, when it counts them.
+    fn tx_failures(&mut self) -> Option<u64> {
+        let (stats, at_start) = self.tx_errors.as_mut()?;
+        Some(stats.sum().unwrap_or(*at_start).saturating_sub(*at_start))
+    }
+
+    /// Rewrites the program's settings with `edit`, and says `why` in one line.
+    fn change_config(&mut self, why: &str, edit: impl FnOnce(&mut XdpConfig)) {
+        let mut config = self.path.config();
+        edit(&mut config);
         match self.path.set_config(config) {
             Ok(()) => eprintln!("synscope: fast path: {why}"),
-            Err(e) => eprintln!("synscope: fast path: {why}, but turning XDP off failed: {e}"),
+            Err(e) => eprintln!("synscope: fast path: {why}, but changing the program's settings failed: {e}"),
         }
-        self.turned_off = Some(why);
     }
 
     pub fn counters(&self) -> XdpCounters {
@@ -259,32 +269,24 @@ impl XdpFront {
         if refused == 0 || self.acks_passed_on {
             return;
         }
-        let mut config = self.path.config();
-        config.drop_bad_acks = 0;
         let why = format!(
             "the map of proxied clients refused {refused}; ACKs are no longer checked in XDP, the packet rings check them"
         );
-        match self.path.set_config(config) {
-            Ok(()) => eprintln!("synscope: fast path: {why}"),
-            Err(e) => eprintln!("synscope: fast path: {why}, but changing the program's settings failed: {e}"),
-        }
+        self.change_config(&why, |config| config.drop_bad_acks = 0);
         self.acks_passed_on = true;
     }
 
     pub fn report(&mut self) -> FastPathReport {
-        let held_refused = self.held.as_ref().map_or(0, |held| held.refused());
+        let run_time = self.path.run_time();
         FastPathReport {
             kind: "xdp",
             why_packet: self.turned_off.clone(),
             xdp_mode: Some(self.mode.name()),
             xdp: Some(self.counters()),
-            xdp_tx_errors: self
-                .tx_errors
-                .as_mut()
-                .map(|(stats, at_start)| stats.sum().unwrap_or(*at_start).saturating_sub(*at_start)),
-            xdp_runs: self.path.run_time().map(|(runs, _)| runs),
-            xdp_run_ns: self.path.run_time().map(|(_, ns)| ns),
-            held_refused: Some(held_refused),
+            xdp_tx_errors: self.tx_failures(),
+            xdp_runs: run_time.map(|(runs, _)| runs),
+            xdp_run_ns: run_time.map(|(_, ns)| ns),
+            held_refused: Some(self.held.as_ref().map_or(0, |held| held.refused())),
         }
     }
 }
