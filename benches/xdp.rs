@@ -11,11 +11,11 @@
 use std::net::SocketAddr;
 
 use synscope::defense::cookie::{CookieCodec, CookieConfig};
-use synscope::defense::guard::{GuardConfig, ListenerOptions};
-use synscope::defense::half_open::HalfOpenConfig;
+use synscope::defense::guard::GuardConfig;
 use synscope::defense::policy::Mode;
 use synscope::defense::{SynOptions, Tuple};
-use synscope::time::{Duration, Timestamp};
+use synscope::lab::sim::scenario::GuardSetup;
+use synscope::time::Timestamp;
 use synscope::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use synscope::wire::segment::TcpFlags;
 use synscope::xdp::{FastPath, XdpConfig};
@@ -26,18 +26,9 @@ const SINGLE_RUNS: u32 = 100_000;
 const ROUNDS: usize = 7;
 const KEY: [u8; 32] = [0x5c; 32];
 
+/// `synscope guard --mode cookies` with its flag defaults.
 fn config(server: SocketAddr) -> GuardConfig {
-    GuardConfig {
-        protect: server,
-        mode: Mode::Cookies,
-        half_open: HalfOpenConfig::default(),
-        watermarks: (768, 384),
-        syn_rate_per_source: None,
-        listener: ListenerOptions::default(),
-        max_proxied: 1024,
-        proxy_idle_timeout: Duration::from_secs(300),
-        cookie_tick: Duration::from_secs(64),
-    }
+    GuardSetup::with_defaults(Mode::Cookies).config(server)
 }
 
 fn frame(

@@ -13,8 +13,8 @@ use synscope::defense::SynOptions;
 use synscope::defense::Tuple;
 use synscope::defense::cookie::{CookieCodec, CookieConfig};
 use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, ProxyChange, Side, Verdict};
-use synscope::defense::half_open::HalfOpenConfig;
 use synscope::defense::policy::Mode;
+use synscope::lab::sim::scenario::GuardSetup;
 use synscope::time::{Duration, Timestamp};
 use synscope::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use synscope::wire::segment::TcpFlags;
@@ -54,18 +54,10 @@ impl Rng {
     }
 }
 
+/// `synscope guard --mode cookies` with its flag defaults, the listener's options given. The proxy table is kept
+/// small: each case builds a fresh guard, and the default's 65,536 entries are allocated up front.
 fn guard_config(protect: SocketAddr, listener: ListenerOptions) -> GuardConfig {
-    GuardConfig {
-        protect,
-        mode: Mode::Cookies,
-        half_open: HalfOpenConfig::default(),
-        watermarks: (768, 384),
-        syn_rate_per_source: None,
-        listener,
-        max_proxied: 1024,
-        proxy_idle_timeout: Duration::from_secs(300),
-        cookie_tick: Duration::from_secs(64),
-    }
+    GuardConfig { listener, max_proxied: 1024, ..GuardSetup::with_defaults(Mode::Cookies).config(protect) }
 }
 
 /// A SYN's option list as clients and attackers write them: the usual four in Linux's or another order, some
