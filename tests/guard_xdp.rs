@@ -16,7 +16,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::guard_lab::{BIN, Lab, PORT, TRANSCRIPT, flood_pcap, peak_syn_recv, replay};
+use common::guard_lab::{BIN, Lab, PORT, TRANSCRIPT, flood_pcap, guard_command, peak_syn_recv, replay};
 use common::netns::have_root;
 use common::stderr;
 use common::topology::SERVER_IP;
@@ -112,13 +112,7 @@ fn a_second_guard_on_the_same_interface_is_told_in_one_line() {
         return;
     }
     let mut lab = Lab::start("cookies", &["--fast-path", "xdp"]);
-    let out = lab
-        .topology
-        .gateway
-        .command(BIN)
-        .args(["guard", "-q", "--outside", &lab.topology.outside, "--inside", &lab.topology.inside])
-        .args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", "cookies", "--fast-path", "xdp"])
-        .args(["--duration", "1s"])
+    let out = guard_command(&lab.topology, "cookies", &["--fast-path", "xdp", "--duration", "1s"])
         .output()
         .expect("running a second guard");
     let err = stderr(&out);

@@ -91,14 +91,17 @@ impl Lab {
 
 /// `synscope guard` in the gateway, between its two interfaces, once it says it is guarding.
 fn spawn_guard(topology: &Topology, mode: &str, extra: &[&str]) -> Running {
-    let mut guard = Running::spawn({
-        let mut command = topology.gateway.command(BIN);
-        command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
-        command.args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", mode]).args(extra);
-        command
-    });
+    let mut guard = Running::spawn(guard_command(topology, mode, extra));
     guard.wait_for_stderr("guarding");
     guard
+}
+
+/// The command line of `synscope guard -q` in the gateway between its two interfaces, protecting the listener.
+pub fn guard_command(topology: &Topology, mode: &str, extra: &[&str]) -> std::process::Command {
+    let mut command = topology.gateway.command(BIN);
+    command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
+    command.args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", mode]).args(extra);
+    command
 }
 
 /// A bounded flood: `syns` spoofed SYNs from random sources in 198.18.0.0/15 (RFC 2544's benchmarking range) and
