@@ -77,7 +77,13 @@ fn a_flood_is_answered_entirely_in_xdp_and_no_forged_ack_gets_through() {
     assert_eq!(xdp["synacks_sent"].as_u64(), Some(syns as u64 + 1), "the flood's SYNs and the client's: {stats}");
     assert_eq!(xdp["errors"], 0, "{stats}");
     // The forged ACKs died in XDP, which found no cookie in them; none reached the rings or opened a connection.
-    assert_eq!(xdp["acks_dropped"].as_u64(), Some(acks as u64), "{stats}");
+    // Exactly one ACK passed (the legitimate client's cookie ACK), so no forged one was admitted. The drop count may
+    // exceed the flood's by the legitimate connection's own stragglers: about one run in eight, one of its
+    // segments arrived after the proxy had let the connection go at its last ACK (a re-ACK of a retransmitted
+    // FIN, by its numbers: it failed the cookie check, so it was not the handshake's ACK). The packet path drops
+    // such a segment too (`DropReason::BadCookie`); without the legitimate client the count is exactly the flood's.
+    let dropped = xdp["acks_dropped"].as_u64().unwrap_or(0);
+    assert!((acks as u64..=acks as u64 + 2).contains(&dropped), "{dropped} ACKs dropped: {stats}");
     assert_eq!(xdp["acks_passed"], 1, "the legitimate client's ACK: {stats}");
     assert_eq!(stats["cookies_failed"], 0, "{stats}");
     assert_eq!(stats["proxy"]["opened"], 1, "only the legitimate client's connection: {stats}");
