@@ -30,6 +30,8 @@ pub enum Command {
     Guard(crate::cmd::guard::GuardArgs),
     /// Send a bounded SYN flood (spoofed sources) at loopback or into a lab namespace.
     Flood(crate::cmd::flood::FloodArgs),
+    /// Bridge two interfaces of a lab namespace through a bad link: loss, duplication, delay, jitter, reordering.
+    Impair(crate::cmd::impair::ImpairArgs),
     /// The SYN-flood lab: each defence under floods of rising rate, with a report and charts (--sim without root).
     Lab(crate::cmd::lab::LabArgs),
 }

@@ -17,6 +17,8 @@
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
 //! - [`flood`]: the SYN-flood generator: spoofed SYNs patched from one template frame and paced by a token bucket
 //!   (pure), sent in batches through a `PACKET_TX_RING` past the qdisc (the edge).
+//! - [`impair`]: link impairments as `tc netem` applies them (loss, duplication, delay, jitter, reordering), pure;
+//!   `synscope impair` bridges two interfaces through them, for kernels without `sch_netem`.
 //! - [`listener`]: the companion echo listener and clients, speaking the seed tutorial's TCP/UDP protocol.
 //! - [`netns`]: named network namespaces entered from a thread: the kernel's SYN-flood sysctls and counters.
 //! - [`lab`]: the SYN-flood lab: namespaces, trials, the simulation, the report and charts.
@@ -33,6 +35,7 @@ pub mod defense;
 pub mod engine;
 pub mod filter;
 pub mod flood;
+pub mod impair;
 pub mod lab;
 pub mod listener;
 pub mod netns;

@@ -1,5 +1,7 @@
 //! `synscope flood --target ADDR:PORT`: a bounded SYN flood with spoofed sources, for the lab and for
-//! demonstrations. It reports the rate it achieved every second on stderr, and at the end one summary line (or,
+//! demonstrations. Other shapes, as hping3 sends them, test a defence's other doors: ACK floods with random
+//! cookies (`--flags A`), RST and FIN floods, hostile options (`--tcp-options-hex`), payload sizes (`--data`) and
+//! never-completed fragments (`--fragment`). It reports the rate it achieved every second on stderr, and at the end one summary line (or,
 //! with `--format json`, one JSON object on stdout).
 //!
 //! Order of checks: the flags (a usage error costs nothing), then the traffic safety rule on the target
@@ -22,8 +24,8 @@ use crate::flood::driver::{self, Limits};
 use crate::flood::replies::{self, RepliesError};
 use crate::flood::report::FloodReport;
 use crate::flood::route;
-use crate::flood::spec::{Cidr, DEFAULT_SPOOF_V4, DEFAULT_SPOOF_V6, PortRange, SynOptions};
-use crate::flood::template::{SynGenerator, SynTemplate};
+use crate::flood::spec::{Cidr, DEFAULT_SPOOF_V4, DEFAULT_SPOOF_V6, FlagSet, PortRange, RawOptions, Shape, SynOptions};
+use crate::flood::template::{SegmentGenerator, SegmentTemplate};
 use crate::flood::tx::{self, Method};
 use crate::time::Duration;
 
@@ -37,6 +39,9 @@ Examples:
   synscope flood --target 127.0.0.1:9999 --rate 2000 --duration 10s --syn-options mss,sack,ts,wscale
   sudo ip netns exec client synscope flood --target 10.77.0.2:9999 --duration 30s --spoof 198.18.0.0/15
   synscope flood --target 127.0.0.1:9999 -c 5000 --source 127.0.0.2 --src-ports 40000-40999 --format json
+  synscope flood --target 127.0.0.1:9999 --duration 10s --rate 20000 --flags A      (ACKs with random cookies)
+  synscope flood --target 127.0.0.1:9999 -c 1000 --tcp-options-hex 010303ff         (window scale 255)
+  synscope flood --target 127.0.0.1:9999 -c 1000 --fragment --data 64               (first fragments only)
 
 A flood is bounded: give --count, --duration (at most 300s), or both; it also stops on Ctrl-C, with the report.
 It goes only to loopback, or anywhere from inside a network namespace other than the initial one (the lab's).
@@ -78,6 +83,27 @@ pub struct FloodArgs {
     /// SYN options, in Linux's layout: any of mss, sack, ts, wscale, or none (hping3 sends none).
     #[arg(long, value_name = "LIST", default_value = "mss")]
     pub syn_options: SynOptions,
+
+    /// The TCP flags of every frame, as hping3's letters: S (SYN), A (ACK), R (RST), F (FIN), P (PSH), U (URG),
+    /// combined as in SA. With A, each frame gets a random acknowledgment number: against SYN cookies, a random
+    /// cookie.
+    #[arg(long, value_name = "LETTERS", default_value = "S")]
+    pub flags: FlagSet,
+
+    /// TCP option bytes in hex, sent as given instead of --syn-options (padded with zeros to a 4-byte boundary,
+    /// at most 40 bytes): 02040000 is MSS 0, 010303ff a window scale of 255, 02ff an option running past the
+    /// header.
+    #[arg(long, value_name = "HEX", conflicts_with = "syn_options")]
+    pub tcp_options_hex: Option<RawOptions>,
+
+    /// Payload bytes per frame (zeros), as hping3's -d; at most what the interface's MTU leaves.
+    #[arg(short = 'd', long, value_name = "BYTES", default_value_t = 0)]
+    pub data: u16,
+
+    /// Send every frame as the first fragment of an IPv4 datagram whose rest never comes (More Fragments set,
+    /// offset 0): a flood of the receiver's reassembly queue. IPv4 only.
+    #[arg(long)]
+    pub fragment: bool,
 
     /// Send on this interface (default: the one the main routing table picks).
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
@@ -130,6 +156,7 @@ fn parse_unicast_mac(text: &str) -> Result<[u8; 6], String> {
 struct Plan {
     limits: Limits,
     sources: Cidr,
+    shape: Shape,
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -180,13 +207,27 @@ fn plan(args: &FloodArgs) -> anyhow::Result<Plan> {
             family(v4)
         )));
     }
+    if args.fragment && !v4 {
+        return Err(usage(format!(
+            "--fragment is for IPv4 targets; {} is IPv6, whose fragments need an extension header",
+            args.target.ip()
+        )));
+    }
+    let shape = Shape {
+        flags: args.flags,
+        options: args.syn_options,
+        raw: args.tcp_options_hex.clone(),
+        data: args.data,
+        fragment: args.fragment,
+    };
     let limits = Limits {
         count: args.count,
         duration: std::time::Duration::from_nanos(duration.as_nanos()),
         rate: args.rate,
         batch: args.batch,
+        unit: if shape.flags == FlagSet::default() { "SYN" } else { "frame" },
     };
-    Ok(Plan { limits, sources })
+    Ok(Plan { limits, sources, shape })
 }
 
 pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
@@ -200,8 +241,9 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
     })?;
     let hop = route::resolve(args.target.ip(), args.interface.as_deref())?;
     crate::safety::check_interface(&hop.interface)?;
-    let template = SynTemplate::new(args.source_mac.unwrap_or(hop.src_mac), hop.dst_mac, args.target, args.syn_options)
-        .context("crafting the SYN template")?;
+    let template = SegmentTemplate::new(args.source_mac.unwrap_or(hop.src_mac), hop.dst_mac, args.target, &plan.shape)
+        .context("crafting the flood's frame")?;
+    check_fits_mtu(template.len(), &hop.interface.name, args.data)?;
     if hop.interface.is_loopback() && !matches!(crate::safety::in_initial_netns(), Ok(false)) {
         // The initial namespace's loopback hands frames to this host's stack; every frame of the flood has the
         // template's destination, so checking the template checks them all.
@@ -215,7 +257,7 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
     for index in 0..threads {
         // Seeds far apart in the sequence, so the threads' sources do not repeat each other's.
         let seed = seed.wrapping_add((index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let generator = SynGenerator::new(template.clone(), plan.sources, args.src_ports, seed);
+        let generator = SegmentGenerator::new(template.clone(), plan.sources, args.src_ports, seed);
         let tx = tx::open(args.tx, &hop.interface, args.target.ip(), template.len(), args.batch)?;
         workers.push(driver::Worker { tx, generator });
     }
@@ -238,15 +280,25 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
         Some(count) => format!("{count} SYNs or {seconds} s"),
         None => format!("{seconds} s"),
     };
+    let shape_text = match (&plan.shape.flags, args.data, args.fragment) {
+        (flags, 0, false) if *flags == FlagSet::default() => String::new(),
+        (flags, data, fragment) => {
+            format!(
+                " flags {flags}{}{},",
+                if data > 0 { format!(", {data} data bytes") } else { String::new() },
+                if fragment { ", first fragments only" } else { "" }
+            )
+        }
+    };
     eprintln!(
-        "synscope: flooding {} {via}on {} ({}) from {}, ports {}, options {}, {}, {}; until {bound}",
+        "synscope: flooding {}{shape_text} {via}on {} ({}) from {}, ports {}, options {}, {}, {}; until {bound}",
         args.target,
         hop.interface.name,
         mac_text(hop.dst_mac),
         plan.sources,
         args.src_ports,
-        args.syn_options,
-        args.rate.map_or("as fast as possible".to_string(), |rate| format!("{rate} SYN/s")),
+        plan.shape.options_text(),
+        args.rate.map_or("as fast as possible".to_string(), |rate| format!("{rate} {}/s", plan.limits.unit)),
         if threads > 1 { format!("{method} × {threads} threads") } else { method.to_string() },
     );
 
@@ -262,7 +314,10 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
         interface: hop.interface.name.clone(),
         sources: plan.sources.to_string(),
         src_ports: args.src_ports.to_string(),
-        syn_options: args.syn_options.to_string(),
+        flags: plan.shape.flags.to_string(),
+        syn_options: plan.shape.options_text(),
+        data: args.data,
+        fragment: args.fragment,
         method,
         threads,
         retries: outcome.retries,
@@ -278,6 +333,23 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
         Some(err) => Err(err.into()),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// A frame longer than the interface's MTU plus its Ethernet header is refused by the kernel (EMSGSIZE) on every
+/// send; say so once, before any socket is opened.
+fn check_fits_mtu(frame_len: usize, interface: &str, data: u16) -> anyhow::Result<()> {
+    let path = format!("/sys/class/net/{interface}/mtu");
+    let Some(mtu) = std::fs::read_to_string(&path).ok().and_then(|text| text.trim().parse::<usize>().ok()) else {
+        return Ok(());
+    };
+    // Loopback's frames carry an Ethernet header too (ARPHRD_LOOPBACK with a 14-byte header).
+    if frame_len > mtu + 14 {
+        let room = (mtu + 14 + usize::from(data)).saturating_sub(frame_len);
+        return Err(usage(format!(
+            "--data {data} makes {frame_len}-byte frames, more than {interface}'s MTU of {mtu} allows; use --data {room} or less"
+        )));
+    }
+    Ok(())
 }
 
 fn mac_text(mac: [u8; 6]) -> String {
@@ -358,5 +430,30 @@ mod tests {
         assert!(refusal(&["--target", "127.0.0.1:80", "-c", "1", "--batch", "0"]).contains("--batch"));
         assert!(refusal(&["--target", "127.0.0.1:80", "-c", "1", "--threads", "0"]).contains("--threads"));
         assert!(refusal(&["--target", "[::1]:80", "-c", "1", "--tx", "raw"]).contains("--tx raw is for IPv4"));
+        assert!(refusal(&["--target", "[::1]:80", "-c", "1", "--fragment"]).contains("--fragment is for IPv4"));
+    }
+
+    #[test]
+    fn shapes_are_read_from_hping3_style_flags() {
+        let plain = plan(&args(&["--target", "127.0.0.1:80", "-c", "1"])).unwrap();
+        assert_eq!(plain.shape, Shape { options: "mss".parse().unwrap(), ..Shape::default() });
+        assert_eq!(plain.limits.unit, "SYN");
+        let line = ["--target", "127.0.0.1:80", "-c", "1", "--flags", "A", "-d", "1", "--tcp-options-hex", "02ff"];
+        let hostile = plan(&args(&line)).unwrap();
+        assert_eq!(hostile.shape.flags.to_string(), "A");
+        assert_eq!(hostile.shape.raw, Some(RawOptions(vec![2, 0xff, 0, 0])));
+        assert_eq!(hostile.shape.data, 1);
+        assert_eq!(hostile.limits.unit, "frame");
+        assert!(Wrapper::try_parse_from(["flood", "--target", "127.0.0.1:80", "--flags", "Q"]).is_err());
+        let both = ["flood", "--target", "127.0.0.1:80", "--syn-options", "ts", "--tcp-options-hex", "0101"];
+        assert!(Wrapper::try_parse_from(both).is_err(), "Linux options and raw bytes are one or the other");
+    }
+
+    #[test]
+    fn a_frame_beyond_the_mtu_is_refused_before_any_socket() {
+        // Loopback's MTU is 65536 on Linux; a frame under it passes, one over it is refused in one line.
+        assert!(check_fits_mtu(1514, "lo", 1460).is_ok());
+        let err = check_fits_mtu(65536 + 15, "lo", 65000).unwrap_err().to_string();
+        assert!(err.contains("MTU of 65536") && err.contains("--data 64999 or less") && !err.contains('\n'), "{err}");
     }
 }

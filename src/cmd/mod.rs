@@ -5,6 +5,7 @@ pub mod flood;
 pub mod generate;
 pub mod guard;
 pub mod harden;
+pub mod impair;
 pub mod lab;
 pub mod listen;
 pub mod pipeline;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Harden(args) => harden::run(&args),
         Command::Guard(args) => guard::run(&args),
         Command::Flood(args) => flood::run(&args),
+        Command::Impair(args) => impair::run(&args),
         Command::Lab(args) => lab::run(&args),
     }
 }

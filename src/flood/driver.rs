@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::bucket::TokenBucket;
 use super::report::{Progress, Stop};
-use super::template::SynGenerator;
+use super::template::SegmentGenerator;
 use crate::capture::tx::{Tx, TxError};
 
 /// How long the frames still queued at the end may take to leave.
@@ -25,10 +25,12 @@ const SECOND: u64 = 1_000_000_000;
 pub struct Limits {
     pub count: Option<u64>,
     pub duration: Duration,
-    /// SYN/s; `None` is as fast as the sender goes.
+    /// Frames per second; `None` is as fast as the sender goes.
     pub rate: Option<u64>,
     /// Frames crafted between two flushes, at most.
     pub batch: usize,
+    /// What one frame is called in the once-a-second lines: `SYN`, or `frame` for other shapes.
+    pub unit: &'static str,
 }
 
 /// What the loop did.
@@ -51,7 +53,7 @@ pub struct Outcome {
 /// One sending thread's sender and SYN generator.
 pub struct Worker {
     pub tx: Box<dyn Tx + Send>,
-    pub generator: SynGenerator,
+    pub generator: SegmentGenerator,
 }
 
 /// Totals the workers add to as they go, for the once-a-second line.
@@ -99,7 +101,7 @@ pub fn run(
                 }
             }
         }
-        let mut ticker = Progress::new(SECOND);
+        let mut ticker = Progress::new(SECOND, limits.unit);
         while !handles.iter().all(|h| h.is_finished()) {
             let now = start.elapsed().as_nanos() as u64;
             let (sent, retries) = (live.sent.load(Ordering::Relaxed), live.retries.load(Ordering::Relaxed));
@@ -135,7 +137,7 @@ fn merge(a: Outcome, b: Outcome) -> Outcome {
 /// One thread's loop: craft into the sender's slots as the bucket allows, flush, until a limit or `stop`.
 fn send(
     tx: &mut dyn Tx,
-    generator: &mut SynGenerator,
+    generator: &mut SegmentGenerator,
     limits: &Limits,
     start: Instant,
     stop: &AtomicBool,

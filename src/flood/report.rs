@@ -40,7 +40,14 @@ pub struct FloodReport {
     pub interface: String,
     pub sources: String,
     pub src_ports: String,
+    /// The TCP flags of every frame, as hping3's letters (`S` for a SYN flood).
+    pub flags: String,
+    /// The options: Linux-layout names, or `hex:` and the raw bytes.
     pub syn_options: String,
+    /// Payload bytes per frame.
+    pub data: u16,
+    /// Whether every frame was a never-completed IPv4 fragment.
+    pub fragment: bool,
     /// How frames reached the kernel: `tx-ring` or `sendmmsg`.
     pub method: &'static str,
     /// Sending threads.
@@ -61,8 +68,9 @@ impl FloodReport {
 
     /// The one summary line (without the `synscope: ` prefix).
     pub fn line(&self) -> String {
+        let unit = if self.flags == "S" { "SYN" } else { "frame" };
         let mut line = format!(
-            "flood: sent {} SYN{} to {} on {} in {:.2} s ({:.0} SYN/s",
+            "flood: sent {} {unit}{} to {} on {} in {:.2} s ({:.0} {unit}/s",
             self.sent,
             if self.sent == 1 { "" } else { "s" },
             self.target,
@@ -78,6 +86,15 @@ impl FloodReport {
             "), {} failed; sources {}, ports {}, options {}, via {}",
             self.failed, self.sources, self.src_ports, self.syn_options, self.method
         );
+        if self.flags != "S" {
+            let _ = write!(line, "; flags {}", self.flags);
+        }
+        if self.data > 0 {
+            let _ = write!(line, "; {} data bytes each", self.data);
+        }
+        if self.fragment {
+            let _ = write!(line, "; first fragments only");
+        }
         if self.threads > 1 {
             let _ = write!(line, " × {} threads", self.threads);
         }
@@ -108,13 +125,14 @@ pub struct Progress {
     next: u64,
     last_at: u64,
     last_sent: u64,
+    unit: &'static str,
 }
 
 impl Progress {
-    /// Reports every `interval` nanoseconds from time 0.
-    pub fn new(interval: u64) -> Progress {
+    /// Reports every `interval` nanoseconds from time 0, counting frames as `unit`s (`SYN`, `frame`).
+    pub fn new(interval: u64, unit: &'static str) -> Progress {
         let interval = interval.max(1);
-        Progress { interval, next: interval, last_at: 0, last_sent: 0 }
+        Progress { interval, next: interval, last_at: 0, last_sent: 0, unit }
     }
 
     /// When the next line is due.
@@ -133,7 +151,8 @@ impl Progress {
         self.last_sent = sent;
         // Skip whole intervals missed (a stalled send), so lines stay one per interval from then on.
         self.next += self.interval * ((now - self.next) / self.interval + 1);
-        Some(format!("flood: {:.1} s: {rate:.0} SYN/s, {sent} sent, {retries} retried sends", now as f64 / 1e9))
+        let unit = self.unit;
+        Some(format!("flood: {:.1} s: {rate:.0} {unit}/s, {sent} sent, {retries} retried sends", now as f64 / 1e9))
     }
 }
 
@@ -152,7 +171,10 @@ mod tests {
             interface: "veth0".into(),
             sources: "198.18.0.0/15".into(),
             src_ports: "1024-65535".into(),
+            flags: "S".into(),
             syn_options: "mss".into(),
+            data: 0,
+            fragment: false,
             method: "tx-ring",
             threads: 1,
             retries: 0,
@@ -201,7 +223,7 @@ mod tests {
 
     #[test]
     fn progress_lines_come_once_a_second_with_that_seconds_rate() {
-        let mut progress = Progress::new(1_000_000_000);
+        let mut progress = Progress::new(1_000_000_000, "SYN");
         assert_eq!(progress.tick(999_999_999, 10, 0), None);
         assert_eq!(
             progress.tick(1_000_000_000, 1000, 0).unwrap(),

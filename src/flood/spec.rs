@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use crate::wire::segment::TcpFlags;
+
 /// The default spoofed range: 198.18.0.0/15, which RFC 2544 (appendix C.2.2) and RFC 6890 set aside for
 /// benchmarking network devices, so a flood's sources never pose as real hosts.
 pub const DEFAULT_SPOOF_V4: &str = "198.18.0.0/15";
@@ -220,6 +222,135 @@ impl fmt::Display for SynOptions {
     }
 }
 
+/// The TCP flags every frame of a flood carries, written as hping3 spells them on its command line: `S` SYN
+/// (`-S`), `A` ACK (`-A`), `R` RST (`-R`), `F` FIN (`-F`), `P` PSH (`-P`), `U` URG (`-U`), in any order: `SA`
+/// is a SYN-ACK. With ACK set each frame gets a random acknowledgment number, which against a SYN-cookie defence
+/// is a random cookie (RFC 4987 §3.6: an ACK flood guessing cookies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlagSet(pub TcpFlags);
+
+impl Default for FlagSet {
+    fn default() -> FlagSet {
+        FlagSet(TcpFlags(TcpFlags::SYN))
+    }
+}
+
+impl FlagSet {
+    /// What one frame is called in the reports: `SYN` for the default flood, the flags' letters otherwise.
+    pub fn noun(&self) -> String {
+        if self.0 == TcpFlags(TcpFlags::SYN) { "SYN".into() } else { self.to_string() }
+    }
+}
+
+const FLAG_LETTERS: [(char, u16); 6] = [
+    ('S', TcpFlags::SYN),
+    ('A', TcpFlags::ACK),
+    ('R', TcpFlags::RST),
+    ('F', TcpFlags::FIN),
+    ('P', TcpFlags::PSH),
+    ('U', TcpFlags::URG),
+];
+
+impl FromStr for FlagSet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FlagSet, String> {
+        let mut bits = 0;
+        for letter in text.trim().chars() {
+            let Some(&(_, bit)) = FLAG_LETTERS.iter().find(|(l, _)| *l == letter.to_ascii_uppercase()) else {
+                return Err(format!(
+                    "'{text}': unknown TCP flag '{letter}'; write the flags as letters, as hping3 does: S A R F P U (e.g. SA)"
+                ));
+            };
+            bits |= bit;
+        }
+        if bits == 0 {
+            return Err("--flags needs at least one of S A R F P U".into());
+        }
+        Ok(FlagSet(TcpFlags(bits)))
+    }
+}
+
+impl fmt::Display for FlagSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (letter, bit) in FLAG_LETTERS {
+            if self.0.has(bit) {
+                write!(f, "{letter}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TCP option bytes given as hex (`--tcp-options-hex 02040000`), sent as they are: the way to send what no
+/// well-behaved stack would, such as MSS 0 (`02040000`), a window scale of 255 (`010303ff`), or an option whose
+/// length runs past the header (`02ff`). Padded with zeros (End of Option List, RFC 9293 §3.2) to the 32-bit
+/// boundary the data offset needs; at most 40 bytes, the room a TCP header has for options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawOptions(pub Vec<u8>);
+
+impl FromStr for RawOptions {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<RawOptions, String> {
+        let digits: String = text.chars().filter(|c| !c.is_ascii_whitespace() && *c != ':').collect();
+        let bad = || format!("'{text}' is not TCP option bytes in hex, such as 020405b4 (MSS 1460)");
+        if digits.is_empty() || !digits.len().is_multiple_of(2) {
+            return Err(bad());
+        }
+        let mut bytes = Vec::with_capacity(digits.len() / 2);
+        for pair in digits.as_bytes().chunks(2) {
+            let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
+            bytes.push(u8::from_str_radix(pair, 16).map_err(|_| bad())?);
+        }
+        if bytes.len() > 40 {
+            return Err(format!("'{text}' is {} bytes of options; a TCP header has room for 40", bytes.len()));
+        }
+        bytes.resize(bytes.len().next_multiple_of(4), 0);
+        Ok(RawOptions(bytes))
+    }
+}
+
+impl fmt::Display for RawOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "hex:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Everything about one frame of a flood that is the same for all of them: its flags, its options, how much
+/// payload it carries, and whether it is an IPv4 fragment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub flags: FlagSet,
+    /// Linux-layout options, unless `raw` is given.
+    pub options: SynOptions,
+    pub raw: Option<RawOptions>,
+    /// Payload bytes (zeros) after the TCP header.
+    pub data: u16,
+    /// Each frame is the first fragment (offset 0, More Fragments set, RFC 791 §3.2) of a datagram whose rest
+    /// never comes: it fills the receiver's reassembly queue until `ipfrag_time` (30 s on Linux) frees it.
+    pub fragment: bool,
+}
+
+impl Shape {
+    /// The option bytes and where TSval sits in them (raw options have no TSval to stamp).
+    pub fn option_bytes(&self) -> (Vec<u8>, Option<usize>) {
+        match &self.raw {
+            Some(raw) => (raw.0.clone(), None),
+            None => self.options.layout(),
+        }
+    }
+
+    /// The options as the reports name them.
+    pub fn options_text(&self) -> String {
+        match &self.raw {
+            Some(raw) => raw.to_string(),
+            None => self.options.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +446,31 @@ mod tests {
             assert_eq!(options.to_string(), "mss,ts,wscale");
             assert_eq!(SynOptions::default().to_string(), "none");
             assert!("mss,nop".parse::<SynOptions>().unwrap_err().contains("'nop'"));
+        }
+    }
+
+    mod shapes {
+        use super::*;
+
+        #[test]
+        fn flags_read_as_hping3_letters() {
+            assert_eq!("S".parse::<FlagSet>().unwrap(), FlagSet::default());
+            assert_eq!("sa".parse::<FlagSet>().unwrap().0, TcpFlags(TcpFlags::SYN | TcpFlags::ACK));
+            assert_eq!("FA".parse::<FlagSet>().unwrap().to_string(), "AF");
+            assert_eq!(FlagSet::default().noun(), "SYN");
+            assert_eq!("R".parse::<FlagSet>().unwrap().noun(), "R");
+            assert!("SX".parse::<FlagSet>().unwrap_err().contains("'X'"));
+            assert!("".parse::<FlagSet>().is_err());
+        }
+
+        #[test]
+        fn raw_options_pad_to_a_word_and_refuse_what_does_not_fit() {
+            assert_eq!("02ff".parse::<RawOptions>().unwrap().0, [2, 0xff, 0, 0]);
+            assert_eq!("01:03:03:ff".parse::<RawOptions>().unwrap().0, [1, 3, 3, 0xff]);
+            assert_eq!("01:03:03:ff".parse::<RawOptions>().unwrap().to_string(), "hex:010303ff");
+            assert!("0g".parse::<RawOptions>().unwrap_err().contains("not TCP option bytes"));
+            assert!("123".parse::<RawOptions>().is_err());
+            assert!("00".repeat(41).parse::<RawOptions>().unwrap_err().contains("room for 40"));
         }
     }
 }

@@ -168,7 +168,7 @@ fn index_of(side: Side) -> usize {
 
 /// The frame as it was on the wire: the VLAN tag the driver took out (TP_STATUS_VLAN_VALID) put back after the
 /// MAC addresses. Its virtio header's offsets move by the tag's 4 bytes ([`VnetHeader::shifted`]).
-fn restore_tag(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
+pub(crate) fn restore_tag(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
     frame.clear();
     let data = &*received.data;
     match received.vlan {

@@ -4,9 +4,9 @@
 //! rings and tables): the work per frame is small, and one owner of the tables needs no locks. The sockets are in
 //! `links`, the loop in `bridge`, the XDP fast path in `fast_path`.
 
-mod bridge;
+pub(crate) mod bridge;
 mod fast_path;
-mod links;
+pub(crate) mod links;
 mod report;
 
 use std::net::SocketAddr;
