@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod bulk;
 pub mod guard_lab;
 pub mod netns;
 pub mod process;
