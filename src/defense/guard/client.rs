@@ -6,6 +6,7 @@ use super::{DropReason, Guard, Outbox, Side, Verdict, syn_options};
 use crate::defense::cookie::CookieError;
 use crate::defense::half_open::SynVerdict;
 use crate::defense::policy::{Decision, Mode};
+use crate::defense::proxy::translate::rescale_window;
 use crate::defense::proxy::{ClientHandshake, ProxyState};
 use crate::defense::{SynOptions, Tuple};
 use crate::time::Timestamp;
@@ -27,16 +28,23 @@ impl Guard {
             return self.client_syn(now, tuple, frame, layout, out);
         }
         if let Some(entry) = self.proxy.get_mut(&tuple) {
-            let state = entry.state;
+            let (state, client_window_rescale) = (entry.state, entry.client_window_rescale);
             return match state {
-                ProxyState::SynSent(_) if flags.rst() => {
-                    // Nothing reached the client-facing side of the listener yet; forget the attempt.
+                ProxyState::SynSent(handshake) if flags.rst() => {
+                    // The listener got the proxy's SYN and holds a SYN-RECEIVED entry for the client: end it too, or
+                    // it waits for its time-out and its SYN-ACKs reach the client untranslated. The client's own RST
+                    // will not do: its ACK is in the proxy's space, and Linux's tcp_check_req ignores a RST whose ACK
+                    // is not its ISN + 1. Ours has no ACK and sits at the listener's RCV.NXT.
                     self.proxy.reset(&tuple);
-                    Verdict::Drop(DropReason::NotYetEstablished)
+                    self.reset_listener(&tuple, handshake.client_isn.wrapping_add(1), out);
+                    Verdict::Consumed
                 }
                 ProxyState::SynSent(_) => Verdict::Drop(DropReason::NotYetEstablished),
                 ProxyState::Established(translation) => {
                     translation.to_server(frame, layout);
+                    if let Some(shifts) = client_window_rescale {
+                        rescale_window(frame, layout, shifts);
+                    }
                     self.follow_established(now, &tuple, true, flags, layout);
                     Verdict::Forward
                 }
@@ -84,7 +92,13 @@ impl Guard {
         }
         let syn = syn_options(frame, layout);
         let client_isn = layout.seq(frame);
-        if self.proxy.get_mut(&tuple).is_some() {
+        if let Some(entry) = self.proxy.get_mut(&tuple) {
+            if entry.handshake.client_isn == client_isn {
+                // An old duplicate of this connection's own SYN (RFC 9293 §3.10.7.4, RFC 5961 §4: a SYN must not end
+                // a synchronized connection). Taking it for a new connection, as before, forgot the translation of
+                // one the listener still holds.
+                return Verdict::Drop(DropReason::DuplicateSyn);
+            }
             // The client started over on a tuple the proxy still holds.
             self.proxy.reset(&tuple);
         }
@@ -93,7 +107,7 @@ impl Guard {
             Mode::Limit => match self.half_open.on_syn(now, tuple, client_isn, 0, syn) {
                 SynVerdict::Admitted | SynVerdict::Duplicate(_) => Verdict::Forward,
                 SynVerdict::Evicted(victim) => {
-                    self.reset_listener(&victim, out);
+                    self.reset_listener(&victim.tuple, victim.client_isn.wrapping_add(1), out);
                     Verdict::Forward
                 }
                 SynVerdict::UseCookie => self.answer_with_cookie(now, tuple, client_isn, &syn, frame, out),
@@ -235,8 +249,12 @@ impl Guard {
         if !self.proxy.open(now, tuple, handshake) {
             return Verdict::Drop(DropReason::ProxyFull);
         }
-        // Step 2: the listener gets the client's SYN, as the client sent it to us.
-        let shift = handshake.wscale.unwrap_or(0).min(MAX_WINDOW_SCALE);
+        // Step 2: the listener gets the client's SYN, as the client sent it to us. Its ACK's window is scaled only if
+        // the proxy's SYN-ACK offered scaling too (RFC 7323 §2.2); a SYN's window never is.
+        let shift = match handshake.wscale.zip(self.config.listener.wscale) {
+            Some((client, _)) => client.min(MAX_WINDOW_SCALE),
+            None => 0,
+        };
         let syn_window = (u32::from(handshake.window) << shift).min(0xFFFF) as u16;
         let len = handshake_options(
             &mut self.options,

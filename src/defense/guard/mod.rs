@@ -27,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 
 use super::cookie::CookieCodec;
-use super::half_open::{HalfOpen, HalfOpenStats, HalfOpenTable, TimerEvent};
+use super::half_open::{HalfOpenStats, HalfOpenTable, TimerEvent};
 use super::policy::{Mode, Policy, PolicyConfig, PolicyStats};
 pub use super::proxy::ProxyChange;
 use super::proxy::{ProxyStats, ProxyTable};
@@ -302,7 +302,9 @@ impl Guard {
     pub fn poll_timers(&mut self, now: Timestamp, out: &mut Outbox) {
         while let Some(event) = self.half_open.poll_timer(now) {
             match (self.config.mode, event) {
-                (Mode::Limit, TimerEvent::Expired { entry }) => self.reset_listener(&entry, out),
+                (Mode::Limit, TimerEvent::Expired { entry }) => {
+                    self.reset_listener(&entry.tuple, entry.client_isn.wrapping_add(1), out)
+                }
                 (Mode::Auto | Mode::Cookies, TimerEvent::Retransmit { entry, .. }) => {
                     let issued = self.cookies.issue(now, &entry.tuple, entry.client_isn, &entry.syn);
                     self.counters.synack_retransmits += 1;
@@ -315,19 +317,25 @@ impl Guard {
         self.counters.frames_out += out.len as u64;
     }
 
+    /// When [`Guard::poll_timers`] is next due: the earliest of the half-open table's timers and the proxy table's
+    /// expiry (which may come early, never late; see [`ProxyTable::next_expiry`]). `None` when both are empty.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.half_open.next_deadline()
+        match (self.half_open.next_deadline(), self.proxy.next_expiry()) {
+            (Some(half_open), Some(proxy)) => Some(half_open.min(proxy)),
+            (half_open, proxy) => half_open.or(proxy),
+        }
     }
 
     /// A RST to the listener in the client's name: its SYN-RECEIVED entry for the tuple goes (RFC 9293 §3.10.7.4:
-    /// an in-window RST in SYN-RECEIVED closes the connection; the window starts at the client's ISN + 1).
-    fn reset_listener(&mut self, entry: &HalfOpen, out: &mut Outbox) {
+    /// an in-window RST in SYN-RECEIVED closes the connection; `seq` is the client's ISN + 1, where the window
+    /// starts).
+    fn reset_listener(&mut self, tuple: &Tuple, seq: u32, out: &mut Outbox) {
         let segment = Segment {
             src_mac: self.macs.client_side,
             dst_mac: self.macs.server_side,
-            from: entry.tuple.client,
-            to: entry.tuple.server,
-            seq: entry.client_isn.wrapping_add(1),
+            from: tuple.client,
+            to: tuple.server,
+            seq,
             ack: 0,
             flags: TcpFlags::RST,
             window: 0,
@@ -374,11 +382,21 @@ fn syn_options(frame: &[u8], layout: &TcpLayout) -> SynOptions {
 }
 
 /// Whether an unparseable frame still says it is IP carrying TCP to `ip`: such frames are dropped, not bridged.
+/// VLAN tags are looked past as [`TcpLayout::of`] does: a damaged tagged frame used to be bridged, since only the
+/// untagged EtherType was read.
 fn claims_tcp_for(frame: &[u8], ip: IpAddr) -> bool {
-    let Some(ethertype) = frame.get(12..14) else { return false };
-    match (u16::from_be_bytes([ethertype[0], ethertype[1]]), ip) {
-        (0x0800, IpAddr::V4(v4)) => frame.len() >= 34 && frame[23] == 6 && frame[30..34] == v4.octets(),
-        (0x86DD, IpAddr::V6(v6)) => frame.len() >= 54 && frame[20] == 6 && frame[38..54] == v6.octets(),
+    let mut at = 12;
+    let ethertype = loop {
+        let Some(bytes) = frame.get(at..at + 2) else { return false };
+        match u16::from_be_bytes([bytes[0], bytes[1]]) {
+            0x8100 | 0x88A8 => at += 4,
+            ethertype => break ethertype,
+        }
+    };
+    let packet = &frame[at + 2..];
+    match (ethertype, ip) {
+        (0x0800, IpAddr::V4(v4)) => packet.len() >= 20 && packet[9] == 6 && packet[16..20] == v4.octets(),
+        (0x86DD, IpAddr::V6(v6)) => packet.len() >= 40 && packet[6] == 6 && packet[24..40] == v6.octets(),
         _ => false,
     }
 }

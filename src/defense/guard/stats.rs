@@ -22,6 +22,8 @@ pub enum DropReason {
     ProxyFull,
     /// A frame addressed to the protected service that does not parse as TCP.
     Malformed,
+    /// An old duplicate of the SYN of a connection the proxy holds (its own ISN): it must not end the connection.
+    DuplicateSyn,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -34,6 +36,7 @@ pub struct Drops {
     pub no_connection: u64,
     pub proxy_full: u64,
     pub malformed: u64,
+    pub duplicate_syn: u64,
 }
 
 impl Drops {
@@ -47,6 +50,7 @@ impl Drops {
             DropReason::NoConnection => &mut self.no_connection,
             DropReason::ProxyFull => &mut self.proxy_full,
             DropReason::Malformed => &mut self.malformed,
+            DropReason::DuplicateSyn => &mut self.duplicate_syn,
         };
         *counter += 1;
     }
@@ -60,6 +64,7 @@ impl Drops {
             + self.no_connection
             + self.proxy_full
             + self.malformed
+            + self.duplicate_syn
     }
 }
 

@@ -6,6 +6,11 @@
 //! 3. the listener's SYN-ACK fixes the [`Translation`] and the proxy ACKs it: [`ProxyState::Established`];
 //! 4. from then on every segment of the connection is rewritten ([`translate`]);
 //! 5. entries go on RST, after both FINs, or when idle too long; the table is bounded.
+//!
+//! There is no TIME-WAIT: once the last ACK has passed, the translation is gone. A segment of the connection after
+//! that (the client's FIN again, when the listener's last ACK was lost on its way) is dropped, not translated, so
+//! such a client waits out its LAST-ACK. netfilter keeps conntrack entries in TIME_WAIT for 120 s instead; here that
+//! would hold table room for every closed connection.
 
 pub mod translate;
 
@@ -42,6 +47,14 @@ pub enum ProxyState {
 #[derive(Clone, Copy, Debug)]
 pub struct ProxyEntry {
     pub state: ProxyState,
+    /// The client's handshake, kept after the listener's SYN-ACK: its ISN tells an old duplicate of the client's SYN
+    /// from a new connection on the same tuple, and its window and TSval let the proxy ACK a retransmitted SYN-ACK
+    /// of the listener again.
+    pub handshake: ClientHandshake,
+    /// Client windows, sent with the first shift, for a listener that reads them with the second, when these
+    /// differ: one half of the connection scales windows and the other does not (RFC 7323 §2.2). Set with the
+    /// translation, which rescales the listener's windows itself.
+    pub client_window_rescale: Option<(u8, u8)>,
     pub last_seen: Timestamp,
     pub client_fin: bool,
     pub server_fin: bool,
@@ -80,6 +93,10 @@ pub struct ProxyTable {
     /// A SYN-SENT entry whose listener never answers is dropped after this long.
     syn_sent_timeout: Duration,
     next_sweep: Timestamp,
+    /// No entry expires before this: a lower bound on every entry's `last_seen` plus its time-out, lowered as entries
+    /// are opened or seen and made exact again by each sweep. Entries that leave the table or are refreshed can only
+    /// leave it early, which costs one sweep that finds nothing and raises it.
+    earliest_expiry: Timestamp,
     stats: ProxyStats,
 }
 
@@ -95,6 +112,7 @@ impl ProxyTable {
             idle_timeout,
             syn_sent_timeout,
             next_sweep: Timestamp::from_nanos(0),
+            earliest_expiry: Timestamp::from_nanos(0),
             stats: ProxyStats::default(),
         }
     }
@@ -139,8 +157,16 @@ impl ProxyTable {
             self.stats.table_full += 1;
             return false;
         }
-        let entry =
-            ProxyEntry { state: ProxyState::SynSent(handshake), last_seen: now, client_fin: false, server_fin: false };
+        let entry = ProxyEntry {
+            state: ProxyState::SynSent(handshake),
+            handshake,
+            client_window_rescale: None,
+            last_seen: now,
+            client_fin: false,
+            server_fin: false,
+        };
+        let expiry = now.saturating_add(self.syn_sent_timeout);
+        self.earliest_expiry = if self.entries.is_empty() { expiry } else { self.earliest_expiry.min(expiry) };
         self.entries.insert(tuple, entry);
         self.note(ProxyChange::Held(tuple));
         self.stats.opened += 1;
@@ -148,7 +174,8 @@ impl ProxyTable {
         true
     }
 
-    /// Step 3: the listener's SYN-ACK (its ISN and TSval) fixes the translation.
+    /// Step 3: the listener's SYN-ACK (its ISN and TSval) fixes the translation. `window_rescale` is
+    /// [`Translation`]'s, `client_window_rescale` [`ProxyEntry`]'s.
     pub fn establish(
         &mut self,
         now: Timestamp,
@@ -156,6 +183,7 @@ impl ProxyTable {
         listener_isn: u32,
         listener_tsval: Option<u32>,
         window_rescale: Option<(u8, u8)>,
+        client_window_rescale: Option<(u8, u8)>,
     ) -> Option<(ClientHandshake, Translation)> {
         let entry = self.entries.get_mut(tuple)?;
         let ProxyState::SynSent(handshake) = entry.state else { return None };
@@ -166,7 +194,10 @@ impl ProxyTable {
         let translation =
             Translation { seq_delta: handshake.proxy_isn.wrapping_sub(listener_isn), ts_delta, window_rescale };
         entry.state = ProxyState::Established(translation);
+        entry.client_window_rescale = client_window_rescale;
         entry.last_seen = now;
+        // The idle time-out may be the shorter one.
+        self.earliest_expiry = self.earliest_expiry.min(now.saturating_add(self.idle_timeout));
         self.stats.established += 1;
         Some((handshake, translation))
     }
@@ -176,6 +207,10 @@ impl ProxyTable {
     pub fn saw(&mut self, now: Timestamp, tuple: &Tuple, from_client: bool, fin: bool) {
         let Some(entry) = self.entries.get_mut(tuple) else { return };
         entry.last_seen = now;
+        // Only a clock that went back can make this lower: packet timestamps are not promised to be in order.
+        let limit =
+            if matches!(entry.state, ProxyState::SynSent(_)) { self.syn_sent_timeout } else { self.idle_timeout };
+        self.earliest_expiry = self.earliest_expiry.min(now.saturating_add(limit));
         if fin {
             if from_client {
                 entry.client_fin = true;
@@ -211,15 +246,26 @@ impl ProxyTable {
         let (idle, syn_sent) = (self.idle_timeout, self.syn_sent_timeout);
         let before = self.entries.len();
         let changes = &mut self.changes;
+        let mut earliest = Timestamp::from_nanos(u64::MAX);
         self.entries.retain(|tuple, e| {
             let limit = if matches!(e.state, ProxyState::SynSent(_)) { syn_sent } else { idle };
             let keep = now.saturating_since(e.last_seen) < limit;
-            if let (false, Some(changes)) = (keep, changes.as_mut()) {
+            if keep {
+                earliest = earliest.min(e.last_seen.saturating_add(limit));
+            } else if let Some(changes) = changes.as_mut() {
                 changes.push(ProxyChange::Released(*tuple));
             }
             keep
         });
+        self.earliest_expiry = earliest;
         self.stats.idle_expired += (before - self.entries.len()) as u64;
+    }
+
+    /// When [`ProxyTable::expire`] may next drop an entry; `None` when the table is empty. O(1): the sweep that
+    /// expires entries already walks them all (once a second at most) and leaves the earliest expiry behind. It can
+    /// be early (an entry seen since, or gone), never late, and never before the next sweep is allowed.
+    pub fn next_expiry(&self) -> Option<Timestamp> {
+        (!self.entries.is_empty()).then(|| self.earliest_expiry.max(self.next_sweep))
     }
 }
 
@@ -279,11 +325,11 @@ mod tests {
     fn the_translation_comes_from_both_isns_and_both_clocks() {
         let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
         assert!(table.open(at(1), tuple(1), handshake()));
-        let (_, t) = table.establish(at(1), &tuple(1), 3000, Some(400), None).unwrap();
+        let (_, t) = table.establish(at(1), &tuple(1), 3000, Some(400), None, None).unwrap();
         assert_eq!(t.seq_delta, 2000);
         assert_eq!(t.ts_delta, Some(500));
         // A second SYN-ACK (a retransmission) does not re-establish.
-        assert!(table.establish(at(1), &tuple(1), 3000, Some(400), None).is_none());
+        assert!(table.establish(at(1), &tuple(1), 3000, Some(400), None, None).is_none());
         assert_eq!(table.stats().established, 1);
     }
 
@@ -303,7 +349,7 @@ mod tests {
         let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
         for port in 1..=3 {
             table.open(at(1), tuple(port), handshake());
-            table.establish(at(1), &tuple(port), 1, None, None);
+            table.establish(at(1), &tuple(port), 1, None, None, None);
         }
         table.saw(at(2), &tuple(1), true, true);
         table.close_if_done(&tuple(1));
@@ -314,6 +360,33 @@ mod tests {
         table.expire(at(62));
         let stats = table.stats();
         assert_eq!((stats.closed, stats.reset, stats.idle_expired, stats.current), (1, 1, 1, 0));
+    }
+
+    #[test]
+    fn next_expiry_is_never_late_and_exact_after_a_sweep() {
+        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        assert_eq!(table.next_expiry(), None);
+        table.open(at(1), tuple(1), handshake());
+        assert_eq!(table.next_expiry(), Some(at(6)), "SYN-SENT for 5 s");
+        // Established at 2 s, the entry may live to 62 s; the bound stays at 6 s until a sweep raises it.
+        table.establish(at(2), &tuple(1), 1, None, None, None);
+        assert_eq!(table.next_expiry(), Some(at(6)));
+        table.expire(at(6));
+        assert_eq!((table.len(), table.next_expiry()), (1, Some(at(62))));
+        table.saw(at(10), &tuple(1), true, false);
+        table.expire(at(62));
+        assert_eq!((table.len(), table.next_expiry()), (1, Some(at(70))), "seen at 10 s");
+        table.expire(at(70));
+        assert_eq!((table.len(), table.next_expiry()), (0, None));
+        // A sweep a second at most: an entry due sooner waits for the next allowed sweep.
+        table.open(at(70), tuple(2), handshake());
+        assert_eq!(table.next_expiry(), Some(at(75)));
+        let mut short = ProxyTable::new(10, Duration::from_millis(300), Duration::from_millis(200));
+        short.expire(at(100));
+        short.open(at(100), tuple(3), handshake());
+        assert_eq!(short.next_expiry(), Some(at(101)), "due at 100.2 s, but the last sweep was at 100 s");
+        short.expire(at(101));
+        assert!(short.is_empty());
     }
 
     #[test]

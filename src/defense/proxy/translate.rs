@@ -8,8 +8,10 @@
 //! - client → listener: `ack -= delta`, every SACK block edge `-= delta`, `TSecr -= ts_delta`.
 //!
 //! `delta = proxy_isn - listener_isn`, `ts_delta = proxy_tsval - listener_tsval`, both mod 2^32. If the listener's
-//! window scale differs from the one the proxy advertised, listener windows are rescaled for the client. Checksums
-//! are adjusted incrementally (RFC 1624).
+//! window scale differs from the one the proxy advertised, listener windows are rescaled for the client; if only one
+//! half of the connection scales windows, the guard rescales client windows for the listener too
+//! ([`rescale_window`], with the shifts the proxy table keeps beside the translation). Checksums are adjusted
+//! incrementally (RFC 1624).
 
 use crate::wire::checksum::{adjust_u16, adjust_u32};
 use crate::wire::tcp_layout::TcpLayout;
@@ -36,13 +38,8 @@ impl Translation {
     pub fn to_client(&self, frame: &mut [u8], layout: &TcpLayout) {
         let seq = layout.seq(frame);
         set_u32(frame, layout, 4, seq.wrapping_add(self.seq_delta));
-        if let Some((listener, advertised)) = self.window_rescale {
-            // Both shifts are clamped where options are read; clamp again so no caller can make this shift
-            // overflow (RFC 7323 §2.3). 0xFFFF << 14 still fits in 32 bits.
-            let (listener, advertised) = (listener.min(MAX_WINDOW_SCALE), advertised.min(MAX_WINDOW_SCALE));
-            let window = u32::from(layout.window(frame));
-            let scaled = ((window << listener) >> advertised).min(0xFFFF) as u16;
-            set_u16(frame, layout, 14, scaled);
+        if let Some(shifts) = self.window_rescale {
+            rescale_window(frame, layout, shifts);
         }
         if let Some(ts_delta) = self.ts_delta {
             self.each_option(frame, layout, |frame, at, kind, _| {
@@ -107,6 +104,20 @@ impl Translation {
             }
         }
     }
+}
+
+/// A window sent with shift `from`, for a reader that applies shift `to`: rounded down (never more than the sender
+/// offered) and saturated at 16 bits.
+pub fn rescale(window: u16, from: u8, to: u8) -> u16 {
+    // Both shifts are clamped where options are read; clamp again so no caller can make this shift overflow
+    // (RFC 7323 §2.3). 0xFFFF << 14 still fits in 32 bits.
+    let (from, to) = (from.min(MAX_WINDOW_SCALE), to.min(MAX_WINDOW_SCALE));
+    ((u32::from(window) << from) >> to).min(0xFFFF) as u16
+}
+
+/// Rewrites a segment's window, sent with shift `from`, for a reader that applies shift `to` ([`rescale`]).
+pub fn rescale_window(frame: &mut [u8], layout: &TcpLayout, (from, to): (u8, u8)) {
+    set_u16(frame, layout, 14, rescale(layout.window(frame), from, to));
 }
 
 fn read_u32(frame: &[u8], at: usize) -> u32 {
