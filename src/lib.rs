@@ -8,6 +8,8 @@
 //! - [`defense`]: SYN-flood defences (SYN cookies, half-open limits, rate limits, the SYN proxy) as pure state
 //!   machines, driven by the guard and the lab.
 //! - [`capture`]: the edge that touches packets: capture files in, pcap files out, live rings, send-only sockets.
+//! - [`hash_key`]: the one hashing policy for tables whose keys an attacker chooses: SipHash-1-3 under a key the edge
+//!   passes in.
 //! - [`os_random`]: the edge that reads the kernel's random generator (the guard's cookie keys).
 //! - [`xdp`]: the edge that loads the guard's XDP program (`src/xdp/syn_cookie.bpf.c`, compiled by `build.rs`),
 //!   writes its maps and reads its counters: SYNs answered and forged ACKs dropped in the kernel, in front of the
@@ -35,6 +37,7 @@ pub mod defense;
 pub mod engine;
 pub mod filter;
 pub mod flood;
+pub mod hash_key;
 pub mod impair;
 pub mod lab;
 pub mod listener;

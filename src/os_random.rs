@@ -1,5 +1,6 @@
-//! Secrets from the kernel's random generator: the edge that gives the guard its cookie keys. The cookie codec
-//! itself (`defense::cookie`) stays pure and takes its keys as arguments; tests build codecs from explicit keys.
+//! Secrets from the kernel's random generator: the edge that gives the guard its cookie keys and the tracker its
+//! tables' hash key. The core (`defense::cookie`, `track`) stays pure and takes its keys as arguments; tests build
+//! them from explicit keys.
 
 use std::io::{self, Read};
 
@@ -25,6 +26,14 @@ pub fn os_random_key() -> io::Result<[u8; 32]> {
         filled += n as usize;
     }
     Ok(key)
+}
+
+/// A fresh key for the tables whose keys an attacker chooses ([`crate::hash_key`]).
+pub fn os_random_hash_key() -> io::Result<crate::hash_key::HashKey> {
+    let key = os_random_key()?;
+    let mut half = [0u8; 16];
+    half.copy_from_slice(&key[..16]);
+    Ok(crate::hash_key::HashKey::from_bytes(half))
 }
 
 fn urandom_key() -> io::Result<[u8; 32]> {

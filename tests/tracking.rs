@@ -113,7 +113,10 @@ fn flood_syn(n: u32, frame: &mut Vec<u8>) {
 fn a_flood_from_a_million_sources_stays_within_the_flow_cap() {
     const SOURCES: u32 = 1_000_000;
     const CAP: usize = 20_000;
-    let mut tracker = Tracker::new(TrackerConfig { max_flows: CAP, ..TrackerConfig::default() });
+    let mut tracker = Tracker::new(
+        TrackerConfig { max_flows: CAP, ..TrackerConfig::default() },
+        synscope::hash_key::HashKey::from_seed(1),
+    );
     let mut frame = Vec::with_capacity(64);
     let mut records = 0u64;
     for n in 0..SOURCES {

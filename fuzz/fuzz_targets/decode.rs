@@ -42,10 +42,12 @@ fuzz_target!(|input: &[u8]| {
 
     let frame = Frame { ts: Timestamp::from_nanos(1_000_000_000), link_type, orig_len: data.len() as u32, data };
     // A small table: the default one is sized for millions of flows and would dominate each run.
-    let mut tracker = Tracker::new(TrackerConfig { max_flows: 64, ..TrackerConfig::default() });
+    let config = TrackerConfig { max_flows: 64, ..TrackerConfig::default() };
+    let mut tracker = Tracker::new(config, synscope::hash_key::HashKey::from_seed(1));
     let annotations = tracker.handle_packet(frame.ts, &packet).to_vec();
     let record = PacketRecord { number: 1, frame: &frame, packet: &packet, annotations: &annotations };
-    let options = TextOptions { link_header: selector & 0x80 != 0, absolute_seq: selector & 0x40 != 0, ..Default::default() };
+    let options =
+        TextOptions { link_header: selector & 0x80 != 0, absolute_seq: selector & 0x40 != 0, ..Default::default() };
     let mut text = TextPrinter::new(Vec::new(), options);
     text.packet(&record).unwrap();
     let mut json = JsonPrinter::new(Vec::new());

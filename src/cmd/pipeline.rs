@@ -88,7 +88,9 @@ fn tracker_for(args: &TrackArgs) -> anyhow::Result<Option<Tracker>> {
         },
         ..TrackerConfig::default()
     };
-    Ok(Some(Tracker::new(config)))
+    // A fresh key per run: the tables' keys must not be guessable from the capture (crate::hash_key).
+    let key = crate::os_random::os_random_hash_key().context("reading a random key for the tracker's tables")?;
+    Ok(Some(Tracker::new(config, key)))
 }
 
 fn conn_log(path: &str, format: ConnLogFormatArg) -> anyhow::Result<ConnLogThread> {

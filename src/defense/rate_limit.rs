@@ -24,7 +24,8 @@ use std::net::IpAddr;
 use hashbrown::HashTable;
 use serde::Serialize;
 
-use super::source_hash::{SeededState, source_prefix};
+use super::source_hash::source_prefix;
+use crate::hash_key::HashKey;
 use crate::time::Timestamp;
 
 /// The table starts small and grows with the sources, as `track/table.rs` explains.
@@ -67,7 +68,7 @@ pub struct SourceRateLimiter {
     buckets: Vec<Bucket>,
     /// Bucket numbers by source.
     index: HashTable<u32>,
-    hasher: SeededState,
+    hasher: HashKey,
     hand: usize,
     clock: u64,
     stats: RateLimitStats,
@@ -77,8 +78,8 @@ impl SourceRateLimiter {
     /// Lets each source send `burst` SYNs at once and `rate_per_sec` SYNs a second after that, tracking at most
     /// `max_sources` sources. Out-of-range values are clamped: the rate to [0.001, 1e9] per second (a rate that is
     /// not positive means "the burst, then about one per 17 minutes"), `burst` to [1, 1_000_000], `max_sources` to
-    /// [1, u32::MAX]. `seed` keys the hash of the sources, which attackers choose: pass a random one.
-    pub fn new(rate_per_sec: f64, burst: u32, max_sources: usize, seed: u64) -> SourceRateLimiter {
+    /// [1, u32::MAX]. The sources, which attackers choose, are hashed under `key` ([`crate::hash_key`]).
+    pub fn new(rate_per_sec: f64, burst: u32, max_sources: usize, key: HashKey) -> SourceRateLimiter {
         let rate = if rate_per_sec.is_nan() { MIN_RATE } else { rate_per_sec.clamp(MIN_RATE, 1e9) };
         let interval = (1e9 / rate).round() as u64;
         let burst = burst.clamp(1, MAX_BURST);
@@ -90,7 +91,7 @@ impl SourceRateLimiter {
             max_sources,
             buckets: Vec::with_capacity(initial),
             index: HashTable::with_capacity(initial),
-            hasher: SeededState::new(seed),
+            hasher: key,
             hand: 0,
             clock: 0,
             stats: RateLimitStats::default(),
@@ -197,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_new_source_gets_its_burst_then_the_rate() {
-        let mut limiter = SourceRateLimiter::new(10.0, 5, 100, 1);
+        let mut limiter = SourceRateLimiter::new(10.0, 5, 100, crate::hash_key::HashKey::from_seed(1));
         assert_eq!(burst(&mut limiter, at(0), ip(1)), 5);
         assert!(!limiter.allow(at(99), ip(1)), "one token takes 100 ms");
         assert!(limiter.allow(at(100), ip(1)));
@@ -211,7 +212,7 @@ mod tests {
 
     #[test]
     fn sources_have_their_own_buckets() {
-        let mut limiter = SourceRateLimiter::new(1.0, 2, 100, 1);
+        let mut limiter = SourceRateLimiter::new(1.0, 2, 100, crate::hash_key::HashKey::from_seed(1));
         assert_eq!(burst(&mut limiter, at(0), ip(1)), 2);
         assert_eq!(burst(&mut limiter, at(0), ip(2)), 2);
         let a: IpAddr = "2001:db8:0:1::a".parse().unwrap();
@@ -223,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_steady_source_at_the_rate_is_never_limited() {
-        let mut limiter = SourceRateLimiter::new(3.0, 1, 10, 1);
+        let mut limiter = SourceRateLimiter::new(3.0, 1, 10, crate::hash_key::HashKey::from_seed(1));
         // 3 per second is one every 333.33 ms; the interval rounds to whole nanoseconds.
         let every = 333_333_334;
         let start = at(0).as_nanos();
@@ -232,21 +233,21 @@ mod tests {
 
     #[test]
     fn out_of_range_settings_are_clamped() {
-        let mut limiter = SourceRateLimiter::new(0.0, 0, 0, 1);
+        let mut limiter = SourceRateLimiter::new(0.0, 0, 0, crate::hash_key::HashKey::from_seed(1));
         assert!(limiter.allow(at(0), ip(1)), "a burst of at least one");
         assert!(!limiter.allow(at(900_000), ip(1)));
         assert!(limiter.allow(at(1_000_000), ip(1)), "one per 1000 s at the slowest");
         assert!(limiter.allow(at(0), ip(2)), "one source tracked at least");
-        let mut limiter = SourceRateLimiter::new(f64::NAN, u32::MAX, 1, 1);
+        let mut limiter = SourceRateLimiter::new(f64::NAN, u32::MAX, 1, crate::hash_key::HashKey::from_seed(1));
         assert_eq!(burst(&mut limiter, at(0), ip(1)), MAX_BURST as usize);
-        let mut limiter = SourceRateLimiter::new(f64::INFINITY, 1, 1, 1);
+        let mut limiter = SourceRateLimiter::new(f64::INFINITY, 1, 1, crate::hash_key::HashKey::from_seed(1));
         assert_eq!(burst(&mut limiter, at(0), ip(1)), 1, "a billion per second, no more");
         assert!(limiter.allow(at(0).saturating_add(Duration::from_nanos(1)), ip(1)));
     }
 
     #[test]
     fn a_million_sources_stay_within_the_bound() {
-        let mut limiter = SourceRateLimiter::new(1.0, 3, 1000, 7);
+        let mut limiter = SourceRateLimiter::new(1.0, 3, 1000, crate::hash_key::HashKey::from_seed(7));
         for n in 0..1_000_000u32 {
             assert!(limiter.allow(at(u64::from(n / 1000)), ip(n)), "a new source has its burst");
         }
@@ -260,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_heavy_source_stays_limited_while_spoofed_sources_cycle() {
-        let mut limiter = SourceRateLimiter::new(1.0, 5, 100, 7);
+        let mut limiter = SourceRateLimiter::new(1.0, 5, 100, crate::hash_key::HashKey::from_seed(7));
         let heavy = ip(u32::MAX);
         assert_eq!(burst(&mut limiter, at(0), heavy), 5);
         for n in 0..100_000u32 {
@@ -274,7 +275,7 @@ mod tests {
 
     #[test]
     fn eviction_gives_used_buckets_a_second_chance_and_drops_refilled_ones() {
-        let mut limiter = SourceRateLimiter::new(1.0, 3, 2, 7);
+        let mut limiter = SourceRateLimiter::new(1.0, 3, 2, crate::hash_key::HashKey::from_seed(7));
         assert!(limiter.allow(at(0), ip(1))); // full again at 1 s, never used again
         assert_eq!(burst(&mut limiter, at(0), ip(2)), 3); // empty until 3 s, used since it was tracked
         assert!(limiter.allow(at(0), ip(3))); // the hand evicts ip 1, still refilling
@@ -286,7 +287,7 @@ mod tests {
 
     #[test]
     fn stats_serialize() {
-        let mut limiter = SourceRateLimiter::new(1.0, 1, 2, 7);
+        let mut limiter = SourceRateLimiter::new(1.0, 1, 2, crate::hash_key::HashKey::from_seed(7));
         limiter.allow(at(0), ip(1));
         limiter.allow(at(0), ip(1));
         let json = serde_json::to_value(limiter.stats()).unwrap();

@@ -1,11 +1,12 @@
 //! A small memory of connection attempts logged at the SYN timeout, so a SYN retransmitted after it is still
 //! numbered as a retransmission. Direct-mapped and fixed in size: one write when an attempt times out, one read
-//! when a SYN opens a connection. A collision forgets the older attempt, which only costs the numbering.
+//! when a SYN opens a connection. A collision forgets the older attempt, which only costs the numbering. Keyed like
+//! every table facing attacker-chosen tuples ([`crate::hash_key`]): with an unkeyed hash a flood could aim its SYNs
+//! at the slots of real attempts, or forge a tag match.
 
 use std::hash::BuildHasher;
 
-use rustc_hash::FxBuildHasher;
-
+use crate::hash_key::HashKey;
 use crate::wire::flow::FlowKey;
 
 const SLOTS: usize = 4096;
@@ -20,27 +21,26 @@ struct Slot {
 
 pub struct TimedOutAttempts {
     slots: Vec<Slot>,
-}
-
-impl Default for TimedOutAttempts {
-    fn default() -> Self {
-        TimedOutAttempts { slots: vec![Slot::default(); SLOTS] }
-    }
-}
-
-fn tag_of(key: &FlowKey) -> u64 {
-    FxBuildHasher.hash_one(key) | 1
+    key: HashKey,
 }
 
 impl TimedOutAttempts {
+    pub fn new(key: HashKey) -> TimedOutAttempts {
+        TimedOutAttempts { slots: vec![Slot::default(); SLOTS], key }
+    }
+
+    fn tag_of(&self, key: &FlowKey) -> u64 {
+        self.key.hash_one(key) | 1
+    }
+
     pub fn remember(&mut self, key: &FlowKey, isn: u32, tries: u8) {
-        let tag = tag_of(key);
+        let tag = self.tag_of(key);
         self.slots[(tag >> 1) as usize % SLOTS] = Slot { tag, isn, tries };
     }
 
     /// The SYN count of a timed-out attempt on this tuple with this ISN, forgetting it.
     pub fn take(&mut self, key: &FlowKey, isn: u32) -> Option<u8> {
-        let tag = tag_of(key);
+        let tag = self.tag_of(key);
         let slot = &mut self.slots[(tag >> 1) as usize % SLOTS];
         if slot.tag == tag && slot.isn == isn {
             let tries = slot.tries;
@@ -55,6 +55,7 @@ impl TimedOutAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash_key::HashKey;
     use crate::wire::flow::Endpoint;
 
     fn key(port: u16) -> FlowKey {
@@ -65,7 +66,7 @@ mod tests {
 
     #[test]
     fn remembers_by_tuple_and_isn_once() {
-        let mut cache = TimedOutAttempts::default();
+        let mut cache = TimedOutAttempts::new(HashKey::from_seed(1));
         cache.remember(&key(1), 100, 3);
         assert_eq!(cache.take(&key(1), 101), None, "another ISN is another attempt");
         assert_eq!(cache.take(&key(2), 100), None);

@@ -10,8 +10,11 @@
 //! a fixed-size HyperLogLog of sources.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
+
+use crate::hash_key::HashKey;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -89,22 +92,15 @@ impl fmt::Display for FloodEvent {
     }
 }
 
-/// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Hashes an address in its 16-byte (IPv4-mapped) form, so 192.0.2.1 and ::ffff:192.0.2.1 count once.
-fn hash_ip(ip: IpAddr) -> u64 {
+/// Hashes an address in its 16-byte (IPv4-mapped) form, so 192.0.2.1 and ::ffff:192.0.2.1 count once. Keyed, as
+/// the tables are: with an unkeyed hash a flood could pick sources that all land in a few of the estimate's
+/// registers and hide how many sources it has.
+fn hash_ip(key: &HashKey, ip: IpAddr) -> u64 {
     let bytes = match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     };
-    let wide = u128::from_be_bytes(bytes);
-    splitmix64(splitmix64((wide >> 64) as u64) ^ wide as u64)
+    key.hash_one(u128::from_be_bytes(bytes))
 }
 
 const HLL_BITS: u32 = 10;
@@ -237,9 +233,10 @@ pub struct FloodDetector {
     width: u64,
     /// Latest packet time seen: older timestamps are treated as this one.
     now: Timestamp,
-    /// A keyed hash (hashbrown's default, foldhash seeded per process) rather than an unkeyed one: destination ports
-    /// are attacker-chosen, so the hash must not be predictable. It is several times cheaper than std's SipHash.
-    targets: HashMap<Endpoint, Target>,
+    /// Destination ports are attacker-chosen, so the index is keyed ([`crate::hash_key`]).
+    targets: HashMap<Endpoint, Target, HashKey>,
+    /// The same key, for the distinct-source estimate.
+    key: HashKey,
     /// Targets by last activity, oldest first, for O(log n) eviction under a random-destination flood.
     recency: BTreeSet<(Timestamp, Endpoint)>,
     /// Targets in flood, ordered so events come out in a deterministic order.
@@ -251,13 +248,14 @@ pub struct FloodDetector {
 }
 
 impl FloodDetector {
-    pub fn new(config: FloodConfig) -> Self {
+    pub fn new(config: FloodConfig, key: HashKey) -> Self {
         let width = (config.window.as_nanos() / BUCKETS as u64).max(1);
         FloodDetector {
             config,
             width,
             now: Timestamp::default(),
-            targets: HashMap::new(),
+            targets: HashMap::with_hasher(key),
+            key,
             recency: BTreeSet::new(),
             flooding: BTreeSet::new(),
             events: VecDeque::new(),
@@ -310,13 +308,13 @@ impl FloodDetector {
             self.recency.insert((now, target));
         }
         self.settle(now, target);
-        let (width, window_secs, cfg) = (self.width, self.window_secs(), self.config);
+        let (width, window_secs, cfg, key) = (self.width, self.window_secs(), self.config, self.key);
         let Some(t) = self.touch(now, target) else { return };
         if t.flood.is_none() && t.window.live(now, width).all(|(b, _)| b.syns == 0) {
             // A quiet window ended the previous burst: count sources afresh.
             *t.sources = Hll::new();
         }
-        t.sources.insert(hash_ip(source));
+        t.sources.insert(hash_ip(&key, source));
         t.half_open = t.half_open.saturating_add(1);
         let bucket = t.window.newest();
         if bucket.syns == 0 {
@@ -518,7 +516,7 @@ mod tests {
 
     #[test]
     fn no_alert_below_the_threshold() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syns(&mut d, 0, 800, 2400, 1000, false);
         assert!(drain(&mut d).is_empty());
         let stats = d.window_stats(victim()).unwrap();
@@ -530,7 +528,7 @@ mod tests {
 
     #[test]
     fn alerts_once_at_20k_syn_per_sec_without_completions() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syns(&mut d, 0, 20_000, 40_000, 5000, false);
         let events = drain(&mut d);
         assert_eq!(events.len(), 1, "one alert, not one per SYN: {events:?}");
@@ -547,7 +545,7 @@ mod tests {
 
     #[test]
     fn no_alert_when_completions_keep_up() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syns(&mut d, 0, 20_000, 40_000, 5000, true);
         assert!(drain(&mut d).is_empty());
         let stats = d.window_stats(victim()).unwrap();
@@ -557,7 +555,7 @@ mod tests {
 
     #[test]
     fn half_open_counts_attempts_not_yet_finished() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syns(&mut d, 0, 100, 10, 10, false);
         d.on_established(at(200_000), victim());
         d.on_half_open_closed(at(200_000), victim());
@@ -575,7 +573,7 @@ mod tests {
 
     #[test]
     fn reordered_timestamps_count_as_now() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         d.on_syn(at(1_000_000), victim(), src(1));
         d.on_syn(at(0), victim(), src(2));
         d.handle_timeout(at(10));
@@ -589,7 +587,7 @@ mod tests {
 
     #[test]
     fn ends_only_after_a_full_window_below_half_the_threshold() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         let t = syns(&mut d, 0, 20_000, 10_000, 500, false);
         assert_eq!(started(&drain(&mut d)), 1);
         // 700 SYN/s sits between syn_rate/2 and syn_rate: still a flood, and no second Started either.
@@ -613,7 +611,7 @@ mod tests {
 
     #[test]
     fn finish_ends_an_active_flood_with_its_counts() {
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syns(&mut d, 0, 20_000, 4000, 10, false);
         d.finish(at(200_000));
         let events = drain(&mut d);
@@ -626,7 +624,7 @@ mod tests {
     #[test]
     fn scripted_flood_from_random_sources() {
         // 1200 SYNs 50 µs apart from 198.51.100.x, x from a fixed-seed xorshift.
-        let mut d = FloodDetector::new(FloodConfig::default());
+        let mut d = FloodDetector::new(FloodConfig::default(), crate::hash_key::HashKey::from_seed(1));
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut truth = HashSet::new();
         for i in 0..1200 {
@@ -660,7 +658,7 @@ mod tests {
     #[test]
     fn evicts_the_least_recently_active_target() {
         let cfg = FloodConfig { max_targets: 4, ..FloodConfig::default() };
-        let mut d = FloodDetector::new(cfg);
+        let mut d = FloodDetector::new(cfg, crate::hash_key::HashKey::from_seed(1));
         let target = |port| Endpoint::new("192.0.2.1".parse().unwrap(), port);
         for port in 0..4 {
             d.on_syn(at(u64::from(port)), target(port), src(1));
@@ -675,7 +673,7 @@ mod tests {
     #[test]
     fn evicting_a_flooded_target_reports_its_flood() {
         let cfg = FloodConfig { max_targets: 1, ..FloodConfig::default() };
-        let mut d = FloodDetector::new(cfg);
+        let mut d = FloodDetector::new(cfg, crate::hash_key::HashKey::from_seed(1));
         let t = syns(&mut d, 0, 20_000, 2000, 50, false);
         d.on_syn(at(t), Endpoint::new("192.0.2.1".parse().unwrap(), 1), src(1));
         let events = drain(&mut d);
@@ -689,12 +687,12 @@ mod tests {
     fn hll_is_nearly_exact_for_few_sources() {
         let mut hll = Hll::new();
         for n in 1..=10 {
-            hll.insert(hash_ip(src(n)));
-            hll.insert(hash_ip(src(n)));
+            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(n)));
+            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(n)));
             assert!(hll.count().abs_diff(u64::from(n)) <= 1, "{n}: {}", hll.count());
         }
         // An IPv4 address and its mapped IPv6 form are one source.
-        hll.insert(hash_ip("::ffff:10.0.0.1".parse().unwrap()));
+        hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), "::ffff:10.0.0.1".parse().unwrap()));
         assert_eq!(hll.count(), 10);
     }
 
@@ -702,7 +700,7 @@ mod tests {
     fn hll_error_is_a_few_percent_at_100k_sources() {
         let mut hll = Hll::new();
         for i in 0..100_000 {
-            hll.insert(hash_ip(src(i)));
+            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(i)));
         }
         let error = (hll.estimate() - 100_000.0).abs() / 100_000.0;
         assert!(error < 0.05, "estimate {}", hll.estimate());

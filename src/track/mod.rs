@@ -23,6 +23,7 @@ use record::{ConnRecord, EndReason, Proto, Role};
 use stats::TrackerStats;
 use table::{FlowTable, Slot};
 
+use crate::hash_key::HashKey;
 use crate::time::{Duration, Timestamp};
 use crate::wire::Packet;
 use crate::wire::flow::{Endpoint, FlowKey};
@@ -101,20 +102,22 @@ pub struct Tracker {
 pub(crate) const LISTED_AT_END: usize = 5;
 
 impl Tracker {
-    pub fn new(config: TrackerConfig) -> Tracker {
+    /// A tracker with `config`, whose tables hash under `key`: the edge passes a fresh one from the kernel
+    /// ([`crate::os_random::os_random_hash_key`]), tests a fixed one ([`crate::hash_key`]).
+    pub fn new(config: TrackerConfig, key: HashKey) -> Tracker {
         Tracker {
             config,
-            table: FlowTable::new(config.max_flows),
+            table: FlowTable::new(config.max_flows, key),
             annotations: Vec::with_capacity(8),
             events: VecDeque::new(),
             records: Vec::new(),
             next_deadline: Timestamp::default(),
             flood_tick: 0,
-            flood: FloodDetector::new(config.flood),
+            flood: FloodDetector::new(config.flood, key),
             stats: TrackerStats::default(),
             now: Timestamp::default(),
             still_half_open: Vec::new(),
-            timed_out_attempts: attempts::TimedOutAttempts::default(),
+            timed_out_attempts: attempts::TimedOutAttempts::new(key),
             finishing: false,
         }
     }

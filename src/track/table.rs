@@ -5,10 +5,10 @@
 
 use std::hash::BuildHasher;
 
-use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
 
 use super::conn::{Conn, Phase};
+use crate::hash_key::HashKey;
 use crate::wire::flow::FlowKey;
 
 const NONE: u32 = u32::MAX;
@@ -36,8 +36,8 @@ pub struct FlowTable {
     slots: Vec<Option<Conn>>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    /// Seeded per process: flood sources choose the tuples, so the index must not be open to hash flooding.
-    hasher: DefaultHashBuilder,
+    /// Flood sources choose the tuples, so the index is keyed ([`crate::hash_key`]).
+    hasher: HashKey,
     lists: [List; PHASES],
     capacity: usize,
     pub evictions: u64,
@@ -48,7 +48,7 @@ pub struct FlowTable {
 pub type Slot = u32;
 
 impl FlowTable {
-    pub fn new(capacity: usize) -> FlowTable {
+    pub fn new(capacity: usize, key: HashKey) -> FlowTable {
         let capacity = capacity.max(1);
         // The slab is reserved up front so it never regrows (and copies itself) in the middle of a flood; its pages
         // are only touched as connections arrive, so this costs address space, not memory.
@@ -56,7 +56,7 @@ impl FlowTable {
             slots: Vec::with_capacity(capacity),
             free: Vec::new(),
             index: HashTable::with_capacity(capacity.min(INITIAL_INDEX)),
-            hasher: DefaultHashBuilder::default(),
+            hasher: key,
             lists: [List { head: NONE, tail: NONE }; PHASES],
             capacity,
             evictions: 0,
@@ -224,7 +224,7 @@ impl FlowTable {
     }
 }
 
-fn hash_key(hasher: &DefaultHashBuilder, key: &FlowKey) -> u64 {
+fn hash_key(hasher: &HashKey, key: &FlowKey) -> u64 {
     hasher.hash_one(key)
 }
 
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn finds_what_was_inserted_and_forgets_what_was_removed() {
-        let mut table = FlowTable::new(10);
+        let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
         let (a, _) = table.insert(conn(1, Phase::Active));
         let (b, _) = table.insert(conn(2, Phase::HalfOpen));
         assert_eq!(table.find(&key(1)), Some(a));
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn eviction_takes_the_oldest_half_open_before_anything_established() {
-        let mut table = FlowTable::new(3);
+        let mut table = FlowTable::new(3, crate::hash_key::HashKey::from_seed(1));
         table.insert(conn(1, Phase::Active));
         table.insert(conn(2, Phase::HalfOpen));
         table.insert(conn(3, Phase::HalfOpen));
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn many_entries_survive_index_growth() {
-        let mut table = FlowTable::new(100_000);
+        let mut table = FlowTable::new(100_000, crate::hash_key::HashKey::from_seed(1));
         for n in 0..50_000 {
             table.insert(conn(n, Phase::Active));
         }
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn oldest_follows_the_eviction_order() {
-        let mut table = FlowTable::new(10);
+        let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
         table.insert(conn(1, Phase::Active));
         table.insert(conn(2, Phase::HalfOpen));
         table.insert(conn(3, Phase::Closed));
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn requeue_moves_to_the_tail_of_the_new_phase() {
-        let mut table = FlowTable::new(10);
+        let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
         let (a, _) = table.insert(conn(1, Phase::HalfOpen));
         let (b, _) = table.insert(conn(2, Phase::HalfOpen));
         assert_eq!(table.head(Phase::HalfOpen), Some(a));

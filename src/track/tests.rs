@@ -172,7 +172,7 @@ fn datagram(t: &mut Tracker, from: Side, len: usize, at_ms: u64) -> Said {
 }
 
 fn tracker() -> Tracker {
-    Tracker::new(TrackerConfig::default())
+    Tracker::new(TrackerConfig::default(), crate::hash_key::HashKey::from_seed(1))
 }
 
 /// Every record queued so far.
@@ -1262,7 +1262,10 @@ mod table_pressure {
     use super::*;
 
     fn small() -> Tracker {
-        Tracker::new(TrackerConfig { max_flows: 100, ..TrackerConfig::default() })
+        Tracker::new(
+            TrackerConfig { max_flows: 100, ..TrackerConfig::default() },
+            crate::hash_key::HashKey::from_seed(1),
+        )
     }
 
     fn spoofed(i: u32) -> SocketAddr {

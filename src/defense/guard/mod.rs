@@ -33,6 +33,7 @@ pub use super::proxy::ProxyChange;
 use super::proxy::{ProxyStats, ProxyTable};
 use super::rate_limit::SourceRateLimiter;
 use super::{SynOptions, Tuple};
+use crate::hash_key::HashKey;
 use crate::time::{Duration, Timestamp};
 use crate::wire::segment::TcpFlags;
 use crate::wire::tcp_layout::TcpLayout;
@@ -177,27 +178,32 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// `key` seeds the cookie secret and the tables' hashers; the guard draws it from the OS, tests fix it.
+    /// `key` is the cookie secret, and each table's hash key is derived from it under its own label
+    /// ([`HashKey::derive`]); the guard draws it from the OS (or its `--secret-file`), tests fix it.
     pub fn new(config: GuardConfig, key: [u8; 32]) -> Guard {
-        let seed = u64::from_le_bytes([key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7]]);
         let cookies = CookieCodec::new(
             key,
             super::cookie::CookieConfig { tick: config.cookie_tick, ..super::cookie::CookieConfig::default() },
         );
         let rate_limit = config.syn_rate_per_source.map(|rate| {
             // A burst of one second's worth, and room for the heavy hitters the filter is meant for.
-            SourceRateLimiter::new(rate, rate.ceil().max(1.0) as u32, 65_536, seed ^ 0x5eed)
+            SourceRateLimiter::new(rate, rate.ceil().max(1.0) as u32, 65_536, HashKey::derive(&key, "rate-limit"))
         });
         Guard {
             cookies,
-            half_open: HalfOpenTable::new(config.half_open, seed),
+            half_open: HalfOpenTable::new(config.half_open, HashKey::derive(&key, "half-open")),
             policy: Policy::new(PolicyConfig {
                 mode: config.mode,
                 high_watermark: config.watermarks.0,
                 low_watermark: config.watermarks.1,
             }),
             rate_limit,
-            proxy: ProxyTable::new(config.max_proxied, config.proxy_idle_timeout, Duration::from_secs(5)),
+            proxy: ProxyTable::new(
+                config.max_proxied,
+                config.proxy_idle_timeout,
+                Duration::from_secs(5),
+                HashKey::derive(&key, "proxy"),
+            ),
             macs: Macs::default(),
             counters: GuardCounters::default(),
             options: [0; 40],

@@ -69,8 +69,9 @@ pub use self::config::{
 };
 use self::list::{Link, Links, List, NIL};
 pub use self::stats::HalfOpenStats;
-use super::source_hash::{SeededState, source_prefix};
+use super::source_hash::source_prefix;
 use super::{SynOptions, Tuple};
+use crate::hash_key::HashKey;
 use crate::time::Timestamp;
 
 /// The index and slab start small and grow with the entries, as `track/table.rs` explains.
@@ -172,7 +173,7 @@ pub struct HalfOpenTable {
     index: HashTable<u32>,
     /// Only sources with at least one entry, so at most `global_limit` of them.
     sources: HashTable<Source>,
-    hasher: SeededState,
+    hasher: HashKey,
     /// One list per retransmissions done; each is in creation order, hence in deadline order.
     timers: Vec<List>,
     /// Every entry in creation order: the head is the oldest, the victim of `evict-oldest`.
@@ -182,9 +183,9 @@ pub struct HalfOpenTable {
 }
 
 impl HalfOpenTable {
-    /// A table with `config` (limits below 1 are raised to 1; see [`HalfOpenConfig::validate`]), hashing with a key
-    /// derived from `seed`. Attackers choose the tuples, so the guard should pass a random seed.
-    pub fn new(config: HalfOpenConfig, seed: u64) -> HalfOpenTable {
+    /// A table with `config` (limits below 1 are raised to 1; see [`HalfOpenConfig::validate`]), hashing under `key`:
+    /// attackers choose the tuples ([`crate::hash_key`]).
+    pub fn new(config: HalfOpenConfig, key: HashKey) -> HalfOpenTable {
         let config = config.clamped();
         let schedule = Schedule::new(&config);
         let initial = config.global_limit.min(INITIAL_CAPACITY);
@@ -196,7 +197,7 @@ impl HalfOpenTable {
             free: Vec::new(),
             index: HashTable::with_capacity(initial),
             sources: HashTable::new(),
-            hasher: SeededState::new(seed),
+            hasher: key,
             age: List::EMPTY,
             clock: Timestamp::default(),
             stats: HalfOpenStats::default(),

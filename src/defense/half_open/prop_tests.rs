@@ -45,7 +45,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..300),
         seed in any::<u64>(),
     ) {
-        let mut table = HalfOpenTable::new(config, seed);
+        let mut table = HalfOpenTable::new(config, crate::hash_key::HashKey::from_seed(seed));
         let mut now = 0;
         for op in ops {
             match op {

@@ -95,7 +95,7 @@ mod admission {
 
     #[test]
     fn admits_and_remembers_the_handshake() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         let options = SynOptions { mss: Some(1460), wscale: Some(7), sack_permitted: true, tsval: Some(9), ecn: false };
         assert_eq!(table.on_syn(at(0), tuple(1, 1000), 100, 5000, options), SynVerdict::Admitted);
         let entry = *table.get(&tuple(1, 1000)).unwrap();
@@ -118,7 +118,7 @@ mod admission {
 
     #[test]
     fn a_retransmitted_syn_repeats_the_stored_syn_ack() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 100);
         let first = *table.get(&tuple(1, 1000)).unwrap();
         // A fresh ISN from the caller is ignored: the client must see the SYN-ACK it already got.
@@ -131,7 +131,7 @@ mod admission {
 
     #[test]
     fn a_new_isn_on_a_pending_tuple_restarts_the_attempt() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 100);
         drain(&mut table, at(1000));
         assert_eq!(syn(&mut table, at(1500), tuple(1, 1000), 200), SynVerdict::Admitted);
@@ -145,7 +145,8 @@ mod admission {
     #[test]
     fn behaviour_does_not_depend_on_the_seed() {
         let run = |seed| {
-            let mut table = HalfOpenTable::new(config(8, 3, Overflow::EvictOldest), seed);
+            let mut table =
+                HalfOpenTable::new(config(8, 3, Overflow::EvictOldest), crate::hash_key::HashKey::from_seed(seed));
             let verdicts: Vec<_> = (0..40u32)
                 .map(|i| syn(&mut table, at(u64::from(i) * 100), tuple((i % 5) as u8, (i % 7) as u16), i))
                 .collect();
@@ -166,7 +167,7 @@ mod limits {
 
     #[test]
     fn a_full_table_drops_new_syns() {
-        let mut table = HalfOpenTable::new(config(3, 16, Overflow::DropNew), 1);
+        let mut table = HalfOpenTable::new(config(3, 16, Overflow::DropNew), crate::hash_key::HashKey::from_seed(1));
         fill(&mut table, 3);
         assert_eq!(syn(&mut table, at(10), tuple(9, 1000), 9), SynVerdict::Dropped(DropReason::GlobalLimit));
         assert_eq!(table.get(&tuple(9, 1000)), None);
@@ -180,7 +181,7 @@ mod limits {
 
     #[test]
     fn a_full_table_falls_back_to_cookies() {
-        let mut table = HalfOpenTable::new(config(3, 16, Overflow::Cookies), 1);
+        let mut table = HalfOpenTable::new(config(3, 16, Overflow::Cookies), crate::hash_key::HashKey::from_seed(1));
         fill(&mut table, 3);
         assert_eq!(syn(&mut table, at(10), tuple(9, 1000), 9), SynVerdict::UseCookie);
         assert_eq!(syn(&mut table, at(11), tuple(9, 1001), 9), SynVerdict::UseCookie);
@@ -191,7 +192,8 @@ mod limits {
 
     #[test]
     fn a_full_table_recycles_the_oldest_entry_first() {
-        let mut table = HalfOpenTable::new(config(3, 16, Overflow::EvictOldest), 1);
+        let mut table =
+            HalfOpenTable::new(config(3, 16, Overflow::EvictOldest), crate::hash_key::HashKey::from_seed(1));
         fill(&mut table, 3);
         let mut victims = Vec::new();
         for host in 10..15 {
@@ -210,7 +212,7 @@ mod limits {
 
     #[test]
     fn the_per_source_limit_counts_every_port_of_an_address() {
-        let mut table = HalfOpenTable::new(config(100, 2, Overflow::DropNew), 1);
+        let mut table = HalfOpenTable::new(config(100, 2, Overflow::DropNew), crate::hash_key::HashKey::from_seed(1));
         assert_eq!(syn(&mut table, at(0), tuple(1, 1000), 1), SynVerdict::Admitted);
         assert_eq!(syn(&mut table, at(1), tuple(1, 1001), 2), SynVerdict::Admitted);
         assert_eq!(syn(&mut table, at(2), tuple(1, 1002), 3), SynVerdict::Dropped(DropReason::SourceLimit));
@@ -224,7 +226,7 @@ mod limits {
 
     #[test]
     fn a_source_over_its_share_gets_no_cookie() {
-        let mut table = HalfOpenTable::new(config(100, 1, Overflow::Cookies), 1);
+        let mut table = HalfOpenTable::new(config(100, 1, Overflow::Cookies), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         assert_eq!(syn(&mut table, at(1), tuple(1, 1001), 2), SynVerdict::Dropped(DropReason::SourceLimit));
         assert_eq!((table.stats().rejected_source, table.stats().cookie_fallbacks), (1, 0));
@@ -232,7 +234,8 @@ mod limits {
 
     #[test]
     fn a_source_over_its_share_recycles_only_its_own_entries() {
-        let mut table = HalfOpenTable::new(config(100, 2, Overflow::EvictOldest), 1);
+        let mut table =
+            HalfOpenTable::new(config(100, 2, Overflow::EvictOldest), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(2, 1000), 1); // the globally oldest, another source's
         syn(&mut table, at(1), tuple(1, 1000), 2);
         syn(&mut table, at(2), tuple(1, 1001), 3);
@@ -248,7 +251,7 @@ mod limits {
 
     #[test]
     fn a_full_source_in_a_full_table_recycles_its_own_entry() {
-        let mut table = HalfOpenTable::new(config(2, 1, Overflow::EvictOldest), 1);
+        let mut table = HalfOpenTable::new(config(2, 1, Overflow::EvictOldest), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(2, 1000), 1);
         syn(&mut table, at(1), tuple(1, 1000), 2);
         let verdict = syn(&mut table, at(2), tuple(1, 1001), 3);
@@ -259,7 +262,7 @@ mod limits {
 
     #[test]
     fn ipv6_sources_share_their_slash_64() {
-        let mut table = HalfOpenTable::new(config(100, 2, Overflow::DropNew), 1);
+        let mut table = HalfOpenTable::new(config(100, 2, Overflow::DropNew), crate::hash_key::HashKey::from_seed(1));
         assert_eq!(syn(&mut table, at(0), v6("[2001:db8:0:1::a]:1000"), 1), SynVerdict::Admitted);
         assert_eq!(syn(&mut table, at(1), v6("[2001:db8:0:1::b]:1000"), 2), SynVerdict::Admitted);
         let verdict = syn(&mut table, at(2), v6("[2001:db8:0:1:ffff::c]:1000"), 3);
@@ -293,7 +296,7 @@ mod timers {
 
     #[test]
     fn syn_acks_back_off_1_2_4_seconds_then_expire() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         assert_eq!(table.next_deadline(), Some(at(1000)));
         let (retransmits, expired) = retransmit_times(&mut table);
@@ -313,7 +316,7 @@ mod timers {
             synrecv_timeout: Duration::from_secs(60),
             ..HalfOpenConfig::default()
         };
-        let mut table = HalfOpenTable::new(config, 1);
+        let mut table = HalfOpenTable::new(config, crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         let (retransmits, expired) = retransmit_times(&mut table);
         assert_eq!(retransmits, [at(200), at(600), at(1400), at(3000), at(6200)]);
@@ -324,7 +327,7 @@ mod timers {
     fn the_synrecv_timeout_bounds_the_lifetime() {
         let config =
             HalfOpenConfig { synack_retries: 5, synrecv_timeout: Duration::from_secs(5), ..HalfOpenConfig::default() };
-        let mut table = HalfOpenTable::new(config, 1);
+        let mut table = HalfOpenTable::new(config, crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         let (retransmits, expired) = retransmit_times(&mut table);
         assert_eq!(retransmits, [at(1000), at(3000)], "the 7 s retransmission would outlive the timeout");
@@ -333,7 +336,7 @@ mod timers {
 
     #[test]
     fn a_late_poll_reports_every_event_in_deadline_order() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         syn(&mut table, at(1500), tuple(2, 1000), 2);
         let events: Vec<(char, u32, u32)> = drain(&mut table, at(100_000))
@@ -352,7 +355,7 @@ mod timers {
 
     #[test]
     fn entries_fall_due_in_deadline_order_across_levels() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         let mut seen = Vec::new();
         let mut now = 0;
@@ -385,7 +388,7 @@ mod timers {
 
     #[test]
     fn removed_entries_never_fire() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         syn(&mut table, at(0), tuple(2, 1000), 2);
         drain(&mut table, at(1000));
@@ -399,7 +402,7 @@ mod timers {
 
     #[test]
     fn a_reordered_timestamp_counts_as_the_latest() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(5000), tuple(1, 1000), 1);
         syn(&mut table, at(4000), tuple(2, 1000), 2);
         assert_eq!(table.get(&tuple(2, 1000)).unwrap().created, at(5000));
@@ -413,7 +416,7 @@ mod departures {
 
     #[test]
     fn complete_and_reset_remove_and_count() {
-        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), 1);
+        let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         syn(&mut table, at(0), tuple(1, 1001), 2);
         syn(&mut table, at(0), tuple(1, 1002), 3);
@@ -430,7 +433,8 @@ mod departures {
 
     #[test]
     fn churn_reuses_slots_within_the_limit() {
-        let mut table = HalfOpenTable::new(config(64, 64, Overflow::EvictOldest), 1);
+        let mut table =
+            HalfOpenTable::new(config(64, 64, Overflow::EvictOldest), crate::hash_key::HashKey::from_seed(1));
         for i in 0..10_000u32 {
             let t = tuple((i % 200) as u8, (i / 200) as u16);
             syn(&mut table, at(u64::from(i)), t, i);
@@ -445,7 +449,7 @@ mod departures {
 
     #[test]
     fn stats_serialize_for_the_guard() {
-        let mut table = HalfOpenTable::new(config(1, 1, Overflow::Cookies), 1);
+        let mut table = HalfOpenTable::new(config(1, 1, Overflow::Cookies), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
         syn(&mut table, at(0), tuple(2, 1000), 2);
         let json = serde_json::to_value(table.stats()).unwrap();

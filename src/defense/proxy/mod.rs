@@ -15,6 +15,8 @@
 pub mod translate;
 
 use hashbrown::HashMap;
+
+use crate::hash_key::HashKey;
 use serde::Serialize;
 
 use super::Tuple;
@@ -85,7 +87,7 @@ pub enum ProxyChange {
 
 /// Proxied connections, bounded.
 pub struct ProxyTable {
-    entries: HashMap<Tuple, ProxyEntry>,
+    entries: HashMap<Tuple, ProxyEntry, HashKey>,
     /// Changes not yet taken by [`ProxyTable::drain_changes`], when [`ProxyTable::record_changes`] asked for them.
     changes: Option<Vec<ProxyChange>>,
     max_entries: usize,
@@ -104,9 +106,11 @@ pub struct ProxyTable {
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl ProxyTable {
-    pub fn new(max_entries: usize, idle_timeout: Duration, syn_sent_timeout: Duration) -> ProxyTable {
+    /// A table of at most `max_entries` connections, hashed under `key`: the tuples are the clients' choice
+    /// ([`crate::hash_key`]).
+    pub fn new(max_entries: usize, idle_timeout: Duration, syn_sent_timeout: Duration, key: HashKey) -> ProxyTable {
         ProxyTable {
-            entries: HashMap::with_capacity(max_entries.min(1 << 16)),
+            entries: HashMap::with_capacity_and_hasher(max_entries.min(1 << 16), key),
             changes: None,
             max_entries,
             idle_timeout,
@@ -275,7 +279,8 @@ mod tests {
 
     #[test]
     fn recorded_changes_follow_every_way_in_and_out() {
-        let mut table = ProxyTable::new(8, Duration::from_secs(10), Duration::from_secs(5));
+        let mut table =
+            ProxyTable::new(8, Duration::from_secs(10), Duration::from_secs(5), crate::hash_key::HashKey::from_seed(1));
         let now = Timestamp::from_nanos(1_000_000_000);
         table.open(now, tuple(1), handshake());
         assert_eq!(table.drain_changes().count(), 0, "nothing is noted until asked");
@@ -323,7 +328,12 @@ mod tests {
 
     #[test]
     fn the_translation_comes_from_both_isns_and_both_clocks() {
-        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        let mut table = ProxyTable::new(
+            10,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            crate::hash_key::HashKey::from_seed(1),
+        );
         assert!(table.open(at(1), tuple(1), handshake()));
         let (_, t) = table.establish(at(1), &tuple(1), 3000, Some(400), None, None).unwrap();
         assert_eq!(t.seq_delta, 2000);
@@ -335,7 +345,8 @@ mod tests {
 
     #[test]
     fn the_table_is_bounded() {
-        let mut table = ProxyTable::new(2, Duration::from_secs(60), Duration::from_secs(5));
+        let mut table =
+            ProxyTable::new(2, Duration::from_secs(60), Duration::from_secs(5), crate::hash_key::HashKey::from_seed(1));
         assert!(table.open(at(1), tuple(1), handshake()));
         assert!(table.open(at(1), tuple(2), handshake()));
         assert!(!table.open(at(1), tuple(3), handshake()));
@@ -346,7 +357,12 @@ mod tests {
 
     #[test]
     fn entries_go_after_both_fins_on_rst_or_when_idle() {
-        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        let mut table = ProxyTable::new(
+            10,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            crate::hash_key::HashKey::from_seed(1),
+        );
         for port in 1..=3 {
             table.open(at(1), tuple(port), handshake());
             table.establish(at(1), &tuple(port), 1, None, None, None);
@@ -364,7 +380,12 @@ mod tests {
 
     #[test]
     fn next_expiry_is_never_late_and_exact_after_a_sweep() {
-        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        let mut table = ProxyTable::new(
+            10,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            crate::hash_key::HashKey::from_seed(1),
+        );
         assert_eq!(table.next_expiry(), None);
         table.open(at(1), tuple(1), handshake());
         assert_eq!(table.next_expiry(), Some(at(6)), "SYN-SENT for 5 s");
@@ -381,7 +402,12 @@ mod tests {
         // A sweep a second at most: an entry due sooner waits for the next allowed sweep.
         table.open(at(70), tuple(2), handshake());
         assert_eq!(table.next_expiry(), Some(at(75)));
-        let mut short = ProxyTable::new(10, Duration::from_millis(300), Duration::from_millis(200));
+        let mut short = ProxyTable::new(
+            10,
+            Duration::from_millis(300),
+            Duration::from_millis(200),
+            crate::hash_key::HashKey::from_seed(1),
+        );
         short.expire(at(100));
         short.open(at(100), tuple(3), handshake());
         assert_eq!(short.next_expiry(), Some(at(101)), "due at 100.2 s, but the last sweep was at 100 s");
@@ -391,7 +417,12 @@ mod tests {
 
     #[test]
     fn a_listener_that_never_answers_frees_the_entry_sooner() {
-        let mut table = ProxyTable::new(10, Duration::from_secs(60), Duration::from_secs(5));
+        let mut table = ProxyTable::new(
+            10,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            crate::hash_key::HashKey::from_seed(1),
+        );
         table.open(at(1), tuple(1), handshake());
         table.expire(at(5));
         assert_eq!(table.len(), 1);
