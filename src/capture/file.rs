@@ -93,7 +93,10 @@ impl<R: Read> CaptureReader<R> {
                 let (_, header) = PcapHeader::from_slice(buf.data())
                     .map_err(|e| err(at_start, CaptureErrorKind::Malformed(format!("pcap header: {e}"))))?;
                 buf.consume(24);
-                let dlt = u32::from(header.datalink);
+                // The field is "LinkType and additional information": the link type is its low 16 bits; above
+                // them sit reserved bits and the FCS-length flag and value (draft-ietf-opsawg-pcap §4), which
+                // libpcap masks off (LT_LINKTYPE) and so do we, e.g. 0x30000001 is Ethernet.
+                let dlt = u32::from(header.datalink) & 0xffff;
                 Format::Pcap { header, link: LinkType::from_linktype(dlt).ok_or(dlt) }
             }
             PCAPNG_SHB => {
@@ -384,6 +387,37 @@ fn ts_units_to_nanos(raw: u64, tsresol: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A classic pcap (little-endian, microseconds) of one Ethernet frame, with `link_field` as its link-type field.
+    fn one_frame_pcap(link_field: u32) -> Vec<u8> {
+        let frame =
+            [[0x02u8; 6], [0x04; 6]].concat().into_iter().chain([0x08, 0x00]).chain([0x45; 20]).collect::<Vec<_>>();
+        let mut file = Vec::new();
+        for word in [0xa1b2_c3d4u32] {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+        file.extend_from_slice(&2u16.to_le_bytes());
+        file.extend_from_slice(&4u16.to_le_bytes());
+        for word in [0u32, 0, 65535, link_field, 1, 0, frame.len() as u32, frame.len() as u32] {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+        file.extend_from_slice(&frame);
+        file
+    }
+
+    #[test]
+    fn the_link_type_field_is_read_as_its_low_16_bits_as_libpcap_does() {
+        for field in [1u32, 0x3000_0001, 0x0400_0001, 0xffff_0001] {
+            let bytes = one_frame_pcap(field);
+            let mut reader = CaptureReader::new("t.pcap", bytes.as_slice()).expect("header accepted");
+            let frame = reader.next_frame().expect("record").expect("one frame");
+            assert_eq!(frame.link_type, LinkType::Ethernet, "field {field:#x}");
+        }
+        let unknown = one_frame_pcap(0x3000_00ff);
+        let mut reader = CaptureReader::new("t.pcap", unknown.as_slice()).expect("header accepted");
+        let err = reader.next_frame().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unsupported link type 255"), "the masked value is the one named: {err}");
+    }
 
     #[test]
     fn pcapng_resolutions_convert_to_nanoseconds() {
