@@ -8,8 +8,10 @@ pub(crate) mod bridge;
 mod fast_path;
 pub(crate) mod links;
 mod report;
+mod secret_file;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,7 @@ Examples:
   ip netns exec gw synscope guard --outside g-out --inside g-in --protect 10.77.0.2:9999 --mode limit \\
       --half-open-limit 64 --synrecv-timeout 3s
   ip netns exec gw synscope guard ... --mode auto --stats-json stats.json
+  ip netns exec gw synscope guard ... --mode cookies --secret-file /var/lib/synscope/cookie.key   # survives restarts
   ip netns exec gw taskset -c 1-3 synscope guard ... --mode cookies --threads 3   # one thread per CPU
 
 The guard bridges every frame between the two interfaces unchanged, except TCP to and from the protected
@@ -41,7 +44,12 @@ ADDR:PORT. limit: SYNs within the half-open limits pass to the listener; a half-
 is evicted gets a RST sent to the listener in the client's name, freeing its SYN-queue slot. cookies: a SYN proxy;
 SYNs are answered with SYN cookies and nothing reaches the listener before a valid ACK. auto: stateful proxy below
 the high watermark, cookies above it until the table drains below the low one. The interfaces should carry no
-addresses and the namespace should not forward (the guard is the only path). Needs CAP_NET_RAW and CAP_NET_ADMIN.";
+addresses and the namespace should not forward (the guard is the only path). Needs CAP_NET_RAW and CAP_NET_ADMIN.
+
+--secret-file keeps the cookie key across restarts: a SYN-ACK sent before a restart is still honoured after it.
+The file is two lines, `synscope-cookie-secret v1` and the key in 64 hex digits; one can be made by hand with
+  (umask 077; printf 'synscope-cookie-secret v1\n%s\n' \"$(openssl rand -hex 32)\" > KEY)
+Connections already proxied when the guard stops do not survive: their translation state is in its memory.";
 
 /// `synscope guard` flags.
 #[derive(Args, Debug)]
@@ -123,6 +131,13 @@ pub struct GuardArgs {
     #[arg(long)]
     pub xdp_stats: bool,
 
+    /// Keep the cookie key in this file, so that a restarted guard validates the cookies the last run issued:
+    /// read it if the file exists, else create it (mode 0600) with a fresh random key. Refused if group or others
+    /// may read or write it, if another user (not root) owns it, or if it is not a key in the format
+    /// `synscope-cookie-secret v1` newline, 64 hex digits. Without it each start draws a new key.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+
     /// Print no per-second line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -146,7 +161,7 @@ pub enum OverflowArg {
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
     let threads = args.threads;
-    let key = crate::os_random::os_random_key().context("reading a random cookie secret")?;
+    let key = cookie_key(args.secret_file.as_deref())?;
     // The XDP program first: attaching it can fail for reasons the user must hear before anything else starts.
     // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
     // Room in the program's map for every client every thread's proxy table can hold.
@@ -224,6 +239,22 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cookie key: from `--secret-file` (read, or created with a fresh key), or fresh from the kernel for this run
+/// only. The threads and the XDP program all get this one key.
+fn cookie_key(secret_file: Option<&std::path::Path>) -> anyhow::Result<[u8; 32]> {
+    let Some(path) = secret_file else {
+        return crate::os_random::os_random_key().context("reading a random cookie secret");
+    };
+    let (key, origin) = secret_file::load_or_create(path)?;
+    match origin {
+        secret_file::Origin::Read => eprintln!("synscope: cookie secret read from {}", path.display()),
+        secret_file::Origin::Created => {
+            eprintln!("synscope: cookie secret created in {} (mode 0600, a fresh random key)", path.display())
+        }
+    }
+    Ok(key)
 }
 
 /// A line a second from the threads' snapshots, until every thread has stopped; meanwhile the XDP program, if
