@@ -1,24 +1,25 @@
 //! Capture files in: pcap (microsecond and nanosecond, either byte order) and pcapng (any number of sections and
-//! interfaces), told apart by their magic number, never by the file name. Headers and blocks are parsed by the
-//! `pcap-file` crate; framing, limits and offsets are checked here so every error can name where the damage is.
+//! interfaces), told apart by their magic number, never by the file name. The classic pcap header is parsed by the
+//! `pcap-file` crate; pcapng blocks by [`super::pcapng`] (the crate refuses options lists without an end marker,
+//! which libpcap and Wireshark accept). Framing, limits and offsets are checked here so every error can name where
+//! the damage is.
 
 use std::fs::File;
 use std::io::{self, Read};
 
 use pcap_file::pcap::PcapHeader;
-use pcap_file::pcapng::PcapNgParser;
-use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::{Endianness, TsResolution};
 
 use super::error::{CaptureError, CaptureErrorKind, Location, RecordUnit};
 use super::frame::Frame;
+use super::pcapng;
 use super::read_buffer::ReadBuffer;
 use crate::time::Timestamp;
 use crate::wire::LinkType;
 
 const PCAP_MICRO: u32 = 0xa1b2_c3d4;
 const PCAP_NANO: u32 = 0xa1b2_3c4d;
-const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+const PCAPNG_SHB: u32 = pcapng::SECTION_HEADER;
 
 /// libpcap's MAXIMUM_SNAPLEN: no writer produces a larger pcap record.
 const MAX_PCAP_RECORD: u32 = 262_144;
@@ -47,8 +48,16 @@ pub struct CaptureReader<R> {
 }
 
 enum Format {
-    Pcap { header: PcapHeader, link: Result<LinkType, u32> },
-    PcapNg { parser: Box<PcapNgParser>, interfaces: Vec<Interface>, last_ts: Timestamp },
+    Pcap {
+        header: PcapHeader,
+        link: Result<LinkType, u32>,
+    },
+    /// `big`: the current section's byte order.
+    PcapNg {
+        big: bool,
+        interfaces: Vec<Interface>,
+        last_ts: Timestamp,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -102,10 +111,9 @@ impl<R: Read> CaptureReader<R> {
             PCAPNG_SHB => {
                 let at_shb = Some(Location { record: 1, unit: RecordUnit::Block, offset: 0 });
                 let len = peek_block_len(&mut buf, None).map_err(|kind| err(at_shb, kind))?;
-                let (_, parser) = PcapNgParser::new(&buf.data()[..len])
-                    .map_err(|e| err(at_shb, CaptureErrorKind::Malformed(format!("section header: {e}"))))?;
+                let big = section_big_endian(&buf.data()[..len]).map_err(|kind| err(at_shb, kind))?;
                 buf.consume(len);
-                Format::PcapNg { parser: Box::new(parser), interfaces: Vec::new(), last_ts: Timestamp::default() }
+                Format::PcapNg { big, interfaces: Vec::new(), last_ts: Timestamp::default() }
             }
             other => return Err(err(at_start, CaptureErrorKind::UnknownMagic(other.swap_bytes()))),
         };
@@ -210,33 +218,37 @@ impl<R: Read> CaptureReader<R> {
             if !self.need(8, RecordUnit::Block)? {
                 return Ok(None);
             }
-            let Format::PcapNg { parser, .. } = &self.format else { unreachable!("pcapng state") };
-            let endianness = parser.section().endianness;
+            let Format::PcapNg { big: section_big, .. } = &self.format else { unreachable!("pcapng state") };
+            let endianness = if *section_big { Endianness::Big } else { Endianness::Little };
             let len = peek_block_len(&mut self.buf, Some(endianness)).map_err(|k| self.error(RecordUnit::Block, k))?;
             let location = Location { record: self.records, unit: RecordUnit::Block, offset: self.buf.offset() };
             let name = &self.name;
             let fail = |kind| CaptureError::new(name, Some(location), kind);
-            let Format::PcapNg { parser, interfaces, last_ts } = &mut self.format else { unreachable!("pcapng state") };
-            let block = match parser.next_raw_block(&self.buf.data()[..len]) {
-                Ok((_, block)) => block,
-                Err(e) => return Err(fail(CaptureErrorKind::Malformed(format!("block: {e}")))),
+            let Format::PcapNg { big: section_big, interfaces, last_ts } = &mut self.format else {
+                unreachable!("pcapng state")
             };
-            let body: &[u8] = &block.body;
-            let big = parser.section().endianness == Endianness::Big;
+            let bytes = &self.buf.data()[..len];
+            // A new section announces its own byte order, which its own length was read in (peek_block_len).
+            if bytes.get(..4) == Some(&PCAPNG_SHB.to_le_bytes()) {
+                *section_big = section_big_endian(bytes).map_err(fail)?;
+            }
+            let big = *section_big;
+            let block =
+                pcapng::block(bytes, big).map_err(|e| fail(CaptureErrorKind::Malformed(format!("block: {e}"))))?;
+            let body: &[u8] = block.body;
             let word = |at: usize| -> Option<u32> {
                 let b: [u8; 4] = body.get(at..at + 4)?.try_into().ok()?;
                 Some(if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
             };
-            let packet = match block.type_ {
-                // Section header or interface description: refresh our view of the interfaces.
+            let packet = match block.kind {
                 // Section header: a new section starts with no interfaces.
-                0x0a0d_0d0a => {
+                pcapng::SECTION_HEADER => {
                     interfaces.clear();
                     None
                 }
                 // Interface description: the parser has just appended it; take only that one, so many interface
                 // blocks cost linear time, and cap how many a section may define.
-                0x0000_0001 => {
+                pcapng::INTERFACE_DESCRIPTION => {
                     if interfaces.len() >= MAX_INTERFACES {
                         let kind = CaptureErrorKind::ImpossibleLength {
                             what: "interface count",
@@ -245,7 +257,9 @@ impl<R: Read> CaptureReader<R> {
                         };
                         return Err(fail(kind));
                     }
-                    interfaces.extend(parser.interfaces().last().map(interface_from_idb));
+                    let description =
+                        pcapng::interface_description(body, big).map_err(|e| fail(CaptureErrorKind::Malformed(e)))?;
+                    interfaces.push(interface_from(description));
                     None
                 }
                 // Enhanced packet block (§4.3).
@@ -355,17 +369,21 @@ fn peek_block_len<R: Read>(buf: &mut ReadBuffer<R>, endianness: Option<Endiannes
     Ok(len as usize)
 }
 
-fn interface_from_idb(idb: &pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock) -> Interface {
-    let dlt = u32::from(idb.linktype);
-    let mut iface = Interface { link: LinkType::from_linktype(dlt).ok_or(dlt), tsresol: 6, tsoffset_secs: 0 };
-    for option in &idb.options {
-        match option {
-            InterfaceDescriptionOption::IfTsResol(r) => iface.tsresol = *r,
-            InterfaceDescriptionOption::IfTsOffset(o) => iface.tsoffset_secs = *o,
-            _ => {}
-        }
+fn interface_from(description: pcapng::InterfaceDescription) -> Interface {
+    let dlt = u32::from(description.link_type);
+    Interface {
+        link: LinkType::from_linktype(dlt).ok_or(dlt),
+        tsresol: description.tsresol,
+        tsoffset_secs: description.tsoffset_secs,
     }
-    iface
+}
+
+/// A whole section header block's byte order (and a check of its version and framing).
+fn section_big_endian(bytes: &[u8]) -> Result<bool, CaptureErrorKind> {
+    let malformed = |e: String| CaptureErrorKind::Malformed(format!("section header: {e}"));
+    let big = pcapng::section_byte_order(bytes.get(8..).unwrap_or_default()).map_err(malformed)?;
+    pcapng::block(bytes, big).map_err(malformed)?;
+    Ok(big)
 }
 
 fn ts_unit_is_finer_than_micro(tsresol: u8) -> bool {
@@ -417,6 +435,38 @@ mod tests {
         let mut reader = CaptureReader::new("t.pcap", unknown.as_slice()).expect("header accepted");
         let err = reader.next_frame().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("unsupported link type 255"), "the masked value is the one named: {err}");
+    }
+
+    /// A pcapng block, little-endian.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        [kind.to_le_bytes().as_slice(), &len.to_le_bytes(), body, &len.to_le_bytes()].concat()
+    }
+
+    #[test]
+    fn pcapng_options_without_an_end_marker_are_read_as_libpcap_reads_them() {
+        // A comment in the section header and if_tsresol 9 (nanoseconds) in the interface, neither list closed by
+        // opt_endofopt; then one packet at 1.5 s.
+        let shb = [&[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0][..], &[0xff; 8], &[1, 0, 3, 0, b'h', b'i', b'!', 0]].concat();
+        let idb = [&[1u8, 0, 0, 0][..], &65535u32.to_le_bytes(), &[9, 0, 1, 0, 9, 0, 0, 0]].concat();
+        let frame = [0x02u8; 34];
+        let ts = 1_500_000_000u64;
+        let epb = [
+            &0u32.to_le_bytes()[..],
+            &((ts >> 32) as u32).to_le_bytes(),
+            &(ts as u32).to_le_bytes(),
+            &34u32.to_le_bytes(),
+            &34u32.to_le_bytes(),
+            &frame,
+            &[0, 0],
+        ]
+        .concat();
+        let file = [block(0x0a0d_0d0a, &shb), block(1, &idb), block(6, &epb)].concat();
+        let mut reader = CaptureReader::new("t.pcapng", file.as_slice()).expect("section header accepted");
+        let frame = reader.next_frame().expect("blocks read").expect("one packet");
+        assert_eq!((frame.ts, frame.link_type, frame.data.len()), (Timestamp::from_nanos(ts), LinkType::Ethernet, 34));
+        assert!(reader.next_frame().expect("clean end").is_none());
+        assert_eq!(reader.precision(), Precision::Nano);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod inject;
 pub mod interfaces;
 pub mod live;
 pub mod pacing;
+pub mod pcapng;
 pub mod read_buffer;
 pub mod source;
 pub mod tx;

@@ -10,11 +10,10 @@
 //! a fixed-size HyperLogLog of sources.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::hash::BuildHasher;
 
 use hashbrown::HashMap;
 
-use crate::hash_key::HashKey;
+use crate::hash_key::{HashKey, splitmix64};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -92,15 +91,20 @@ impl fmt::Display for FloodEvent {
     }
 }
 
-/// Hashes an address in its 16-byte (IPv4-mapped) form, so 192.0.2.1 and ::ffff:192.0.2.1 count once. Keyed, as
-/// the tables are: with an unkeyed hash a flood could pick sources that all land in a few of the estimate's
-/// registers and hide how many sources it has.
-fn hash_ip(key: &HashKey, ip: IpAddr) -> u64 {
+/// Hashes an address in its 16-byte (IPv4-mapped) form, so 192.0.2.1 and ::ffff:192.0.2.1 count once.
+///
+/// Deliberately not keyed, unlike the tables ([`crate::hash_key`]): the estimate is printed ("from N sources"), and
+/// the same capture must print the same text on every run, as tcpdump's would. The estimate is not a table: a flood
+/// that picks its sources to skew it gains no memory or time from us, only a wrong N in one line.
+fn hash_ip(ip: IpAddr) -> u64 {
     let bytes = match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     };
-    key.hash_one(u128::from_be_bytes(bytes))
+    let wide = u128::from_be_bytes(bytes);
+    let mut high = (wide >> 64) as u64;
+    let mut mixed = splitmix64(&mut high) ^ wide as u64;
+    splitmix64(&mut mixed)
 }
 
 const HLL_BITS: u32 = 10;
@@ -235,8 +239,6 @@ pub struct FloodDetector {
     now: Timestamp,
     /// Destination ports are attacker-chosen, so the index is keyed ([`crate::hash_key`]).
     targets: HashMap<Endpoint, Target, HashKey>,
-    /// The same key, for the distinct-source estimate.
-    key: HashKey,
     /// Targets by last activity, oldest first, for O(log n) eviction under a random-destination flood.
     recency: BTreeSet<(Timestamp, Endpoint)>,
     /// Targets in flood, ordered so events come out in a deterministic order.
@@ -255,7 +257,6 @@ impl FloodDetector {
             width,
             now: Timestamp::default(),
             targets: HashMap::with_hasher(key),
-            key,
             recency: BTreeSet::new(),
             flooding: BTreeSet::new(),
             events: VecDeque::new(),
@@ -308,13 +309,13 @@ impl FloodDetector {
             self.recency.insert((now, target));
         }
         self.settle(now, target);
-        let (width, window_secs, cfg, key) = (self.width, self.window_secs(), self.config, self.key);
+        let (width, window_secs, cfg) = (self.width, self.window_secs(), self.config);
         let Some(t) = self.touch(now, target) else { return };
         if t.flood.is_none() && t.window.live(now, width).all(|(b, _)| b.syns == 0) {
             // A quiet window ended the previous burst: count sources afresh.
             *t.sources = Hll::new();
         }
-        t.sources.insert(hash_ip(&key, source));
+        t.sources.insert(hash_ip(source));
         t.half_open = t.half_open.saturating_add(1);
         let bucket = t.window.newest();
         if bucket.syns == 0 {
@@ -687,12 +688,12 @@ mod tests {
     fn hll_is_nearly_exact_for_few_sources() {
         let mut hll = Hll::new();
         for n in 1..=10 {
-            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(n)));
-            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(n)));
+            hll.insert(hash_ip(src(n)));
+            hll.insert(hash_ip(src(n)));
             assert!(hll.count().abs_diff(u64::from(n)) <= 1, "{n}: {}", hll.count());
         }
         // An IPv4 address and its mapped IPv6 form are one source.
-        hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), "::ffff:10.0.0.1".parse().unwrap()));
+        hll.insert(hash_ip("::ffff:10.0.0.1".parse().unwrap()));
         assert_eq!(hll.count(), 10);
     }
 
@@ -700,7 +701,7 @@ mod tests {
     fn hll_error_is_a_few_percent_at_100k_sources() {
         let mut hll = Hll::new();
         for i in 0..100_000 {
-            hll.insert(hash_ip(&crate::hash_key::HashKey::from_seed(1), src(i)));
+            hll.insert(hash_ip(src(i)));
         }
         let error = (hll.estimate() - 100_000.0).abs() / 100_000.0;
         assert!(error < 0.05, "estimate {}", hll.estimate());
