@@ -10,6 +10,7 @@
 #   sudo scripts/faults.sh                   # both campaigns, 16 MB each way per transfer
 #   FAULT_BYTES=67108864 sudo scripts/faults.sh
 #   sudo scripts/faults.sh transfers         # or: floods
+#   scripts/faults.sh tables saved.log       # the tables again, from a saved run's output
 #
 # The bad link is `synscope impair` in a namespace between the client and the gateway, applying netem's rules in
 # both directions (tc-netem on the client's interface would impair only what the client sends). It is used even
@@ -18,6 +19,23 @@
 # builds and removes its namespaces itself, pass or fail. Prints one line per trial and a table at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The trials' FAULT lines as two tables.
+print_tables() {
+    echo "== transfers (each way, checked by SHA-256)"
+    grep "^FAULT transfer" "$1" | sed -E 's/^FAULT transfer mode=([a-z]+) fault="([^"]+)" bytes=([0-9]+) seconds=([0-9.]+) result="ok up ([0-9.]+) Gbit\/s down ([0-9.]+) Gbit\/s".*/\1\t\2\t\3\t\4\t\5\t\6/' |
+        awk -F'\t' 'BEGIN { printf "%-8s %-18s %8s %8s %10s %12s\n", "mode", "fault", "MB each", "seconds", "up Mbit/s", "down Mbit/s" }
+            { printf "%-8s %-18s %8.0f %8s %10.0f %12.0f\n", $1, $2, $3 / 1048576, $4, $5 * 1000, $6 * 1000 }' || true
+    echo
+    echo "== hostile floods (10 s each; forged = connections the listener accepted beyond the prober's sessions)"
+    grep "^FAULT flood" "$1" | sed -E 's/^FAULT flood mode=([a-z]+) shape="([^"]+)" sent=([0-9]+) rate=([0-9]+) prober=([0-9.]+%) \(([0-9]+\/[0-9]+)\) listener_accepted=([0-9]+) forged_admitted=([0-9]+)/\1\t\2\t\4\t\5\t\8/' |
+        awk -F'\t' 'BEGIN { printf "%-8s %-46s %9s %8s %7s\n", "mode", "flood", "frames/s", "prober", "forged" }
+            { printf "%-8s %-46s %9s %8s %7s\n", $1, $2, $3, $4, $5 }' || true
+}
+if [ "${1:-}" = tables ]; then
+    [ -f "${2:-}" ] || { echo "faults.sh tables LOG: LOG is a saved run's output" >&2; exit 2; }
+    print_tables "$2"
+    exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "faults.sh: needs root (network namespaces); run it with sudo" >&2
     exit 1
@@ -41,14 +59,7 @@ SYNSCOPE_REQUIRE_ROOT=1 cargo test --release --locked --test faults -- --ignored
     2>&1 | tee "$log" | grep -E "^FAULT|panicked|^test " || status=$?
 failed=$(grep -c "panicked" "$log" || true)
 echo
-echo "== results"
-grep "^FAULT transfer" "$log" | sed -E 's/^FAULT transfer mode=([a-z]+) fault="([^"]+)" bytes=([0-9]+) seconds=([0-9.]+) result="ok up ([0-9.]+) Gbit\/s down ([0-9.]+) Gbit\/s".*/\1\t\2\t\3\t\4\t\5\t\6/' |
-    awk -F'\t' 'BEGIN { printf "%-8s %-18s %10s %8s %12s %12s\n", "mode", "fault", "MB each", "seconds", "up Mbit/s", "down Mbit/s" }
-        { printf "%-8s %-18s %10.0f %8s %12.1f %12.1f\n", $1, $2, $3 / 1048576, $4, $5 * 1000, $6 * 1000 }'
-echo
-grep "^FAULT flood" "$log" | sed -E 's/^FAULT flood mode=([a-z]+) shape="([^"]+)" sent=([0-9]+) rate=([0-9]+) prober=([0-9.]+%) \(([0-9]+\/[0-9]+)\) listener_accepted=([0-9]+) forged_admitted=([0-9]+)/\1\t\2\t\4\t\5\t\8/' |
-    awk -F'\t' 'BEGIN { printf "%-8s %-46s %10s %9s %8s\n", "mode", "flood", "frames/s", "prober", "forged" }
-        { printf "%-8s %-46s %10s %9s %8s\n", $1, $2, $3, $4, $5 }'
+print_tables "$log"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
     echo "faults.sh: a trial failed (see its panic above)" >&2
     exit 1

@@ -80,7 +80,8 @@ pub struct FloodArgs {
     #[arg(long, value_name = "A-B", default_value = "1024-65535")]
     pub src_ports: PortRange,
 
-    /// SYN options, in Linux's layout: any of mss, sack, ts, wscale, or none (hping3 sends none).
+    /// SYN options, in Linux's layout: any of mss, sack, ts, wscale, or none (hping3 sends none). Only frames with
+    /// SYN set carry them.
     #[arg(long, value_name = "LIST", default_value = "mss")]
     pub syn_options: SynOptions,
 

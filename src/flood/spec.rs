@@ -334,10 +334,13 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The option bytes and where TSval sits in them (raw options have no TSval to stamp).
+    /// The option bytes and where TSval sits in them (raw options have no TSval to stamp). The Linux-layout options
+    /// are a SYN's (MSS, window scale and SACK-permitted mean something only there, RFC 9293 §3.7.1, RFC 7323 §2.2,
+    /// RFC 2018 §2), so a frame without SYN carries none unless raw bytes are given, as hping3's `-A` sends none.
     pub fn option_bytes(&self) -> (Vec<u8>, Option<usize>) {
         match &self.raw {
             Some(raw) => (raw.0.clone(), None),
+            None if !self.flags.0.syn() => (Vec::new(), None),
             None => self.options.layout(),
         }
     }
@@ -346,6 +349,7 @@ impl Shape {
     pub fn options_text(&self) -> String {
         match &self.raw {
             Some(raw) => raw.to_string(),
+            None if !self.flags.0.syn() => "none".into(),
             None => self.options.to_string(),
         }
     }
@@ -471,6 +475,16 @@ mod tests {
             assert!("0g".parse::<RawOptions>().unwrap_err().contains("not TCP option bytes"));
             assert!("123".parse::<RawOptions>().is_err());
             assert!("00".repeat(41).parse::<RawOptions>().unwrap_err().contains("room for 40"));
+        }
+
+        #[test]
+        fn linux_options_go_only_on_syns() {
+            let syn = Shape { options: "mss,ts".parse().unwrap(), ..Shape::default() };
+            assert_eq!(syn.option_bytes().0.len(), 16);
+            let ack = Shape { flags: "A".parse().unwrap(), ..syn.clone() };
+            assert_eq!((ack.option_bytes(), ack.options_text()), ((Vec::new(), None), "none".to_string()));
+            let raw_ack = Shape { raw: Some("02040000".parse().unwrap()), ..ack };
+            assert_eq!(raw_ack.option_bytes().0, [2, 4, 0, 0], "raw bytes go on any frame");
         }
     }
 }
