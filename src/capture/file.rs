@@ -411,9 +411,7 @@ mod tests {
         let frame =
             [[0x02u8; 6], [0x04; 6]].concat().into_iter().chain([0x08, 0x00]).chain([0x45; 20]).collect::<Vec<_>>();
         let mut file = Vec::new();
-        for word in [0xa1b2_c3d4u32] {
-            file.extend_from_slice(&word.to_le_bytes());
-        }
+        file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
         file.extend_from_slice(&2u16.to_le_bytes());
         file.extend_from_slice(&4u16.to_le_bytes());
         for word in [0u32, 0, 65535, link_field, 1, 0, frame.len() as u32, frame.len() as u32] {
