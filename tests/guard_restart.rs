@@ -8,7 +8,11 @@
 //! - with the same `--secret-file`, the cookie validates: the listener gets the connection (it shows in its
 //!   `ss`), and its `Welcome!` comes back through the new guard, on the packet rings and, when synscope is built
 //!   with it, with the SYN answered and the ACK checked by the XDP program;
-//! - without it, the new guard has a new key and the same ACK is refused, which shows the test can fail.
+//! - without it, the new guard has a new key and the same ACK is refused (by the XDP program, when it runs), which
+//!   shows the test can fail.
+//!
+//! With XDP, the program's link is the guard's last descriptor, so a SIGKILL detaches the program before the packet
+//! sockets' slow release, not after it (while no process is left to take the ACKs of the SYNs it answers).
 //!
 //! Without root: a file others may read, or not a key, stops the guard with one line before anything else; a file
 //! it creates is mode 0600 whatever the umask.
@@ -205,6 +209,66 @@ fn with_a_secret_file_the_xdp_program_gets_the_kept_key_too() {
     assert_eq!(stats["fast_path"]["xdp"]["acks_dropped"], 0, "{stats}");
     assert_eq!(stats["cookies_validated"], 1, "{stats}");
     assert_eq!(stats["proxy"]["established"], 1, "{stats}");
+}
+
+/// The descriptors of a process: (fd, what it points at, as `/proc/PID/fd` links say).
+fn descriptors(pid: &str) -> Vec<(u32, String)> {
+    let mut fds: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the guard's descriptors")
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
+#[test]
+fn the_xdp_link_is_opened_after_every_packet_socket_so_a_sigkill_detaches_it_first() {
+    let test = "the_xdp_link_is_opened_after_every_packet_socket_so_a_sigkill_detaches_it_first";
+    if !have_root(test) || !xdp_built(test) {
+        return;
+    }
+    // A dying process's files are released highest descriptor first. The packet sockets take ~150 ms to close;
+    // were the program's link below them, it would answer SYNs all that while, with nobody left to take the ACKs.
+    let lab = Lab::start("cookies", &["--fast-path", "xdp", "--threads", "2"]);
+    let out = Command::new("ip").args(["netns", "pids", &lab.topology.gateway.name]).output().unwrap();
+    let pids = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(pids.len(), 1, "the guard is the gateway's only process: {pids:?}");
+    let fds = descriptors(&pids[0]);
+    // Packet sockets, by inode, from the gateway's /proc/net/packet.
+    let table = std::fs::read_to_string(format!("/proc/{}/net/packet", pids[0])).unwrap();
+    let packet_inodes: Vec<String> =
+        table.lines().skip(1).filter_map(|l| l.split_whitespace().nth(8).map(str::to_string)).collect();
+    let packet_fds: Vec<u32> = fds
+        .iter()
+        .filter(|(_, target)| packet_inodes.iter().any(|inode| *target == format!("socket:[{inode}]")))
+        .map(|(fd, _)| *fd)
+        .collect();
+    let links: Vec<u32> = fds.iter().filter(|(_, t)| t == "anon_inode:bpf_link").map(|(fd, _)| *fd).collect();
+    // Two threads: three receive rings each, and the senders' sockets.
+    assert!(packet_fds.len() >= 2 * 3, "the guard's packet sockets: {fds:?}");
+    assert_eq!(links.len(), 1, "one BPF link: {fds:?}");
+    assert!(packet_fds.iter().all(|fd| *fd < links[0]), "a packet socket after the link: {fds:?}");
+}
+
+#[test]
+fn without_a_secret_file_the_xdp_program_drops_the_old_cookie() {
+    let test = "without_a_secret_file_the_xdp_program_drops_the_old_cookie";
+    if !have_root(test) || !xdp_built(test) {
+        return;
+    }
+    let outcome = handshake_across_a_restart(&["--fast-path", "xdp"]);
+    let stats = &outcome.stats;
+    assert_eq!(stats["fast_path"]["kind"], "xdp", "{stats}");
+    assert!(!outcome.opened, "a new key validated the old key's cookie: {stats}");
+    assert!(!outcome.welcome_seen, "the listener greeted a client whose cookie was refused");
+    assert_eq!(stats["fast_path"]["xdp"]["acks_dropped"], 1, "the program dropped the ACK: {stats}");
+    assert_eq!(stats["fast_path"]["xdp"]["acks_passed"], 0, "{stats}");
+    assert_eq!(stats["proxy"]["opened"], 0, "{stats}");
 }
 
 #[test]

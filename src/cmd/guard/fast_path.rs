@@ -99,7 +99,18 @@ impl FastPathReport {
     }
 }
 
-/// Sets up the fast path `choice` asks for. `Ok(None)` is the packet path; `why` says why, for the report.
+/// The program loaded and configured, not yet attached: [`XdpLoaded::attach`] hangs it on the interface once the
+/// guard's packet sockets are open.
+pub struct XdpLoaded {
+    path: FastPath,
+    choice: FastPathArg,
+    mode: XdpModeArg,
+    time_runs: bool,
+    outside: String,
+}
+
+/// Loads the fast path `choice` asks for. `Ok(None)` is the packet path; `why` says why, for the report. Whatever
+/// refuses the program (the mode, privileges, a binary without it) is said here, before any socket is opened.
 pub fn open(
     choice: FastPathArg,
     mode: XdpModeArg,
@@ -108,7 +119,7 @@ pub fn open(
     config: &GuardConfig,
     key: &[u8; 32],
     outside: &str,
-) -> anyhow::Result<(Option<XdpFront>, Option<String>)> {
+) -> anyhow::Result<(Option<XdpLoaded>, Option<String>)> {
     if choice == FastPathArg::Packet {
         return Ok((None, Some("--fast-path packet".into())));
     }
@@ -130,27 +141,45 @@ pub fn open(
     }
     // An interface that is not there gets the error every command gives for one, not an attach failure.
     crate::capture::interfaces::find(outside)?;
-    match attach(config, key, outside, mode, held_capacity) {
-        Ok(mut front) => {
-            if time_runs {
-                front.path.time_runs()?;
-            }
-            Ok((Some(front), None))
-        }
+    match load(config, key, held_capacity) {
+        Ok(path) => Ok((Some(XdpLoaded { path, choice, mode, time_runs, outside: outside.to_string() }), None)),
         Err(e) if choice == FastPathArg::Xdp => Err(anyhow::anyhow!("--fast-path xdp: {e}")),
         Err(e) => Ok((None, Some(e.to_string()))),
     }
 }
 
-fn attach(
-    config: &GuardConfig,
-    key: &[u8; 32],
-    outside: &str,
-    mode: XdpModeArg,
-    held_capacity: u32,
-) -> Result<XdpFront, FastPathError> {
-    let mut path = FastPath::load(XdpConfig::for_guard(config, key), held_capacity)?;
+fn load(config: &GuardConfig, key: &[u8; 32], held_capacity: u32) -> Result<FastPath, FastPathError> {
+    // Loaded passing everything: a SYN it answered before the rings are open would be lost with its cookie ACK,
+    // which the program passes up to no ring (the client, connected, would wait for a listener that never heard of
+    // it). `XdpFront::start_answering` turns it on once they are.
+    let mut xdp_config = XdpConfig::for_guard(config, key);
+    xdp_config.enabled = 0;
+    let mut path = FastPath::load(xdp_config, held_capacity)?;
     path.sync_clock()?;
+    Ok(path)
+}
+
+impl XdpLoaded {
+    /// Attaches the program to the outside interface. Call it after every packet socket is open, so that its BPF
+    /// link is the guard's last descriptor: a process killed with SIGKILL has its files released last-opened first
+    /// (`task_work` runs in LIFO order), so the program is detached within milliseconds, instead of answering SYNs
+    /// through the ~150 ms the packet sockets take to close (a `synchronize_rcu` or three each) with no process left
+    /// to take the ACKs that complete them. `Ok(None)` is the packet path, under `--fast-path auto`, and why.
+    pub fn attach(self) -> anyhow::Result<(Option<XdpFront>, Option<String>)> {
+        match attach(self.path, &self.outside, self.mode) {
+            Ok(mut front) => {
+                if self.time_runs {
+                    front.path.time_runs()?;
+                }
+                Ok((Some(front), None))
+            }
+            Err(e) if self.choice == FastPathArg::Xdp => Err(anyhow::anyhow!("--fast-path xdp: {e}")),
+            Err(e) => Ok((None, Some(e.to_string()))),
+        }
+    }
+}
+
+fn attach(mut path: FastPath, outside: &str, mode: XdpModeArg) -> Result<XdpFront, FastPathError> {
     let asked = mode;
     let (mode, mode_reason) = choose_mode(asked, outside);
     let (mode, mode_reason) = match path.attach(outside, mode) {
@@ -221,6 +250,14 @@ impl XdpFront {
         );
         self.change_config(&why, |config| config.enabled = 0);
         self.turned_off = Some(why);
+    }
+
+    /// Starts answering SYNs and checking ACKs: call it once every thread's rings take frames, so a cookie ACK the
+    /// program passes has a ring to land in. Until then it passes everything, as if there were no program.
+    pub fn start_answering(&mut self) -> anyhow::Result<()> {
+        let mut config = self.path.config();
+        config.enabled = 1;
+        self.path.set_config(config).map_err(|e| anyhow::anyhow!("turning the XDP program's SYN answering on: {e}"))
     }
 
     /// XDP_TX failures the driver counted since the program was attached, when it counts them.

@@ -162,24 +162,33 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
     let threads = args.threads;
     let key = cookie_key(args.secret_file.as_deref())?;
-    // The XDP program first: attaching it can fail for reasons the user must hear before anything else starts.
-    // Dropping `xdp` detaches it, on every way out of this function; the kernel detaches it if the process dies.
+    // The XDP program is loaded first: what refuses it must be heard before anything else starts. Dropping `xdp`
+    // detaches it, on every way out of this function; the kernel detaches it if the process dies.
     // Room in the program's map for every client every thread's proxy table can hold.
     let held_capacity = u32::try_from(share_of(&config, threads).max_proxied * threads).unwrap_or(u32::MAX);
-    let (mut xdp, why_packet) =
+    let (loaded, why_not_loaded) =
         fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, held_capacity, &config, &key, &args.outside)?;
+    // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
+    // same order (links.rs).
+    let mut groups = FanoutGroups::default();
+    let mut sockets = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let rings = Rings::open(&args.outside, &args.inside, (threads > 1).then_some(&mut groups))?;
+        let senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
+        sockets.push((rings, senders));
+    }
+    // Attached after the sockets, so that a SIGKILL detaches it first (`XdpLoaded::attach`).
+    let (mut xdp, why_packet) = match loaded {
+        Some(loaded) => loaded.attach()?,
+        None => (None, why_not_loaded),
+    };
     // Which clients the proxy holds, mirrored into the program's map by every thread.
     let held = match xdp.as_mut() {
         Some(front) => Some(front.take_held()?),
         None => None,
     };
-    // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
-    // same order (links.rs).
-    let mut groups = FanoutGroups::default();
     let mut workers = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        let rings = Rings::open(&args.outside, &args.inside, (threads > 1).then_some(&mut groups))?;
-        let senders = [Sender::open(&args.outside)?, Sender::open(&args.inside)?];
+    for (rings, senders) in sockets {
         let mut guard = Guard::new(share_of(&config, threads), key);
         if held.is_some() {
             guard.record_proxy_changes();
@@ -188,6 +197,10 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     }
     for (_, rings, _) in &workers {
         rings.start()?;
+    }
+    // Only now may the program answer SYNs: the ACKs completing them have rings to go to.
+    if let Some(front) = xdp.as_mut() {
+        front.start_answering()?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
