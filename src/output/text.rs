@@ -11,7 +11,7 @@ use crate::time::{Timestamp, utc_civil};
 use crate::track::TrackerEvent;
 use crate::track::flood::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, Transport};
-use crate::wire::tcp_options::TcpOption;
+use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};
 
 /// How the time column is shown, after tcpdump's `-t` family.
@@ -360,39 +360,17 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
         let _ = write!(line, ", urg {}", tcp.urgent);
     }
     if !tcp.options_raw.is_empty() {
-        line.push_str(", options [");
-        for (i, option) in tcp.options().enumerate() {
-            if i > 0 {
-                line.push(',');
-            }
-            match option {
-                TcpOption::Sack(blocks) => {
-                    let _ = write!(line, "sack {}", blocks.as_slice().len());
-                    for (left, right) in blocks.as_slice() {
-                        let _ = write!(line, " {{{}:{}}}", left.wrapping_sub(sack_base), right.wrapping_sub(sack_base));
-                    }
-                }
-                TcpOption::Nop => line.push_str("nop"),
-                TcpOption::Mss(mss) => {
-                    line.push_str("mss ");
-                    push_u64(line, u64::from(mss));
-                }
-                TcpOption::WindowScale(shift) => {
-                    line.push_str("wscale ");
-                    push_u64(line, u64::from(shift));
-                }
-                TcpOption::Timestamp { val, ecr } => {
-                    line.push_str("TS val ");
-                    push_u64(line, u64::from(val));
-                    line.push_str(" ecr ");
-                    push_u64(line, u64::from(ecr));
-                }
-                other => {
-                    let _ = write!(line, "{other}");
-                }
-            }
+        line.push_str(", options ");
+        let view = TcpdumpView {
+            flags: tcp.flags,
+            sack_base,
+            payload_captured: tcp.payload.len(),
+            payload_complete: tcp.payload.len() as u64 >= u64::from(tcp.payload_len),
+        };
+        // After `[bad opt]` or a truncation tcpdump prints nothing more of the segment, not even its length.
+        if write_tcpdump_options(line, tcp.options_raw, &view) != OptionsEnd::Closed {
+            return;
         }
-        line.push(']');
     }
     line.push_str(", length ");
     push_u64(line, u64::from(tcp.payload_len));
