@@ -10,6 +10,7 @@
 #   sudo scripts/faults.sh                   # both campaigns, 16 MB each way per transfer
 #   FAULT_BYTES=67108864 sudo scripts/faults.sh
 #   sudo scripts/faults.sh transfers         # or: floods
+#   FAULT_ONLY=jitter sudo scripts/faults.sh # only the trials whose mode or fault name contains this
 #   scripts/faults.sh tables saved.log       # the tables again, from a saved run's output
 #
 # The bad link is `synscope impair` in a namespace between the client and the gateway, applying netem's rules in
