@@ -8,6 +8,8 @@
 //! - with the same `--secret-file`, the cookie validates: the listener gets the connection (it shows in its
 //!   `ss`), and its `Welcome!` comes back through the new guard, on the packet rings and, when synscope is built
 //!   with it, with the SYN answered and the ACK checked by the XDP program;
+//! - with it, a first data segment in place of the pure ACK (a client that speaks first, whose ACK was lost while no
+//!   guard ran) opens the connection the same way;
 //! - without it, the new guard has a new key and the same ACK is refused (by the XDP program, when it runs), which
 //!   shows the test can fail.
 //!
@@ -42,7 +44,7 @@ const CLIENT_PORT: u16 = 40_123;
 const CLIENT_ISN: u32 = 0x1234_5678;
 
 /// A one-segment pcap from the crafted client to the listener.
-fn segment_pcap(path: &Path, topology: &Topology, flags: u16, seq: u32, ack: u32) {
+fn segment_pcap(path: &Path, topology: &Topology, flags: u16, seq: u32, ack: u32, payload: &[u8]) {
     let src_mac = Topology::mac(&topology.client, &topology.client_if);
     let dst_mac = Topology::mac(&topology.server, &topology.server_if);
     let mut frame = Vec::new();
@@ -59,7 +61,7 @@ fn segment_pcap(path: &Path, topology: &Topology, flags: u16, seq: u32, ack: u32
             window: 64240,
             // A SYN offers an MSS only (no timestamps: the cookie is the whole state); the ACK carries nothing.
             options: if flags == TcpFlags::SYN { &[2, 4, 5, 180] } else { &[] },
-            payload: b"",
+            payload,
         },
     )
     .unwrap();
@@ -116,14 +118,14 @@ struct Outcome {
 }
 
 /// Starts the guard in cookies mode with `extra`, has it answer the crafted SYN, kills it with SIGKILL, starts it
-/// again with the same flags, and sends the ACK that completes the handshake.
-fn handshake_across_a_restart(extra: &[&str]) -> Outcome {
+/// again with the same flags, and sends the ACK that completes the handshake, carrying `payload`.
+fn handshake_across_a_restart(extra: &[&str], payload: &[u8]) -> Outcome {
     let mut lab = Lab::start("cookies", extra);
     let dir = tempfile::tempdir().unwrap();
 
     // Before: the SYN, and the cookie in the SYN-ACK the guard (or its XDP program) sends back.
     let (syn, before) = (dir.path().join("syn.pcap"), dir.path().join("before.pcap"));
-    segment_pcap(&syn, &lab.topology, TcpFlags::SYN, CLIENT_ISN, 0);
+    segment_pcap(&syn, &lab.topology, TcpFlags::SYN, CLIENT_ISN, 0, b"");
     let sniffer = sniff_client(&lab.topology, &before);
     replay(&lab.topology, &syn);
     std::thread::sleep(Duration::from_millis(500));
@@ -141,7 +143,8 @@ fn handshake_across_a_restart(extra: &[&str]) -> Outcome {
 
     // After: the ACK with the cookie, and what comes back.
     let (ack, after) = (dir.path().join("ack.pcap"), dir.path().join("after.pcap"));
-    segment_pcap(&ack, &lab.topology, TcpFlags::ACK, CLIENT_ISN.wrapping_add(1), cookie.wrapping_add(1));
+    let flags = if payload.is_empty() { TcpFlags::ACK } else { TcpFlags::ACK | TcpFlags::PSH };
+    segment_pcap(&ack, &lab.topology, flags, CLIENT_ISN.wrapping_add(1), cookie.wrapping_add(1), payload);
     let sniffer = sniff_client(&lab.topology, &after);
     replay(&lab.topology, &ack);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -180,13 +183,29 @@ fn with_a_secret_file_a_cookie_issued_before_a_restart_opens_the_connection_afte
     }
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("cookie.key");
-    let outcome = handshake_across_a_restart(&["--fast-path", "packet", "--secret-file", key.to_str().unwrap()]);
+    let outcome = handshake_across_a_restart(&["--fast-path", "packet", "--secret-file", key.to_str().unwrap()], b"");
     assert!(outcome.stderr.contains("cookie secret read from"), "the second run read the file: {}", outcome.stderr);
     assert!(outcome.opened, "the listener never got the connection: {}", outcome.stats);
     assert!(outcome.welcome_seen, "the listener's Welcome! did not come back through the new guard");
     assert_eq!(outcome.stats["cookies_validated"], 1, "{}", outcome.stats);
     assert_eq!(outcome.stats["cookies_failed"], 0, "{}", outcome.stats);
     assert_eq!(outcome.stats["proxy"]["opened"], 1, "{}", outcome.stats);
+    assert_eq!(outcome.stats["proxy"]["established"], 1, "{}", outcome.stats);
+}
+
+#[test]
+fn with_a_secret_file_a_client_that_speaks_first_opens_it_with_its_first_data_segment() {
+    // The handshake's pure ACK was lost while no guard ran (a server-first client would wait for ever); a client
+    // that speaks first sends data with the same sequence and acknowledgement numbers, so the same cookie.
+    if !have_root("with_a_secret_file_a_client_that_speaks_first_opens_it_with_its_first_data_segment") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("cookie.key");
+    let extra = ["--fast-path", "packet", "--secret-file", key.to_str().unwrap()];
+    let outcome = handshake_across_a_restart(&extra, b"Lambda");
+    assert!(outcome.opened, "the listener never got the connection: {}", outcome.stats);
+    assert_eq!(outcome.stats["cookies_validated"], 1, "{}", outcome.stats);
     assert_eq!(outcome.stats["proxy"]["established"], 1, "{}", outcome.stats);
 }
 
@@ -200,7 +219,7 @@ fn with_a_secret_file_the_xdp_program_gets_the_kept_key_too() {
     let key = dir.path().join("cookie.key");
     // The first run's SYN-ACK comes from the program under the file's key; the second run's program must find the
     // ACK's cookie valid under the same key, or it drops it before userspace sees it.
-    let outcome = handshake_across_a_restart(&["--fast-path", "xdp", "--secret-file", key.to_str().unwrap()]);
+    let outcome = handshake_across_a_restart(&["--fast-path", "xdp", "--secret-file", key.to_str().unwrap()], b"");
     let stats = &outcome.stats;
     assert_eq!(stats["fast_path"]["kind"], "xdp", "{stats}");
     assert!(outcome.opened, "the listener never got the connection: {stats}");
@@ -261,7 +280,7 @@ fn without_a_secret_file_the_xdp_program_drops_the_old_cookie() {
     if !have_root(test) || !xdp_built(test) {
         return;
     }
-    let outcome = handshake_across_a_restart(&["--fast-path", "xdp"]);
+    let outcome = handshake_across_a_restart(&["--fast-path", "xdp"], b"");
     let stats = &outcome.stats;
     assert_eq!(stats["fast_path"]["kind"], "xdp", "{stats}");
     assert!(!outcome.opened, "a new key validated the old key's cookie: {stats}");
@@ -276,7 +295,7 @@ fn without_a_secret_file_the_same_cookie_is_refused_after_a_restart() {
     if !have_root("without_a_secret_file_the_same_cookie_is_refused_after_a_restart") {
         return;
     }
-    let outcome = handshake_across_a_restart(&["--fast-path", "packet"]);
+    let outcome = handshake_across_a_restart(&["--fast-path", "packet"], b"");
     assert!(!outcome.opened, "a new key validated the old key's cookie: {}", outcome.stats);
     assert!(!outcome.welcome_seen, "the listener greeted a client whose cookie was refused");
     assert_eq!(outcome.stats["cookies_validated"], 0, "{}", outcome.stats);
