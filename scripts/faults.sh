@@ -23,12 +23,12 @@ cd "$(dirname "$0")/.."
 # The trials' FAULT lines as two tables.
 print_tables() {
     echo "== transfers (each way, checked by SHA-256)"
-    grep "^FAULT transfer" "$1" | sed -E 's/^FAULT transfer mode=([a-z]+) fault="([^"]+)" bytes=([0-9]+) seconds=([0-9.]+) result="ok up ([0-9.]+) Gbit\/s down ([0-9.]+) Gbit\/s".*/\1\t\2\t\3\t\4\t\5\t\6/' |
+    grep -o "FAULT transfer .*" "$1" | sed -E 's/^FAULT transfer mode=([a-z]+) fault="([^"]+)" bytes=([0-9]+) seconds=([0-9.]+) result="ok up ([0-9.]+) Gbit\/s down ([0-9.]+) Gbit\/s".*/\1\t\2\t\3\t\4\t\5\t\6/' |
         awk -F'\t' 'BEGIN { printf "%-8s %-18s %8s %8s %10s %12s\n", "mode", "fault", "MB each", "seconds", "up Mbit/s", "down Mbit/s" }
             { printf "%-8s %-18s %8.0f %8s %10.0f %12.0f\n", $1, $2, $3 / 1048576, $4, $5 * 1000, $6 * 1000 }' || true
     echo
     echo "== hostile floods (10 s each; forged = connections the listener accepted beyond the prober's sessions)"
-    grep "^FAULT flood" "$1" | sed -E 's/^FAULT flood mode=([a-z]+) shape="([^"]+)" sent=([0-9]+) rate=([0-9]+) prober=([0-9.]+%) \(([0-9]+\/[0-9]+)\) listener_accepted=([0-9]+) forged_admitted=([0-9]+)/\1\t\2\t\4\t\5\t\8/' |
+    grep -o "FAULT flood .*" "$1" | sed -E 's/^FAULT flood mode=([a-z]+) shape="([^"]+)" sent=([0-9]+) rate=([0-9]+) prober=([0-9.]+%) \(([0-9]+\/[0-9]+)\) listener_accepted=([0-9]+) forged_admitted=([0-9]+)/\1\t\2\t\4\t\5\t\8/' |
         awk -F'\t' 'BEGIN { printf "%-8s %-46s %9s %8s %7s\n", "mode", "flood", "frames/s", "prober", "forged" }
             { printf "%-8s %-46s %9s %8s %7s\n", $1, $2, $3, $4, $5 }' || true
 }
@@ -57,7 +57,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 SYNSCOPE_REQUIRE_ROOT=1 cargo test --release --locked --test faults -- --ignored --nocapture --test-threads=1 "$filter" \
-    2>&1 | tee "$log" | grep -E "^FAULT|panicked|^test " || status=$?
+    2>&1 | tee "$log" | grep -E "FAULT|panicked|^test " || status=$?
 failed=$(grep -c "panicked" "$log" || true)
 echo
 print_tables "$log"
