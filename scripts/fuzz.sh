@@ -2,10 +2,20 @@
 # Runs every cargo-fuzz target in fuzz/ for SECONDS each (default 60), with AddressSanitizer, on the stable
 # toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass -Zsanitizer=address, whose runtime stable ships.
 # `SANITIZER=none` runs without it (faster, catches panics only). New inputs go to a scratch corpus, so the committed
-# seeds in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). fuzz/corpus/decode holds the
-# first frames of every classic pcap in captures/, each behind the byte that picks its link type; the guard target
-# starts from nothing (its input is a structured script). A crash leaves its input in fuzz/artifacts/TARGET/ and
-# makes this script fail; turn it into a regression test.
+# seeds in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). What the seed corpora hold:
+#   decode       the first frames of every classic pcap in captures/, each behind the byte that picks its link type;
+#   pcap_reader  the first 2 KB of every capture in captures/ (cut at a record boundary), and crafted files: big-endian
+#                and nanosecond pcap, pcapng in both byte orders with several sections, interfaces, if_tsresol and
+#                if_tsoffset, enhanced, simple and obsolete packet blocks, blocks to skip, and damaged ones (a 16 MiB
+#                snap length with a record claiming all of it, impossible lengths, an undefined interface, a caplen
+#                past its block, no byte-order magic, a short header, an unknown magic or link type);
+#   filter       expressions as text: every primitive, precedence, nesting, whitespace, two expressions split by a
+#                NUL (the target checks how they combine), and errors of every kind;
+#   tracker, cookie, proxy
+#                32 inputs each from the fuzzer's first runs (the largest of a `-merge=1` minimised corpus): their
+#                inputs are structured scripts decoded by `arbitrary`, not readable files;
+#   guard        nothing (its input is a structured script).
+# A crash leaves its input in fuzz/artifacts/TARGET/ and makes this script fail; turn it into a regression test.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
