@@ -18,10 +18,10 @@ use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Ou
 use synscope::defense::half_open::{HalfOpenConfig, Overflow};
 use synscope::defense::policy::Mode;
 use synscope::time::{Duration, Timestamp};
+use synscope::wire::TcpFlags;
 use synscope::wire::checksum::{checksum, pseudo_header_sum};
 use synscope::wire::craft::{self, EthernetSpec, TcpSpec};
 use synscope::wire::tcp_layout::TcpLayout;
-use synscope::wire::TcpFlags;
 
 #[derive(Arbitrary, Debug)]
 struct Script {
@@ -34,15 +34,34 @@ struct Script {
 #[derive(Arbitrary, Debug)]
 enum Op {
     /// Any bytes, on either side.
-    Raw { inside: bool, bytes: Vec<u8>, partial: bool },
+    Raw {
+        inside: bool,
+        bytes: Vec<u8>,
+        partial: bool,
+    },
     /// A well-formed segment between one of a few clients and the protected service (or another port).
-    Segment { inside: bool, peer: Peer, fields: Fields, partial: bool },
+    Segment {
+        inside: bool,
+        peer: Peer,
+        fields: Fields,
+        partial: bool,
+    },
     /// The client's answer to the last frame the guard sent out of the outside (a SYN-ACK, usually): ACK its ISN,
     /// echo its TSval, with fuzzed flags and payload.
-    AnswerOutside { fields: Fields, ack_offset: i8, mirror_syn: bool },
+    AnswerOutside {
+        fields: Fields,
+        ack_offset: i8,
+        mirror_syn: bool,
+    },
     /// The listener's answer to the last frame the guard sent inside (the proxy's SYN, usually).
-    AnswerInside { fields: Fields, ack_offset: i8, mirror_syn: bool },
-    Advance { millis: u16 },
+    AnswerInside {
+        fields: Fields,
+        ack_offset: i8,
+        mirror_syn: bool,
+    },
+    Advance {
+        millis: u16,
+    },
     Timers,
 }
 
@@ -87,7 +106,7 @@ fn client(index: u8, v6: bool) -> SocketAddr {
 /// Options padded with NOPs to a multiple of four, at most 40 bytes.
 fn padded(options: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = options.iter().copied().take(40).collect();
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(1);
     }
     out
@@ -199,7 +218,8 @@ fuzz_target!(|script: Script| {
             Op::Segment { inside, peer, fields, partial } => {
                 let (c, s) = (client(peer.client, v6_protected), protected(v6_protected));
                 let s = if peer.other_port { SocketAddr::new(s.ip(), 80) } else { s };
-                let frame = if *inside { build(s, c, false, peer.vlan, fields) } else { build(c, s, true, peer.vlan, fields) };
+                let frame =
+                    if *inside { build(s, c, false, peer.vlan, fields) } else { build(c, s, true, peer.vlan, fields) };
                 (side_of(*inside), frame, *partial)
             }
             Op::AnswerOutside { fields, ack_offset, mirror_syn } => {
