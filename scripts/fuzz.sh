@@ -18,6 +18,9 @@
 # A crash leaves its input in fuzz/artifacts/TARGET/ and makes this script fail; turn it into a regression test.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   FUZZ_RUNS=10000000 SANITIZER=none scripts/fuzz.sh 3600 tracker   # a campaign: 10M executions or an hour
+#
+# FUZZ_RUNS stops a target after that many executions (libFuzzer's -runs), or at SECONDS, whichever comes first.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-60}
@@ -36,7 +39,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$scratch/$target" "corpus/$target"
     echo "== fuzz $target for ${seconds}s ($sanitizer)"
     if ! cargo fuzz run "$target" -O --sanitizer "$sanitizer" "$scratch/$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -print_final_stats=1 2>"$scratch/$target.log"; then
+        -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -print_final_stats=1 2>"$scratch/$target.log"; then
         failed=1
         tail -n 40 "$scratch/$target.log" >&2
     fi
