@@ -59,12 +59,7 @@ fn transfer_through_faults(mode: &str, fault: &str, impair: &[&str], bytes: u64)
         command
     });
     server.wait_for_stdout("listening");
-    let mut guard = Running::spawn({
-        let mut command = topology.gateway.command(BIN);
-        command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
-        command.args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", mode]);
-        command
-    });
+    let mut guard = Running::spawn(common::guard_lab::guard_command(&topology, mode, &[]));
     guard.wait_for_stderr("guarding");
     let started = std::time::Instant::now();
     let out = topology

@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use super::guard::bridge::restore_tag;
+use super::guard::bridge::{PACKET_OUTGOING, now as wall_clock, restore_tag};
 use super::guard::links::{Rings, Sender};
 use crate::capture::interfaces;
 use crate::capture::live::frame_ring::FrameRing;
@@ -25,8 +25,6 @@ use crate::impair::{DEFAULT_LIMIT, ImpairStats, Impairer, Percent, Spec};
 use crate::time::{Duration, Timestamp};
 use crate::wire::vnet::VnetHeader;
 
-/// `sll_pkttype` of frames this host sent: our own sends, seen again by the other side's ring.
-const PACKET_OUTGOING: u8 = 4;
 /// Frames taken from one ring before looking at the queue again.
 const BURST: usize = 256;
 
@@ -207,10 +205,4 @@ fn release(queue: &mut Queue, sender: &mut Sender, now: Timestamp) -> usize {
     }
     sender.flush();
     sent
-}
-
-/// The ring's timestamps are the kernel's realtime clock; release times are compared with the same clock.
-fn wall_clock() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp::from_nanos(since_epoch.as_nanos() as u64)
 }

@@ -18,7 +18,7 @@ use crate::xdp::HeldTuples;
 /// Frames taken from one ring before looking at the others.
 const BURST: usize = 512;
 /// `sll_pkttype` of frames this host sent: the guard's own sends, seen again by the ring of that interface.
-const PACKET_OUTGOING: u8 = 4;
+pub(crate) const PACKET_OUTGOING: u8 = 4;
 
 /// Senders by side: outside first.
 pub type Senders = [Sender; 2];
@@ -182,7 +182,8 @@ pub(crate) fn restore_tag(received: &SlotFrame<'_>, frame: &mut Vec<u8>) {
     }
 }
 
-fn now() -> Timestamp {
+/// The wall clock, which the rings' timestamps also read (the kernel's realtime clock).
+pub(crate) fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp::from_nanos(since_epoch.as_nanos() as u64)
 }
