@@ -8,7 +8,7 @@
 //! - a clean end (`Ok(None)`) comes only after every byte of the file was consumed;
 //! - an error is a content error (reading memory cannot fail) and prints as one line, at an offset inside the file;
 //! - memory: the reader never holds more than its documented caps allow, whatever length a header claims. A
-//!   counting allocator measures the peak during each read: at most the initial 1 MiB buffer, one buffer for the
+//!   counting allocator measures the peak during each read: at most the 1 MiB streaming buffer, one buffer for the
 //!   largest record or block the caps admit (16 MiB, rounded up to a power of two with its record header), and a
 //!   small multiple of the input for the pcapng parser's interface list.
 
@@ -77,8 +77,8 @@ fn reset_peak() -> usize {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// The reader's first buffer (`ReadBuffer::INITIAL`).
-const INITIAL_BUFFER: usize = 1 << 20;
+/// The most the reader's buffer grows to while streaming (`ReadBuffer::STREAMING`); it starts at 64 KiB.
+const STREAMING_BUFFER: usize = 1 << 20;
 /// The largest buffer the caps admit: a pcap record of a 16 MiB snap length behind its 16-byte header (a pcapng
 /// block is capped at 16 MiB whole), rounded up to a power of two as the buffer grows.
 const LARGEST_BUFFER: usize = ((16 << 20) + 16usize).next_power_of_two();
@@ -162,7 +162,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn check_peak(file: &[u8], baseline: usize) {
     let peak = PEAK.load(Ordering::Relaxed) - baseline;
-    let bound = INITIAL_BUFFER + LARGEST_BUFFER + 64 * file.len() + (64 << 10);
+    let bound = STREAMING_BUFFER + LARGEST_BUFFER + 64 * file.len() + (64 << 10);
     assert!(peak <= bound, "the reader held {peak} bytes for a {}-byte file (bound {bound})", file.len());
 }
 

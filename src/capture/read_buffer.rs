@@ -13,7 +13,10 @@ pub struct ReadBuffer<R> {
 }
 
 impl<R: Read> ReadBuffer<R> {
-    const INITIAL: usize = 1 << 20;
+    /// The first buffer: small, so a short file (or a fuzzer's input) costs little.
+    const INITIAL: usize = 64 << 10;
+    /// Streaming through a long file, the buffer doubles up to this, so reads stay large and few.
+    const STREAMING: usize = 1 << 20;
 
     pub fn new(reader: R) -> Self {
         ReadBuffer { reader, buf: vec![0; Self::INITIAL], start: 0, end: 0, offset: 0, eof: false }
@@ -36,23 +39,16 @@ impl<R: Read> ReadBuffer<R> {
     }
 
     /// Makes at least `n` bytes available. Returns `false` if the stream ends first (what there is stays available).
+    ///
+    /// Memory follows the bytes that arrive, not the `n` asked for: a record header may claim 16 MiB in a file that
+    /// holds 100 bytes, so the buffer doubles only when it is full of live bytes, never straight to `n`.
     pub fn fill(&mut self, n: usize) -> io::Result<bool> {
         while self.end - self.start < n {
             if self.eof {
                 return Ok(false);
             }
-            if self.buf.len() - self.start < n {
-                // Not enough room after `start`: move the live bytes to the front, growing only for big records.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.next_power_of_two(), 0);
-                }
-            } else if self.buf.len() == self.end {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
+            if self.end == self.buf.len() {
+                self.make_room(n);
             }
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
@@ -62,6 +58,21 @@ impl<R: Read> ReadBuffer<R> {
             }
         }
         Ok(true)
+    }
+
+    /// The window has reached the end of the buffer: moves the live bytes to the front, and doubles the buffer if
+    /// they fill it and `n` needs more, or while streaming has not yet reached [`Self::STREAMING`].
+    fn make_room(&mut self, n: usize) {
+        let live = self.end - self.start;
+        let consumed_something = self.start > 0;
+        self.buf.copy_within(self.start..self.end, 0);
+        self.start = 0;
+        self.end = live;
+        let full = live == self.buf.len();
+        let streaming = consumed_something && self.buf.len() < Self::STREAMING;
+        if (full && self.buf.len() < n) || streaming {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
     }
 }
 
@@ -100,10 +111,33 @@ mod tests {
 
     #[test]
     fn grows_for_records_larger_than_the_buffer() {
-        let data = vec![7u8; ReadBuffer::<&[u8]>::INITIAL * 3];
+        let data = vec![7u8; ReadBuffer::<&[u8]>::STREAMING * 3];
         let mut rb = ReadBuffer::new(&data[..]);
         rb.consume(0);
         assert!(rb.fill(data.len()).unwrap());
         assert_eq!(rb.data().len(), data.len());
+    }
+
+    #[test]
+    fn a_claimed_length_past_the_end_allocates_only_what_arrived() {
+        let data = vec![7u8; 100];
+        let mut rb = ReadBuffer::new(&data[..]);
+        assert!(!rb.fill(16 << 20).unwrap());
+        assert_eq!(rb.data().len(), 100);
+        assert_eq!(rb.buf.len(), ReadBuffer::<&[u8]>::INITIAL);
+    }
+
+    #[test]
+    fn streaming_grows_the_buffer_to_its_cap_and_no_further() {
+        let data: Vec<u8> = (0..ReadBuffer::<&[u8]>::STREAMING * 4).map(|i| i as u8).collect();
+        let mut rb = ReadBuffer::new(&data[..]);
+        let mut read = 0;
+        while rb.fill(1000).unwrap() {
+            assert_eq!(rb.data()[0], read as u8, "offset {read}");
+            rb.consume(1000);
+            read += 1000;
+        }
+        assert_eq!(rb.buf.len(), ReadBuffer::<&[u8]>::STREAMING);
+        assert_eq!(read + rb.data().len(), data.len());
     }
 }
