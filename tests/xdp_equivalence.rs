@@ -344,10 +344,26 @@ fn what_xdp_leaves_to_userspace_passes_unchanged() {
     disabled.enabled = 0;
     fast_path.set_config(disabled).unwrap();
     let syn = syn_frame(client, server, 1, TcpFlags::SYN, &options, b"");
-    assert_eq!(fast_path.run_on(&syn).unwrap(), (XDP_PASS, syn));
+    assert_eq!(fast_path.run_on(&syn).unwrap(), (XDP_PASS, syn.clone()));
     let counters = fast_path.counters().unwrap();
     assert_eq!(counters.synacks_sent, 1, "{counters:?}");
     assert_eq!(counters.syns_passed, 2, "the truncated SYN and the held client's: {counters:?}");
+
+    // Stopped for good (a guard thread saw a VLAN tag the driver took out): a later write from a copy that still
+    // says `enabled` cannot turn answering back on, and the reason is handed over once.
+    let mut enabled = fast_path.config();
+    enabled.enabled = 1;
+    fast_path.set_config(enabled).unwrap();
+    assert_eq!(fast_path.run_on(&syn).unwrap().0, XDP_TX, "answering again before the stop");
+    let settings = fast_path.settings();
+    settings.stop_answering(|| "tags".into()).unwrap();
+    settings.stop_answering(|| "a second reason".into()).unwrap();
+    fast_path.set_config(enabled).unwrap();
+    fast_path.sync_clock().unwrap();
+    assert_eq!(fast_path.config().enabled, 0);
+    assert_eq!(fast_path.run_on(&syn).unwrap(), (XDP_PASS, syn.clone()), "a SYN after the stop");
+    assert_eq!(settings.take_stop_reason().as_deref(), Some("tags"));
+    assert_eq!(settings.take_stop_reason(), None);
 }
 
 #[test]

@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn a_claimed_length_past_the_end_allocates_only_what_arrived() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let mut rb = ReadBuffer::new(&data[..]);
         assert!(!rb.fill(16 << 20).unwrap());
         assert_eq!(rb.data().len(), 100);

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod ethtool;
+pub mod settings;
 
 use std::io;
 
@@ -20,6 +21,7 @@ use aya::maps::{Array, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 
 pub use config::{HeldKey, XdpConfig, XdpCounters};
+pub use settings::ProgramSettings;
 
 const PROGRAM: &str = "synscope_guard";
 const CONFIG_MAP: &str = "guard_config";
@@ -74,7 +76,8 @@ impl AttachMode {
 /// The loaded program, its maps, and where it is attached. Dropping it detaches the program.
 pub struct FastPath {
     ebpf: Ebpf,
-    config: XdpConfig,
+    /// The settings map, shared with the guard's threads (they may turn answering off).
+    settings: std::sync::Arc<ProgramSettings>,
     /// Held while the kernel times every program run (BPF_ENABLE_STATS); closing it turns the timing off.
     run_time_stats: Option<std::os::fd::OwnedFd>,
 }
@@ -114,9 +117,10 @@ impl FastPath {
             }
             _ => FastPathError::Refused(first_line(&e.to_string())),
         })?;
-        let mut fast_path = FastPath { ebpf, config, run_time_stats: None };
-        fast_path.write_config()?;
-        Ok(fast_path)
+        let map = ebpf.take_map(CONFIG_MAP).ok_or_else(|| FastPathError::Map(format!("no map {CONFIG_MAP}")))?;
+        let map = Array::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
+        let settings = std::sync::Arc::new(ProgramSettings::new(map, config)?);
+        Ok(FastPath { ebpf, settings, run_time_stats: None })
     }
 
     /// Attaches the program to `interface`: in the driver (`native`), or in the kernel's receive path once the
@@ -149,13 +153,17 @@ impl FastPath {
     }
 
     pub fn config(&self) -> XdpConfig {
-        self.config
+        self.settings.current()
     }
 
     /// Replaces the configuration, for example a new clock offset or `enabled` cleared.
     pub fn set_config(&mut self, config: XdpConfig) -> Result<(), FastPathError> {
-        self.config = config;
-        self.write_config()
+        self.settings.update(|current| *current = config)
+    }
+
+    /// The settings map, for the guard's threads.
+    pub fn settings(&self) -> std::sync::Arc<ProgramSettings> {
+        std::sync::Arc::clone(&self.settings)
     }
 
     /// Points the program's clock at packet time: `CLOCK_REALTIME - CLOCK_MONOTONIC` now. The map's value is
@@ -165,18 +173,11 @@ impl FastPath {
     /// one SYN-ACK whose cookie counter is off, which its client's ACK then fails, and the client retries.
     pub fn sync_clock(&mut self) -> Result<(), FastPathError> {
         let offset = realtime_minus_monotonic_ns();
-        if self.config.clock_offset_ns != 0 && (offset - self.config.clock_offset_ns).abs() < 1_000_000 {
+        let written = self.settings.current().clock_offset_ns;
+        if written != 0 && (offset - written).abs() < 1_000_000 {
             return Ok(());
         }
-        let mut config = self.config;
-        config.clock_offset_ns = offset;
-        self.set_config(config)
-    }
-
-    fn write_config(&mut self) -> Result<(), FastPathError> {
-        let map = self.ebpf.map_mut(CONFIG_MAP).ok_or_else(|| FastPathError::Map(format!("no map {CONFIG_MAP}")))?;
-        let mut array: Array<_, XdpConfig> = Array::try_from(map).map_err(|e| FastPathError::Map(e.to_string()))?;
-        array.set(0, self.config, 0).map_err(|e| FastPathError::Map(e.to_string()))
+        self.settings.update(|config| config.clock_offset_ns = offset)
     }
 
     /// The counters, summed over CPUs.

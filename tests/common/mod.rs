@@ -7,6 +7,7 @@ pub mod netns;
 pub mod process;
 pub mod seed;
 pub mod topology;
+pub mod vlan_tag;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

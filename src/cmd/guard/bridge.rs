@@ -13,7 +13,7 @@ use crate::capture::live::frame_ring::{FrameRing, SlotFrame};
 use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
 use crate::time::Timestamp;
 use crate::wire::vnet::VnetHeader;
-use crate::xdp::HeldTuples;
+use crate::xdp::{HeldTuples, ProgramSettings};
 
 /// Frames taken from one ring before looking at the others.
 const BURST: usize = 512;
@@ -51,9 +51,11 @@ pub fn serve(
     stop: &AtomicBool,
     deadline: Option<Instant>,
     (board, slot): (&Board, usize),
-    held: Option<&HeldTuples>,
+    xdp: Option<XdpLinks<'_>>,
 ) -> Served {
-    let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16), held };
+    let held = xdp.map(|links| links.held);
+    let settings = xdp.map(|links| links.settings);
+    let mut work = Work { outbox: Outbox::default(), frame: Vec::with_capacity(1 << 16), held, settings };
     let mut next_post = Instant::now();
     let mut ring_drops = RingDrops::default();
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
@@ -99,11 +101,21 @@ fn post(guard: &Guard, ring_drops: &RingDrops, senders: &Senders, board: &Board,
     }
 }
 
+/// What a guard thread shares with the XDP program in front of its rings.
+#[derive(Clone, Copy)]
+pub struct XdpLinks<'a> {
+    /// The clients the proxy holds, which the program must leave to the rings.
+    pub held: &'a HeldTuples,
+    /// The program's settings, where SYN answering is stopped when the program cannot read the frames right.
+    pub settings: &'a ProgramSettings,
+}
+
 /// Buffers reused for every frame, and where the proxy's changes are mirrored.
 struct Work<'h> {
     outbox: Outbox,
     frame: Vec<u8>,
     held: Option<&'h HeldTuples>,
+    settings: Option<&'h ProgramSettings>,
 }
 
 impl Work<'_> {
@@ -125,6 +137,9 @@ impl Work<'_> {
             // copied out first, to put the tag back.
             let (frame, vnet): (&mut [u8], VnetHeader) = match received.vlan {
                 Some(_) => {
+                    if side == Side::Outside {
+                        stop_blind_answering(self.settings);
+                    }
                     let Some(vnet) = received.vnet.shifted(4) else {
                         senders[index_of(side.other())].data_path.unsendable += 1;
                         return;
@@ -159,6 +174,29 @@ fn mirror_proxy(held: Option<&HeldTuples>, guard: &mut Guard) {
         for change in guard.drain_proxy_changes() {
             held.apply(change);
         }
+    }
+}
+
+/// A frame reached the outside ring with its 802.1Q tag in the ring's metadata: the driver took it out before XDP
+/// ran (veth keeps a sender's offloaded tag in `skb->vlan_tci`; NICs strip tags with rx-vlan-offload), so the
+/// program saw the frame untagged. It cannot tell such a frame from an untagged one (only a device-bound program
+/// can ask, with the `bpf_xdp_metadata_rx_vlan_tag` kfunc, Linux 6.8+), and would answer a tagged client's SYN
+/// with an untagged SYN-ACK that never reaches the client's VLAN, then drop the client's segments as unknown ACKs.
+/// So SYN answering and ACK checks stop for good at the first such frame, and the rings take every SYN from then
+/// on. On a link carrying VLANs the first tagged frame is almost always an ARP request or a neighbour
+/// solicitation, which comes before any SYN. It is said once, by the main thread (`XdpFront::watch`).
+fn stop_blind_answering(settings: Option<&ProgramSettings>) {
+    let Some(settings) = settings else { return };
+    if settings.answering_stopped() {
+        return;
+    }
+    let stopped = settings.stop_answering(|| {
+        "frames arrive with their 802.1Q tag taken out by the driver, where the XDP program cannot see it, so it \
+         could answer a tagged client untagged; SYNs go to the packet rings from now on"
+            .to_string()
+    });
+    if let Err(e) = stopped {
+        eprintln!("synscope: fast path: could not stop SYN answering in XDP for VLAN-tagged frames: {e}");
     }
 }
 

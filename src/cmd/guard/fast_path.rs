@@ -20,7 +20,7 @@ use crate::cli::UsageError;
 use crate::defense::guard::GuardConfig;
 use crate::defense::policy::Mode;
 use crate::xdp::ethtool::{NicStats, driver_name};
-use crate::xdp::{AttachMode, FastPath, FastPathError, HeldTuples, XdpConfig, XdpCounters};
+use crate::xdp::{AttachMode, FastPath, FastPathError, HeldTuples, ProgramSettings, XdpConfig, XdpCounters};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FastPathArg {
@@ -239,6 +239,14 @@ impl XdpFront {
         if self.turned_off.is_some() {
             return;
         }
+        let settings = self.path.settings();
+        if let Some(why) = settings.take_stop_reason() {
+            // A guard thread stopped the answering (`cmd/guard/bridge.rs`); this is where it is said.
+            let why = format!("{}: {why}", self.interface);
+            eprintln!("synscope: fast path: {why}");
+            self.turned_off = Some(why);
+            return;
+        }
         let failures = self.tx_failures().unwrap_or(0);
         if failures == 0 {
             return;
@@ -248,7 +256,11 @@ impl XdpFront {
              an XDP program of its own; SYNs go to the packet rings from now on",
             self.interface
         );
-        self.change_config(&why, |config| config.enabled = 0);
+        match settings.stop_answering(|| why.clone()) {
+            Ok(()) => eprintln!("synscope: fast path: {why}"),
+            Err(e) => eprintln!("synscope: fast path: {why}, but changing the program's settings failed: {e}"),
+        }
+        let _ = settings.take_stop_reason();
         self.turned_off = Some(why);
     }
 
@@ -296,6 +308,11 @@ impl XdpFront {
         let held = Arc::new(self.path.take_held()?);
         self.held = Some(Arc::clone(&held));
         Ok(held)
+    }
+
+    /// The program's settings, for the threads to stop SYN answering in when they must.
+    pub fn settings(&self) -> Arc<ProgramSettings> {
+        self.path.settings()
     }
 
     /// A client the map had no room for would have its segments checked as cookie ACKs and dropped: at the first

@@ -182,9 +182,10 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         Some(loaded) => loaded.attach()?,
         None => (None, why_not_loaded),
     };
-    // Which clients the proxy holds, mirrored into the program's map by every thread.
+    // Which clients the proxy holds, mirrored into the program's map by every thread, and the program's settings,
+    // which a thread turns SYN answering off in when it sees a frame the program cannot read right.
     let held = match xdp.as_mut() {
-        Some(front) => Some(front.take_held()?),
+        Some(front) => Some((front.take_held()?, front.settings())),
         None => None,
     };
     let mut workers = Vec::with_capacity(threads);
@@ -230,7 +231,8 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         let handle = std::thread::Builder::new()
             .name(format!("guard-{index}"))
             .spawn(move || {
-                bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, (&board, index), held.as_deref())
+                let xdp = held.as_ref().map(|(held, settings)| bridge::XdpLinks { held, settings });
+                bridge::serve(&mut guard, &mut rings, &mut senders, &stop, deadline, (&board, index), xdp)
             })
             .context("starting a guard thread")?;
         handles.push(handle);
