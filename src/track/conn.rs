@@ -104,6 +104,9 @@ pub struct Conn {
     pub close_initiator: Option<Role>,
     pub mid_stream: bool,
     pub reset: bool,
+    /// Closed by an RST that answered the SYN ([`super::annotate::Annotation::Refused`]); a SYN-ACK from the same end
+    /// afterwards contradicts it and reopens the connection.
+    pub refused: bool,
     /// The second FIN also acknowledged the first: the three-packet close (FIN, FIN+ACK, ACK).
     pub three_way_close: bool,
     /// Bytes skipped over in gaps (Zeek's missed_bytes).
@@ -132,6 +135,7 @@ impl Conn {
             close_initiator: None,
             mid_stream: false,
             reset: false,
+            refused: false,
             three_way_close: false,
             missed_bytes: 0,
             prev: u32::MAX,

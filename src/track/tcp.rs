@@ -108,6 +108,9 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
         half.wscale = wscale_of(seg);
         half.set(HalfFlow::SEEN_SYN | HalfFlow::SEQ_KNOWN);
     }
+    if seg.flags.ack() && !seen_before && conn.refused && conn.half(from).has(HalfFlow::SEEN_RST) {
+        reopen_refused(conn, from, seg);
+    }
     let attempt = u32::from(conn.half(from).syn_tries);
     if !seg.flags.ack() {
         let peer_sent_syn = conn.half(from.other()).has(HalfFlow::SEEN_SYN);
@@ -147,6 +150,25 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
     }
 }
 
+/// A SYN-ACK from the end whose RST "refused" the connection, answering the SYN that RST answered: that end
+/// listens after all, so the RST was not its answer (an injected one, or one the client did not take), and the
+/// handshake goes on. Undoes what the RST did to the connection, so that it stays open and a later RST is a reset.
+fn reopen_refused(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>) {
+    let to = from.other();
+    let peer = *conn.half(to);
+    if !peer.has(HalfFlow::SEEN_SYN) || seg.ack != peer.isn.wrapping_add(1) {
+        return;
+    }
+    conn.refused = false;
+    conn.reset = false;
+    if conn.close_initiator == Some(from) {
+        conn.close_initiator = None;
+    }
+    conn.half_mut(from).flags &= !HalfFlow::SEEN_RST;
+    conn.half_mut(to).state = TcpState::SynSent;
+    conn.phase = Phase::HalfOpen;
+}
+
 /// The ACK that completes the handshake: it acknowledges the responder's SYN (RFC 9293 §3.5, step 3).
 fn handshake_ack(
     conn: &mut Conn,
@@ -184,6 +206,7 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
     let was_closed = conn.phase == Phase::Closed;
     if peer.state == TcpState::SynSent && !sender.has(HalfFlow::SEEN_SYN) {
         sig.refused = true;
+        conn.refused = true;
         out.push(Annotation::Refused);
     } else if matches!(sender.state, TcpState::TimeWait) || matches!(peer.state, TcpState::TimeWait) {
         out.push(Annotation::ResetInTimeWait { from });

@@ -431,6 +431,49 @@ mod syn_sent {
         assert!(events.iter().all(|e| !matches!(e, TrackerEvent::HalfOpen { .. })), "{events:?}");
     }
 
+    /// Issue 13: an injected RST answers the SYN first, then the real server answers it and the connection goes on.
+    /// The SYN-ACK contradicts the refusal, so the connection is open again and its real RSTs are resets.
+    #[test]
+    fn a_refusal_the_server_then_answers_does_not_end_the_connection() {
+        for (rst_from, expected) in [
+            (Side::Server, "[reset: server aborts the connection]"),
+            (Side::Client, "[reset: client aborts the connection]"),
+        ] {
+            let mut t = half_open();
+            assert_eq!(send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1), ["[refused: RST answers SYN]"]);
+            assert_eq!(
+                send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10),
+                ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
+            );
+            assert_eq!(
+                send!(t, client, "A", seq = 1001, ack = 5001, at = 30),
+                ["[handshake 3/3 ACK: established, rtt 30.000 ms (SYN-ACK→ACK 20.000 ms)]"]
+            );
+            assert_eq!(states(&t), (TcpState::Established, TcpState::Established));
+            assert_eq!(phase(&t), Phase::Active);
+            assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 40), NOTHING);
+            assert_eq!(send!(t, server, "A", seq = 5001, ack = 1101, at = 50), NOTHING);
+            // Still tracked past the close delay of the refusal: it was not closed.
+            t.handle_timeout(at(6000));
+            assert!(records(&mut t).is_empty());
+            let said = match rst_from {
+                Side::Server => send!(t, server, "RA", seq = 5001, ack = 1101, at = 6050),
+                Side::Client => send!(t, client, "RA", seq = 1101, ack = 5001, at = 6050),
+            };
+            assert_eq!(said, [expected], "RST from the {rst_from:?}");
+            assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
+            assert_eq!(t.stats().resets, 2);
+            t.handle_timeout(at(11_050));
+            let r = records(&mut t);
+            assert_eq!(r.len(), 1, "{r:#?}");
+            assert_eq!(r[0].end_reason, EndReason::Reset);
+            let closer = if rst_from == Side::Server { Role::Resp } else { Role::Orig };
+            assert_eq!(r[0].close_initiator, Some(closer), "the real RST ended it, not the refusal");
+            assert_eq!(r[0].handshake_rtt, Some(ms(30)));
+            assert_eq!(r[0].orig_bytes, Some(100));
+        }
+    }
+
     #[test]
     fn half_open_is_reported_and_logged_exactly_at_the_syn_timeout() {
         let mut t = half_open();
