@@ -336,8 +336,10 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         h.set(HalfFlow::ACK_KNOWN);
     } else if pure && seg.ack == half.max_ack {
         let outstanding = peer.has(HalfFlow::SEQ_KNOWN) && peer.next_seq != seg.ack;
-        if seg.window == half.window && outstanding && seg.seq == half.next_seq {
-            // Same ACK, same window, no data, while the peer has data in flight (RFC 5681 §2 "duplicate ACK").
+        if seg.window == half.window && seg.window != 0 && outstanding && seg.seq == half.next_seq {
+            // Same ACK, same window, no data, while the peer has data in flight (RFC 5681 §2 "duplicate ACK"). Not
+            // with a zero window, as in tshark: that ACK repeats a closed window or answers a window probe, and
+            // says nothing about a lost segment.
             let h = conn.half_mut(from);
             h.dup_acks = h.dup_acks.saturating_add(1);
             out.push(Annotation::DuplicateAck { count: u32::from(h.dup_acks) });

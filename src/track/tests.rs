@@ -716,6 +716,25 @@ mod established {
     }
 
     #[test]
+    fn a_zero_window_ack_is_never_a_duplicate() {
+        let mut t = established();
+        send!(t, server, "PA", seq = 5001, ack = 1001, len = 100, at = 40);
+        send!(t, server, "PA", seq = 5101, ack = 1001, len = 100, at = 41);
+        // The client's buffer fills: it acknowledges the first segment and closes its window, with data in flight.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 0, at = 50), ["[zero window]"]);
+        // The same ACK, the same (zero) window, no data, data outstanding: RFC 5681's conditions, but a zero-window
+        // ACK answers a window probe or repeats the closed window; tshark does not call it a duplicate either.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 0, at = 51), ["[zero window]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 0, at = 52), ["[zero window]"]);
+        // The window opens again; the duplicates that follow count from 1.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 1000, at = 60), ["[window update]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 1000, at = 61), ["[duplicate ACK #1]"]);
+        // A zero-window ACK in the middle of a run is not one of the run.
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 0, at = 62), ["[zero window]"]);
+        assert_eq!(send!(t, client, "A", seq = 1001, ack = 5101, win = 0, at = 63), ["[zero window]"]);
+    }
+
+    #[test]
     fn a_repeated_ack_with_nothing_in_flight_is_not_a_duplicate() {
         let mut t = established();
         assert_eq!(send!(t, client, "A", seq = 1001, ack = 5001, at = 40), NOTHING);
