@@ -255,33 +255,45 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, relativ
 fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) {
     let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
     line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
-    match packet.ports() {
-        Some((sport, dport)) => {
-            push_ip(line, src);
-            line.push('.');
-            push_u64(line, u64::from(sport));
-            line.push_str(" > ");
-            push_ip(line, dst);
-            line.push('.');
-            push_u64(line, u64::from(dport));
-            line.push_str(": ");
-        }
-        None => {
-            push_ip(line, src);
-            line.push_str(" > ");
-            push_ip(line, dst);
-            line.push_str(": ");
-        }
+    let addresses = |line: &mut String| {
+        push_ip(line, src);
+        line.push_str(" > ");
+        push_ip(line, dst);
+    };
+    if let Net::Ipv4(ip) = &packet.net
+        && ip.fragment_offset != 0
+    {
+        // A later fragment has no transport header: tcpdump names only the protocol, by number under -n.
+        addresses(line);
+        let _ = write!(line, ": ip-proto-{}", ip.protocol);
+        return;
     }
     if let Net::Ipv6(ip) = &packet.net
         && let Some(frag) = ip.fragment
     {
-        // tcpdump's IPv6 notation: `frag (OFFSET|LEN)` ahead of whatever the fragment carries.
-        let _ = write!(line, "frag ({}|{})", frag.offset, ip.upper_len);
+        // Behind an IPv6 fragment header tcpdump prints the addresses alone, `frag (OFFSET|LEN)`, then what a first
+        // fragment carries: a TCP or UDP header as `SPORT > DPORT: `.
+        addresses(line);
+        let _ = write!(line, ": frag ({}|{})", frag.offset, ip.upper_len);
         if matches!(packet.transport, Transport::Fragment { .. }) {
             return;
         }
         line.push(' ');
+        if let Some((sport, dport)) = packet.ports() {
+            let _ = write!(line, "{sport} > {dport}: ");
+        }
+    } else if let Some((sport, dport)) = packet.ports() {
+        push_ip(line, src);
+        line.push('.');
+        push_u64(line, u64::from(sport));
+        line.push_str(" > ");
+        push_ip(line, dst);
+        line.push('.');
+        push_u64(line, u64::from(dport));
+        line.push_str(": ");
+    } else {
+        addresses(line);
+        line.push_str(": ");
     }
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
@@ -290,17 +302,8 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
             push_u64(line, u64::from(udp.payload_len()));
         }
         Transport::Icmp(icmp) => write_icmp(line, icmp),
-        Transport::Fragment { protocol, len } => {
-            match ip_protocol_name(*protocol) {
-                Some(name) => {
-                    let _ = write!(line, "{name} fragment");
-                }
-                None => {
-                    let _ = write!(line, "ip-proto-{protocol} fragment");
-                }
-            }
-            let _ = write!(line, ", length {len}");
-        }
+        // Only a later fragment, whose transport header is in the first: printed above.
+        Transport::Fragment { .. } => {}
         Transport::Other { protocol, len } => {
             match ip_protocol_name(*protocol) {
                 Some(name) => line.push_str(name),
@@ -318,21 +321,6 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
             }
         }
     }
-    write_fragment_note(line, packet);
-}
-
-/// tcpdump's classic IPv4 fragment notation `(frag ID:LEN@OFFSET+)`, `+` while more fragments follow.
-fn write_fragment_note(line: &mut String, packet: &Packet<'_>) {
-    let (id, offset, more, len) = match &packet.net {
-        Net::Ipv4(ip) if ip.is_fragment() => (
-            u32::from(ip.id),
-            ip.fragment_offset,
-            ip.more_fragments,
-            u32::from(ip.total_len.saturating_sub(ip.header_len)),
-        ),
-        _ => return,
-    };
-    let _ = write!(line, " (frag {id}:{len}@{offset}{})", if more { "+" } else { "" });
 }
 
 fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>) {

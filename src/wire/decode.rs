@@ -258,7 +258,7 @@ fn transport<'a>(
             }
             Transport::Icmp(icmp_info(protocol == 58, bytes, announced))
         }
-        _ if payload.fragmented => Transport::Fragment { protocol, len: announced },
+        // A first fragment of another protocol is shown as that protocol, as an unfragmented packet would be.
         _ => Transport::Other { protocol, len: announced },
     })
 }
