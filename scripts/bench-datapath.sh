@@ -7,10 +7,11 @@
 #   - connection setup: `synscope connect --count` at its top rate (unpaced, 50 at a time) against
 #     `synscope listen`, median sessions per second.
 #
-# through: a kernel bridge in the gateway; `synscope guard --mode off`; `synscope guard --mode cookies`, with its
-# SYNs answered by the XDP fast path (the default) and from its packet rings (`--fast-path packet`). It prints
-# each figure with its ratio to the bridge's, and the goals of issue 11: cookies >= 0.5x the bridge's bulk rate, off
-# >= 0.8x, and cookies' setup rate >= 0.7x.
+# through: a kernel bridge in the gateway; `synscope guard --mode off`, whose frames the kernel moves (its tc
+# program, the default in off mode) and, for comparison, its packet rings (`--forward rings`, the path every other
+# mode takes); `synscope guard --mode cookies`, with its SYNs answered by the XDP fast path (the default) and from
+# its packet rings (`--fast-path packet`). It prints each figure with its ratio to the bridge's, and the goals of
+# issue 11: cookies >= 0.5x the bridge's bulk rate, off >= 0.8x, and cookies' setup rate >= 0.7x.
 #
 #   sudo scripts/bench-datapath.sh
 #   RUNS=5 SECONDS_PER_RUN=5 SESSIONS=1000 sudo scripts/bench-datapath.sh
@@ -89,7 +90,10 @@ sleep 0.5
 # (`--fast-path packet`).
 guard_run() {
     local path=$1 port=$2 mode=${1%-rings} extra=()
-    [[ $path == *-rings ]] && extra=(--fast-path packet)
+    case $path in
+        cookies-rings) extra=(--fast-path packet) ;;
+        off-rings) extra=(--forward rings) ;;
+    esac
     ip netns exec "$G" "$BIN" guard -q --outside sbd-out --inside sbd-in --protect "$SERVER:$port" --mode "$mode" \
         "${extra[@]}" >"$TMP/guard-$path-$port.json" 2>"$TMP/guard.err" &
     GUARD=$!
@@ -99,7 +103,7 @@ guard_stop() {
     kill -INT "$GUARD"
     wait "$GUARD" || true
 }
-for path in off cookies cookies-rings; do
+for path in off off-rings cookies cookies-rings; do
     guard_run "$path" "$BULK_PORT"
     UP[$path]=$(bulk)
     DOWN[$path]=$(bulk -R)
@@ -114,9 +118,11 @@ echo
 echo "bulk throughput (iperf3, ${SECONDS_PER_RUN} s, median of $RUNS) and connection setup (synscope connect," \
     "$SESSIONS sessions, 50 at a time, median of $RUNS), default offloads:"
 printf '%-26s %12s %8s %12s %8s %14s %8s\n' "through" "up Gbit/s" "ratio" "down Gbit/s" "ratio" "sessions/s" "ratio"
-for path in bridge off cookies cookies-rings; do
+for path in bridge off off-rings cookies cookies-rings; do
     case $path in
         bridge) name="kernel bridge" ;;
+        off) name="guard --mode off (kernel)" ;;
+        off-rings) name="guard off, rings" ;;
         cookies) name="guard --mode cookies (XDP)" ;;
         cookies-rings) name="guard cookies, rings" ;;
         *) name="guard --mode $path" ;;
@@ -136,6 +142,8 @@ goal "cookies bulk (down) vs the bridge" "${DOWN[cookies]}" "${DOWN[bridge]}" 0.
 goal "off bulk (up) vs the bridge" "${UP[off]}" "${UP[bridge]}" 0.8
 goal "off bulk (down) vs the bridge" "${DOWN[off]}" "${DOWN[bridge]}" 0.8
 goal "cookies connection setup vs the bridge" "${SETUP[cookies]}" "${SETUP[bridge]}" 0.7
+goal "off (rings) bulk (up) vs the bridge" "${UP[off-rings]}" "${UP[bridge]}" 0.8
+goal "off (rings) bulk (down) vs the bridge" "${DOWN[off-rings]}" "${DOWN[bridge]}" 0.8
 goal "cookies (rings) bulk (up) vs the bridge" "${UP[cookies-rings]}" "${UP[bridge]}" 0.5
 goal "cookies (rings) bulk (down) vs the bridge" "${DOWN[cookies-rings]}" "${DOWN[bridge]}" 0.5
 goal "cookies (rings) connection setup vs the bridge" "${SETUP[cookies-rings]}" "${SETUP[bridge]}" 0.7

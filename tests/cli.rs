@@ -203,3 +203,25 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert!(!stderr(&out).contains("Broken pipe") && !stderr(&out).contains("panicked"));
 }
+
+#[test]
+fn the_kernel_bridge_outside_off_mode_is_a_usage_error() {
+    // Checked before any socket or program: no root needed, and the interfaces need not exist.
+    let out = synscope([
+        "guard",
+        "--outside",
+        "x0",
+        "--inside",
+        "x1",
+        "--protect",
+        "10.0.0.2:80",
+        "--mode",
+        "cookies",
+        "--forward",
+        "kernel",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_one_clean_error_line(&err);
+    assert!(err.contains("--forward kernel needs --mode off"), "{err}");
+}

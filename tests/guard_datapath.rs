@@ -34,6 +34,8 @@ struct Variant {
     client_sysctl: Option<&'static str>,
     /// `--fast-path`, when not the default (`auto`: XDP in cookies mode where it loads).
     fast_path: Option<&'static str>,
+    /// `--forward`, when not the default (`auto`: in off mode the kernel bridges, where its program attaches).
+    forward: Option<&'static str>,
 }
 
 const CLIENT_V6: &str = "2001:db8:77::1";
@@ -107,6 +109,9 @@ fn transfer(mode: &str, variant: Variant) -> serde_json::Value {
         if let Some(path) = variant.fast_path {
             command.args(["--fast-path", path]);
         }
+        if let Some(forward) = variant.forward {
+            command.args(["--forward", forward]);
+        }
         command
     });
     guard.wait_for_stderr("guarding");
@@ -142,9 +147,30 @@ fn every_mode_carries_256_mb_each_way_with_default_offloads() {
     if skip("every_mode_carries_256_mb_each_way_with_default_offloads") {
         return;
     }
-    let runs = [("off", None), ("limit", None), ("cookies", Some("packet")), ("cookies", None), ("auto", None)];
-    for (mode, fast_path) in runs {
-        let stats = transfer(mode, Variant { fast_path, ..Variant::default() });
+    let runs = [
+        ("off", None, None),
+        ("off", None, Some("rings")),
+        ("limit", None, None),
+        ("cookies", Some("packet"), None),
+        ("cookies", None, None),
+        ("auto", None, None),
+    ];
+    for (mode, fast_path, forward) in runs {
+        let stats = transfer(mode, Variant { fast_path, forward, ..Variant::default() });
+        // Off mode's frames are moved by the kernel bridge where it attaches (a binary built with its BPF
+        // programs, a kernel with TCX), unless the rings are asked for; every other mode reads them from the rings.
+        let expected_forwarding =
+            if mode == "off" && forward.is_none() && synscope::xdp::built_in() { "kernel" } else { "rings" };
+        assert_eq!(stats["forwarding"]["kind"], expected_forwarding, "{mode}: {stats}");
+        if expected_forwarding == "kernel" {
+            // Both directions' bytes crossed the program, as super-frames for the most part.
+            for side in ["from_outside", "from_inside"] {
+                let moved = &stats["forwarding"][side];
+                assert!(moved["bytes"].as_u64().unwrap() >= BYTES, "{side}: {stats}");
+                assert!(moved["super_frames"].as_u64().unwrap() > 100, "{side}: {stats}");
+            }
+            assert_eq!(stats["frames_in"], stats["bridged"], "{stats}");
+        }
         let expected_path =
             if mode == "cookies" && fast_path.is_none() && synscope::xdp::built_in() { "xdp" } else { "packet" };
         assert_eq!(stats["fast_path"]["kind"], expected_path, "{mode}: {stats}");
@@ -216,4 +242,64 @@ fn clients_without_timestamps_or_without_window_scaling() {
         let stats = transfer("cookies", Variant { client_sysctl: Some(setting), ..Variant::default() });
         assert_eq!(stats["proxy"]["established"], 1, "{setting}: {stats}");
     }
+}
+
+/// Accepts connections until killed, answering each with one line.
+const ACCEPTOR: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"hi\n")
+    c.close()
+"#;
+
+/// Exits 0 when a connection opens and its line arrives within a second, 1 otherwise.
+const CONNECT_ONCE: &str = r#"
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1)
+    sys.exit(0 if c.recv(3) == b"hi\n" else 1)
+except OSError:
+    sys.exit(1)
+"#;
+
+#[test]
+fn a_killed_kernel_bridge_bridges_nothing() {
+    if skip("a_killed_kernel_bridge_bridges_nothing") {
+        return;
+    }
+    if !synscope::xdp::built_in() {
+        eprintln!("SKIPPED a_killed_kernel_bridge_bridges_nothing: built without the BPF programs (no clang)");
+        return;
+    }
+    // The kernel bridge hangs on TCX links owned by the guard's descriptors: a SIGKILL must take it off both
+    // interfaces, or the namespace would go on bridging with no guard (a netlink tc filter would).
+    let topology = Topology::new("kb");
+    let port = PORT.to_string();
+    let mut server = Running::spawn({
+        let mut command = topology.server.command("python3");
+        command.args(["-c", ACCEPTOR, SERVER_IP, &port]);
+        command
+    });
+    server.wait_for_stdout("listening");
+    let connects = || {
+        let out = topology.client.command("python3").args(["-c", CONNECT_ONCE, SERVER_IP, &port]).output();
+        out.expect("running the client").status.success()
+    };
+    assert!(!connects(), "the gateway bridged before any guard ran");
+    let mut guard = Running::spawn({
+        let mut command = topology.gateway.command(BIN);
+        command.args(["guard", "-q", "--outside", &topology.outside, "--inside", &topology.inside]);
+        command.args(["--protect", &format!("{SERVER_IP}:{PORT}"), "--mode", "off", "--forward", "kernel"]);
+        command
+    });
+    guard.wait_for_stderr("forwarding: in the kernel");
+    assert!(connects(), "no connection through the kernel bridge");
+    guard.kill_hard();
+    assert!(!connects(), "the kernel bridge went on bridging after its guard was killed");
 }

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod ethtool;
+pub mod kernel_bridge;
 pub mod settings;
 
 use std::io;

@@ -6,6 +6,7 @@
 
 pub(crate) mod bridge;
 mod fast_path;
+mod kernel_forward;
 pub(crate) mod links;
 mod report;
 mod secret_file;
@@ -28,6 +29,7 @@ use crate::defense::policy::Mode;
 use crate::time::Duration;
 use bridge::{Board, Served, Snapshot};
 use fast_path::{FastPathArg, FastPathReport, XdpFront, XdpModeArg};
+use kernel_forward::ForwardArg;
 use links::{DataPath, FanoutGroups, RingDrops, Rings, Sender};
 
 const GUARD_EXAMPLES: &str = "\
@@ -138,6 +140,12 @@ pub struct GuardArgs {
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
 
+    /// Who moves the frames in `--mode off`: `kernel`, a tc program on both interfaces that bridges every frame
+    /// uncopied while the guard counts (TCX links, Linux 6.6); `rings`, the guard's own packet rings, as in the
+    /// other modes; `auto`, the kernel where the program attaches, else the rings, with a line saying why.
+    #[arg(long, value_enum, value_name = "PATH", default_value_t = ForwardArg::Auto)]
+    pub forward: ForwardArg,
+
     /// Print no per-second line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -162,6 +170,11 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
     let threads = args.threads;
     let key = cookie_key(args.secret_file.as_deref())?;
+    // Off mode changes nothing: where the kernel can bridge the two interfaces itself, it moves the frames.
+    let (kernel_bridge, why_rings) = kernel_forward::open(args.forward, config.mode, &args.outside, &args.inside)?;
+    if let Some(bridge) = kernel_bridge {
+        return kernel_forward::serve(args, &config, key, bridge);
+    }
     // The XDP program is loaded first: what refuses it must be heard before anything else starts. Dropping `xdp`
     // detaches it, on every way out of this function; the kernel detaches it if the process dies.
     // Room in the program's map for every client every thread's proxy table can hold.
@@ -215,6 +228,11 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         args.mode.name(),
         if threads > 1 { format!(", {threads} threads") } else { String::new() }
     );
+    if let Some(why) = &why_rings
+        && args.forward == ForwardArg::Auto
+    {
+        eprintln!("synscope: forwarding: packet rings ({why})");
+    }
     match (&xdp, &why_packet) {
         (Some(front), _) => eprintln!("synscope: fast path: {}", front.describe()),
         (None, Some(why)) if args.fast_path == FastPathArg::Auto => {
@@ -247,8 +265,13 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
         Some(front) => front.report(),
         None => FastPathReport::packet(why_packet),
     };
-    let json = serde_json::to_string_pretty(&final_statistics(&served, seconds, &fast_path)?)
-        .context("encoding the statistics")?;
+    let forwarding = serde_json::json!({"kind": "rings", "why_rings": why_rings});
+    print_statistics(args, final_statistics(&served, seconds, &fast_path, forwarding)?)
+}
+
+/// The final statistics, on stdout and in `--stats-json`.
+fn print_statistics(args: &GuardArgs, statistics: serde_json::Value) -> anyhow::Result<ExitCode> {
+    let json = serde_json::to_string_pretty(&statistics).context("encoding the statistics")?;
     println!("{json}");
     if let Some(path) = &args.stats_json {
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {path}"))?;
@@ -306,7 +329,12 @@ fn print_lines_until_done(
 
 /// The statistics the guard prints at the end: the threads' counters added up, with the run's averages beside
 /// them.
-fn final_statistics(served: &[Served], seconds: f64, fast_path: &FastPathReport) -> anyhow::Result<serde_json::Value> {
+fn final_statistics(
+    served: &[Served],
+    seconds: f64,
+    fast_path: &FastPathReport,
+    forwarding: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let threads: Vec<serde_json::Value> = served
         .iter()
         .map(|t| serde_json::to_value(&t.stats))
@@ -345,6 +373,8 @@ fn final_statistics(served: &[Served], seconds: f64, fast_path: &FastPathReport)
         object.insert("ring_drops".into(), serde_json::to_value(ring_drops).context("encoding the statistics")?);
         // Where SYNs were answered; with XDP, the program's own counters (SYN-ACKs it sent are in no other).
         object.insert("fast_path".into(), serde_json::to_value(fast_path).context("encoding the statistics")?);
+        // Who moved the frames: the rings, or in off mode the kernel (`kernel_forward.rs`), with its counters.
+        object.insert("forwarding".into(), forwarding);
     }
     Ok(value)
 }
