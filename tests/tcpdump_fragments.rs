@@ -1,9 +1,11 @@
-//! IP fragments in the text output, line for line against `tcpdump -nn`.
+//! IP fragments and malformed lengths in the text output, line for line against `tcpdump -nn`.
 //!
 //! A UDP datagram in three IPv4 fragments, a TCP segment and an ICMP echo in two, the UDP and TCP ones and an ICMPv6
 //! echo over IPv6 fragment headers, a lone first fragment whose UDP length covers the whole datagram, and an atomic
 //! IPv6 fragment are built byte by byte here, written to a temporary pcap with the project's writer, and read by
-//! both tools. Every line must be equal, timestamps included (tcpdump runs with TZ=UTC, as synscope prints).
+//! both tools. Every line must be equal, timestamps included (tcpdump runs with TZ=UTC, as synscope prints). So are
+//! the malformed lengths: an IP header announcing more than the wire carried, a UDP length beyond the IP payload,
+//! and a TCP header cut short by the IP length or the snap length.
 //!
 //! Without tcpdump 4.99 the test prints a loud SKIPPED note and passes, unless `SYNSCOPE_REQUIRE_PEERS=1` is set.
 
@@ -29,6 +31,12 @@ const IPV6_FRAGMENT: u8 = 44;
 struct Case {
     what: String,
     frame: Vec<u8>,
+    /// Bytes cut off the end of the frame, as a short snap length would.
+    cut: usize,
+}
+
+fn case(what: &str, frame: Vec<u8>) -> Case {
+    Case { what: what.into(), frame, cut: 0 }
 }
 
 fn ethernet(ether_type: u16, packet: &[u8]) -> Vec<u8> {
@@ -119,16 +127,13 @@ fn fragmented(what: &str, protocol: u8, id: u16, whole: &[u8], sizes: &[usize]) 
             ipv4(protocol, id, offset, more, data)
         };
         let ether_type = if protocol == ICMPV6 { 0x86dd } else { 0x0800 };
-        cases.push(Case {
-            what: format!("{what}, fragment {} of {}", i + 1, sizes.len()),
-            frame: ethernet(ether_type, &packet),
-        });
+        cases.push(case(&format!("{what}, fragment {} of {}", i + 1, sizes.len()), ethernet(ether_type, &packet)));
         if protocol != ICMPV6 && protocol != ICMP {
             let packet = ipv6(IPV6_FRAGMENT, &ipv6_fragment(protocol, 0x10000 + u32::from(id), offset, more, data));
-            cases.push(Case {
-                what: format!("{what} over IPv6, fragment {} of {}", i + 1, sizes.len()),
-                frame: ethernet(0x86dd, &packet),
-            });
+            cases.push(case(
+                &format!("{what} over IPv6, fragment {} of {}", i + 1, sizes.len()),
+                ethernet(0x86dd, &packet),
+            ));
         }
         offset += size;
     }
@@ -144,20 +149,57 @@ fn fragment_cases() -> Vec<Case> {
     cases.extend(fragmented("ICMPv6 echo in two", ICMPV6, 0x4444, &echo_request(128, &[b'C'; 100]), &[64, 44]));
     // A first fragment whose UDP length covers the whole datagram is not a bad length; nor over IPv6.
     let long = udp(&[b'z'; 50]);
-    cases.push(Case {
-        what: "UDP first fragment only".into(),
-        frame: ethernet(0x0800, &ipv4(UDP, 5, 0, true, &long[..32])),
-    });
-    cases.push(Case {
-        what: "UDP first fragment only over IPv6".into(),
-        frame: ethernet(0x86dd, &ipv6(IPV6_FRAGMENT, &ipv6_fragment(UDP, 6, 0, true, &long[..32]))),
-    });
+    cases.push(case("UDP first fragment only", ethernet(0x0800, &ipv4(UDP, 5, 0, true, &long[..32]))));
+    cases.push(case(
+        "UDP first fragment only over IPv6",
+        ethernet(0x86dd, &ipv6(IPV6_FRAGMENT, &ipv6_fragment(UDP, 6, 0, true, &long[..32]))),
+    ));
     // An atomic fragment (RFC 6946): offset 0, no more fragments.
-    cases.push(Case {
-        what: "atomic IPv6 fragment".into(),
-        frame: ethernet(0x86dd, &ipv6(IPV6_FRAGMENT, &ipv6_fragment(UDP, 7, 0, false, &udp(b"qqqq")))),
-    });
+    cases.push(case(
+        "atomic IPv6 fragment",
+        ethernet(0x86dd, &ipv6(IPV6_FRAGMENT, &ipv6_fragment(UDP, 7, 0, false, &udp(b"qqqq")))),
+    ));
     cases
+}
+
+/// `packet` with its total length field set to `total` and the header checksum recomputed.
+fn claiming(mut packet: Vec<u8>, total: u16) -> Vec<u8> {
+    packet[2..4].copy_from_slice(&total.to_be_bytes());
+    packet[10..12].copy_from_slice(&[0, 0]);
+    let sum = checksum(0, &packet[..20]);
+    packet[10..12].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// A UDP header whose length field says `length`, followed by `payload`.
+fn udp_claiming(length: u16, payload: &[u8]) -> Vec<u8> {
+    let mut datagram = udp(payload);
+    datagram[4..6].copy_from_slice(&length.to_be_bytes());
+    datagram
+}
+
+fn malformed_cases() -> Vec<Case> {
+    let v4 = |packet: Vec<u8>| ethernet(0x0800, &packet);
+    let v6 = |packet: Vec<u8>| ethernet(0x86dd, &packet);
+    let mut ipv6_long = ipv6(UDP, &udp(&[b'x'; 10]));
+    ipv6_long[4..6].copy_from_slice(&300u16.to_be_bytes());
+    vec![
+        // The IP header announces more than the frame carried on the wire.
+        case("IPv4 total length beyond the wire, UDP", v4(claiming(ipv4(UDP, 1, 0, false, &udp(&[b'x'; 10])), 200))),
+        case("IPv4 total length beyond the wire, TCP", v4(claiming(ipv4(TCP, 2, 0, false, &tcp(b"")), 100))),
+        case("IPv6 payload length beyond the wire", v6(ipv6_long)),
+        // The same header with the frame cut by the snap length only: nothing is wrong with it.
+        Case { cut: 10, ..case("snap length short of a whole packet", v4(ipv4(UDP, 3, 0, false, &udp(&[b'x'; 20])))) },
+        // A UDP length beyond the IP payload.
+        case("UDP length beyond the IP payload", v4(ipv4(UDP, 4, 0, false, &udp_claiming(100, &[b'x'; 10])))),
+        case("UDP length beyond the IPv6 payload", v6(ipv6(UDP, &udp_claiming(100, &[b'x'; 10])))),
+        case("UDP length short of the IP payload", v4(ipv4(UDP, 5, 0, false, &udp_claiming(12, &[b'x'; 10])))),
+        // A TCP header cut short: by the IP length, by the snap length, before the ports, and over IPv6.
+        case("TCP header in a 12-byte IP payload", v4(ipv4(TCP, 6, 0, false, &tcp(b"")[..12]))),
+        Case { cut: 8, ..case("TCP header cut by the snap length", v4(ipv4(TCP, 7, 0, false, &tcp(b"")))) },
+        case("TCP header of 2 bytes", v4(ipv4(TCP, 8, 0, false, &tcp(b"")[..2]))),
+        case("TCP header in a 12-byte IPv6 payload", v6(ipv6(TCP, &tcp(b"")[..12]))),
+    ]
 }
 
 /// Writes the cases to `path`, one frame each, a millisecond apart.
@@ -165,10 +207,31 @@ fn write_capture(path: &Path, cases: &[Case]) {
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
     for (i, c) in cases.iter().enumerate() {
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        let frame = Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data: &c.frame };
-        writer.write(&frame).unwrap();
+        let data = &c.frame[..c.frame.len() - c.cut];
+        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data }).unwrap();
     }
     writer.finish().unwrap();
+}
+
+/// synscope prints a header length beyond the wire as tcpdump 4.99.5 and later do; 4.99.0 to 4.99.4 said
+/// `truncated-ip - N bytes missing! ` (and `truncated-ip6 - N bytes missing!`, no space) in the same place. This
+/// rewrites the older spelling to the newer, from N and the frame's length on the wire (Ethernet header off).
+fn expected(tcpdump_line: &str, case: &Case) -> String {
+    let on_wire = case.frame.len() - 14;
+    for (old, tail, new) in [
+        ("truncated-ip - ", " bytes missing! ", "total length"),
+        ("truncated-ip6 - ", " bytes missing!", "header+payload length"),
+    ] {
+        if let Some(start) = tcpdump_line.find(old)
+            && let Some(len) = tcpdump_line[start + old.len()..].find(tail)
+        {
+            let missing: usize = tcpdump_line[start + old.len()..][..len].parse().unwrap();
+            let end = start + old.len() + len + tail.len();
+            let note = format!("[{new} {} > length {on_wire}] (invalid) ", on_wire + missing);
+            return format!("{}{note}{}", &tcpdump_line[..start], &tcpdump_line[end..]);
+        }
+    }
+    tcpdump_line.to_string()
 }
 
 /// tcpdump's version if it runs and is 4.99.x; otherwise a loud skip, or a failure under `SYNSCOPE_REQUIRE_PEERS=1`.
@@ -206,7 +269,7 @@ fn assert_same(cases: &[Case], theirs: &[String], ours: &[String]) {
     let failures: Vec<String> = cases
         .iter()
         .zip(theirs.iter().zip(ours))
-        .filter(|(_, (t, o))| t != o)
+        .filter(|(c, (t, o))| expected(t, c) != **o)
         .map(|(c, (t, o))| format!("{}:\n  tcpdump:  {t}\n  synscope: {o}", c.what))
         .collect();
     assert!(failures.is_empty(), "{} of {} lines differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
@@ -236,4 +299,29 @@ fn fragments_print_as_tcpdump_prints_them() {
         assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
     }
     assert!(!all.contains("(frag "), "tcpdump prints no IPv4 fragment note without -v:\n{all}");
+}
+
+#[test]
+fn malformed_lengths_print_as_tcpdump_prints_them() {
+    if !tcpdump_4_99() {
+        return;
+    }
+    let cases = malformed_cases();
+    let (theirs, ours) = both(&cases, "malformed-lengths.pcap");
+    assert_same(&cases, &theirs, &ours);
+
+    let all = ours.join("\n");
+    for needle in [
+        "IP [total length 200 > length 38] (invalid) 192.0.2.1.40000 > 192.0.2.2.9999: UDP, length 10\n",
+        "IP [total length 100 > length 40] (invalid) 192.0.2.1.40000 > 192.0.2.2.9999: Flags [P.]",
+        "IP6 [header+payload length 340 > length 58] (invalid) 2001:db8::1.40000 > 2001:db8::2.9999: UDP, length 10\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999: UDP, bad length 92 > 10\n",
+        "IP6 2001:db8::1.40000 > 2001:db8::2.9999: UDP, bad length 92 > 10\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999:  [|tcp]\n",
+        "IP 192.0.2.1 > 192.0.2.2: [|tcp]\n",
+        "IP6 2001:db8::1.40000 > 2001:db8::2.9999:  [|tcp]",
+    ] {
+        assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
+    }
+    assert!(!all.contains("malformed"), "each damaged header is shown as tcpdump shows it:\n{all}");
 }

@@ -66,6 +66,7 @@ fn tcp_syn() -> Packet<'static> {
         net: Net::Ipv4(ipv4([10, 0, 0, 1], [10, 0, 0, 2], 6)),
         transport: Transport::Tcp(segment(40000, 9999, TcpFlags::SYN)),
         malformed: None,
+        partial: None,
     }
 }
 
@@ -76,6 +77,7 @@ fn udp6() -> Packet<'static> {
         net: Net::Ipv6(ipv6(17)),
         transport: Transport::Udp(UdpInfo { src_port: 5353, dst_port: 53, length: 40, checksum: 0 }),
         malformed: None,
+        partial: None,
     }
 }
 
@@ -89,6 +91,7 @@ fn vlan_tcp() -> Packet<'static> {
         net: Net::Ipv4(ipv4([192, 168, 1, 10], [172, 16, 5, 4], 6)),
         transport: Transport::Tcp(segment(80, 51000, TcpFlags::ACK | TcpFlags::PSH)),
         malformed: None,
+        partial: None,
     }
 }
 
@@ -101,7 +104,7 @@ fn arp() -> Packet<'static> {
         target_ip: Ipv4Addr::new(10, 0, 0, 2),
     };
     let info = ArpInfo { operation: 1, hardware_type: 1, protocol_type: 0x0800, ethernet_ipv4: Some(addrs), len: 28 };
-    Packet { link: link(0x0806), net: Net::Arp(info), transport: Transport::None, malformed: None }
+    Packet { link: link(0x0806), net: Net::Arp(info), transport: Transport::None, malformed: None, partial: None }
 }
 
 /// A non-first fragment of a TCP datagram 10.0.0.1 -> 10.0.0.2: no ports.
@@ -112,13 +115,20 @@ fn fragment() -> Packet<'static> {
         net: Net::Ipv4(ip),
         transport: Transport::Fragment { protocol: 6, len: 40 },
         malformed: None,
+        partial: None,
     }
 }
 
 fn icmp(v6: bool) -> Packet<'static> {
     let info = IcmpInfo { v6, icmp_type: if v6 { 128 } else { 8 }, code: 0, rest: [0; 4], len: 64 };
     let net = if v6 { Net::Ipv6(ipv6(58)) } else { Net::Ipv4(ipv4([10, 0, 0, 1], [8, 8, 8, 8], 1)) };
-    Packet { link: link(if v6 { 0x86dd } else { 0x0800 }), net, transport: Transport::Icmp(info), malformed: None }
+    Packet {
+        link: link(if v6 { 0x86dd } else { 0x0800 }),
+        net,
+        transport: Transport::Icmp(info),
+        malformed: None,
+        partial: None,
+    }
 }
 
 /// All test packets, in the order the tables below list their expectations.

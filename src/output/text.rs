@@ -10,7 +10,7 @@ use super::{PacketRecord, Sink};
 use crate::time::{Timestamp, utc_civil};
 use crate::track::TrackerEvent;
 use crate::track::flood::FloodEvent;
-use crate::wire::packet::{ArpInfo, IcmpInfo, Net, Transport};
+use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};
 
@@ -88,7 +88,7 @@ impl<W: Write> TextPrinter<W> {
             write_link_header(&mut line, record);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
-        write_packet(&mut line, record.packet, record.frame.data.len(), relative);
+        write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }
@@ -222,10 +222,14 @@ fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
     }
 }
 
-/// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`.
-fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, relative: Option<Relative>) {
+/// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`. `orig_len` is the frame's length on the
+/// wire, which may exceed the bytes captured.
+fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_len: u32, relative: Option<Relative>) {
     match &packet.net {
-        Net::Ipv4(_) | Net::Ipv6(_) => write_ip(line, packet, relative),
+        Net::Ipv4(_) | Net::Ipv6(_) => {
+            let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
+            write_ip(line, packet, on_wire, relative);
+        }
         Net::Arp(arp) => write_arp(line, arp),
         Net::Other { ether_type: value } => {
             match ether_type_name(*value) {
@@ -247,14 +251,33 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, relativ
             }
         }
     }
-    if let Some(err) = &packet.malformed {
+    // A damaged TCP or UDP header is shown as tcpdump shows it (`[|tcp]`, `bad length`), which says it already.
+    if let Some(err) = &packet.malformed
+        && packet.partial.is_none()
+    {
         let _ = write!(line, " [malformed: {err}]");
     }
 }
 
-fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) {
+/// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
+fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Option<Relative>) {
     let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
     line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+    // A header announcing more than the wire carried: tcpdump (4.99.5 on) flags it and decodes what is there.
+    match &packet.net {
+        Net::Ipv4(ip) if u32::from(ip.total_len) > on_wire => {
+            let _ = write!(line, "[total length {} > length {on_wire}] (invalid) ", ip.total_len);
+        }
+        // A payload length of 0 is a jumbogram's (RFC 2675), whose length is elsewhere.
+        Net::Ipv6(ip) if ip.payload_len != 0 && 40 + u32::from(ip.payload_len) > on_wire => {
+            let _ = write!(
+                line,
+                "[header+payload length {} > length {on_wire}] (invalid) ",
+                40 + u32::from(ip.payload_len)
+            );
+        }
+        _ => {}
+    }
     let addresses = |line: &mut String| {
         push_ip(line, src);
         line.push_str(" > ");
@@ -279,10 +302,10 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
             return;
         }
         line.push(' ');
-        if let Some((sport, dport)) = packet.ports() {
+        if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
             let _ = write!(line, "{sport} > {dport}: ");
         }
-    } else if let Some((sport, dport)) = packet.ports() {
+    } else if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
         push_ip(line, src);
         line.push('.');
         push_u64(line, u64::from(sport));
@@ -313,13 +336,26 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, relative: Option<Relative>) 
             }
             let _ = write!(line, ", length {len}");
         }
-        Transport::None => {
-            if packet.malformed.is_none() {
-                line.push_str("no payload");
-            } else {
-                line.truncate(line.trim_end_matches([' ', ':']).len());
+        Transport::None => match packet.partial {
+            // tcpdump's truncation mark follows `: ` and a space of its own once it has printed the ports.
+            Some(PartialTransport::TcpCut { ports }) => {
+                line.push_str(if ports.is_some() { " [|tcp]" } else { "[|tcp]" })
             }
-        }
+            Some(PartialTransport::UdpBeyondPayload { length, ip_payload_len, .. }) => {
+                let _ =
+                    write!(line, "UDP, bad length {} > {}", length.saturating_sub(8), ip_payload_len.saturating_sub(8));
+            }
+            None if packet.malformed.is_none() => line.push_str("no payload"),
+            None => line.truncate(line.trim_end_matches([' ', ':']).len()),
+        },
+    }
+}
+
+/// The ports of a TCP or UDP header that could not be decoded, when they were there.
+fn partial_ports(packet: &Packet<'_>) -> Option<(u16, u16)> {
+    match packet.partial? {
+        PartialTransport::TcpCut { ports } => ports,
+        PartialTransport::UdpBeyondPayload { src_port, dst_port, .. } => Some((src_port, dst_port)),
     }
 }
 

@@ -22,6 +22,7 @@ pub fn decode(link_type: LinkType, frame: &[u8]) -> Packet<'_> {
         net: Net::None,
         transport: Transport::None,
         malformed: None,
+        partial: None,
     };
     if let Err(err) = decode_into(link_type, frame, &mut packet) {
         packet.malformed = Some(err);
@@ -214,9 +215,18 @@ fn ip<'a>(bytes: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
         Net::Ipv6(info) => info.upper_len,
         _ => payload.payload.len() as u32,
     };
-    packet.transport = transport(packet, &payload, announced)?;
+    match transport(packet, &payload, announced) {
+        Ok(transport) => packet.transport = transport,
+        Err((err, partial)) => {
+            packet.partial = partial;
+            return Err(err);
+        }
+    }
     Ok(())
 }
+
+/// A transport header that could not be decoded: why, and what of it a printer can still show.
+type Damaged = (DecodeError, Option<PartialTransport>);
 
 /// The transport header. A first fragment still carries it, and tcpdump decodes it, so we do too; later
 /// fragments only carry data.
@@ -224,7 +234,7 @@ fn transport<'a>(
     packet: &Packet<'a>,
     payload: &LaxIpPayloadSlice<'a>,
     announced: u32,
-) -> Result<Transport<'a>, DecodeError> {
+) -> Result<Transport<'a>, Damaged> {
     let protocol = payload.ip_number.0;
     let bytes = payload.payload;
     if payload.fragmented {
@@ -242,25 +252,45 @@ fn transport<'a>(
     Ok(match protocol {
         6 => match TcpSlice::from_slice(bytes) {
             Ok(tcp) => Transport::Tcp(tcp_segment(&tcp, announced)),
-            Err(err) => return Err(describe_tcp_error(bytes.len(), err)),
+            Err(err) => {
+                let cut = (bytes.len() < 20).then(|| PartialTransport::TcpCut { ports: ports(bytes) });
+                return Err((describe_tcp_error(bytes.len(), err), cut));
+            }
         },
         17 => {
             let udp = if partial { UdpSlice::from_slice_lax(bytes) } else { UdpSlice::from_slice(bytes) };
             match udp {
                 Ok(udp) => Transport::Udp(udp_info(&udp)),
-                Err(e) => return Err(truncated(layer_name(e.layer), e.len, e.required_len)),
+                Err(e) => {
+                    // The whole IP payload is here (not a fragment, not cut by the snap length): a length field
+                    // beyond it is the sender's, and tcpdump prints it as a bad length.
+                    let length = bytes.get(4..6).map(be16).unwrap_or(0);
+                    let beyond = match ports(bytes) {
+                        Some((src_port, dst_port)) if bytes.len() >= 8 && usize::from(length) > bytes.len() => {
+                            let ip_payload_len = bytes.len() as u32;
+                            Some(PartialTransport::UdpBeyondPayload { src_port, dst_port, length, ip_payload_len })
+                        }
+                        _ => None,
+                    };
+                    return Err((truncated(layer_name(e.layer), e.len, e.required_len), beyond));
+                }
             }
         }
         1 | 58 => {
             if bytes.len() < 8 {
                 let what = if protocol == 1 { "ICMP header" } else { "ICMPv6 header" };
-                return Err(truncated(what, bytes.len(), 8));
+                return Err((truncated(what, bytes.len(), 8), None));
             }
             Transport::Icmp(icmp_info(protocol == 58, bytes, announced))
         }
         // A first fragment of another protocol is shown as that protocol, as an unfragmented packet would be.
         _ => Transport::Other { protocol, len: announced },
     })
+}
+
+/// The source and destination ports at the start of a TCP or UDP header, when their four bytes are there.
+fn ports(header: &[u8]) -> Option<(u16, u16)> {
+    Some((be16(header.get(0..2)?), be16(header.get(2..4)?)))
 }
 
 fn describe_tcp_error(got: usize, err: etherparse::err::tcp::HeaderSliceError) -> DecodeError {

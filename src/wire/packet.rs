@@ -1,6 +1,7 @@
 //! The decoded view of one captured frame, layer by layer. It borrows the frame's bytes and allocates nothing, so
 //! decoding stays cheap enough to keep up with a flood. A layer that could not be decoded leaves the later layers
-//! empty and sets `malformed`; the layers before it stay filled in, so a printer can show how far decoding got.
+//! empty and sets `malformed`; the layers before it stay filled in, so a printer can show how far decoding got
+//! (and, for a damaged TCP or UDP header, `partial` holds the fields tcpdump still prints of it).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -15,6 +16,18 @@ pub struct Packet<'a> {
     pub net: Net,
     pub transport: Transport<'a>,
     pub malformed: Option<DecodeError>,
+    /// What was read of a TCP or UDP header that could not be decoded (`malformed` says why), for a printer to show
+    /// what tcpdump shows of it; `transport` stays `None` then.
+    pub partial: Option<PartialTransport>,
+}
+
+/// The part of a damaged TCP or UDP header that tcpdump still prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartialTransport {
+    /// A TCP header cut short of its 20 bytes (tcpdump's `[|tcp]`), with the ports when their four bytes were there.
+    TcpCut { ports: Option<(u16, u16)> },
+    /// A UDP header whose length field runs past the IP payload (tcpdump's `bad length`).
+    UdpBeyondPayload { src_port: u16, dst_port: u16, length: u16, ip_payload_len: u32 },
 }
 
 /// What the link layer said: the capture's link type, Ethernet addresses when there were any, and VLAN tags.
