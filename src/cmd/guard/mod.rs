@@ -170,17 +170,18 @@ pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
     let threads = args.threads;
     let key = cookie_key(args.secret_file.as_deref())?;
-    // Off mode changes nothing: where the kernel can bridge the two interfaces itself, it moves the frames.
-    let (kernel_bridge, why_rings) = kernel_forward::open(args.forward, config.mode, &args.outside, &args.inside)?;
-    if let Some(bridge) = kernel_bridge {
-        return kernel_forward::serve(args, &config, key, bridge);
-    }
     // The XDP program is loaded first: what refuses it must be heard before anything else starts. Dropping `xdp`
     // detaches it, on every way out of this function; the kernel detaches it if the process dies.
     // Room in the program's map for every client every thread's proxy table can hold.
     let held_capacity = u32::try_from(share_of(&config, threads).max_proxied * threads).unwrap_or(u32::MAX);
     let (loaded, why_not_loaded) =
         fast_path::open(args.fast_path, args.xdp_mode, args.xdp_stats, held_capacity, &config, &key, &args.outside)?;
+    // Off mode changes nothing: where the kernel can bridge the two interfaces itself, it moves the frames. (After
+    // the fast path's checks, so that `--fast-path xdp --mode off` is refused either way.)
+    let (kernel_bridge, why_rings) = kernel_forward::open(args.forward, config.mode, &args.outside, &args.inside)?;
+    if let Some(bridge) = kernel_bridge {
+        return kernel_forward::serve(args, &config, key, bridge);
+    }
     // Every thread's sockets, opened one thread after the other so that each fanout group has its members in the
     // same order (links.rs).
     let mut groups = FanoutGroups::default();
