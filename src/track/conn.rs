@@ -45,6 +45,9 @@ impl HalfFlow {
     pub const ACK_KNOWN: u8 = 0x10;
     pub const SEEN_RST: u8 = 0x20;
     pub const HOLE_OPEN: u8 = 0x40;
+    /// Sent the RST that refused the connection ([`super::annotate::Annotation::Refused`]): a SYN-ACK from this end
+    /// afterwards contradicts it and reopens the connection.
+    pub const REFUSED: u8 = 0x80;
     pub const NO_WSCALE: u8 = 0xff;
 
     pub fn has(&self, flag: u8) -> bool {
@@ -104,9 +107,6 @@ pub struct Conn {
     pub close_initiator: Option<Role>,
     pub mid_stream: bool,
     pub reset: bool,
-    /// Closed by an RST that answered the SYN ([`super::annotate::Annotation::Refused`]); a SYN-ACK from the same end
-    /// afterwards contradicts it and reopens the connection.
-    pub refused: bool,
     /// The second FIN also acknowledged the first: the three-packet close (FIN, FIN+ACK, ACK).
     pub three_way_close: bool,
     /// Bytes skipped over in gaps (Zeek's missed_bytes).
@@ -135,7 +135,6 @@ impl Conn {
             close_initiator: None,
             mid_stream: false,
             reset: false,
-            refused: false,
             three_way_close: false,
             missed_bytes: 0,
             prev: u32::MAX,

@@ -108,7 +108,7 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
         half.wscale = wscale_of(seg);
         half.set(HalfFlow::SEEN_SYN | HalfFlow::SEQ_KNOWN);
     }
-    if seg.flags.ack() && !seen_before && conn.refused && conn.half(from).has(HalfFlow::SEEN_RST) {
+    if seg.flags.ack() && !seen_before && conn.half(from).has(HalfFlow::REFUSED) {
         reopen_refused(conn, from, seg);
     }
     let attempt = u32::from(conn.half(from).syn_tries);
@@ -159,12 +159,11 @@ fn reopen_refused(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>) {
     if !peer.has(HalfFlow::SEEN_SYN) || seg.ack != peer.isn.wrapping_add(1) {
         return;
     }
-    conn.refused = false;
     conn.reset = false;
     if conn.close_initiator == Some(from) {
         conn.close_initiator = None;
     }
-    conn.half_mut(from).flags &= !HalfFlow::SEEN_RST;
+    conn.half_mut(from).flags &= !(HalfFlow::SEEN_RST | HalfFlow::REFUSED);
     conn.half_mut(to).state = TcpState::SynSent;
     conn.phase = Phase::HalfOpen;
 }
@@ -206,7 +205,7 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
     let was_closed = conn.phase == Phase::Closed;
     if peer.state == TcpState::SynSent && !sender.has(HalfFlow::SEEN_SYN) {
         sig.refused = true;
-        conn.refused = true;
+        conn.half_mut(from).set(HalfFlow::REFUSED);
         out.push(Annotation::Refused);
     } else if matches!(sender.state, TcpState::TimeWait) || matches!(peer.state, TcpState::TimeWait) {
         out.push(Annotation::ResetInTimeWait { from });
