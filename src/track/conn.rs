@@ -7,6 +7,7 @@ use super::record::Role;
 use super::zeek::ZeekTcp;
 use crate::time::{Duration, Timestamp};
 use crate::wire::flow::FlowKey;
+use crate::wire::seq::SeqNumber;
 use crate::wire::tcp_options::MAX_WINDOW_SCALE;
 
 /// What one endpoint has sent, as far as the capture shows.
@@ -27,6 +28,10 @@ pub struct HalfFlow {
     pub ip_bytes: u64,
     /// Highest payload byte end, for Zeek's sequence-derived byte counts.
     pub payload_end: u32,
+    /// Payload bytes sent: how far `payload_end` advanced from the start of the sequence space, added up as it
+    /// moves, so a transfer past 4 GiB (sequence numbers wrap) counts in full. For a datagram flow, the payload
+    /// bytes of its datagrams.
+    pub payload_total: u64,
     pub window: u16,
     pub state: TcpState,
     pub flags: u8,
@@ -63,8 +68,22 @@ impl HalfFlow {
         if !self.has(Self::SEQ_KNOWN) {
             return 0;
         }
-        let start = if self.has(Self::SEEN_SYN) { self.isn.wrapping_add(1) } else { self.isn };
-        u64::from(self.payload_end.wrapping_sub(start)).min(u64::from(u32::MAX / 2))
+        self.payload_total
+    }
+
+    /// Starts this endpoint's payload count: its payload ends at `end`, `bytes` of it already sent (data on a SYN).
+    pub fn start_payload(&mut self, end: u32, bytes: u32) {
+        self.payload_end = end;
+        self.payload_total = u64::from(bytes);
+    }
+
+    /// Moves the payload end forward to `end` when that is ahead of it (modulo 2^32), counting the bytes passed.
+    pub fn advance_payload(&mut self, end: u32) {
+        let by = SeqNumber(end).diff(SeqNumber(self.payload_end));
+        if by > 0 {
+            self.payload_end = end;
+            self.payload_total += by as u64;
+        }
     }
 
     /// The receive window this endpoint advertised, scaled (RFC 7323: never scaled on a SYN).
@@ -110,7 +129,7 @@ pub struct Conn {
     /// The second FIN also acknowledged the first: the three-packet close (FIN, FIN+ACK, ACK).
     pub three_way_close: bool,
     /// Bytes skipped over in gaps (Zeek's missed_bytes).
-    pub missed_bytes: u32,
+    pub missed_bytes: u64,
     /// Timer-list links (slot indices), maintained by the table.
     pub(crate) prev: u32,
     pub(crate) next: u32,

@@ -325,8 +325,8 @@ impl Tracker {
         let half = conn.half_mut(role);
         half.packets = half.packets.saturating_add(1);
         half.ip_bytes += u64::from(ip_len);
-        // For datagram flows the sequence fields are unused; payload_end counts payload bytes.
-        half.payload_end = half.payload_end.saturating_add(ip_len.saturating_sub(headers));
+        // For datagram flows the sequence fields are unused; payload_total counts payload bytes.
+        half.payload_total += u64::from(ip_len.saturating_sub(headers));
         self.table.requeue(slot, Phase::Udp);
     }
 
@@ -483,7 +483,7 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     let single_packet = duration == Duration::ZERO;
     let (orig_bytes, resp_bytes) = match proto {
         Proto::Tcp => (o.payload_bytes(), r.payload_bytes()),
-        Proto::Udp | Proto::Icmp => (u64::from(o.payload_end), u64::from(r.payload_end)),
+        Proto::Udp | Proto::Icmp => (o.payload_total, r.payload_total),
     };
     let conn_state = match proto {
         Proto::Tcp => conn.zeek.conn_state(orig_bytes, resp_bytes),
@@ -510,7 +510,7 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
         orig_bytes: (!single_packet).then_some(orig_bytes),
         resp_bytes: (!single_packet).then_some(resp_bytes),
         conn_state,
-        missed_bytes: u64::from(conn.missed_bytes),
+        missed_bytes: conn.missed_bytes,
         history,
         orig_pkts: u64::from(o.packets),
         orig_ip_bytes: o.ip_bytes,

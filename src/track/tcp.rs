@@ -57,7 +57,7 @@ pub fn segment(
             let half = conn.half_mut(from);
             half.isn = seg.seq;
             half.next_seq = seg.seq;
-            half.payload_end = seg.seq;
+            half.start_payload(seg.seq, 0);
             half.set(HalfFlow::SEQ_KNOWN);
             if half.state == TcpState::Closed {
                 half.state = TcpState::Established;
@@ -102,7 +102,7 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
         let half = conn.half_mut(from);
         half.isn = seg.seq;
         half.next_seq = seg.seq.wrapping_add(1).wrapping_add(len);
-        half.payload_end = seg.seq.wrapping_add(1).wrapping_add(len);
+        half.start_payload(seg.seq.wrapping_add(1).wrapping_add(len), len);
         half.syn_tries = 1;
         half.window = seg.window;
         half.wscale = wscale_of(seg);
@@ -261,7 +261,7 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     if jump > 0 {
         let missing = jump as u32;
         out.push(Annotation::Gap { missing });
-        conn.missed_bytes = conn.missed_bytes.saturating_add(missing);
+        conn.missed_bytes += u64::from(missing);
         conn.zeek.history.gap(from == Role::Orig);
         let h = conn.half_mut(from);
         h.hole_start = next;
@@ -290,7 +290,7 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             // Late or resent, the capture has now seen these bytes: take them back out of missed_bytes, which
             // counts bytes never seen (Zeek's missed_bytes: content gaps).
             let filled = len.min(half.hole_end.wrapping_sub(seg.seq));
-            conn.missed_bytes = conn.missed_bytes.saturating_sub(filled);
+            conn.missed_bytes = conn.missed_bytes.saturating_sub(u64::from(filled));
             let h = conn.half_mut(from);
             if seg.seq == h.hole_start {
                 h.hole_start = end;
@@ -314,8 +314,8 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         h.next_seq = end;
     }
     let data_end = seg.seq.wrapping_add(len);
-    if len > 0 && ahead(data_end, h.payload_end) > 0 {
-        h.payload_end = data_end;
+    if len > 0 {
+        h.advance_payload(data_end);
     }
     // Data after the peer's FIN: the peer half-closed and this side keeps sending (RFC 9293 §3.6).
     if len > 0 && conn.half(from.other()).has(HalfFlow::SEEN_FIN) && !conn.half(from).has(HalfFlow::SEEN_FIN) {
@@ -354,13 +354,11 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         let beyond = ahead(seg.ack, peer.next_seq);
         if beyond > 0 {
             out.push(Annotation::AckOfUnseen { bytes: beyond as u32 });
-            conn.missed_bytes = conn.missed_bytes.saturating_add(beyond as u32);
+            conn.missed_bytes += beyond as u64;
             conn.zeek.history.gap(to == Role::Orig);
             let p = conn.half_mut(to);
             p.next_seq = seg.ack;
-            if ahead(seg.ack, p.payload_end) > 0 {
-                p.payload_end = seg.ack;
-            }
+            p.advance_payload(seg.ack);
         }
     }
     if seg.window == 0 && !seg.flags.syn() {

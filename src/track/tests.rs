@@ -132,6 +132,18 @@ fn tcp_frame(src: SocketAddr, dst: SocketAddr, flag_letters: &str, seq: u32, ack
     frame
 }
 
+/// An IPv4 frame (raw IP) as a snap length captures it: its total length set to `total`, larger than what it
+/// holds, and its header checksum recomputed.
+fn claiming(mut frame: Vec<u8>, total: u16) -> Vec<u8> {
+    frame[2..4].copy_from_slice(&total.to_be_bytes());
+    frame[10..12].fill(0);
+    let sum = frame[..20].chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = ((sum & 0xffff) + (sum >> 16)) as u16;
+    frame[10..12].copy_from_slice(&(!sum).to_be_bytes());
+    frame
+}
+
 /// Decodes a frame and feeds it at `ts`, as the engine does: timers first, then the packet.
 fn feed_frame(t: &mut Tracker, ts: Timestamp, frame: &[u8]) -> Said {
     let packet = decode(LinkType::RawIp, frame);
@@ -796,6 +808,44 @@ mod established {
         assert_eq!((r.missed_bytes, r.resp_bytes), (100, Some(110)));
     }
 
+    /// A segment as a capture with a snap length keeps it: the headers only, the IP total length still counting
+    /// `len` payload bytes, which is what the tracker counts from.
+    fn snapped(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, len: u16) -> Vec<u8> {
+        claiming(tcp_frame(src, dst, "A", seq, ack, 0, 65535), HDRS as u16 + len)
+    }
+
+    /// Issue 13: a 5.4 GB transfer logged 1.1 GB (the sequence-space difference, modulo 2^32) and missed_bytes
+    /// 4294967295 (a saturated u32). Byte counts add up what the sequence numbers advanced by, wraparound included.
+    #[test]
+    fn byte_counts_are_exact_past_4_gib_of_sequence_space() {
+        const LEN: u32 = 60_000;
+        let mut t = established();
+        // The client sends 75,000 segments of 60,000 bytes: 4.5 GB, wrapping its sequence numbers once.
+        let mut seq = 1001u32;
+        for i in 0..75_000u64 {
+            let said = feed_frame(&mut t, at(40 + i / 10), &snapped(CLIENT, SERVER, seq, 5001, LEN as u16));
+            assert_eq!(said, NOTHING, "client segment {i}");
+            seq = seq.wrapping_add(LEN);
+        }
+        // The server sends 7.2 GB, of which the capture shows one segment in three: 4.8 GB missed, in 40,000 gaps.
+        let mut server_seq = 5001u32;
+        for i in 0..40_000u64 {
+            server_seq = server_seq.wrapping_add(2 * LEN);
+            let said = feed_frame(&mut t, at(8000 + i / 10), &snapped(SERVER, CLIENT, server_seq, seq, LEN as u16));
+            assert_eq!(said, ["[previous segment lost: 120000 bytes missing]"], "server segment {i}");
+            server_seq = server_seq.wrapping_add(LEN);
+        }
+        // The client acknowledges all of it: nothing beyond what the capture accounted for.
+        assert_eq!(send!(t, client, "A", seq = seq, ack = server_seq, at = 13_000), NOTHING);
+        let r = finish(t);
+        assert_eq!(r.conn_state, ConnState::S1);
+        assert_eq!(r.orig_bytes, Some(4_500_000_000));
+        assert_eq!(r.resp_bytes, Some(7_200_000_000));
+        assert_eq!(r.missed_bytes, 4_800_000_000);
+        assert_eq!((r.orig_pkts, r.orig_ip_bytes), (75_003, 3 * HDRS + 75_000 * (HDRS + u64::from(LEN))));
+        assert_eq!((r.resp_pkts, r.resp_ip_bytes), (40_001, HDRS + 40_000 * (HDRS + u64::from(LEN))));
+    }
+
     #[test]
     fn mid_stream_start() {
         let mut t = tracker();
@@ -1267,6 +1317,24 @@ mod udp {
         assert_eq!((r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes), (1, 38, 1, 48));
         assert_eq!((r.handshake_rtt, r.close_initiator), (None, None));
         assert_eq!(r.uid(), make_uid(at(0), client(), server(), Proto::Udp));
+    }
+
+    /// Issue 13: a UDP flow's byte count was a u32 that saturated at 4 GiB.
+    #[test]
+    fn byte_counts_are_exact_past_4_gib() {
+        const LEN: u16 = 65_000;
+        let mut t = tracker();
+        let mut frame = Vec::new();
+        craft::udp_frame(&mut frame, None, &craft::ip_between(CLIENT, SERVER, 64, 0), 40000, 9999, &[]).unwrap();
+        // As a 28-byte snap length captures a datagram of LEN bytes: the headers, their lengths counting the payload.
+        let mut frame = claiming(frame, 28 + LEN);
+        frame[24..26].copy_from_slice(&(8 + LEN).to_be_bytes());
+        for i in 0..70_000 {
+            feed_frame(&mut t, at(i / 10), &frame);
+        }
+        let r = finish_udp(t);
+        assert_eq!((r.orig_pkts, r.orig_bytes), (70_000, Some(70_000 * u64::from(LEN))));
+        assert_eq!(r.orig_ip_bytes, 70_000 * (28 + u64::from(LEN)));
     }
 
     #[test]
