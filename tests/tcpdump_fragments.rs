@@ -4,8 +4,9 @@
 //! echo over IPv6 fragment headers, a lone first fragment whose UDP length covers the whole datagram, and an atomic
 //! IPv6 fragment are built byte by byte here, written to a temporary pcap with the project's writer, and read by
 //! both tools. Every line must be equal, timestamps included (tcpdump runs with TZ=UTC, as synscope prints). So are
-//! the malformed lengths: an IP header announcing more than the wire carried, a UDP length beyond the IP payload,
-//! and a TCP header cut short by the IP length or the snap length.
+//! the malformed lengths: an IP header announcing more than the wire carried or less than itself, a UDP length
+//! beyond the IP payload or below its own header, UDP and TCP headers cut short by the IP length or the snap
+//! length, and TCP data offsets below 5 words or past the IP payload.
 //!
 //! Without tcpdump 4.99 the test prints a loud SKIPPED note and passes, unless `SYNSCOPE_REQUIRE_PEERS=1` is set.
 
@@ -199,7 +200,41 @@ fn malformed_cases() -> Vec<Case> {
         Case { cut: 8, ..case("TCP header cut by the snap length", v4(ipv4(TCP, 7, 0, false, &tcp(b"")))) },
         case("TCP header of 2 bytes", v4(ipv4(TCP, 8, 0, false, &tcp(b"")[..2]))),
         case("TCP header in a 12-byte IPv6 payload", v6(ipv6(TCP, &tcp(b"")[..12]))),
+        // A TCP data offset below 5 words, or past the IP payload.
+        case("TCP data offset 3", v4(ipv4(TCP, 9, 0, false, &tcp_offset(3, 0x18, 0)))),
+        case("TCP data offset 0", v4(ipv4(TCP, 10, 0, false, &tcp_offset(0, 0x18, 0)))),
+        case("TCP data offset 8 in 28 bytes", v4(ipv4(TCP, 11, 0, false, &tcp_offset(8, 0x02, 8)))),
+        case("TCP data offset 15 in 20 bytes", v4(ipv4(TCP, 12, 0, false, &tcp_offset(15, 0x12, 0)))),
+        case("TCP data offset 3 over IPv6", v6(ipv6(TCP, &tcp_offset(3, 0x10, 0)))),
+        // A UDP header cut short, by the IP length or the snap length, before or after the ports.
+        case("UDP header in a 4-byte IP payload", v4(ipv4(UDP, 13, 0, false, &udp(b"")[..4]))),
+        case("UDP header in a 2-byte IP payload", v4(ipv4(UDP, 14, 0, false, &udp(b"")[..2]))),
+        case("UDP header in a 4-byte IPv6 payload", v6(ipv6(UDP, &udp(b"")[..4]))),
+        Case { cut: 15, ..case("UDP header cut to 3 bytes", v4(ipv4(UDP, 15, 0, false, &udp(&[b'x'; 10])))) },
+        Case { cut: 13, ..case("UDP header cut to 5 bytes", v4(ipv4(UDP, 16, 0, false, &udp(&[b'x'; 10])))) },
+        Case { cut: 11, ..case("UDP header cut to 7 bytes", v4(ipv4(UDP, 17, 0, false, &udp(&[b'x'; 10])))) },
+        case("UDP first fragment of 6 bytes", v4(ipv4(UDP, 18, 0, true, &udp(b"")[..6]))),
+        // A UDP length below its own header's 8 bytes, in a whole datagram and in a first fragment.
+        case("UDP length 4", v4(ipv4(UDP, 19, 0, false, &udp_claiming(4, &[b'x'; 10])))),
+        case("UDP length 0", v4(ipv4(UDP, 20, 0, false, &udp_claiming(0, &[b'x'; 10])))),
+        case("UDP length 4 in a first fragment", v4(ipv4(UDP, 21, 0, true, &udp_claiming(4, &[b'x'; 16])))),
+        // A UDP length beyond an IP payload that is itself beyond the wire.
+        case(
+            "UDP length beyond an IP length beyond the wire",
+            v4(claiming(ipv4(UDP, 22, 0, false, &udp_claiming(100, &[b'x'; 10])), 50)),
+        ),
+        // An IPv4 total length shorter than the header.
+        case("IPv4 total length 12", v4(claiming(ipv4(UDP, 23, 0, false, &udp(&[b'x'; 10])), 12))),
     ]
+}
+
+/// A TCP SYN-ish header with `flags`, its data offset set to `words` whatever its real length, and `extra` zero
+/// bytes after the 20.
+fn tcp_offset(words: u8, flags: u8, extra: usize) -> Vec<u8> {
+    let mut segment = tcp(&vec![0; extra]);
+    segment[12] = words << 4;
+    segment[13] = flags;
+    segment
 }
 
 /// Writes the cases to `path`, one frame each, a millisecond apart.
@@ -216,8 +251,15 @@ fn write_capture(path: &Path, cases: &[Case]) {
 /// synscope prints a header length beyond the wire as tcpdump 4.99.5 and later do; 4.99.0 to 4.99.4 said
 /// `truncated-ip - N bytes missing! ` (and `truncated-ip6 - N bytes missing!`, no space) in the same place. This
 /// rewrites the older spelling to the newer, from N and the frame's length on the wire (Ethernet header off).
+/// (The test frames' IPv4 headers are all 20 bytes.)
 fn expected(tcpdump_line: &str, case: &Case) -> String {
     let on_wire = case.frame.len() - 14;
+    // And a total length below the header's 20 bytes was `bad-len N`, where 4.99.5 has `[total length N < header
+    // length 20] (invalid)`.
+    if let Some(start) = tcpdump_line.find("IP bad-len ") {
+        let total = &tcpdump_line[start + "IP bad-len ".len()..];
+        return format!("{}IP [total length {total} < header length 20] (invalid)", &tcpdump_line[..start]);
+    }
     for (old, tail, new) in [
         ("truncated-ip - ", " bytes missing! ", "total length"),
         ("truncated-ip6 - ", " bytes missing!", "header+payload length"),
@@ -320,6 +362,14 @@ fn malformed_lengths_print_as_tcpdump_prints_them() {
         "IP 192.0.2.1.40000 > 192.0.2.2.9999:  [|tcp]\n",
         "IP 192.0.2.1 > 192.0.2.2: [|tcp]\n",
         "IP6 2001:db8::1.40000 > 2001:db8::2.9999:  [|tcp]",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999:  tcp 8 [bad hdr length 12 - too short, < 20]\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999: Flags [S] [bad hdr length 32 - too long, > 28]\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999: truncated-udp 4\n",
+        "IP 192.0.2.1 > 192.0.2.2:  [|udp]\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999:  [|udp]\n",
+        "IP 192.0.2.1.40000 > 192.0.2.2.9999: truncated-udplength 0\n",
+        "IP [total length 50 > length 38] (invalid) 192.0.2.1.40000 > 192.0.2.2.9999: UDP, bad length 92 > 22\n",
+        "IP [total length 12 < header length 20] (invalid)",
     ] {
         assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
     }

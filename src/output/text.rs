@@ -10,7 +10,7 @@ use super::{PacketRecord, Sink};
 use crate::time::{Timestamp, utc_civil};
 use crate::track::TrackerEvent;
 use crate::track::flood::FloodEvent;
-use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport};
+use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};
 
@@ -251,7 +251,7 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_le
             }
         }
     }
-    // A damaged TCP or UDP header is shown as tcpdump shows it (`[|tcp]`, `bad length`), which says it already.
+    // A damaged TCP or UDP header is shown as tcpdump shows it (`[|tcp]`, `bad length`, ...), which says so already.
     if let Some(err) = &packet.malformed
         && packet.partial.is_none()
     {
@@ -277,6 +277,15 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
             );
         }
         _ => {}
+    }
+    // A total length shorter than the header itself ends the line (0 is a TCP segmentation offload's, tcpdump
+    // presumes, and stands for the wire length).
+    if let Net::Ipv4(ip) = &packet.net
+        && ip.total_len != 0
+        && ip.total_len < ip.header_len
+    {
+        let _ = write!(line, "[total length {} < header length {}] (invalid)", ip.total_len, ip.header_len);
+        return;
     }
     let addresses = |line: &mut String| {
         push_ip(line, src);
@@ -320,10 +329,7 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
     }
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
-        Transport::Udp(udp) => {
-            line.push_str("UDP, length ");
-            push_u64(line, u64::from(udp.payload_len()));
-        }
+        Transport::Udp(udp) => write_udp(line, packet, udp),
         Transport::Icmp(icmp) => write_icmp(line, icmp),
         // Only a later fragment, whose transport header is in the first: printed above.
         Transport::Fragment { .. } => {}
@@ -337,25 +343,71 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
             let _ = write!(line, ", length {len}");
         }
         Transport::None => match packet.partial {
-            // tcpdump's truncation mark follows `: ` and a space of its own once it has printed the ports.
-            Some(PartialTransport::TcpCut { ports }) => {
-                line.push_str(if ports.is_some() { " [|tcp]" } else { "[|tcp]" })
-            }
-            Some(PartialTransport::UdpBeyondPayload { length, ip_payload_len, .. }) => {
-                let _ =
-                    write!(line, "UDP, bad length {} > {}", length.saturating_sub(8), ip_payload_len.saturating_sub(8));
-            }
+            Some(partial) => write_partial(line, &partial),
             None if packet.malformed.is_none() => line.push_str("no payload"),
             None => line.truncate(line.trim_end_matches([' ', ':']).len()),
         },
     }
 }
 
+fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
+    // The IP payload as announced (unknown under a total length of 0); a fragment's UDP length covers the whole
+    // datagram, so tcpdump lets it exceed the fragment.
+    let ip_payload = match &packet.net {
+        Net::Ipv4(ip) if ip.total_len != 0 => u32::from(ip.total_len.saturating_sub(ip.header_len)),
+        Net::Ipv6(ip) => ip.upper_len,
+        _ => u32::MAX,
+    };
+    if udp.length < 8 {
+        let _ = write!(line, "truncated-udplength {}", udp.length);
+    } else if !packet.is_fragment() && u32::from(udp.length) > ip_payload {
+        let _ = write!(line, "UDP, bad length {} > {}", udp.length - 8, ip_payload.saturating_sub(8));
+    } else {
+        line.push_str("UDP, length ");
+        push_u64(line, u64::from(udp.payload_len()));
+    }
+}
+
+/// A TCP or UDP header tcpdump stops in, after the addresses (and the ports, when they were there), as tcpdump
+/// 4.99's `tcp_print` and `udp_print` word it. A truncation mark brings a space of its own after the `: `.
+fn write_partial(line: &mut String, partial: &PartialTransport) {
+    match *partial {
+        PartialTransport::Tcp { ports: None, .. } => line.push_str("[|tcp]"),
+        PartialTransport::Tcp { header: None, .. } => line.push_str(" [|tcp]"),
+        PartialTransport::Tcp { header: Some((flags, header_len)), ip_payload_len, .. } => {
+            if header_len < 20 {
+                let rest = ip_payload_len.saturating_sub(u32::from(header_len));
+                let _ = write!(line, " tcp {rest} [bad hdr length {header_len} - too short, < 20]");
+            } else {
+                line.push_str("Flags [");
+                line.push_str(flags.tcpdump_letters().as_str());
+                let _ = write!(line, "] [bad hdr length {header_len} - too long, > {ip_payload_len}]");
+            }
+        }
+        PartialTransport::Udp { ports: None, .. } => line.push_str(" [|udp]"),
+        PartialTransport::Udp { ip_payload_len, .. } if ip_payload_len < 8 => {
+            let _ = write!(line, "truncated-udp {ip_payload_len}");
+        }
+        PartialTransport::Udp { length: None, .. } => line.push_str(" [|udp]"),
+        PartialTransport::Udp { length: Some(length), .. } if length < 8 => {
+            let _ = write!(line, "truncated-udplength {length}");
+        }
+        PartialTransport::Udp { captured, .. } if captured < 8 => line.push_str(" [|udp]"),
+        PartialTransport::Udp { length: Some(length), ip_payload_len, .. } => {
+            let (length, payload) = (u32::from(length) - 8, ip_payload_len - 8);
+            if length > payload {
+                let _ = write!(line, "UDP, bad length {length} > {payload}");
+            } else {
+                let _ = write!(line, "UDP, length {length}");
+            }
+        }
+    }
+}
+
 /// The ports of a TCP or UDP header that could not be decoded, when they were there.
 fn partial_ports(packet: &Packet<'_>) -> Option<(u16, u16)> {
     match packet.partial? {
-        PartialTransport::TcpCut { ports } => ports,
-        PartialTransport::UdpBeyondPayload { src_port, dst_port, .. } => Some((src_port, dst_port)),
+        PartialTransport::Tcp { ports, .. } | PartialTransport::Udp { ports, .. } => ports,
     }
 }
 

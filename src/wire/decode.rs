@@ -253,8 +253,17 @@ fn transport<'a>(
         6 => match TcpSlice::from_slice(bytes) {
             Ok(tcp) => Transport::Tcp(tcp_segment(&tcp, announced)),
             Err(err) => {
-                let cut = (bytes.len() < 20).then(|| PartialTransport::TcpCut { ports: ports(bytes) });
-                return Err((describe_tcp_error(bytes.len(), err), cut));
+                let error = describe_tcp_error(bytes.len(), err);
+                // What tcpdump stops at: fewer than 20 bytes, or a data offset below 5 words or past the IP
+                // payload. A header whole in the packet but cut by the snap length goes on to its options there,
+                // which this does not follow.
+                let header = (bytes.len() >= 20).then(|| (TcpFlags(u16::from(bytes[13])), (bytes[12] >> 4) * 4));
+                let stops = match header {
+                    None => true,
+                    Some((_, header_len)) => header_len < 20 || u32::from(header_len) > announced,
+                };
+                let partial = PartialTransport::Tcp { ports: ports(bytes), header, ip_payload_len: announced };
+                return Err((error, stops.then_some(partial)));
             }
         },
         17 => {
@@ -262,17 +271,13 @@ fn transport<'a>(
             match udp {
                 Ok(udp) => Transport::Udp(udp_info(&udp)),
                 Err(e) => {
-                    // The whole IP payload is here (not a fragment, not cut by the snap length): a length field
-                    // beyond it is the sender's, and tcpdump prints it as a bad length.
-                    let length = bytes.get(4..6).map(be16).unwrap_or(0);
-                    let beyond = match ports(bytes) {
-                        Some((src_port, dst_port)) if bytes.len() >= 8 && usize::from(length) > bytes.len() => {
-                            let ip_payload_len = bytes.len() as u32;
-                            Some(PartialTransport::UdpBeyondPayload { src_port, dst_port, length, ip_payload_len })
-                        }
-                        _ => None,
+                    let partial = PartialTransport::Udp {
+                        ports: ports(bytes),
+                        length: bytes.get(4..6).map(be16),
+                        captured: bytes.len() as u32,
+                        ip_payload_len: announced,
                     };
-                    return Err((truncated(layer_name(e.layer), e.len, e.required_len), beyond));
+                    return Err((truncated(layer_name(e.layer), e.len, e.required_len), Some(partial)));
                 }
             }
         }

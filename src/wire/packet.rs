@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::DecodeError;
 use super::linktype::LinkType;
-use super::segment::TcpSegment;
+use super::segment::{TcpFlags, TcpSegment};
 
 /// One decoded frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,10 +24,28 @@ pub struct Packet<'a> {
 /// The part of a damaged TCP or UDP header that tcpdump still prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PartialTransport {
-    /// A TCP header cut short of its 20 bytes (tcpdump's `[|tcp]`), with the ports when their four bytes were there.
-    TcpCut { ports: Option<(u16, u16)> },
-    /// A UDP header whose length field runs past the IP payload (tcpdump's `bad length`).
-    UdpBeyondPayload { src_port: u16, dst_port: u16, length: u16, ip_payload_len: u32 },
+    /// A TCP header cut short of its 20 bytes (tcpdump's `[|tcp]`), or whose data offset is below 5 words or runs
+    /// past the IP payload (`bad hdr length`).
+    Tcp {
+        /// The ports, when their four bytes were there.
+        ports: Option<(u16, u16)>,
+        /// The flags and the header length the data offset gives, when the 20 bytes were there.
+        header: Option<(TcpFlags, u8)>,
+        /// The IP payload length, as the IP header announces it.
+        ip_payload_len: u32,
+    },
+    /// A UDP header cut short of its 8 bytes (tcpdump's `truncated-udp`, `[|udp]`), or whose length field is below
+    /// 8 (`truncated-udplength`) or beyond the IP payload (`bad length`).
+    Udp {
+        /// The ports, when their four bytes were there.
+        ports: Option<(u16, u16)>,
+        /// The length field, when its two bytes were there.
+        length: Option<u16>,
+        /// The bytes of the header and payload that were captured, within the IP payload.
+        captured: u32,
+        /// The IP payload length, as the IP header announces it.
+        ip_payload_len: u32,
+    },
 }
 
 /// What the link layer said: the capture's link type, Ethernet addresses when there were any, and VLAN tags.
