@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use synscope::cli::{Cli, UsageError};
+use synscope::cli::Cli;
+use synscope::cli::parse::UsageError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{ConnectArgs, Format, UsageError};
+use crate::cli::ConnectArgs;
+use crate::cli::parse::{Format, UsageError};
 use crate::listener::bulk;
 use crate::listener::client::{Budget, TcpClient, UdpClient};
 use crate::listener::prober::{self, ProbeConfig};

@@ -19,7 +19,7 @@ use anyhow::Context;
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::cli::{Format, UsageError, parse_duration};
+use crate::cli::parse::{Format, UsageError, parse_duration};
 use crate::flood::driver::{self, Limits};
 use crate::flood::replies::{self, RepliesError};
 use crate::flood::report::FloodReport;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{Format, UsageError};
+use crate::cli::parse::{Format, UsageError};
 use crate::netns::{self, Changes, Knob, ListenCounters, NetnsError, Settings, Sysctls};
 
 const EXAMPLES: &str = "\

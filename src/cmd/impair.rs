@@ -20,7 +20,7 @@ use super::guard::bridge::{PACKET_OUTGOING, now as wall_clock, restore_tag};
 use super::guard::links::{Rings, Sender};
 use crate::capture::interfaces;
 use crate::capture::live::frame_ring::FrameRing;
-use crate::cli::parse_duration;
+use crate::cli::parse::parse_duration;
 use crate::impair::{DEFAULT_LIMIT, ImpairStats, Impairer, Percent, Spec};
 use crate::time::{Duration, Timestamp};
 use crate::wire::vnet::VnetHeader;
@@ -98,10 +98,12 @@ type Queue = Impairer<VnetHeader>;
 pub fn run(args: &ImpairArgs) -> anyhow::Result<ExitCode> {
     let [a, b] = [&args.between[0], &args.between[1]];
     if a == b {
-        return Err(crate::cli::UsageError(format!("--between needs two different interfaces, not {a} twice")).into());
+        return Err(
+            crate::cli::parse::UsageError(format!("--between needs two different interfaces, not {a} twice")).into()
+        );
     }
     if args.jitter > args.delay && args.delay > Duration::ZERO {
-        return Err(crate::cli::UsageError("--jitter must not be more than --delay".into()).into());
+        return Err(crate::cli::parse::UsageError("--jitter must not be more than --delay".into()).into());
     }
     for name in [a, b] {
         crate::safety::check_interface(&interfaces::find(name)?)?;

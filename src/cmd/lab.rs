@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::cli::{UsageError, parse_duration};
+use crate::cli::parse::{UsageError, parse_duration};
 use crate::lab::real::{self, RealConfig};
 use crate::lab::results::LabResults;
 use crate::lab::scenario::{self, Scenario};

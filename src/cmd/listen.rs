@@ -9,7 +9,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::cli::{ListenArgs, UsageError};
+use crate::cli::ListenArgs;
+use crate::cli::parse::UsageError;
 use crate::listener::tcp_server::{self, TcpConfig};
 use crate::listener::{Stats, discard, say, std_duration, udp_server};
 

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{ConnLogFormatArg, Format, OutputArgs, TrackArgs, UsageError};
+use crate::cli::parse::{Format, UsageError};
+use crate::cli::{ConnLogFormatArg, OutputArgs, TrackArgs};
 use crate::engine::Engine;
 use crate::engine::fail_on::FailOnCheck;
 use crate::filter::Filter;

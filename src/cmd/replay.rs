@@ -19,7 +19,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use crate::capture::inject::Injector;
 use crate::capture::pacing::{Pace, Pacer};
 use crate::capture::{CaptureError, CaptureReader, interfaces};
-use crate::cli::{ReplayArgs, UsageError};
+use crate::cli::ReplayArgs;
+use crate::cli::parse::UsageError;
 use crate::time::Duration;
 use crate::wire::LinkType;
 

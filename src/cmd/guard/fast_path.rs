@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::UsageError;
+use crate::cli::parse::UsageError;
 use crate::defense::guard::GuardConfig;
 use crate::defense::policy::Mode;
 use crate::xdp::ethtool::{NicStats, driver_name};

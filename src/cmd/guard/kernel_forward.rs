@@ -21,7 +21,7 @@ use super::bridge::{Served, Snapshot};
 use super::fast_path::FastPathReport;
 use super::links::{DataPath, RingDrops};
 use super::{GuardArgs, final_statistics, report};
-use crate::cli::UsageError;
+use crate::cli::parse::UsageError;
 use crate::defense::guard::{Guard, GuardConfig, GuardStats};
 use crate::defense::policy::Mode;
 use crate::xdp::kernel_bridge::{BridgeCounts, KernelBridge};

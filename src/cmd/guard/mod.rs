@@ -22,7 +22,7 @@ use anyhow::Context;
 use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::cli::{UsageError, parse_duration, parse_socket_addr};
+use crate::cli::parse::{UsageError, parse_duration, parse_socket_addr};
 use crate::defense::guard::{Guard, GuardConfig, ListenerOptions};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::Mode;

@@ -1,6 +1,10 @@
 //! Command-line flags as the user types them (clap derive), and their validation into configs.
 
+pub mod parse;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use self::parse::{Format, UsageError, parse_duration, parse_socket_addr};
 
 #[derive(Parser, Debug)]
 #[command(name = "synscope", version, about = "See TCP: a packet inspector that annotates handshakes and teardowns")]
@@ -34,13 +38,6 @@ pub enum Command {
     Impair(crate::cmd::impair::ImpairArgs),
     /// The SYN-flood lab: each defence under floods of rising rate, with a report and charts (--sim without root).
     Lab(crate::cmd::lab::LabArgs),
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
 }
 
 const READ_EXAMPLES: &str = "\
@@ -156,32 +153,6 @@ pub enum ConnLogFormatArg {
     Zeek,
     Json,
 }
-
-/// Parses `5`, `5s`, `500ms`, `250us`, `2m`, `1.5s` into a duration.
-pub fn parse_duration(text: &str) -> Result<crate::time::Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration (try 5s or 500ms)"))?;
-    let scale = match unit {
-        "" | "s" => 1e9,
-        "ms" => 1e6,
-        "us" | "µs" => 1e3,
-        "ns" => 1.0,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        other => return Err(format!("unknown unit '{other}' in '{text}' (use ns, us, ms, s, m or h)")),
-    };
-    if !value.is_finite() || value < 0.0 {
-        return Err(format!("'{text}' is not a duration"));
-    }
-    Ok(crate::time::Duration::from_nanos((value * scale) as u64))
-}
-
-/// A usage error found after clap's own checks (bad filter, no input). Exit status 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 impl ReadArgs {
     /// Splits the positional arguments into capture files and the filter expression.
@@ -311,21 +282,6 @@ pub struct ConnectArgs {
     /// Probe (and bulk) report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-}
-
-/// Parses `HOST:PORT` (names resolved, first address wins) or a bare `PORT` meaning 127.0.0.1, the seed's host.
-pub fn parse_socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    if let Ok(port) = text.parse::<u16>() {
-        return Ok((std::net::Ipv4Addr::LOCALHOST, port).into());
-    }
-    match text.to_socket_addrs() {
-        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("'{text}' resolves to no address")),
-        Err(err) => Err(format!("'{text}' is not HOST:PORT or PORT ({err})")),
-    }
 }
 
 #[derive(Args, Debug)]
