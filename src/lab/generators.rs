@@ -12,29 +12,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 
 use super::process::Process;
+use super::results::GeneratorComparison;
 use super::topology::{PORT, SINK_IP, Topology, exec};
 
 /// How long each generator floods.
 pub const SECONDS: u64 = 3;
-
-/// Both generators' rates into the same sink in the same run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct GeneratorComparison {
-    pub seconds: f64,
-    /// Frames per second that arrived from `synscope flood` (one thread, the default).
-    pub synscope_pps: f64,
-    /// Frames per second that arrived from `hping3 --flood -S --rand-source`.
-    pub hping3_pps: f64,
-}
-
-impl GeneratorComparison {
-    pub fn ratio(&self) -> f64 {
-        if self.hping3_pps > 0.0 { self.synscope_pps / self.hping3_pps } else { 0.0 }
-    }
-}
 
 /// Runs both generators into the sink.
 pub fn compare(topology: &Topology, binary: &Path, work: &Path) -> anyhow::Result<GeneratorComparison> {

@@ -2,7 +2,7 @@
 //! keeps at least 99.9% of legitimate sessions at the attacker's top speed, and our generator sends at least three
 //! times hping3's rate. A goal the run did not measure is not mentioned.
 
-use super::results::{LabResults, Trial};
+use super::results::{LabResults, Trial, percent};
 
 /// Legitimate success the guard's SYN proxy must keep at the attacker's top speed.
 pub const GUARD_GOAL: f64 = 0.999;
@@ -37,7 +37,7 @@ fn guard_sentence(t: &Trial) -> String {
     let mut sentence = format!(
         "Guard: `guard-cookies` kept {}% of legitimate sessions at the attacker's top speed, {:.0} SYN/s (goal \
          ≥{:.1}%: {})",
-        super::report::percent(t.success_ratio),
+        percent(t.success_ratio),
         t.rate_achieved,
         GUARD_GOAL * 100.0,
         verdict(t.success_ratio >= GUARD_GOAL)
@@ -74,7 +74,7 @@ fn guard_sentence(t: &Trial) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::generators::GeneratorComparison;
+    use crate::lab::results::GeneratorComparison;
 
     fn guard_trial(top_speed: bool, successes: u64) -> Trial {
         Trial {

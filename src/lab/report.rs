@@ -10,7 +10,7 @@ use std::io::{self, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::results::{LabResults, Trial};
+use super::results::{LabResults, Trial, percent};
 
 /// Success at or above this counts as "kept serving": it separates the kernel with cookies (100%) from the kernel
 /// without them (87–97%) in DESIGN.md's reference figures.
@@ -150,17 +150,6 @@ fn columns(results: &LabResults) -> Vec<&'static Column> {
         cols.push(&SOFTIRQ_CPU);
     }
     cols
-}
-
-/// A success ratio as a percentage with one decimal, rounded down: 99.96% of sessions is not "100.0%".
-pub(crate) fn percent(ratio: f64) -> String {
-    if !ratio.is_finite() {
-        return "-".into();
-    }
-    if ratio >= 1.0 {
-        return "100.0".into();
-    }
-    format!("{:.1}", ((ratio * 1000.0).floor() / 10.0).clamp(0.0, 99.9))
 }
 
 fn whole(v: f64) -> String {

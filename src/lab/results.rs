@@ -72,7 +72,7 @@ pub struct LabResults {
     pub notes: Vec<String>,
     /// synscope's generator against hping3's in this run's topology, when hping3 is installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generators: Option<super::generators::GeneratorComparison>,
+    pub generators: Option<GeneratorComparison>,
 }
 
 impl LabResults {
@@ -80,4 +80,31 @@ impl LabResults {
     pub fn scenario_trials<'a>(&'a self, scenario: &'a str) -> impl Iterator<Item = &'a Trial> + 'a {
         self.trials.iter().filter(move |t| t.scenario == scenario)
     }
+}
+
+/// Both generators' rates into the same sink in the same run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorComparison {
+    pub seconds: f64,
+    /// Frames per second that arrived from `synscope flood` (one thread, the default).
+    pub synscope_pps: f64,
+    /// Frames per second that arrived from `hping3 --flood -S --rand-source`.
+    pub hping3_pps: f64,
+}
+
+impl GeneratorComparison {
+    pub fn ratio(&self) -> f64 {
+        if self.hping3_pps > 0.0 { self.synscope_pps / self.hping3_pps } else { 0.0 }
+    }
+}
+
+/// A success ratio as a percentage with one decimal, rounded down: 99.96% of sessions is not "100.0%".
+pub(crate) fn percent(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        return "-".into();
+    }
+    if ratio >= 1.0 {
+        return "100.0".into();
+    }
+    format!("{:.1}", ((ratio * 1000.0).floor() / 10.0).clamp(0.0, 99.9))
 }
