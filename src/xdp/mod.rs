@@ -9,6 +9,7 @@
 //! included, and nothing is left on the interface.
 
 pub mod config;
+mod error;
 pub mod ethtool;
 pub mod kernel_bridge;
 pub mod settings;
@@ -22,6 +23,7 @@ use aya::maps::{Array, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 
 pub use config::{HeldKey, XdpConfig, XdpCounters};
+pub use error::{AttachMode, FastPathError};
 pub use settings::ProgramSettings;
 
 const PROGRAM: &str = "synscope_guard";
@@ -34,45 +36,6 @@ const HELD_HINT_MAP: &str = "guard_held_hint";
 pub const XDP_DROP: u32 = 1;
 pub const XDP_PASS: u32 = 2;
 pub const XDP_TX: u32 = 3;
-
-/// Why the fast path is not there; each says what to do about it in one line.
-#[derive(Debug, thiserror::Error)]
-pub enum FastPathError {
-    #[error("this synscope was built without XDP support ({0})")]
-    NotBuilt(&'static str),
-    #[error("loading the XDP program needs root (CAP_BPF and CAP_NET_ADMIN); run synscope as root")]
-    NotPermitted,
-    #[error("the kernel refused the XDP program: {0}")]
-    Refused(String),
-    #[error(
-        "{interface}: already has an XDP program attached (another guard's, or another tool's); stop that one, or \
-         use --fast-path packet"
-    )]
-    Busy { interface: String },
-    #[error("{interface}: cannot attach the XDP program in {} mode: {reason}", mode.name())]
-    Attach { interface: String, mode: AttachMode, reason: String },
-    #[error("the XDP program's maps: {0}")]
-    Map(String),
-}
-
-/// Where on the receive path the program runs (`ip link set dev IFACE xdpdrv|xdpgeneric`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttachMode {
-    /// In the driver, before the kernel allocates anything for the frame.
-    Native,
-    /// Generic XDP: after the frame became an skb, on any interface. XDP_TX then transmits through the interface's
-    /// own transmit path.
-    Skb,
-}
-
-impl AttachMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            AttachMode::Native => "native",
-            AttachMode::Skb => "skb",
-        }
-    }
-}
 
 /// The loaded program, its maps, and where it is attached. Dropping it detaches the program.
 pub struct FastPath {
