@@ -91,6 +91,11 @@ pub enum Annotation {
     DataOnSyn {
         len: u32,
     },
+    /// A SYN-ACK that acknowledges `len` bytes of data sent on the SYN: the server accepted the SYN's data (TCP Fast
+    /// Open, RFC 7413 §4.2.2; a server that ignores it acknowledges only the SYN, ISN+1).
+    TfoSynAck {
+        len: u32,
+    },
     /// The first FIN: its sender moves to FIN-WAIT-1.
     TeardownFin {
         from: Role,
@@ -143,7 +148,16 @@ pub enum Annotation {
     },
     ZeroWindow,
     WindowUpdate,
+    /// Data that ends exactly at the right edge of the receiver's advertised window: the sender can send no more
+    /// until the receiver acknowledges or opens its window.
+    WindowFull,
     KeepAlive,
+    /// A pure ACK answering the peer's keep-alive: it repeats the last ACK and window.
+    KeepAliveAck,
+    /// One byte at the next sequence number sent into a zero window (RFC 9293 §3.8.6.1), to learn when it opens.
+    ZeroWindowProbe,
+    /// The receiver's answer to a zero-window probe: its ACK and (still zero, or reopened) window.
+    ZeroWindowProbeAck,
     /// An ACK for data the capture never showed.
     AckOfUnseen {
         bytes: u32,
@@ -205,6 +219,7 @@ impl fmt::Display for Annotation {
             }
             Annotation::SimultaneousOpen => write!(f, "[simultaneous open: both ends sent SYN]"),
             Annotation::DataOnSyn { len } => write!(f, "[data on SYN: {len} bytes]"),
+            Annotation::TfoSynAck { len } => write!(f, "[TFO: SYN-ACK accepts the SYN's {len} bytes]"),
             Annotation::TeardownFin { from } => write!(f, "[teardown 1/4 FIN from {}: FIN-WAIT-1]", who(from)),
             Annotation::TeardownAckOfFin { from } => {
                 write!(f, "[teardown 2/4 ACK of FIN: {} in CLOSE-WAIT]", who(from))
@@ -237,7 +252,11 @@ impl fmt::Display for Annotation {
             Annotation::DuplicateAck { count } => write!(f, "[duplicate ACK #{count}]"),
             Annotation::ZeroWindow => write!(f, "[zero window]"),
             Annotation::WindowUpdate => write!(f, "[window update]"),
+            Annotation::WindowFull => write!(f, "[window full]"),
             Annotation::KeepAlive => write!(f, "[keep-alive]"),
+            Annotation::KeepAliveAck => write!(f, "[keep-alive ACK]"),
+            Annotation::ZeroWindowProbe => write!(f, "[zero-window probe]"),
+            Annotation::ZeroWindowProbeAck => write!(f, "[zero-window probe ACK]"),
             Annotation::AckOfUnseen { bytes } => write!(f, "[ACK of {bytes} bytes never seen]"),
             Annotation::PortReuse => write!(f, "[port reuse: new connection on a closed tuple]"),
             Annotation::MidStream => write!(f, "[mid-stream: handshake not seen]"),

@@ -38,6 +38,9 @@ pub struct HalfFlow {
     /// SYNs (or SYN-ACKs) sent with the same ISN: 1 for the first, 2 for the first retransmission...
     pub syn_tries: u8,
     pub dup_acks: u8,
+    /// `MARK_*` bits: what this endpoint's last segment was, for the ACK that answers it (Wireshark's "last segment
+    /// flags"), and whether its window came from a SYN. Kept apart from `flags`, which has no bit left.
+    pub marks: u8,
     /// Window scale from the SYN (RFC 7323 §2.2), or NO_WSCALE.
     pub wscale: u8,
 }
@@ -54,6 +57,14 @@ impl HalfFlow {
     /// afterwards contradicts it and reopens the connection.
     pub const REFUSED: u8 = 0x80;
     pub const NO_WSCALE: u8 = 0xff;
+    /// `marks`: the last segment from this endpoint was a keep-alive.
+    pub const MARK_KEEP_ALIVE: u8 = 0x01;
+    /// `marks`: the last segment from this endpoint was a zero-window probe (its byte not counted in `next_seq`).
+    pub const MARK_ZW_PROBE: u8 = 0x02;
+    /// `marks`: `window` is a SYN's, which is never scaled (RFC 7323 §2.2).
+    pub const MARK_WINDOW_ON_SYN: u8 = 0x04;
+    /// `marks` that describe the last segment, cleared when the next one arrives.
+    pub const LAST_SEGMENT_MARKS: u8 = Self::MARK_KEEP_ALIVE | Self::MARK_ZW_PROBE;
 
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
@@ -61,6 +72,10 @@ impl HalfFlow {
 
     pub fn set(&mut self, flag: u8) {
         self.flags |= flag;
+    }
+
+    pub fn marked(&self, mark: u8) -> bool {
+        self.marks & mark != 0
     }
 
     /// Payload bytes sent, from sequence numbers as Zeek counts them (conn.log orig_bytes / resp_bytes).

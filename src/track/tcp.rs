@@ -41,6 +41,8 @@ pub fn segment(
         let half = conn.half_mut(from);
         half.packets = half.packets.saturating_add(1);
         half.ip_bytes += u64::from(ip_len);
+        // What the previous segment was no longer matters: this one replaces it.
+        half.marks &= !HalfFlow::LAST_SEGMENT_MARKS;
     }
     conn.last_ts = ts;
     conn.zeek.packet(from == Role::Orig, seg.flags, seg.seq, seg.payload_len, seg.window);
@@ -105,6 +107,7 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
         half.start_payload(seg.seq.wrapping_add(1).wrapping_add(len), len);
         half.syn_tries = 1;
         half.window = seg.window;
+        half.marks |= HalfFlow::MARK_WINDOW_ON_SYN;
         half.wscale = wscale_of(seg);
         half.set(HalfFlow::SEEN_SYN | HalfFlow::SEQ_KNOWN);
     }
@@ -144,10 +147,25 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
             conn.phase = Phase::Active;
         }
         out.push(Annotation::HandshakeSynAck { since_syn, attempt });
+        if let Some(len) = tfo_accepted(conn, from, seg) {
+            out.push(Annotation::TfoSynAck { len });
+        }
     }
     if len > 0 {
         out.push(Annotation::DataOnSyn { len });
     }
+}
+
+/// The bytes of the peer's SYN data this SYN-ACK acknowledges (TCP Fast Open, RFC 7413 §4.2.2): it acknowledges
+/// past the peer's ISN+1, and no further than the peer sent. None when it acknowledges only the SYN.
+fn tfo_accepted(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> Option<u32> {
+    let peer = conn.half(from.other());
+    if !peer.has(HalfFlow::SEEN_SYN) {
+        return None;
+    }
+    let syn_end = peer.isn.wrapping_add(1);
+    let len = ahead(seg.ack, syn_end);
+    (len > 0 && ahead(seg.ack, peer.next_seq) <= 0).then_some(len as u32)
 }
 
 /// A SYN-ACK from the end whose RST "refused" the connection, answering the SYN that RST answered: that end
@@ -252,10 +270,20 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     if len == 0 && fin == 0 {
         // Wireshark's keep-alive: no data (or one garbage byte), one below the next expected sequence number.
         if seg.seq == next.wrapping_sub(1) && half.has(HalfFlow::ACK_KNOWN) {
-            out.push(Annotation::KeepAlive);
+            keep_alive(conn, from, out);
         }
         return;
     }
+    if len == 1 && fin == 0 && seg.seq == next && window_is_zero(conn.half(from.other())) {
+        // One byte at the next sequence number into a closed window: a zero-window probe (RFC 9293 §3.8.6.1). The
+        // receiver normally drops the byte and answers with its ACK and window, so the byte does not move
+        // `next_seq` (the data that follows resends it); an ACK that does take it moves `next_seq` then.
+        conn.half_mut(from).marks |= HalfFlow::MARK_ZW_PROBE;
+        out.push(Annotation::ZeroWindowProbe);
+        return;
+    }
+    // Wireshark's window full: data (no FIN) that ends exactly at the right edge of the receiver's window.
+    let full = len > 0 && fin == 0 && window_edge(conn, from.other()) == Some(seg.seq.wrapping_add(len));
     let end = seg.seq.wrapping_add(len).wrapping_add(fin);
     let jump = ahead(seg.seq, next);
     if jump > 0 {
@@ -269,7 +297,7 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         h.set(HalfFlow::HOLE_OPEN);
     } else if jump < 0 {
         if len <= 1 && fin == 0 && seg.seq == next.wrapping_sub(1) {
-            out.push(Annotation::KeepAlive);
+            keep_alive(conn, from, out);
             return;
         }
         let in_hole = half.has(HalfFlow::HOLE_OPEN)
@@ -309,6 +337,9 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             sig.retransmission = true;
         }
     }
+    if full {
+        out.push(Annotation::WindowFull);
+    }
     let h = conn.half_mut(from);
     if ahead(end, h.next_seq) > 0 {
         h.next_seq = end;
@@ -323,6 +354,41 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     }
 }
 
+fn keep_alive(conn: &mut Conn, from: Role, out: &mut Vec<Annotation>) {
+    conn.half_mut(from).marks |= HalfFlow::MARK_KEEP_ALIVE;
+    out.push(Annotation::KeepAlive);
+}
+
+/// Whether `receiver` has advertised a zero window (and we saw it advertise one at all).
+fn window_is_zero(receiver: &HalfFlow) -> bool {
+    receiver.has(HalfFlow::ACK_KNOWN | HalfFlow::SEEN_SYN) && receiver.window == 0
+}
+
+/// The window scale in effect for `role`'s advertised windows (RFC 7323 §2.2): its SYN's shift when both SYNs
+/// carried the option, none when either SYN went without it; None when we did not see enough SYNs to know.
+fn window_shift(conn: &Conn, role: Role) -> Option<u8> {
+    let (own, peer) = (conn.half(role), conn.half(role.other()));
+    let unscaled = |h: &HalfFlow| h.has(HalfFlow::SEEN_SYN) && h.wscale == HalfFlow::NO_WSCALE;
+    if unscaled(own) || unscaled(peer) {
+        Some(0)
+    } else if own.has(HalfFlow::SEEN_SYN) && peer.has(HalfFlow::SEEN_SYN) {
+        Some(own.wscale.min(MAX_WINDOW_SCALE))
+    } else {
+        None
+    }
+}
+
+/// The right edge of `receiver`'s window: its last acknowledgement plus its advertised window, scaled unless the
+/// window was a SYN's. None when it has not acknowledged anything or its window scale is unknown.
+fn window_edge(conn: &Conn, receiver: Role) -> Option<u32> {
+    let r = conn.half(receiver);
+    if !r.has(HalfFlow::ACK_KNOWN) {
+        return None;
+    }
+    let shift = if r.marked(HalfFlow::MARK_WINDOW_ON_SYN) { 0 } else { window_shift(conn, receiver)? };
+    Some(r.max_ack.wrapping_add(u32::from(r.window) << shift))
+}
+
 /// Acknowledgement checks: duplicate ACKs, window updates, zero windows, ACKs of data never seen.
 fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>) {
     let to = from.other();
@@ -335,7 +401,15 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         h.set(HalfFlow::ACK_KNOWN);
     } else if pure && seg.ack == half.max_ack {
         let outstanding = peer.has(HalfFlow::SEQ_KNOWN) && peer.next_seq != seg.ack;
-        if seg.window == half.window && seg.window != 0 && outstanding && seg.seq == half.next_seq {
+        let repeats = seg.seq == half.next_seq && seg.window == half.window;
+        if repeats && seg.window != 0 && peer.marked(HalfFlow::MARK_KEEP_ALIVE) {
+            // The same ACK and window, answering the peer's keep-alive (Wireshark's keep-alive ACK): not a
+            // duplicate ACK, whatever is in flight.
+            out.push(Annotation::KeepAliveAck);
+        } else if repeats && seg.window == 0 && peer.marked(HalfFlow::MARK_ZW_PROBE) {
+            // The window still closed, the probe's byte not taken: the answer to a zero-window probe.
+            out.push(Annotation::ZeroWindowProbeAck);
+        } else if seg.window == half.window && seg.window != 0 && outstanding && seg.seq == half.next_seq {
             // Same ACK, same window, no data, while the peer has data in flight (RFC 5681 §2 "duplicate ACK"). Not
             // with a zero window, as in tshark: that ACK repeats a closed window or answers a window probe, and
             // says nothing about a lost segment.
@@ -350,6 +424,14 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         h.max_ack = seg.ack;
         h.dup_acks = 0;
     }
+    if peer.marked(HalfFlow::MARK_ZW_PROBE) && seg.flags.ack() && seg.ack == peer.next_seq.wrapping_add(1) {
+        // The receiver took the probe's byte: it is sent data after all.
+        out.push(Annotation::ZeroWindowProbeAck);
+        let p = conn.half_mut(to);
+        p.next_seq = seg.ack;
+        p.advance_payload(seg.ack);
+    }
+    let peer = *conn.half(to);
     if peer.has(HalfFlow::SEQ_KNOWN) {
         let beyond = ahead(seg.ack, peer.next_seq);
         if beyond > 0 {
@@ -364,7 +446,13 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
     if seg.window == 0 && !seg.flags.syn() {
         out.push(Annotation::ZeroWindow);
     }
-    conn.half_mut(from).window = seg.window;
+    let h = conn.half_mut(from);
+    h.window = seg.window;
+    if seg.flags.syn() {
+        h.marks |= HalfFlow::MARK_WINDOW_ON_SYN;
+    } else {
+        h.marks &= !HalfFlow::MARK_WINDOW_ON_SYN;
+    }
 }
 
 /// FIN handling and the ACKs of FINs (RFC 9293 §3.6).

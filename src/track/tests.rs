@@ -379,14 +379,55 @@ mod syn_sent {
         let said = send!(t, client, "S", seq = C_ISN, len = 20, at = 0);
         assert_eq!(said.0, [Annotation::HandshakeSyn { attempt: 1 }, Annotation::DataOnSyn { len: 20 }]);
         assert_eq!(said, ["[handshake 1/3 SYN]", "[data on SYN: 20 bytes]"]);
-        // The SYN-ACK acknowledges the SYN and its data; the ACK follows on from the data.
-        assert_eq!(send!(t, server, "SA", seq = S_ISN, ack = 1021, at = 10).0.len(), 1);
+        // The SYN-ACK acknowledges the SYN and its data (TCP Fast Open); the ACK follows on from the data.
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1021, at = 10),
+            ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]", "[TFO: SYN-ACK accepts the SYN's 20 bytes]"]
+        );
         assert_eq!(send!(t, client, "A", seq = 1021, ack = 5001, at = 30).0.len(), 1);
         let r = finish(t);
         // No D: a packet with SYN gets S, never D (one letter per packet).
         check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
         assert_eq!((r.orig_bytes, r.resp_bytes), (Some(20), Some(0)));
         assert_eq!((r.orig_pkts, r.orig_ip_bytes), (2, 2 * HDRS + 20));
+    }
+
+    #[test]
+    fn a_syn_ack_accepting_the_syns_data_is_tfo() {
+        let mut t = tracker();
+        send!(t, client, "S", seq = C_ISN, len = 20, at = 0);
+        // RFC 7413 §4.2.2: the server that accepts the SYN's data acknowledges it with the SYN: ISN+1+20.
+        let said = send!(t, server, "SA", seq = S_ISN, ack = 1021, at = 10);
+        assert_eq!(said.0[1], Annotation::TfoSynAck { len: 20 });
+        assert_eq!(said, ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]", "[TFO: SYN-ACK accepts the SYN's 20 bytes]"]);
+        // Its retransmission says the same; the data it acknowledges was seen, so nothing is unseen.
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1021, at = 1010),
+            [
+                "[handshake 2/3 SYN-ACK: 1010.000 ms after SYN, retransmission: try 2]",
+                "[TFO: SYN-ACK accepts the SYN's 20 bytes]"
+            ]
+        );
+        let r = finish(t);
+        assert_eq!((r.orig_bytes, r.missed_bytes), (Some(20), 0));
+    }
+
+    #[test]
+    fn a_syn_ack_ignoring_the_syns_data_is_not_tfo() {
+        let mut t = tracker();
+        send!(t, client, "S", seq = C_ISN, len = 20, at = 0);
+        // The server acknowledges the SYN only: it did not take the data, which the client sends again.
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10),
+            ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
+        );
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 20, at = 30).0[1], Annotation::Retransmission);
+        // Nor is an ordinary SYN-ACK, or one of a SYN without data.
+        let mut t = half_open();
+        assert_eq!(
+            send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10),
+            ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
+        );
     }
 
     #[test]
@@ -776,14 +817,180 @@ mod established {
         let said = send!(t, client, "A", seq = 1000, ack = 5001, at = 60_000);
         assert_eq!(said.0, [Annotation::KeepAlive]);
         assert_eq!(said, ["[keep-alive]"]);
-        // ... and its answer is a plain ACK.
-        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1001, at = 60_001), NOTHING);
+        // ... and its answer repeats the server's last ACK: Wireshark's keep-alive ACK.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1001, at = 60_001), ["[keep-alive ACK]"]);
         // With one garbage byte (Windows): still a keep-alive, not a retransmission.
         assert_eq!(send!(t, client, "A", seq = 1000, ack = 5001, len = 1, at = 120_000), ["[keep-alive]"]);
         assert_eq!(t.stats().retransmissions, 0);
         let r = finish(t);
         assert_eq!(r.orig_bytes, Some(0), "keep-alive bytes are not data");
         assert_eq!(r.conn_state, ConnState::S1);
+    }
+
+    #[test]
+    fn a_keep_alive_ack_is_not_a_duplicate_ack() {
+        let mut t = established();
+        // The server has 100 bytes in flight when the client's keep-alive goes out.
+        send!(t, server, "PA", seq = 5001, ack = 1001, len = 100, at = 40);
+        send!(t, client, "A", seq = 1001, ack = 5101, at = 50);
+        send!(t, server, "PA", seq = 5101, ack = 1001, len = 100, at = 60);
+        assert_eq!(send!(t, client, "A", seq = 1000, ack = 5101, at = 60_000), ["[keep-alive]"]);
+        // The server's answer repeats its ACK and window with data outstanding: RFC 5681's duplicate ACK in form,
+        // but it answers the keep-alive (Wireshark: keep-alive ACK, and no duplicate ACK).
+        let said = send!(t, server, "A", seq = 5201, ack = 1001, at = 60_001);
+        assert_eq!(said.0, [Annotation::KeepAliveAck]);
+        assert_eq!(said, ["[keep-alive ACK]"]);
+        // The keep-alive is still the client's last segment: the same answer again is one too.
+        assert_eq!(send!(t, server, "A", seq = 5201, ack = 1001, at = 60_002), ["[keep-alive ACK]"]);
+        // Once the client sends something else, a repeated ACK is no keep-alive ACK.
+        send!(t, client, "A", seq = 1001, ack = 5101, at = 60_010);
+        assert_eq!(send!(t, server, "A", seq = 5201, ack = 1001, at = 60_011), NOTHING);
+        assert_eq!(t.stats().retransmissions, 0);
+    }
+
+    #[test]
+    fn a_keep_alive_answered_with_a_new_window_is_a_window_update() {
+        let mut t = established();
+        send!(t, client, "A", seq = 1000, ack = 5001, at = 60_000);
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1001, win = 30000, at = 60_001), ["[window update]"]);
+    }
+
+    #[test]
+    fn data_up_to_the_edge_of_the_window_is_window_full() {
+        let mut t = established();
+        // No window scaling (the SYNs carried no option): the server's window is 1000 from ACK 1001.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1001, win = 1000, at = 40), ["[window update]"]);
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 600, at = 50), NOTHING);
+        let said = send!(t, client, "PA", seq = 1601, ack = 5001, len = 400, at = 51);
+        assert_eq!(said.0, [Annotation::WindowFull]);
+        assert_eq!(said, ["[window full]"]);
+        // The window moves with the ACK: 1601 + 1000.
+        send!(t, server, "A", seq = 5001, ack = 1601, win = 1000, at = 60);
+        assert_eq!(send!(t, client, "PA", seq = 2001, ack = 5001, len = 600, at = 61), ["[window full]"]);
+        // A FIN at the edge is not window full, as in Wireshark.
+        send!(t, server, "A", seq = 5001, ack = 2601, win = 10, at = 70);
+        assert_eq!(
+            send!(t, client, "FPA", seq = 2601, ack = 5001, len = 10, at = 71),
+            ["[teardown 1/4 FIN from client: FIN-WAIT-1]"]
+        );
+    }
+
+    #[test]
+    fn window_full_only_at_the_edge() {
+        let mut t = established();
+        send!(t, server, "A", seq = 5001, ack = 1001, win = 1000, at = 40);
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 999, at = 50), NOTHING);
+        // Beyond the edge (a sender ignoring the window) is not "full" either.
+        assert_eq!(send!(t, client, "PA", seq = 2000, ack = 5001, len = 2, at = 51), NOTHING);
+    }
+
+    /// A segment without payload carrying raw TCP options (a SYN's).
+    fn with_options(
+        src: SocketAddr,
+        dst: SocketAddr,
+        flag_letters: &str,
+        seq: u32,
+        ack: u32,
+        win: u16,
+        opts: &[u8],
+    ) -> Vec<u8> {
+        let spec = TcpSpec {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            seq,
+            ack,
+            flags: flags(flag_letters),
+            window: win,
+            options: opts,
+            payload: &[],
+        };
+        let mut frame = Vec::new();
+        craft::tcp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), &spec).expect("well-formed segment");
+        frame
+    }
+
+    #[test]
+    fn window_full_scales_the_window_but_not_a_syns() {
+        const WSCALE_2: [u8; 4] = [1, 3, 3, 2];
+        let mut t = tracker();
+        feed_frame(&mut t, at(0), &with_options(CLIENT, SERVER, "S", C_ISN, 0, 65535, &WSCALE_2));
+        feed_frame(&mut t, at(10), &with_options(SERVER, CLIENT, "SA", S_ISN, 1001, 1000, &WSCALE_2));
+        send!(t, client, "A", seq = 1001, ack = 5001, at = 30);
+        // The SYN-ACK's window is never scaled (RFC 7323 §2.2): 1000 bytes fill it.
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 1000, at = 40), ["[window full]"]);
+        // Later windows are: 500 << 2 = 2000.
+        send!(t, server, "A", seq = 5001, ack = 2001, win = 500, at = 50);
+        assert_eq!(send!(t, client, "PA", seq = 2001, ack = 5001, len = 500, at = 51), NOTHING);
+        assert_eq!(send!(t, client, "PA", seq = 2501, ack = 5001, len = 1500, at = 52), ["[window full]"]);
+    }
+
+    #[test]
+    fn no_window_full_without_the_handshake() {
+        // Mid-stream, the window scale is unknown: no edge to be at.
+        let mut t = tracker();
+        send!(t, server, "A", seq = 5001, ack = 1001, win = 1000, at = 0);
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 1000, at = 1), NOTHING);
+    }
+
+    /// Established, then the client sends 100 bytes and the server acknowledges them with a zero window at 50 ms.
+    fn closed_window() -> Tracker {
+        let mut t = established();
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 100, at = 40);
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1101, win = 0, at = 50), ["[zero window]"]);
+        t
+    }
+
+    #[test]
+    fn zero_window_probes_and_their_acks() {
+        let mut t = closed_window();
+        // RFC 9293 §3.8.6.1: one byte at the next sequence number into the closed window.
+        let said = send!(t, client, "A", seq = 1101, ack = 5001, len = 1, at = 250);
+        assert_eq!(said.0, [Annotation::ZeroWindowProbe]);
+        assert_eq!(said, ["[zero-window probe]"]);
+        // The receiver drops the byte: the same ACK, the window still zero.
+        let said = send!(t, server, "A", seq = 5001, ack = 1101, win = 0, at = 251);
+        assert_eq!(said.0, [Annotation::ZeroWindowProbeAck, Annotation::ZeroWindow]);
+        assert_eq!(said, ["[zero-window probe ACK]", "[zero window]"]);
+        // The next probe carries the same byte: a probe again, not a retransmission.
+        assert_eq!(send!(t, client, "A", seq = 1101, ack = 5001, len = 1, at = 650), ["[zero-window probe]"]);
+        assert_eq!(
+            send!(t, server, "A", seq = 5001, ack = 1101, win = 0, at = 651),
+            ["[zero-window probe ACK]", "[zero window]"]
+        );
+        // The window opens; the data that follows starts at the probe's byte and is in order.
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1101, win = 65535, at = 700), ["[window update]"]);
+        assert_eq!(send!(t, client, "PA", seq = 1101, ack = 5001, len = 100, at = 701), NOTHING);
+        assert_eq!(t.stats().retransmissions, 0);
+        let r = finish(t);
+        // The probes' bytes were not data: 200 bytes, none missed.
+        assert_eq!((r.orig_bytes, r.missed_bytes), (Some(200), 0));
+    }
+
+    #[test]
+    fn a_zero_window_probe_the_receiver_takes() {
+        let mut t = closed_window();
+        assert_eq!(send!(t, client, "A", seq = 1101, ack = 5001, len = 1, at = 250), ["[zero-window probe]"]);
+        // The receiver takes the byte (ACK 1102): the probe's answer, not an ACK of data never seen.
+        assert_eq!(
+            send!(t, server, "A", seq = 5001, ack = 1102, win = 0, at = 251),
+            ["[zero-window probe ACK]", "[zero window]"]
+        );
+        // The next probe is the next byte, and the data after the window opens follows on from it.
+        assert_eq!(send!(t, client, "A", seq = 1102, ack = 5001, len = 1, at = 650), ["[zero-window probe]"]);
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1102, win = 100, at = 651), ["[window update]"]);
+        assert_eq!(send!(t, client, "PA", seq = 1102, ack = 5001, len = 100, at = 652), ["[window full]"]);
+        let r = finish(t);
+        assert_eq!((r.orig_bytes, r.missed_bytes), (Some(201), 0));
+    }
+
+    #[test]
+    fn one_byte_into_an_open_window_is_data() {
+        let mut t = established();
+        assert_eq!(send!(t, client, "PA", seq = 1001, ack = 5001, len = 1, at = 40), NOTHING);
+        assert_eq!(send!(t, client, "PA", seq = 1002, ack = 5001, len = 1, at = 41), NOTHING);
+        // A zero window ACK that answers no probe is only a zero window.
+        let mut t = closed_window();
+        assert_eq!(send!(t, server, "A", seq = 5001, ack = 1101, win = 0, at = 60), ["[zero window]"]);
     }
 
     #[test]
