@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{Dir, Node, PortProto, Proto};
+use super::ast::{Dir, Node, PortProto, Proto};
 use crate::wire::Packet;
 use crate::wire::packet::{Net, Transport};
 

@@ -1,10 +1,11 @@
 //! The lexer and the recursive-descent parser. Parsing happens once per run, so it may allocate freely; every error
 //! carries the 1-based character column of the token it is about, for the caret under the expression.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::{Cidr, Dir, FilterError, Node, PortProto, Proto};
+use super::ast::{Cidr, Dir, Node, PortProto, Proto};
 use crate::wire::TcpFlags;
 
 /// How deeply `not` and parentheses may nest. Real filters stay in single digits; the limit turns a pathological
@@ -14,6 +15,31 @@ const MAX_DEPTH: usize = 100;
 /// Every word the grammar knows, to hint at `TCP` → `tcp` (keywords are case-sensitive, as in tcpdump).
 const KEYWORDS: &str =
     "and or not tcp udp icmp icmp6 ip ip6 arp vlan host net port portrange src dst syn ack fin rst psh urg";
+
+/// Why an expression did not parse, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    /// 1-based column, in characters, of the offending token; one past the end when input ran out.
+    pub column: usize,
+    pub message: String,
+    /// The whole expression, so the error can show it with a caret under the column.
+    pub expr: String,
+}
+
+impl fmt::Display for FilterError {
+    /// Three lines: the message, the expression, and a caret under the column. Whitespace in the expression is shown
+    /// as plain spaces so that a tab or newline cannot push the caret out of line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "filter error at column {}: {}", self.column, self.message)?;
+        for c in self.expr.chars() {
+            write!(f, "{}", if c.is_whitespace() { ' ' } else { c })?;
+        }
+        writeln!(f)?;
+        write!(f, "{:width$}^", "", width = self.column.saturating_sub(1))
+    }
+}
+
+impl std::error::Error for FilterError {}
 
 pub(super) fn parse(expr: &str) -> Result<Node, FilterError> {
     let tokens = lex(expr)?;
