@@ -19,6 +19,10 @@
 # More sessions than the client has ephemeral ports free within TIME-WAIT (60 s) slows connect(2) itself and
 # measures that instead (a run with RUNS=5 and 2000 sessions read 950 sessions/s on the later paths, against 6800
 # with three runs): keep RUNS x SESSIONS at 6000 or under. The default, 2000 sessions, three runs a path, does.
+# Each path's setup runs against a listener port of its own: a port the client holds in TIME-WAIT towards one
+# destination port is free for another, so a path measured later does not inherit the earlier paths' TIME-WAITs
+# (with one port for all, every path after the bridge connected with the earlier paths' 2000-6000 sessions a run
+# still in TIME-WAIT, a handicap the bridge, measured first, never had).
 #
 # Nothing leaves the namespaces this script makes; they go at exit, with everything running in them.
 set -euo pipefail
@@ -37,10 +41,12 @@ build_release
 bump_in_the_wire sbd 10.79.0
 SERVER=10.79.0.2
 BULK_PORT=5201
-SETUP_PORT=9999
+declare -A SETUP_PORT=([bridge]=9991 [off]=9992 [off-rings]=9993 [cookies]=9994 [cookies-rings]=9995)
 
 (ip netns exec "$S" iperf3 -s -B "$SERVER" -p "$BULK_PORT" >/dev/null 2>&1 &)
-(ip netns exec "$S" "$BIN" listen --tcp "$SERVER:$SETUP_PORT" --backlog 4096 --max-conns 4096 >/dev/null 2>&1 &)
+for port in "${SETUP_PORT[@]}"; do
+    (ip netns exec "$S" "$BIN" listen --tcp "$SERVER:$port" --backlog 4096 --max-conns 4096 >/dev/null 2>&1 &)
+done
 sleep 0.5
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -57,10 +63,10 @@ except Exception:
     done | median
 }
 
-# setup: sessions per second of the prober at its top rate, median of RUNS.
+# setup PORT: sessions per second of the prober at its top rate against the listener on PORT, median of RUNS.
 setup() {
     for _ in $(seq "$RUNS"); do
-        ip netns exec "$C" "$BIN" connect "$SERVER:$SETUP_PORT" --count "$SESSIONS" --concurrency 50 --timeout 2s \
+        ip netns exec "$C" "$BIN" connect "$SERVER:$1" --count "$SESSIONS" --concurrency 50 --timeout 2s \
             --format json 2>/dev/null | python3 -c 'import json, sys
 r = json.load(sys.stdin)
 print("%.0f" % (r["sessions_per_s"] if r["success_ratio"] == 1.0 else 0))' || echo 0
@@ -71,7 +77,7 @@ declare -A UP DOWN SETUP
 measure() {
     UP[$1]=$(bulk)
     DOWN[$1]=$(bulk -R)
-    SETUP[$1]=$(setup)
+    SETUP[$1]=$(setup "${SETUP_PORT[$1]}")
 }
 
 # 1. A kernel bridge.
@@ -108,8 +114,8 @@ for path in off off-rings cookies cookies-rings; do
     UP[$path]=$(bulk)
     DOWN[$path]=$(bulk -R)
     guard_stop
-    guard_run "$path" "$SETUP_PORT"
-    SETUP[$path]=$(setup)
+    guard_run "$path" "${SETUP_PORT[$path]}"
+    SETUP[$path]=$(setup "${SETUP_PORT[$path]}")
     guard_stop
 done
 
