@@ -33,6 +33,17 @@ pub enum ForwardArg {
     Auto,
 }
 
+/// Refuses `--forward kernel` outside off mode: checked with the other flags, before any socket or program.
+pub fn check(choice: ForwardArg, mode: Mode) -> Result<(), UsageError> {
+    if mode != Mode::Off && choice == ForwardArg::Kernel {
+        return Err(UsageError(format!(
+            "--forward kernel needs --mode off: in {} mode the guard must see every frame of the protected service",
+            mode.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// Attaches the kernel bridge when `choice` and the mode call for it. `Ok(None)` is the rings, with why.
 pub fn open(
     choice: ForwardArg,
@@ -40,14 +51,8 @@ pub fn open(
     outside: &str,
     inside: &str,
 ) -> anyhow::Result<(Option<KernelBridge>, Option<String>)> {
+    check(choice, mode)?;
     if mode != Mode::Off {
-        if choice == ForwardArg::Kernel {
-            return Err(UsageError(format!(
-                "--forward kernel needs --mode off: in {} mode the guard must see every frame of the protected service",
-                mode.as_str()
-            ))
-            .into());
-        }
         return Ok((None, None));
     }
     if choice == ForwardArg::Rings {

@@ -168,6 +168,7 @@ pub enum OverflowArg {
 
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
     let config = config(args)?;
+    kernel_forward::check(args.forward, config.mode)?;
     let threads = args.threads;
     let key = cookie_key(args.secret_file.as_deref())?;
     // The XDP program is loaded first: what refuses it must be heard before anything else starts. Dropping `xdp`
