@@ -11,6 +11,7 @@ pub mod mac;
 pub mod packet;
 pub mod segment;
 pub mod seq;
+pub mod tcp_flags;
 pub mod tcp_layout;
 pub mod tcp_options;
 pub mod vnet;

@@ -10,7 +10,7 @@
 use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::segment::TcpFlags;
+use super::tcp_flags::TcpFlags;
 
 /// One TCP option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
