@@ -77,18 +77,18 @@ pub struct PolicyConfig {
     pub low_watermark: usize,
 }
 
-impl PolicyConfig {
-    /// Watermarks for a half-open table of `global_limit` entries: high at ¾ of it, low at half of high.
-    ///
-    /// ¾ is where Linux itself, with `tcp_syncookies=0`, starts refusing SYNs from peers it has not seen before
-    /// (`tcp_conn_request`: fewer than `tcp_max_syn_backlog >> 2` free slots), the point at which the kernel judges the
-    /// queue under attack. Switching there rather than at 100% keeps the last quarter for the entries still
-    /// completing, so the table's own overflow policy rarely has to act. Half of high leaves a wide band, so one burst
-    /// of completions does not switch cookies off in the middle of a flood.
-    pub fn for_global_limit(mode: Mode, global_limit: usize) -> PolicyConfig {
-        let high = (global_limit / 4 * 3 + global_limit % 4 * 3 / 4).max(1);
-        PolicyConfig { mode, high_watermark: high, low_watermark: high / 2 }
-    }
+/// Auto mode's watermarks for a half-open table of `half_open_limit` entries, as `(high, low)`: high at ¾ of the
+/// limit (at least 1), low at half of high, so ⅜ of the limit. The one place these fractions are set: `synscope
+/// guard` and the lab's simulation both take them from here.
+///
+/// ¾ is where Linux itself, with `tcp_syncookies=0`, starts refusing SYNs from peers it has not seen before
+/// (`tcp_conn_request`: fewer than `tcp_max_syn_backlog >> 2` free slots), the point at which the kernel judges the
+/// queue under attack. Switching there rather than at 100% keeps the last quarter for the entries still
+/// completing, so the table's own overflow policy rarely has to act. Half of high leaves a wide band, so one burst
+/// of completions does not switch cookies off in the middle of a flood. (Computed without overflow for any limit.)
+pub fn watermarks_for(half_open_limit: usize) -> (usize, usize) {
+    let high = (half_open_limit / 4 * 3 + half_open_limit % 4 * 3 / 4).max(1);
+    (high, high / 2)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -230,9 +230,11 @@ mod tests {
 
     #[test]
     fn fixed_modes_ignore_the_count() {
-        let mut off = Policy::new(PolicyConfig::for_global_limit(Mode::Off, 4));
-        let mut limit = Policy::new(PolicyConfig::for_global_limit(Mode::Limit, 4));
-        let mut cookies = Policy::new(PolicyConfig::for_global_limit(Mode::Cookies, 4));
+        let fixed = |mode| {
+            let (high_watermark, low_watermark) = watermarks_for(4);
+            Policy::new(PolicyConfig { mode, high_watermark, low_watermark })
+        };
+        let (mut off, mut limit, mut cookies) = (fixed(Mode::Off), fixed(Mode::Limit), fixed(Mode::Cookies));
         assert!(cookies.cookies_active() && !limit.cookies_active() && !off.cookies_active());
         for count in [0, 3, 4, 1000, 0] {
             assert_eq!(off.decide(at(0), count), Decision::Pass);
@@ -247,14 +249,14 @@ mod tests {
 
     #[test]
     fn default_watermarks_are_three_quarters_and_half_of_that() {
-        let config = PolicyConfig::for_global_limit(Mode::Auto, 1024);
-        assert_eq!((config.high_watermark, config.low_watermark), (768, 384));
-        let config = PolicyConfig::for_global_limit(Mode::Auto, 10);
-        assert_eq!((config.high_watermark, config.low_watermark), (7, 3));
-        let config = PolicyConfig::for_global_limit(Mode::Auto, 1);
-        assert_eq!((config.high_watermark, config.low_watermark), (1, 0));
-        let config = PolicyConfig::for_global_limit(Mode::Auto, usize::MAX);
-        assert_eq!(config.high_watermark, usize::MAX / 4 * 3 + 2);
+        assert_eq!(watermarks_for(1024), (768, 384));
+        assert_eq!(watermarks_for(10), (7, 3));
+        assert_eq!(watermarks_for(1), (1, 0));
+        assert_eq!(watermarks_for(usize::MAX).0, usize::MAX / 4 * 3 + 2);
+        // The same as ¾ in plain arithmetic wherever that does not overflow.
+        for limit in 0..1000 {
+            assert_eq!(watermarks_for(limit).0, (limit * 3 / 4).max(1), "limit {limit}");
+        }
     }
 
     #[test]

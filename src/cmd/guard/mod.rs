@@ -25,7 +25,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use crate::cli::parse::{UsageError, parse_duration, parse_socket_addr};
 use crate::defense::guard::{Guard, GuardConfig, ListenerOptions};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
-use crate::defense::policy::Mode;
+use crate::defense::policy::{Mode, watermarks_for};
 use crate::time::Duration;
 use bridge::{Board, Served, Snapshot};
 use fast_path::{FastPathArg, FastPathReport, XdpFront, XdpModeArg};
@@ -444,13 +444,11 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
         overflow,
         ..HalfOpenConfig::default()
     };
-    // Auto mode leaves the stateful table at three quarters full, and comes back at three eighths.
-    let high = (args.half_open_limit * 3 / 4).max(1);
     Ok(GuardConfig {
         protect: args.protect,
         mode,
         half_open,
-        watermarks: (high, high / 2),
+        watermarks: watermarks_for(args.half_open_limit),
         syn_rate_per_source: args.syn_rate_per_source,
         listener: ListenerOptions { mss: args.listener_mss, wscale: listener_wscale, ..ListenerOptions::default() },
         max_proxied: 65_536,

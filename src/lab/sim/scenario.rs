@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use super::listener::{ListenerConfig, Sysctls};
 use crate::defense::guard::{GuardConfig, ListenerOptions};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
-use crate::defense::policy::Mode;
+use crate::defense::policy::{Mode, watermarks_for};
 use crate::lab::scenario as lab;
 use crate::time::Duration;
 
@@ -59,15 +59,14 @@ impl GuardSetup {
         }
     }
 
-    /// The configuration `synscope guard` builds from these flags (`cmd/guard/`: auto's watermarks at ¾ and ⅜ of
-    /// the half-open limit).
+    /// The configuration `synscope guard` builds from these flags (`cmd/guard/`: auto's watermarks from
+    /// [`watermarks_for`] the half-open limit).
     pub fn config(&self, protect: SocketAddr) -> GuardConfig {
-        let high = (self.half_open.global_limit * 3 / 4).max(1);
         GuardConfig {
             protect,
             mode: self.mode,
             half_open: self.half_open,
-            watermarks: (high, high / 2),
+            watermarks: watermarks_for(self.half_open.global_limit),
             syn_rate_per_source: None,
             listener: ListenerOptions::default(),
             max_proxied: 65_536,
