@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context;
@@ -23,7 +23,7 @@ use clap::Args;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::cli::parse::{UsageError, parse_duration, parse_socket_addr};
-use crate::defense::guard::{Guard, GuardConfig, ListenerOptions};
+use crate::defense::guard::{Guard, GuardConfig, ListenerOptions, defaults};
 use crate::defense::half_open::{HalfOpenConfig, Overflow};
 use crate::defense::policy::{Mode, watermarks_for};
 use crate::time::Duration;
@@ -69,27 +69,27 @@ pub struct GuardArgs {
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_socket_addr)]
     pub protect: SocketAddr,
 
-    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    #[arg(long, value_enum, default_value_t = ModeArg::from(defaults::MODE))]
     pub mode: ModeArg,
 
     /// Half-open connections allowed at once.
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    #[arg(long, value_name = "N", default_value_t = defaults::HALF_OPEN_LIMIT)]
     pub half_open_limit: usize,
 
     /// Half-open connections allowed per client address.
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = defaults::PER_SOURCE_LIMIT)]
     pub per_source_limit: usize,
 
     /// How long a connection may stay half-open.
-    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = SYNRECV_TIMEOUT_FLAG.as_str(), value_parser = parse_duration)]
     pub synrecv_timeout: Duration,
 
     /// SYN-ACK retransmissions of the stateful proxy (auto mode), 1 s, 2 s, 4 s... apart.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = defaults::SYNACK_RETRIES)]
     pub synack_retries: u32,
 
     /// What to do with a SYN when the half-open table is full.
-    #[arg(long, value_enum, default_value_t = OverflowArg::DropNew)]
+    #[arg(long, value_enum, default_value_t = OverflowArg::from(defaults::OVERFLOW))]
     pub overflow: OverflowArg,
 
     /// SYNs per second allowed from one source address (RFC 4987 §3.1 filtering); unlimited when absent.
@@ -97,11 +97,11 @@ pub struct GuardArgs {
     pub syn_rate_per_source: Option<f64>,
 
     /// The listener's MSS, as its SYN-ACKs announce it (the proxy promises it to clients).
-    #[arg(long, value_name = "BYTES", default_value_t = 1460)]
+    #[arg(long, value_name = "BYTES", default_value_t = ListenerOptions::default().mss)]
     pub listener_mss: u16,
 
     /// The listener's window scale; `none` if it does not scale.
-    #[arg(long, value_name = "SHIFT|none", default_value = "7")]
+    #[arg(long, value_name = "SHIFT|none", default_value_t = wscale_flag(ListenerOptions::default().wscale))]
     pub listener_wscale: String,
 
     /// Stop after this long.
@@ -164,6 +164,38 @@ pub enum OverflowArg {
     DropNew,
     EvictOldest,
     Cookies,
+}
+
+impl From<Mode> for ModeArg {
+    fn from(mode: Mode) -> ModeArg {
+        match mode {
+            Mode::Off => ModeArg::Off,
+            Mode::Limit => ModeArg::Limit,
+            Mode::Cookies => ModeArg::Cookies,
+            Mode::Auto => ModeArg::Auto,
+        }
+    }
+}
+
+impl From<Overflow> for OverflowArg {
+    fn from(overflow: Overflow) -> OverflowArg {
+        match overflow {
+            Overflow::DropNew => OverflowArg::DropNew,
+            Overflow::EvictOldest => OverflowArg::EvictOldest,
+            Overflow::Cookies => OverflowArg::Cookies,
+        }
+    }
+}
+
+/// `--synrecv-timeout`'s default as a user would type it (`15s`), from [`defaults::SYNRECV_TIMEOUT`].
+static SYNRECV_TIMEOUT_FLAG: LazyLock<String> = LazyLock::new(|| {
+    let nanos = defaults::SYNRECV_TIMEOUT.as_nanos();
+    if nanos.is_multiple_of(1_000_000_000) { format!("{}s", nanos / 1_000_000_000) } else { format!("{nanos}ns") }
+});
+
+/// `--listener-wscale`'s text for a window scale: the shift, or `none`.
+fn wscale_flag(wscale: Option<u8>) -> String {
+    wscale.map_or_else(|| "none".to_owned(), |shift| shift.to_string())
 }
 
 pub fn run(args: &GuardArgs) -> anyhow::Result<ExitCode> {
@@ -436,23 +468,44 @@ fn config(args: &GuardArgs) -> anyhow::Result<GuardConfig> {
         OverflowArg::EvictOldest => Overflow::EvictOldest,
         OverflowArg::Cookies => Overflow::Cookies,
     };
+    let base = GuardConfig::defaults(args.protect);
     let half_open = HalfOpenConfig {
         global_limit: args.half_open_limit,
         per_source_limit: args.per_source_limit,
         synrecv_timeout: args.synrecv_timeout,
         synack_retries: args.synack_retries,
         overflow,
-        ..HalfOpenConfig::default()
+        ..base.half_open
     };
     Ok(GuardConfig {
-        protect: args.protect,
         mode,
         half_open,
         watermarks: watermarks_for(args.half_open_limit),
         syn_rate_per_source: args.syn_rate_per_source,
-        listener: ListenerOptions { mss: args.listener_mss, wscale: listener_wscale, ..ListenerOptions::default() },
-        max_proxied: 65_536,
-        proxy_idle_timeout: Duration::from_secs(300),
-        cookie_tick: Duration::from_secs(64),
+        listener: ListenerOptions { mss: args.listener_mss, wscale: listener_wscale, ..base.listener },
+        ..base
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: GuardArgs,
+    }
+
+    #[test]
+    fn flags_at_their_defaults_are_the_cores_defaults() {
+        let args = Command::try_parse_from(["guard", "--outside", "o", "--inside", "i", "--protect", "10.77.0.2:9999"])
+            .unwrap()
+            .args;
+        let ours = config(&args).unwrap();
+        // GuardConfig has no PartialEq (it holds an f64); its Debug text shows every field.
+        assert_eq!(format!("{ours:?}"), format!("{:?}", GuardConfig::defaults(args.protect)));
+    }
 }

@@ -16,6 +16,7 @@
 //!   once it passes it, until it drains below the low one ([`crate::defense::policy`]).
 
 mod client;
+pub mod defaults;
 mod listener;
 pub mod reply;
 pub mod stats;

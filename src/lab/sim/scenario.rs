@@ -6,8 +6,8 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::listener::{ListenerConfig, Sysctls};
-use crate::defense::guard::{GuardConfig, ListenerOptions};
-use crate::defense::half_open::{HalfOpenConfig, Overflow};
+use crate::defense::guard::{GuardConfig, defaults};
+use crate::defense::half_open::HalfOpenConfig;
 use crate::defense::policy::{Mode, watermarks_for};
 use crate::lab::scenario as lab;
 use crate::time::Duration;
@@ -44,34 +44,19 @@ pub struct GuardSetup {
 }
 
 impl GuardSetup {
-    /// `cmd/guard/`'s flag defaults (checked against its parser in the tests).
+    /// `synscope guard`'s defaults ([`crate::defense::guard::defaults`], which its flags take too).
     pub fn with_defaults(mode: Mode) -> GuardSetup {
-        GuardSetup {
-            mode,
-            half_open: HalfOpenConfig {
-                global_limit: 1024,
-                per_source_limit: 64,
-                synrecv_timeout: Duration::from_secs(15),
-                synack_retries: 3,
-                overflow: Overflow::DropNew,
-                ..HalfOpenConfig::default()
-            },
-        }
+        GuardSetup { mode, half_open: defaults::half_open() }
     }
 
     /// The configuration `synscope guard` builds from these flags (`cmd/guard/`: auto's watermarks from
     /// [`watermarks_for`] the half-open limit).
     pub fn config(&self, protect: SocketAddr) -> GuardConfig {
         GuardConfig {
-            protect,
             mode: self.mode,
             half_open: self.half_open,
             watermarks: watermarks_for(self.half_open.global_limit),
-            syn_rate_per_source: None,
-            listener: ListenerOptions::default(),
-            max_proxied: 65_536,
-            proxy_idle_timeout: Duration::from_secs(300),
-            cookie_tick: Duration::from_secs(64),
+            ..GuardConfig::defaults(protect)
         }
     }
 }
@@ -109,6 +94,7 @@ mod tests {
 
     use super::*;
     use crate::cmd::guard::{GuardArgs, OverflowArg};
+    use crate::defense::half_open::Overflow;
 
     #[derive(Parser)]
     struct Guard {
