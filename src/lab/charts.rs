@@ -48,8 +48,9 @@ pub const FONT_ENV: &str = "SYNSCOPE_CHART_FONT";
 /// The family every text uses. The font is registered under this name, and SVG viewers know it too.
 const FAMILY: &str = "sans-serif";
 
-/// Width of the legend column on the right of each chart.
-const LEGEND_WIDTH: u32 = 190;
+/// Width of the legend column on the right of each chart: the longest scenario name (`guard-cookies-rings`, about
+/// 150 px at 15 px) after the 46 px swatch, with room to spare. Anything longer goes on a second line.
+const LEGEND_WIDTH: u32 = 220;
 
 /// Colour-blind-safe (Okabe–Ito) colours for the scenarios the lab knows, so a scenario keeps its colour from run to
 /// run, not only across one run's charts. No defence is vermilion: it is the one expected to fail.
@@ -156,8 +157,11 @@ struct Axis {
 }
 
 enum Labels {
-    /// The tick is an index into these rates: the rate axis is categorical, since rates span 0 to 10^5 and more.
-    Rates(Vec<u64>),
+    /// The tick is log10 of an attack rate, SYN/s; `no_flood` is the slot left of the decades where trials without
+    /// a flood sit (a log axis has no zero).
+    Rates {
+        no_flood: Option<f64>,
+    },
     /// The tick is log10 of the value.
     Decades,
     Plain,
@@ -166,12 +170,12 @@ enum Labels {
 impl Labels {
     fn format(&self, v: f64) -> String {
         match self {
-            Labels::Rates(rates) => {
-                let i = v.round();
-                if i < 0.0 {
-                    return String::new();
+            Labels::Rates { no_flood } => {
+                if no_flood.is_some_and(|slot| (v - slot).abs() < 1e-9) {
+                    "0".to_string()
+                } else {
+                    short_rate(10f64.powf(v).round() as u64)
                 }
-                rates.get(i as usize).map(|&r| short_rate(r)).unwrap_or_default()
             }
             Labels::Decades => trim_number(10f64.powf(v)),
             Labels::Plain => trim_number(v),
@@ -181,15 +185,28 @@ impl Labels {
 
 struct Series {
     name: String,
+    /// A second, smaller legend line (the rate a time series was taken at), so no entry outgrows the legend.
+    detail: Option<String>,
     colour: RGBColor,
     points: Vec<(f64, f64)>,
 }
 
-/// 50000 -> "50k", 1500000 -> "1.5M": rate labels must fit under a narrow category.
+/// 50000 -> "50k", 1500000 -> "1.5M", 771585 -> "772k": three significant digits at most, for axis labels and
+/// legend lines.
 fn short_rate(rate: u64) -> String {
+    let three_digits = |v: f64| {
+        let decimals = if v >= 100.0 {
+            0
+        } else if v >= 10.0 {
+            1
+        } else {
+            2
+        };
+        trim_number(format!("{v:.decimals$}").parse().unwrap_or(v))
+    };
     match rate {
-        r if r >= 1_000_000 => format!("{}M", trim_number(r as f64 / 1e6)),
-        r if r >= 1_000 => format!("{}k", trim_number(r as f64 / 1e3)),
+        r if r >= 999_500 => format!("{}M", three_digits(r as f64 / 1e6)),
+        r if r >= 1_000 => format!("{}k", three_digits(r as f64 / 1e3)),
         r => r.to_string(),
     }
 }
@@ -214,53 +231,67 @@ fn colours(results: &LabResults) -> Vec<(String, RGBColor)> {
         .collect()
 }
 
-/// Every rate tried, ascending: the run's list and any rate only a trial mentions.
-fn rate_categories(results: &LabResults) -> Vec<u64> {
-    let mut rates: Vec<u64> =
-        results.rates.iter().copied().chain(results.trials.iter().map(|t| t.rate_requested)).collect();
-    rates.sort_unstable();
-    rates.dedup();
-    rates
+/// The rate axis: the attack rate each trial reached (not the one asked: each scenario's top speed differs, and a
+/// defence that slows the attacker must not be drawn at the rate it never met), on a log scale from the decade
+/// below the slowest flood to the decade above the fastest. Trials without a flood (under 1 SYN/s) sit one decade
+/// further left, labelled 0.
+struct RateAxis {
+    axis: Axis,
+    no_flood: Option<f64>,
 }
 
-/// The categorical rate axis: one evenly spaced slot per rate, labelled with the rate.
-fn rate_axis(rates: &[u64]) -> Axis {
-    let n = rates.len().max(1) as f64;
-    Axis {
-        range: -0.5..n - 0.5,
-        ticks: (0..rates.len()).map(|i| i as f64).collect(),
-        light: Vec::new(),
-        labels: Labels::Rates(rates.to_vec()),
+impl RateAxis {
+    fn of(results: &LabResults) -> RateAxis {
+        let flooded = results.trials.iter().map(|t| t.rate_achieved).filter(|r| r.is_finite() && *r >= 1.0);
+        let (min, max) = flooded.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r), hi.max(r)));
+        // The floods with a quarter decade either side, at least one whole decade wide; 1k to 1M SYN/s when there
+        // is none. Labels at the decades inside; faint lines at 2 and 5 of each.
+        let (lo, hi) = if min.is_finite() { (min.log10() - 0.25, max.log10() + 0.25) } else { (3.0, 6.0) };
+        let (lo, hi) = if hi - lo < 1.0 { (lo, lo + 1.0) } else { (lo, hi) };
+        let any_calm = results.trials.iter().any(|t| t.rate_achieved.is_nan() || t.rate_achieved < 1.0);
+        let no_flood = any_calm.then_some(lo - 0.5);
+        let decades: Vec<f64> = (lo.ceil() as i32..=hi.floor() as i32).map(f64::from).collect();
+        let light = (lo.floor() as i32..=hi.floor() as i32)
+            .flat_map(|d| [f64::from(d) + 2f64.log10(), f64::from(d) + 5f64.log10()])
+            .filter(|&v| v > lo && v < hi)
+            .collect();
+        let ticks = no_flood.into_iter().chain(decades).collect();
+        let start = no_flood.map_or(lo, |slot| slot - 0.3);
+        RateAxis { axis: Axis { range: start..hi, ticks, light, labels: Labels::Rates { no_flood } }, no_flood }
     }
+
+    /// Where a trial sits on the axis.
+    fn x(&self, trial: &Trial) -> Option<f64> {
+        if trial.rate_achieved >= 1.0 { Some(trial.rate_achieved.log10()) } else { self.no_flood }
+    }
+
+    const DESC: &'static str = "attack rate reached, SYN/s (log scale; 0: no flood)";
 }
 
-/// One series per scenario with trials, x being the rate's slot on the categorical axis.
-fn per_rate_series(results: &LabResults, rates: &[u64], y: impl Fn(&Trial) -> Option<f64>) -> Vec<Series> {
+/// One series per scenario with trials, at the rate each trial reached, in rate order.
+fn per_rate_series(results: &LabResults, axis: &RateAxis, y: impl Fn(&Trial) -> Option<f64>) -> Vec<Series> {
     colours(results)
         .into_iter()
         .filter_map(|(name, colour)| {
             let mut points: Vec<(f64, f64)> = results
                 .scenario_trials(&name)
-                .filter_map(|t| {
-                    let slot = rates.iter().position(|&r| r == t.rate_requested)?;
-                    Some((slot as f64, y(t)?))
-                })
-                .filter(|(_, y)| y.is_finite())
+                .filter_map(|t| Some((axis.x(t)?, y(t)?)))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
-            (!points.is_empty()).then_some(Series { name, colour, points })
+            (!points.is_empty()).then_some(Series { name, detail: None, colour, points })
         })
         .collect()
 }
 
 fn success_plot(results: &LabResults) -> Plot {
-    let rates = rate_categories(results);
+    let rates = RateAxis::of(results);
     Plot {
         title: "Legitimate sessions completed during the flood".to_string(),
-        x_desc: "attack rate asked, SYN/s (one slot per rate, not to scale)".to_string(),
+        x_desc: RateAxis::DESC.to_string(),
         y_desc: "success, %".to_string(),
         series: per_rate_series(results, &rates, |t| Some(t.success_ratio * 100.0)),
-        x: rate_axis(&rates),
+        x: rates.axis,
         y: Axis {
             range: 0.0..105.0,
             ticks: (0..=5).map(|i| f64::from(i) * 20.0).collect(),
@@ -272,10 +303,12 @@ fn success_plot(results: &LabResults) -> Plot {
 }
 
 fn latency_plot(results: &LabResults) -> Plot {
-    let rates = rate_categories(results);
-    // A trial where no session completed has no latency to show, rather than a p99 of zero.
-    let series =
-        per_rate_series(results, &rates, |t| (t.successes > 0).then(|| t.latency_p99_ms.max(MIN_LATENCY_MS).log10()));
+    let rates = RateAxis::of(results);
+    // Every session counts, a failed one at its timeout (`Trial::latency_p99_counting_failures_ms`): a defence
+    // under which most sessions fail reads as slow as its clients' patience, not as fast as its few successes.
+    let series = per_rate_series(results, &rates, |t| {
+        t.latency_p99_counting_failures_ms().map(|ms| ms.max(MIN_LATENCY_MS).log10())
+    });
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), y| (lo.min(y), hi.max(y)));
     // Whole decades around the data; 0.1 ms to 1 s when there is none.
@@ -283,11 +316,11 @@ fn latency_plot(results: &LabResults) -> Plot {
     let decades: Vec<f64> = (lo as i32..=hi as i32).map(f64::from).collect();
     let light = decades.iter().flat_map(|d| [d + 2f64.log10(), d + 5f64.log10()]).filter(|&v| v < hi).collect();
     Plot {
-        title: "p99 connect latency of legitimate sessions".to_string(),
-        x_desc: "attack rate asked, SYN/s (one slot per rate, not to scale)".to_string(),
+        title: "p99 connect latency, a failed session counted at its timeout".to_string(),
+        x_desc: RateAxis::DESC.to_string(),
         y_desc: "p99 latency, ms (log scale)".to_string(),
         series,
-        x: rate_axis(&rates),
+        x: rates.axis,
         y: Axis { range: lo..hi, ticks: decades, light, labels: Labels::Decades },
         markers: true,
     }
@@ -304,8 +337,9 @@ fn half_open_plot(results: &LabResults) -> Plot {
             tops.push(trial.rate_requested);
             let points: Vec<(f64, f64)> =
                 trial.syn_recv.iter().map(|&(s, n)| (s, n as f64)).filter(|(s, _)| s.is_finite()).collect();
-            let name = if trial.rate_requested > 0 { format!("{name} ({} SYN/s)", trial.rate_requested) } else { name };
-            (!points.is_empty()).then_some(Series { name, colour, points })
+            let detail = (trial.rate_achieved >= 1.0)
+                .then(|| format!("at {} SYN/s", short_rate(trial.rate_achieved.round() as u64)));
+            (!points.is_empty()).then_some(Series { name, detail, colour, points })
         })
         .collect();
     tops.dedup();
@@ -426,14 +460,20 @@ fn draw<DB: DrawingBackend>(
     // The legend sits in its own column at fixed positions, so nothing has to be measured (see the module docs)
     // and it never hides a line.
     let entry = font(15.0).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, series) in plot.series.iter().enumerate() {
-        let y = 70 + 26 * i as i32;
+    let detail = font(13.0).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut y = 70;
+    for series in &plot.series {
         let style = series.colour.stroke_width(3);
         legend_area.draw(&PathElement::new(vec![(8, y), (38, y)], style)).map_err(|e| fail(&e))?;
         if plot.markers {
             legend_area.draw(&Circle::new((23, y), 4, series.colour.filled())).map_err(|e| fail(&e))?;
         }
         legend_area.draw_text(&series.name, &entry, (46, y)).map_err(|e| fail(&e))?;
+        if let Some(text) = &series.detail {
+            legend_area.draw_text(text, &detail, (46, y + 17)).map_err(|e| fail(&e))?;
+            y += 17;
+        }
+        y += 26;
     }
     if plot.series.is_empty() {
         legend_area.draw_text("no data", &entry, (8, 70)).map_err(|e| fail(&e))?;
@@ -459,6 +499,7 @@ mod tests {
             success_ratio: ratio,
             latency_p50_ms: p99 / 4.0,
             latency_p99_ms: p99,
+            session_timeout_s: 1.0,
             syn_recv,
             ..Trial::default()
         }
@@ -629,28 +670,57 @@ mod tests {
 
         #[test]
         fn rate_labels() {
-            let labels = Labels::Rates(vec![0, 1_000, 50_000, 1_500_000]);
-            let got: Vec<String> = [0.0, 1.0, 2.0, 3.0, 4.0, -1.0].iter().map(|&v| labels.format(v)).collect();
-            assert_eq!(got, ["0", "1k", "50k", "1.5M", "", ""]);
+            let labels = Labels::Rates { no_flood: Some(2.5) };
+            let got: Vec<String> =
+                [2.5, 3.0, 50_000f64.log10(), 6.0, 1_500_000f64.log10()].iter().map(|&v| labels.format(v)).collect();
+            assert_eq!(got, ["0", "1k", "50k", "1M", "1.5M"]);
+            let short: Vec<String> = [771_585, 1_484_123, 98_000, 9_800, 999_700, 950].map(short_rate).to_vec();
+            assert_eq!(short, ["772k", "1.48M", "98k", "9.8k", "1M", "950"]);
             assert_eq!(Labels::Decades.format(-1.0), "0.1");
             assert_eq!(Labels::Decades.format(3.0), "1000");
         }
 
         #[test]
-        fn rates_are_sorted_categories_including_unlisted_ones() {
-            let mut r = sample();
-            r.rates = vec![100_000, 0];
-            assert_eq!(rate_categories(&r), vec![0, 10_000, 100_000]);
+        fn the_rate_axis_is_the_rate_reached_on_a_log_scale() {
+            // The sample's floods reached 9,800 and 98,000 SYN/s: a quarter decade either side, 10k and 100k
+            // labelled, and a slot for no flood half a decade left of the floods.
+            let r = sample();
+            let rates = RateAxis::of(&r);
+            let (lo, hi) = (9_800f64.log10() - 0.25, 98_000f64.log10() + 0.25);
+            assert_eq!(rates.no_flood, Some(lo - 0.5));
+            assert_eq!(rates.axis.ticks, vec![lo - 0.5, 4.0, 5.0]);
+            assert!((rates.axis.range.start - (lo - 0.8)).abs() < 1e-9 && rates.axis.range.end == hi);
+            let x = |i: usize| rates.x(&r.trials[i]).unwrap();
+            assert_eq!((x(0), x(1), x(2)), (lo - 0.5, 9_800f64.log10(), 98_000f64.log10()));
+            // A scenario whose attacker was slowed is drawn where it was, not where it was asked to be.
+            let plot = success_plot(&r);
+            let none = plot.series.iter().find(|s| s.name == "none").unwrap();
+            assert_eq!(none.points.iter().map(|p| p.0).collect::<Vec<_>>(), [x(0), x(1), x(2)]);
         }
 
         #[test]
-        fn latency_skips_trials_without_successes_and_spans_decades() {
+        fn a_collapsing_defence_is_drawn_at_its_timeout() {
+            // "kernel-tuned shows 2.3 ms at 2.8% success": its p99 is its clients' patience, 1 s.
             let mut r = sample();
-            r.trials[2].successes = 0;
+            r.trials.push(trial("kernel-tuned", 10_000, 0.995, 1.7, vec![(0.0, 1)]));
+            r.trials.push(trial("kernel-tuned", 100_000, 0.028, 2.3, vec![(0.0, 1)]));
             let plot = latency_plot(&r);
-            let none = plot.series.iter().find(|s| s.name == "none").unwrap();
-            assert_eq!(none.points.len(), 2);
+            let ys = |plot: &Plot, name: &str| -> Vec<f64> {
+                plot.series
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map_or(Vec::new(), |s| s.points.iter().map(|p| p.1).collect())
+            };
+            assert_eq!(ys(&plot, "kernel-tuned"), [1.7f64.log10(), 3.0]);
+            // `none` lost 10% and 80% of its sessions at 10k and 100k: both at the timeout, whatever its successes took.
+            assert_eq!(ys(&plot, "none"), [0.4f64.log10(), 3.0, 3.0]);
             assert_eq!((plot.y.range.start, plot.y.range.end), (-1.0, 3.0));
+            // Without a recorded timeout (results from before the field) a trial with failures has no p99 to draw,
+            // rather than its successes' flattering one; a trial without failures still has its own.
+            r.trials.iter_mut().for_each(|t| t.session_timeout_s = 0.0);
+            let plot = latency_plot(&r);
+            assert_eq!(ys(&plot, "none"), [0.4f64.log10()]);
+            assert_eq!(ys(&plot, "kernel-tuned"), [1.7f64.log10()]);
         }
 
         #[test]
@@ -658,6 +728,12 @@ mod tests {
             let plot = half_open_plot(&sample());
             assert!(plot.title.ends_with("at 100000 SYN/s"));
             assert_eq!(plot.series.len(), 2);
+            // The rate reached goes on a legend line of its own, so long names are not clipped.
+            assert!(
+                plot.series.iter().all(|s| s.detail.as_deref() == Some("at 98k SYN/s")),
+                "{:?}",
+                plot.series[0].detail
+            );
             assert!(plot.y.range.end >= 256.0);
         }
     }

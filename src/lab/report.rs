@@ -528,6 +528,7 @@ mod tests {
             success_ratio: successes as f64 / sessions as f64,
             latency_p50_ms: p99 / 3.0,
             latency_p99_ms: p99,
+            session_timeout_s: 1.0,
             failures: BTreeMap::from([("timeout".to_string(), sessions - successes)]),
             syn_recv: vec![(0.0, 0), (1.0, peak / 2), (2.0, peak)],
             kernel_counters: BTreeMap::from([

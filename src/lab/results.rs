@@ -24,6 +24,10 @@ pub struct Trial {
     /// Connect latency of the successful sessions, milliseconds.
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
+    /// How long a legitimate session had (the prober's `--timeout`), seconds; 0 where not recorded (results
+    /// written before this field).
+    #[serde(default)]
+    pub session_timeout_s: f64,
     /// Failed sessions by cause: refused, timeout, reset, protocol, other.
     pub failures: BTreeMap<String, u64>,
     /// The listener's SYN-RECV count over the trial: (seconds since the trial started, count).
@@ -49,6 +53,22 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// The p99 connect latency of every session tried, a failed session counted at its timeout, so that a defence
+    /// that lets most sessions fail is not drawn as a fast one (the successes' own p99 can read 2 ms at 3%
+    /// success). With 1% or more failed it is the timeout itself, exactly; below that it is the successes' p99, a
+    /// lower bound (the true value is the successes' (99 / (100 - failed%))th percentile). `None` when no session
+    /// was tried, or some failed and the timeout was not recorded.
+    pub fn latency_p99_counting_failures_ms(&self) -> Option<f64> {
+        if self.sessions == 0 {
+            return None;
+        }
+        let failed = self.sessions.saturating_sub(self.successes);
+        if failed * 100 >= self.sessions {
+            return (self.session_timeout_s > 0.0).then_some(self.session_timeout_s * 1e3);
+        }
+        Some(self.latency_p99_ms)
+    }
+
     /// The highest SYN-RECV count sampled.
     pub fn syn_recv_peak(&self) -> u64 {
         self.syn_recv.iter().map(|&(_, n)| n).max().unwrap_or(0)

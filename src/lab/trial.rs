@@ -62,6 +62,9 @@ pub const SPOOF: &str = "198.18.0.0/15";
 /// Frames kept in each trial's capture.
 const CAPTURE_FRAMES: &str = "3000";
 const READY: Duration = Duration::from_secs(10);
+/// The legitimate prober's patience per session, connect and greeting together (`connect --timeout`). The
+/// simulation's default is the same (`lab::sim::SimConfig::session_timeout`).
+const SESSION_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long the legitimate bulk transfer runs, after the prober, while the flood goes on: the flood lasts this much
 /// longer than the trial's duration, with room to spare for the transfer's connect and close.
 const BULK: Duration = Duration::from_secs(1);
@@ -138,8 +141,9 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
     let sessions = ((plan.legit_rate * probe_window.as_secs_f64()).round() as u64).max(1);
     let (count, rate) = (sessions.to_string(), plan.legit_rate.to_string());
+    let timeout = format!("{}ms", SESSION_TIMEOUT.as_millis());
     let probe_args =
-        [binary, "connect", &addr, "--count", &count, "--concurrency", "64", "--timeout", "1s", "--rate", &rate];
+        [binary, "connect", &addr, "--count", &count, "--concurrency", "64", "--timeout", &timeout, "--rate", &rate];
     let mut prober = Process::spawn(
         &topology.client,
         &[&probe_args[..], &["--format", "json"]].concat(),
@@ -196,6 +200,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         success_ratio: if sessions == 0 { 1.0 } else { successes as f64 / sessions as f64 },
         latency_p50_ms: number(&report["connect_ms"]["p50"]),
         latency_p99_ms: number(&report["connect_ms"]["p99"]),
+        session_timeout_s: SESSION_TIMEOUT.as_secs_f64(),
         failures,
         syn_recv,
         kernel_counters,

@@ -13,7 +13,7 @@ use crate::time::Duration;
 /// The prober's failure keys (`listener::prober`'s JSON names), every one present even at zero.
 pub const FAILURE_KEYS: [&str; 5] = ["other", "protocol_mismatch", "refused", "reset", "timeout"];
 
-pub fn trial(scenario: &str, rate: u64, duration: Duration, observed: Observed) -> Trial {
+pub fn trial(scenario: &str, rate: u64, duration: Duration, session_timeout: Duration, observed: Observed) -> Trial {
     let mut failures: BTreeMap<String, u64> = FAILURE_KEYS.iter().map(|k| (k.to_string(), 0)).collect();
     let mut latencies = Vec::new();
     let mut successes = 0;
@@ -51,6 +51,7 @@ pub fn trial(scenario: &str, rate: u64, duration: Duration, observed: Observed) 
         success_ratio: if sessions == 0 { 1.0 } else { successes as f64 / sessions as f64 },
         latency_p50_ms: ms(50.0),
         latency_p99_ms: ms(99.0),
+        session_timeout_s: session_timeout.as_secs_f64(),
         failures,
         syn_recv: observed.syn_recv,
         kernel_counters: observed.counters.entries().iter().map(|&(name, value)| (name.to_string(), value)).collect(),

@@ -166,7 +166,7 @@ pub fn run_trial(config: &SimConfig, scenario_name: &str, rate: u64) -> Option<T
         seed: random::mix(config.seed, rate),
     };
     let observed = world::run(&setup);
-    Some(measure::trial(scenario.name, rate, config.duration, observed))
+    Some(measure::trial(scenario.name, rate, config.duration, config.session_timeout, observed))
 }
 
 fn progress_line(t: &Trial) -> String {
