@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use synscope::defense::cookie::{CookieCodec, CookieConfig, IssuedCookie};
 use synscope::defense::{SynOptions, Tuple};
-use synscope::synth::rng::XorShift;
+use synscope::rng::XorShift;
 use synscope::time::{Duration, Timestamp};
 
 /// Distinct tuples cycled through, so the benchmark does not time one input the branch predictor has learnt.

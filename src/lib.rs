@@ -17,6 +17,8 @@
 //! - [`engine`]: one per source; decodes, tracks, filters and prints each frame in order.
 //! - [`output`]: printers (text, JSON, summary, connection log) behind one [`output::Sink`] trait.
 //! - [`synth`]: scripted, deterministic traffic built with [`wire::craft`], for the bundled captures and benchmarks.
+//! - [`rng`]: the seeded generator (xorshift64*) behind every reproducible stream: synth, the flood, impair, the
+//!   lab's simulation, tests.
 //! - [`flood`]: the SYN-flood generator: spoofed SYNs patched from one template frame and paced by a token bucket
 //!   (pure), sent in batches through a `PACKET_TX_RING` past the qdisc (the edge).
 //! - [`impair`]: link impairments as `tc netem` applies them (loss, duplication, delay, jitter, reordering), pure;
@@ -44,6 +46,7 @@ pub mod listener;
 pub mod netns;
 pub mod os_random;
 pub mod output;
+pub mod rng;
 pub mod safety;
 pub mod synth;
 pub mod time;

@@ -1,5 +1,8 @@
-//! A tiny deterministic PRNG (xorshift64*, Vigna 2016). Generated captures must be byte-identical on every run and
-//! every version of our dependencies, so we do not borrow a generator whose stream may change between releases.
+//! A tiny deterministic PRNG (xorshift64*, Vigna 2016), the project's one generator for seeded streams: the bundled
+//! and benchmark captures (`synth`), the flood's spoofed fields (`flood`), netem's faults (`impair`), the lab's
+//! simulation (`lab::sim`), tests and benchmarks. Their output must be the same on every run and every version of
+//! our dependencies (generated captures byte for byte), so we do not borrow a generator whose stream may change
+//! between releases. Not for secrets: keys come from [`crate::os_random`].
 
 #[derive(Clone, Debug)]
 pub struct XorShift(u64);

@@ -11,7 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::spec::{Cidr, PortRange, Shape};
-use crate::synth::rng::XorShift;
+use crate::rng::XorShift;
 use crate::wire::craft::{CraftError, EthernetSpec, IpSpec, TcpSpec, tcp_frame};
 
 /// Linux's initial receive window for a SYN (10 × 1460 rounded up to 64240 by `tcp_select_initial_window`).

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::synth::rng::XorShift;
+use crate::rng::XorShift;
 use crate::time::{Duration, Timestamp};
 
 /// The delay `--reorder` uses when no `--delay` is given.

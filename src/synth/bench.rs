@@ -5,10 +5,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use super::conversation::{Conversation, Side};
-use super::rng::XorShift;
 use super::samples::{SEED_MESSAGES, START};
 use crate::capture::writer::PcapFileWriter;
 use crate::capture::{Frame, Precision};
+use crate::rng::XorShift;
 use crate::time::Duration;
 use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use crate::wire::{LinkType, TcpFlags};

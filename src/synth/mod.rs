@@ -3,7 +3,6 @@
 
 pub mod bench;
 pub mod conversation;
-pub mod rng;
 pub mod samples;
 
 use std::fs;

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::conversation::{Conversation, F_ACK, F_FIN, F_PSH, F_RST, F_SYN, Side, SynthFrame};
-use super::rng::XorShift;
+use crate::rng::XorShift;
 use crate::time::{Duration, Timestamp};
 use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use crate::wire::{LinkType, TcpFlags};

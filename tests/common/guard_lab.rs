@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use synscope::capture::writer::PcapFileWriter;
 use synscope::capture::{Frame, Precision};
-use synscope::synth::rng::XorShift;
+use synscope::rng::XorShift;
 use synscope::time::Timestamp;
 use synscope::wire::LinkType;
 use synscope::wire::craft::{EthernetSpec, IpSpec, TcpSpec, tcp_frame};

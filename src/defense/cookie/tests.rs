@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::*;
-use crate::synth::rng::XorShift;
+use crate::rng::XorShift;
 
 /// 2023-11-14T22:13:20Z, the first nanosecond of a 64 s tick (1_700_000_000 = 64 * 26_562_500).
 const T0: u64 = 1_700_000_000;

@@ -3,7 +3,7 @@
 //! from its own stream, derived from the trial's seed, so the attacker's SYNs are the same whichever defence they
 //! meet, and a defence that draws more numbers does not shift the attacker's.
 
-use crate::synth::rng::XorShift;
+use crate::rng::XorShift;
 
 /// SplitMix64's finaliser (Steele, Lea and Flood 2014): spreads related seeds (1, 2, 3...) over the whole space.
 pub fn mix(a: u64, b: u64) -> u64 {

@@ -186,7 +186,7 @@ mod tests {
         let server: SocketAddrV4 = "10.77.0.2:9999".parse().unwrap();
         let base = Seg::new("198.18.0.0:1024".parse().unwrap(), server, TcpFlags::SYN, 0, 0);
         let frames = SynFrames::new(base, server).unwrap();
-        let mut rng = crate::synth::rng::XorShift::new(9);
+        let mut rng = crate::rng::XorShift::new(9);
         let (mut patched, mut crafted) = (Vec::new(), Vec::new());
         for _ in 0..1000 {
             let src = SocketAddrV4::new(rng.next_u32().into(), rng.next_u32() as u16);
