@@ -522,6 +522,7 @@ mod tests {
                 trial("kernel-cookies", 100_000, 0.995, 1.7, ramp(256)),
             ],
             notes: Vec::new(),
+            cpus: 0,
             generators: None,
         }
     }

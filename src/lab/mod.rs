@@ -12,3 +12,4 @@ pub mod scenario;
 pub mod sim;
 pub mod topology;
 pub mod trial;
+pub mod verdict;

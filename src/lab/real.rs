@@ -62,6 +62,7 @@ pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut
         attacker: config.attacker.name().into(),
         trials: Vec::new(),
         notes,
+        cpus: std::thread::available_parallelism().map_or(0, |n| u32::try_from(n.get()).unwrap_or(u32::MAX)),
         generators,
     };
     let total = config.scenarios.len() * rates.len();

@@ -90,6 +90,10 @@ pub struct LabResults {
     pub trials: Vec<Trial>,
     /// Free-form notes the report prints under the table (calibration, skipped scenarios).
     pub notes: Vec<String>,
+    /// CPUs the machine had (`available_parallelism`), for the machine-limited verdicts (`lab::verdict`); 0 where
+    /// not recorded (the simulation, and runs before this field).
+    #[serde(default)]
+    pub cpus: u32,
     /// synscope's generator against hping3's in this run's topology, when hping3 is installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generators: Option<GeneratorComparison>,

@@ -109,6 +109,8 @@ pub fn run(config: &SimConfig, progress: &mut dyn FnMut(&str)) -> LabResults {
         attacker: "simulated".into(),
         trials: Vec::new(),
         notes: notes(config),
+        // No machine to limit a simulated trial.
+        cpus: 0,
         generators: None,
     };
     for name in &config.scenarios {
