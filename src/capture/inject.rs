@@ -1,5 +1,12 @@
-//! Sending whole Ethernet frames out of one interface, through a send-only AF_PACKET socket of our own
-//! ([`PacketSocket::sender`], which says why not pnet's transmitter).
+//! Replay's sender: whole Ethernet frames out of one interface, one at a time, through a send-only AF_PACKET socket
+//! of our own ([`PacketSocket::sender`], which says why not pnet's transmitter).
+//!
+//! The flood and the guard send through [`crate::capture::tx`] instead, and the two differ on purpose. Replay's
+//! frames are whatever the capture holds, any length, in order and paced, so they go one `send` each, and an error
+//! costs that frame alone; they keep the qdisc, so that a capture on the interface sees them leave (`tx` bypasses
+//! it, and batches fixed-length frames). And replay waits longer for room, [`REPLAY_SEND_TIMEOUT`] against
+//! [`crate::capture::tx::SEND_TIMEOUT`]'s 200 ms: nothing else waits behind its sends, so it can give a slow queue a
+//! second before counting a frame lost.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -10,7 +17,7 @@ use crate::capture::live::socket::{OpenError, PacketSocket};
 
 /// How long one `send` may wait for room in the socket's send buffer before it fails with EAGAIN and is counted.
 /// A stopped device queue then cannot stall a replay past Ctrl-C or `--duration`.
-const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+const REPLAY_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InjectError {
@@ -37,10 +44,11 @@ impl Injector {
     /// Opens the socket. Needs CAP_NET_RAW in the user namespace that owns the network namespace (packet(7)).
     pub fn open(iface: &NetworkInterface) -> Result<Injector, InjectError> {
         let interface = iface.name.clone();
-        let socket = PacketSocket::sender(&iface.name, iface.index, SEND_TIMEOUT, false).map_err(|err| match err {
-            OpenError::NoPrivilege(interface) => InjectError::Permission { interface },
-            OpenError::Os { interface, step, source } => InjectError::Socket { interface, what: step, source },
-        })?;
+        let socket =
+            PacketSocket::sender(&iface.name, iface.index, REPLAY_SEND_TIMEOUT, false).map_err(|err| match err {
+                OpenError::NoPrivilege(interface) => InjectError::Permission { interface },
+                OpenError::Os { interface, step, source } => InjectError::Socket { interface, what: step, source },
+            })?;
         // Only Ethernet-framed devices take our frames as meant; a tun or IP tunnel would read the MAC addresses as
         // an IP header.
         let hatype = socket.bound_hardware_type().map_err(|source| InjectError::Socket {
@@ -55,7 +63,7 @@ impl Injector {
     }
 
     /// Sends one frame. An error concerns this frame only (ENOBUFS from a full device queue, EMSGSIZE above the MTU,
-    /// ENETDOWN, EAGAIN after `SEND_TIMEOUT`): the caller counts it and goes on.
+    /// ENETDOWN, EAGAIN after [`REPLAY_SEND_TIMEOUT`]): the caller counts it and goes on.
     pub fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         loop {
             // SAFETY: the pointer and length describe `frame`, which outlives the call.

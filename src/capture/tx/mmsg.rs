@@ -65,7 +65,11 @@ impl MmsgTx {
         }
         // SAFETY: `raw` is a valid descriptor owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        set(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &SEND_TIMEOUT).map_err(|e| fail("SO_SNDTIMEO", e))?;
+        let timeout = libc::timeval {
+            tv_sec: SEND_TIMEOUT.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(SEND_TIMEOUT.subsec_micros()),
+        };
+        set(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeout).map_err(|e| fail("SO_SNDTIMEO", e))?;
         let address = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
             sin_port: 0,

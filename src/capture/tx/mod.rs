@@ -13,6 +13,9 @@
 //! Both packet sockets set `PACKET_QDISC_BYPASS` (packet(7)): frames go to the driver's transmit routine directly, as
 //! pktgen's do, without the qdisc's lock and enqueue/dequeue. A flood is not shaped by the host it comes from, and
 //! a bridge does not shape what it forwards.
+//!
+//! Replay does not send through here but through [`crate::capture::inject`]: one frame at a time, of any length,
+//! through the qdisc so that a capture on the interface sees what it sends, with a longer send timeout of its own.
 
 pub mod mmsg;
 pub mod ring;
@@ -26,8 +29,11 @@ use crate::capture::interfaces::NetworkInterface;
 use crate::capture::live::socket::{OpenError, PacketSocket};
 
 /// How long one `send` may block (for room in the socket's send buffer, or for the ring's frames to complete)
-/// before it returns EAGAIN: a stalled device then cannot hold the flood past Ctrl-C or `--duration`.
-pub(crate) const SEND_TIMEOUT: libc::timeval = libc::timeval { tv_sec: 0, tv_usec: 200_000 };
+/// before it returns EAGAIN, on every socket the flood and the guard send with (the guard's plain packet socket in
+/// `cmd/guard/links.rs` too). Short, because both loops have other work waiting behind a send: a stalled device
+/// then cannot hold the flood past Ctrl-C or `--duration`, nor stop the guard's bridge from reading its rings for
+/// long (frames that could not go count as send errors).
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TxError {
@@ -92,8 +98,7 @@ pub trait Tx {
 /// A send-only packet socket bound to `iface`, bypassing the qdisc, with a bounded send timeout
 /// ([`PacketSocket::sender`]); the transmit ring and sendmmsg drive its descriptor themselves.
 pub(crate) fn packet_socket(iface: &NetworkInterface) -> Result<OwnedFd, TxError> {
-    let timeout = Duration::new(SEND_TIMEOUT.tv_sec as u64, SEND_TIMEOUT.tv_usec as u32 * 1000);
-    let socket = PacketSocket::sender(&iface.name, iface.index, timeout, true).map_err(|err| match err {
+    let socket = PacketSocket::sender(&iface.name, iface.index, SEND_TIMEOUT, true).map_err(|err| match err {
         OpenError::NoPrivilege(interface) => TxError::Permission { interface },
         OpenError::Os { interface, step, source } => TxError::Setup { interface, what: step, source },
     })?;

@@ -12,14 +12,12 @@
 //! interfaces reach the same thread, which alone holds that connection's state. (A member's index is its place in
 //! the group's join order, af_packet.c `__fanout_link`; the threads join one after the other.)
 
-use std::time::Duration as StdDuration;
-
 use crate::capture::interfaces;
 use crate::capture::live::frame_ring::FrameRing;
 use crate::capture::live::socket::{LinkMode, OpenError, PacketSocket};
 use crate::capture::live::syn_filter::{self, SynSplit};
 use crate::capture::tx::ring::TxRing;
-use crate::capture::tx::{Tx, TxError};
+use crate::capture::tx::{SEND_TIMEOUT, Tx, TxError};
 use crate::wire::LinkType;
 use crate::wire::gso;
 use crate::wire::tcp_layout::TcpLayout;
@@ -33,8 +31,6 @@ const RING_BYTES: usize = 32 << 20;
 /// among them, and with 8192 none. A flood the guard cannot keep up with fills it either way, and a legitimate SYN
 /// then waits behind at most 15 ms of the flood's.
 const SYN_RING_BYTES: usize = 32 << 20;
-/// How long a send may wait for room before its frames count as send errors (a bridge must not stall).
-const SEND_TIMEOUT: StdDuration = StdDuration::from_millis(200);
 /// Frames handed to the kernel per send.
 const SEND_BATCH: usize = 256;
 /// A transmit ring slot holds a frame of up to this many bytes (a 4 KiB slot less its headers): any Ethernet frame
