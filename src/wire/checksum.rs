@@ -71,19 +71,18 @@ pub fn checksum(initial: u32, data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Computes and stores the TCP or UDP checksum of an Ethernet frame (IPv4 or IPv6, optional VLAN tags) whose
-/// checksum field holds something else: a frame a local sender handed to a virtual NIC with the checksum left to
-/// hardware (CHECKSUM_PARTIAL) leaves it holding only the pseudo-header sum. Returns false when the frame is not an
-/// unfragmented TCP or UDP packet with the whole segment present.
+/// Computes and stores the TCP or UDP checksum of an Ethernet frame (IPv4 or IPv6, behind the VLAN tags
+/// [`super::vlan::skip_tags`] looks past) whose checksum field holds something else: a frame a local sender handed
+/// to a virtual NIC with the checksum left to hardware (CHECKSUM_PARTIAL) leaves it holding only the pseudo-header
+/// sum. Returns false when the frame is not an unfragmented TCP or UDP packet with the whole segment present.
 pub fn fill_transport_checksum(frame: &mut [u8]) -> bool {
-    let mut ip = 14;
-    while frame.len() >= ip && matches!(u16::from_be_bytes([frame[ip - 2], frame[ip - 1]]), 0x8100 | 0x88A8) {
-        ip += 4;
-    }
+    let Some((ether_type, ip)) = super::vlan::skip_tags(frame) else {
+        return false;
+    };
     if frame.len() < ip + 20 {
         return false;
     }
-    let (protocol, start, end, pseudo) = match u16::from_be_bytes([frame[ip - 2], frame[ip - 1]]) {
+    let (protocol, start, end, pseudo) = match ether_type {
         0x0800 => {
             let header_len = usize::from(frame[ip] & 0x0F) * 4;
             let total = usize::from(u16::from_be_bytes([frame[ip + 2], frame[ip + 3]]));

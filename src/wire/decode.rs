@@ -11,6 +11,7 @@ use super::ipv6_ext::ExtensionWalk;
 use super::linktype::LinkType;
 use super::packet::*;
 use super::segment::{TcpFlags, TcpSegment};
+use super::vlan;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -97,30 +98,35 @@ fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>
     network(ether_type, payload, packet)
 }
 
-/// Ethernet II (IEEE 802.3 clause 3) and any stack of 802.1Q / 802.1ad tags.
+/// Ethernet II (IEEE 802.3 clause 3) and any stack of VLAN tags ([`vlan::is_tpid`]: 802.1Q, 802.1ad, 0x9100).
 fn ethernet<'a>(frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(u16, &'a [u8]), DecodeError> {
-    if frame.len() < 14 {
-        return Err(truncated("Ethernet header", frame.len(), 14));
+    if frame.len() < vlan::ETHERNET_HEADER_LEN {
+        return Err(truncated("Ethernet header", frame.len(), vlan::ETHERNET_HEADER_LEN));
     }
     let mac = |at: usize| -> [u8; 6] {
         [frame[at], frame[at + 1], frame[at + 2], frame[at + 3], frame[at + 4], frame[at + 5]]
     };
     let outer = be16(&frame[12..14]);
     packet.link.ethernet = Some(EthernetInfo { src: mac(6), dst: mac(0), outer_ether_type: outer });
-    let (mut ether_type, mut rest) = (outer, &frame[14..]);
-    // 0x8100 802.1Q, 0x88a8 802.1ad (QinQ outer), 0x9100 the pre-standard QinQ outer tag.
-    while matches!(ether_type, 0x8100 | 0x88a8 | 0x9100) {
-        packet.link.ether_type = Some(ether_type);
-        if rest.len() < 4 {
-            return Err(truncated("VLAN tag", rest.len(), 4));
+    let link = &mut packet.link;
+    let walked = vlan::walk(frame, |tag| {
+        link.ether_type = Some(tag.tpid);
+        link.vlans.push(VlanTag {
+            id: tag.tci & 0x0fff,
+            priority: (tag.tci >> 13) as u8,
+            inner_ether_type: tag.inner_ether_type,
+        });
+    });
+    match walked {
+        Ok((ether_type, at)) => Ok((ether_type, &frame[at..])),
+        Err(vlan::TagError::TruncatedTag { tpid, got }) => {
+            link.ether_type = Some(tpid);
+            Err(truncated("VLAN tag", got, vlan::TAG_LEN))
         }
-        let tci = be16(&rest[0..2]);
-        let inner = be16(&rest[2..4]);
-        packet.link.vlans.push(VlanTag { id: tci & 0x0fff, priority: (tci >> 13) as u8, inner_ether_type: inner });
-        ether_type = inner;
-        rest = &rest[4..];
+        Err(vlan::TagError::NoEthernetHeader { got }) => {
+            Err(truncated("Ethernet header", got, vlan::ETHERNET_HEADER_LEN))
+        }
     }
-    Ok((ether_type, rest))
 }
 
 /// From the link layer's protocol field inwards. Values below 0x0600 are not EtherTypes (802.3 lengths, or the

@@ -14,6 +14,7 @@ pub mod seq;
 pub mod tcp_flags;
 pub mod tcp_layout;
 pub mod tcp_options;
+pub mod vlan;
 pub mod vnet;
 
 pub use decode::decode;

@@ -5,11 +5,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::segment::TcpFlags;
+use super::vlan;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86DD;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88A8;
 const IPPROTO_TCP: u8 = 6;
 
 /// Offsets of a TCP segment in an Ethernet frame. Only unfragmented IPv4 (any options) and IPv6 whose next header is
@@ -34,13 +33,7 @@ pub struct TcpLayout {
 impl TcpLayout {
     /// Lays out `frame`, or `None` when it is not a whole, unfragmented TCP segment.
     pub fn of(frame: &[u8]) -> Option<TcpLayout> {
-        let mut offset = 12;
-        let mut ethertype = be16(frame, offset)?;
-        while ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
-            offset += 4;
-            ethertype = be16(frame, offset)?;
-        }
-        let ip = offset + 2;
+        let (ethertype, ip) = vlan::skip_tags(frame)?;
         let (tcp, end, ipv6) = match ethertype {
             ETHERTYPE_IPV4 => {
                 let version_ihl = *frame.get(ip)?;
@@ -70,6 +63,11 @@ impl TcpLayout {
             return None;
         }
         Some(TcpLayout { ip, ipv6, tcp, tcp_header_len, end, checksum_partial: false })
+    }
+
+    /// Whether VLAN tags sit between the Ethernet header and the IP header ([`vlan::skip_tags`]).
+    pub fn tagged(&self) -> bool {
+        self.ip != vlan::ETHERNET_HEADER_LEN
     }
 
     pub fn src_ip(&self, frame: &[u8]) -> IpAddr {

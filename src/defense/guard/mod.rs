@@ -39,6 +39,7 @@ use crate::time::{Duration, Timestamp};
 use crate::wire::segment::TcpFlags;
 use crate::wire::tcp_layout::TcpLayout;
 use crate::wire::tcp_options::TcpOptions;
+use crate::wire::vlan;
 use reply::{Macs, Segment};
 pub use stats::{DropReason, GuardCounters};
 
@@ -289,8 +290,9 @@ impl Guard {
             self.counters.bridged += 1;
             return Verdict::Forward;
         }
-        if layout.ip != 14 {
-            // Crafted answers carry no VLAN tags, so tagged links are bridged uninspected.
+        if layout.tagged() {
+            // Crafted answers carry no VLAN tags (`reply::Segment::write` lays the IP header right after the
+            // Ethernet header), so tagged links are bridged uninspected: from here on every frame is untagged.
             self.counters.tagged_bridged += 1;
             return Verdict::Forward;
         }
@@ -389,18 +391,11 @@ fn syn_options(frame: &[u8], layout: &TcpLayout) -> SynOptions {
 }
 
 /// Whether an unparseable frame still says it is IP carrying TCP to `ip`: such frames are dropped, not bridged.
-/// VLAN tags are looked past as [`TcpLayout::of`] does: a damaged tagged frame used to be bridged, since only the
-/// untagged EtherType was read.
+/// VLAN tags are looked past by the walk [`TcpLayout::of`] uses ([`vlan::skip_tags`]), so the two agree on which
+/// tags they see through: a damaged tagged frame used to be bridged, since only the untagged EtherType was read.
 fn claims_tcp_for(frame: &[u8], ip: IpAddr) -> bool {
-    let mut at = 12;
-    let ethertype = loop {
-        let Some(bytes) = frame.get(at..at + 2) else { return false };
-        match u16::from_be_bytes([bytes[0], bytes[1]]) {
-            0x8100 | 0x88A8 => at += 4,
-            ethertype => break ethertype,
-        }
-    };
-    let packet = &frame[at + 2..];
+    let Some((ethertype, at)) = vlan::skip_tags(frame) else { return false };
+    let packet = &frame[at..];
     match (ethertype, ip) {
         (0x0800, IpAddr::V4(v4)) => packet.len() >= 20 && packet[9] == 6 && packet[16..20] == v4.octets(),
         (0x86DD, IpAddr::V6(v6)) => packet.len() >= 40 && packet[6] == 6 && packet[24..40] == v6.octets(),

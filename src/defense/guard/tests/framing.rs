@@ -116,3 +116,50 @@ fn vlan_tagged_frames_are_bridged_uninspected() {
         assert_eq!(script.stats().counters.syns_seen, 1);
     }
 }
+
+#[test]
+fn a_0x9100_outer_tag_is_seen_alike_by_every_frame_walker() {
+    // 0x9100, the QinQ outer tag before 802.1ad, used to be a tag to the decoder only: `TcpLayout::of`, the
+    // checksum filler and the damaged-frame check read it as an unknown EtherType, so a damaged SYN behind it was
+    // bridged to the listener. All four walk the tags with `wire::vlan` now.
+    use crate::wire::checksum::fill_transport_checksum;
+    use crate::wire::packet::Transport;
+    use crate::wire::{LinkType, decode};
+    let options = client_syn_options();
+    for vlans in [&[5][..], &[5, 6]] {
+        let mut frame = Seg { vlans, ..Seg::syn(client(), 1000, &options) }.frame();
+        frame[12..14].copy_from_slice(&0x9100u16.to_be_bytes());
+        let ip = 14 + 4 * vlans.len();
+
+        let packet = decode(LinkType::Ethernet, &frame);
+        assert_eq!(packet.malformed, None);
+        let ids: Vec<u16> = packet.link.vlans.as_slice().iter().map(|tag| tag.id).collect();
+        assert_eq!((ids.as_slice(), usize::from(packet.link.header_len)), (vlans, ip));
+        let Transport::Tcp(segment) = &packet.transport else { panic!("decoded as TCP") };
+        assert_eq!((segment.dst_port, segment.seq), (listener().port(), 1000));
+
+        let layout = TcpLayout::of(&frame).expect("laid out behind the tags");
+        assert_eq!((layout.ip, layout.tcp, layout.tagged()), (ip, ip + 20, true));
+        assert_eq!((layout.src(&frame), layout.dst(&frame)), (client(), listener()));
+
+        let mut spoiled = frame.clone();
+        spoiled[layout.checksum_at()] ^= 0x5a;
+        assert!(fill_transport_checksum(&mut spoiled), "the checksum is found behind the tags");
+        assert_eq!(spoiled, frame);
+
+        assert!(claims_tcp_for(&frame, listener().ip()));
+        for mode in [Mode::Limit, Mode::Cookies, Mode::Auto] {
+            // Whole, it is a tagged frame for the protected service: bridged uninspected, like 802.1Q ones.
+            let mut script = Script::new(mode);
+            let step = script.handle(Side::Outside, frame.clone());
+            assert_eq!((step.verdict, &step.frame, step.sent.len()), (Verdict::Forward, &frame, 0), "{mode}");
+            assert_eq!(script.stats().counters.tagged_bridged, 1, "{mode}");
+            // Damaged, it is dropped.
+            for (what, bad) in damaged(&frame, ip, ip + 20) {
+                assert_eq!(TcpLayout::of(&bad), None, "{what}: the test must damage the frame");
+                let step = script.handle(Side::Outside, bad);
+                assert_eq!(step.verdict, Verdict::Drop(DropReason::Malformed), "{mode}, {what}, tags at {ip}");
+            }
+        }
+    }
+}
