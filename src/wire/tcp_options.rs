@@ -49,16 +49,130 @@ impl SackBlocks {
     }
 }
 
-/// Iterator over the options of one TCP header.
+/// Where one option sits in a header's option bytes, as [`OptionWalk`] frames it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionSpan {
+    pub kind: u8,
+    /// Offset of the kind byte from the start of the option bytes.
+    pub offset: usize,
+    /// The whole option's length: 1 for End of option list and NOP, else its length byte (2 or more).
+    pub len: usize,
+}
+
+impl OptionSpan {
+    /// The option's bytes after kind and length (none for End of option list and NOP), in `raw`, the option
+    /// bytes it was found in.
+    pub fn data<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        let header = if self.kind <= 1 { 1 } else { 2 };
+        &raw[self.offset + header..self.offset + self.len]
+    }
+}
+
+/// An option whose length cannot be trusted, which ends the walk: nothing after it is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadOption {
+    pub kind: u8,
+    /// Offset of the kind byte from the start of the option bytes.
+    pub offset: usize,
+    /// "no length byte", "length below 2" or "runs past the header".
+    pub reason: &'static str,
+}
+
+/// The one framing walk over a header's option bytes (RFC 9293 §3.2): each option's kind, offset and length, for
+/// readers ([`TcpOptions`] parses the values) and for code that rewrites values in place (the SYN proxy's
+/// translation). It frames only: a known kind with a length wrong for it (a 12-byte timestamp option, say) is a
+/// span like any other, and each reader decides what to make of it.
+///
+/// The walk ends after End of option list (what follows is padding) and at the first option whose length byte is
+/// missing, below 2 or runs past the option bytes: that option is returned as a [`BadOption`] and nothing after it
+/// is framed, since without a trustworthy length nothing says where the next option starts. Bounded: every step
+/// consumes at least one byte.
+///
+/// The walk keeps only its position, not the bytes: [`OptionWalk::step`] takes them at each call, so a caller may
+/// rewrite option values between steps (never a kind or length byte). [`OptionSpans`] is the same walk as an
+/// iterator over borrowed bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OptionWalk {
+    at: usize,
+    done: bool,
+}
+
+impl OptionWalk {
+    /// The next option of `raw`, or `None` once the walk has ended. `raw` must be the same option bytes at every
+    /// call (their values may change, their kind and length bytes may not).
+    pub fn step(&mut self, raw: &[u8]) -> Option<Result<OptionSpan, BadOption>> {
+        if self.done {
+            return None;
+        }
+        let offset = self.at;
+        let rest = raw.get(offset..).filter(|rest| !rest.is_empty());
+        let Some(rest) = rest else {
+            self.done = true;
+            return None;
+        };
+        let kind = rest[0];
+        let len = match kind {
+            0 => {
+                // End of option list: what follows is padding.
+                self.done = true;
+                1
+            }
+            1 => 1,
+            _ => {
+                let bad = |reason| Some(Err(BadOption { kind, offset, reason }));
+                let Some(&len) = rest.get(1) else {
+                    self.done = true;
+                    return bad("no length byte");
+                };
+                let len = usize::from(len);
+                if len < 2 {
+                    self.done = true;
+                    return bad("length below 2");
+                }
+                if len > rest.len() {
+                    self.done = true;
+                    return bad("runs past the header");
+                }
+                len
+            }
+        };
+        self.at += len;
+        Some(Ok(OptionSpan { kind, offset, len }))
+    }
+}
+
+/// [`OptionWalk`] over borrowed option bytes, as an iterator.
+#[derive(Clone, Debug)]
+pub struct OptionSpans<'a> {
+    raw: &'a [u8],
+    walk: OptionWalk,
+}
+
+impl<'a> OptionSpans<'a> {
+    pub fn new(raw: &'a [u8]) -> Self {
+        OptionSpans { raw, walk: OptionWalk::default() }
+    }
+}
+
+impl Iterator for OptionSpans<'_> {
+    type Item = Result<OptionSpan, BadOption>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk.step(self.raw)
+    }
+}
+
+/// Iterator over the options of one TCP header, parsed: [`OptionSpans`]' framing, each value read by its kind. A
+/// framing error is the last item ([`TcpOption::Malformed`]), and so is a known kind with a length wrong for it.
 #[derive(Clone, Debug)]
 pub struct TcpOptions<'a> {
-    rest: &'a [u8],
+    spans: OptionSpans<'a>,
     done: bool,
 }
 
 impl<'a> TcpOptions<'a> {
     pub fn new(raw: &'a [u8]) -> Self {
-        TcpOptions { rest: raw, done: false }
+        TcpOptions { spans: OptionSpans::new(raw), done: false }
     }
 
     /// The MSS option's value, if present.
@@ -114,39 +228,18 @@ impl<'a> Iterator for TcpOptions<'a> {
     type Item = TcpOption<'a>;
 
     fn next(&mut self) -> Option<TcpOption<'a>> {
-        if self.done || self.rest.is_empty() {
+        if self.done {
             return None;
         }
-        let kind = self.rest[0];
-        match kind {
-            0 => {
-                // End of option list: what follows is padding (RFC 9293 §3.2).
-                self.done = true;
-                return Some(TcpOption::EndOfList);
-            }
-            1 => {
-                self.rest = &self.rest[1..];
-                return Some(TcpOption::Nop);
-            }
-            _ => {}
-        }
-        let malformed = |reason| TcpOption::Malformed { kind, reason };
-        if self.rest.len() < 2 {
-            self.done = true;
-            return Some(malformed("no length byte"));
-        }
-        let len = self.rest[1] as usize;
-        if len < 2 {
-            self.done = true;
-            return Some(malformed("length below 2"));
-        }
-        if len > self.rest.len() {
-            self.done = true;
-            return Some(malformed("runs past the header"));
-        }
-        let body = &self.rest[2..len];
-        self.rest = &self.rest[len..];
-        let option = match (kind, body.len()) {
+        let span = match self.spans.next()? {
+            Ok(span) => span,
+            Err(bad) => return Some(TcpOption::Malformed { kind: bad.kind, reason: bad.reason }),
+        };
+        let body = span.data(self.spans.raw);
+        let option = match (span.kind, body.len()) {
+            // End of option list: the walk ends with it.
+            (0, _) => TcpOption::EndOfList,
+            (1, _) => TcpOption::Nop,
             (2, 2) => TcpOption::Mss(be16(body)),
             (3, 1) => TcpOption::WindowScale(body[0]),
             (4, 0) => TcpOption::SackPermitted,
@@ -159,11 +252,11 @@ impl<'a> Iterator for TcpOptions<'a> {
                 TcpOption::Sack(sack)
             }
             (8, 8) => TcpOption::Timestamp { val: be32(&body[..4]), ecr: be32(&body[4..]) },
-            (2..=5 | 8, _) => {
+            (kind @ (2..=5 | 8), _) => {
                 self.done = true;
-                malformed("wrong length for its kind")
+                TcpOption::Malformed { kind, reason: "wrong length for its kind" }
             }
-            _ => TcpOption::Unknown { kind, data: body },
+            (kind, _) => TcpOption::Unknown { kind, data: body },
         };
         Some(option)
     }
@@ -750,6 +843,94 @@ mod tests {
         assert_eq!(render(&[1, 2, 1]), ["nop", "bad opt-2: length below 2"]);
         assert_eq!(render(&[2, 3, 0]), ["bad opt-2: wrong length for its kind"]);
         assert_eq!(render(&[1, 7]), ["nop", "bad opt-7: no length byte"]);
+    }
+
+    fn spans(raw: &[u8]) -> Vec<Result<(u8, usize, usize), BadOption>> {
+        OptionSpans::new(raw).map(|span| span.map(|s| (s.kind, s.offset, s.len))).collect()
+    }
+
+    #[test]
+    fn the_walk_frames_every_option_with_its_offset() {
+        // NOP, timestamps at an odd offset, an MSS with a length wrong for it (framed all the same), an unknown
+        // kind, End of option list, then padding that is not walked.
+        let raw = [1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 2, 3, 0, 30, 2, 0, 9, 9];
+        let want = [(1, 0, 1), (8, 1, 10), (2, 11, 3), (30, 14, 2), (0, 16, 1)];
+        assert_eq!(spans(&raw), want.map(Ok));
+        let timestamps = OptionSpans::new(&raw).nth(1).unwrap().unwrap();
+        assert_eq!(timestamps.data(&raw), &raw[3..11]);
+        assert_eq!(OptionSpans::new(&raw).next().unwrap().unwrap().data(&raw), b"");
+        assert_eq!(spans(&[]), []);
+    }
+
+    #[test]
+    fn a_bad_length_ends_the_walk_with_its_offset() {
+        let bad = |kind, offset, reason| Err(BadOption { kind, offset, reason });
+        assert_eq!(spans(&[2, 9, 0, 0]), [bad(2, 0, "runs past the header")]);
+        assert_eq!(spans(&[1, 2, 1, 1]), [Ok((1, 0, 1)), bad(2, 1, "length below 2")]);
+        assert_eq!(spans(&[1, 7]), [Ok((1, 0, 1)), bad(7, 1, "no length byte")]);
+    }
+
+    #[test]
+    fn values_may_be_rewritten_between_steps() {
+        let mut raw = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 5, 10, 0, 0, 0, 3, 0, 0, 0, 4];
+        let mut walk = OptionWalk::default();
+        let mut seen = Vec::new();
+        while let Some(Ok(span)) = walk.step(&raw) {
+            seen.push((span.kind, span.offset));
+            if span.kind > 1 {
+                // Every value byte, as the proxy's translation does with timestamps and SACK edges.
+                raw[span.offset + 2..span.offset + span.len].fill(0xff);
+            }
+        }
+        assert_eq!(seen, [(1, 0), (1, 1), (8, 2), (5, 12)]);
+        assert_eq!(render(&raw), ["nop", "nop", "TS val 4294967295 ecr 4294967295", "sack 1 {4294967295:4294967295}"]);
+    }
+
+    proptest::proptest! {
+        /// On any bytes: the spans tile the bytes from the start, each inside them; the walk ends at End of option
+        /// list, at a bad length or at the end; and the parser's items are the spans, one for one.
+        #[test]
+        fn the_walk_tiles_any_bytes(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let mut next = 0;
+            let mut ended = false;
+            let items: Vec<_> = OptionSpans::new(&raw).collect();
+            for item in &items {
+                proptest::prop_assert!(!ended, "an item after the walk's end");
+                match item {
+                    Ok(span) => {
+                        proptest::prop_assert_eq!(span.offset, next);
+                        proptest::prop_assert!(span.len >= 1 && span.offset + span.len <= raw.len());
+                        proptest::prop_assert_eq!(span.kind, raw[span.offset]);
+                        next += span.len;
+                        ended = span.kind == 0;
+                    }
+                    Err(bad) => {
+                        proptest::prop_assert_eq!(bad.offset, next);
+                        ended = true;
+                    }
+                }
+            }
+            proptest::prop_assert!(ended || next == raw.len());
+            let parsed: Vec<_> = TcpOptions::new(&raw).collect();
+            proptest::prop_assert!(parsed.len() <= items.len());
+            for (option, item) in parsed.iter().zip(&items) {
+                let malformed = matches!(option, TcpOption::Malformed { .. });
+                let kind = match option {
+                    TcpOption::EndOfList => 0,
+                    TcpOption::Nop => 1,
+                    TcpOption::Mss(_) => 2,
+                    TcpOption::WindowScale(_) => 3,
+                    TcpOption::SackPermitted => 4,
+                    TcpOption::Sack(_) => 5,
+                    TcpOption::Timestamp { .. } => 8,
+                    TcpOption::Unknown { kind, .. } | TcpOption::Malformed { kind, .. } => *kind,
+                };
+                match item {
+                    Ok(span) => proptest::prop_assert_eq!(kind, span.kind),
+                    Err(bad) => proptest::prop_assert!(malformed && kind == bad.kind),
+                }
+            }
+        }
     }
 
     /// The list as the text printer writes it, with a captured, complete payload.

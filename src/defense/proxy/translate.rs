@@ -15,10 +15,8 @@
 
 use crate::wire::checksum::{adjust_u16, adjust_u32};
 use crate::wire::tcp_layout::TcpLayout;
-use crate::wire::tcp_options::MAX_WINDOW_SCALE;
+use crate::wire::tcp_options::{MAX_WINDOW_SCALE, OptionWalk};
 
-const OPT_END: u8 = 0;
-const OPT_NOP: u8 = 1;
 const OPT_SACK: u8 = 5;
 const OPT_TIMESTAMP: u8 = 8;
 
@@ -77,30 +75,24 @@ impl Translation {
         });
     }
 
-    /// Calls `each(frame, offset, kind, len)` for every well-formed option; stops at the first malformed one.
+    /// Calls `each(frame, offset, kind, len)` for every SACK and timestamp option [`OptionWalk`] frames whose
+    /// length is right for its kind, `offset` being the kind byte's offset in the frame. One with a wrong length is
+    /// skipped, untranslated, and the walk goes on after it (its length byte still says where the next option
+    /// starts). The walk stops at End of option list and at an option whose length byte is missing, below 2 or
+    /// past the header: nothing from there on is translated. (The `proxy` fuzz target checks exactly this.)
     fn each_option(&self, frame: &mut [u8], layout: &TcpLayout, mut each: impl FnMut(&mut [u8], usize, u8, usize)) {
-        let end = layout.tcp + layout.tcp_header_len;
-        let mut at = layout.tcp + 20;
-        while at < end {
-            match frame[at] {
-                OPT_END => return,
-                OPT_NOP => at += 1,
-                kind => {
-                    let Some(&len) = frame.get(at + 1) else { return };
-                    let len = usize::from(len);
-                    if len < 2 || at + len > end {
-                        return;
-                    }
-                    let well_formed = match kind {
-                        OPT_TIMESTAMP => len == 10,
-                        OPT_SACK => len >= 10 && (len - 2).is_multiple_of(8),
-                        _ => true,
-                    };
-                    if well_formed {
-                        each(frame, at, kind, len);
-                    }
-                    at += len;
-                }
+        let (start, end) = (layout.tcp + 20, layout.tcp + layout.tcp_header_len);
+        let mut walk = OptionWalk::default();
+        // `each` rewrites option values only, never a kind or length byte, so the walk frames the same options
+        // from one step to the next.
+        while let Some(Ok(span)) = walk.step(&frame[start..end]) {
+            let translated = match span.kind {
+                OPT_TIMESTAMP => span.len == 10,
+                OPT_SACK => span.len >= 10 && (span.len - 2).is_multiple_of(8),
+                _ => false,
+            };
+            if translated {
+                each(frame, start + span.offset, span.kind, span.len);
             }
         }
     }
@@ -217,6 +209,45 @@ mod tests {
         let layout = TcpLayout::of(&frame).unwrap();
         T.to_server(&mut frame, &layout);
         assert_same(&frame, &segment(7, 0x64, 9, 1000, (0xc8, 0x12c)));
+    }
+
+    /// A client's segment acknowledging `ack`, with `options` (a multiple of 4 bytes).
+    fn with_options(ack: u32, options: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        tcp_frame(
+            &mut out,
+            Some(&EthernetSpec { src: [2; 6], dst: [4; 6], vlans: &[] }),
+            &IpSpec { src: "10.0.0.1".parse().unwrap(), dst: "10.0.0.2".parse().unwrap(), ttl: 64, id: 1 },
+            &TcpSpec {
+                src_port: 4000,
+                dst_port: 80,
+                seq: 7,
+                ack,
+                flags: TcpFlags(TcpFlags::ACK),
+                window: 512,
+                options,
+                payload: b"",
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_wrong_length_is_skipped_and_a_bad_length_ends_the_rewrite() {
+        let ts = |ecr: u32| [&[8, 10, 0, 0, 0, 9][..], &ecr.to_be_bytes()].concat();
+        // A SACK option of 11 bytes is skipped, untranslated, and the timestamps after it are translated.
+        let skipped = [&[5, 11][..], &[0xee; 9], &ts(1500), &[1, 1, 1]].concat();
+        let mut frame = with_options(0x1000_0064, &skipped);
+        let layout = TcpLayout::of(&frame).unwrap();
+        T.to_server(&mut frame, &layout);
+        assert_same(&frame, &with_options(0x64, &[&[5, 11][..], &[0xee; 9], &ts(1000), &[1, 1, 1]].concat()));
+        // A length below 2 ends the walk: the timestamps before it are translated, those after it are not.
+        let ended = [&ts(1500)[..], &[30, 0], &ts(1500), &[1, 1]].concat();
+        let mut frame = with_options(0x1000_0064, &ended);
+        let layout = TcpLayout::of(&frame).unwrap();
+        T.to_server(&mut frame, &layout);
+        assert_same(&frame, &with_options(0x64, &[&ts(1000)[..], &[30, 0], &ts(1500), &[1, 1]].concat()));
     }
 
     #[test]
