@@ -177,7 +177,7 @@ impl Tracker {
             Transport::Tcp(seg) => self.tcp(ts, key, src, dst, seg, ip_len),
             // IP header plus the 8-byte UDP or ICMP header.
             Transport::Udp(_) | Transport::Icmp(_) => {
-                self.datagram(ts, key, src, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
+                self.datagram(ts, key, src, dst, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
             }
             _ => {}
         }
@@ -305,12 +305,18 @@ impl Tracker {
         slot
     }
 
-    /// UDP and ICMP flows: counted, and ended by inactivity (Zeek's udp/icmp_inactivity_timeout, 1 min).
-    fn datagram(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, ip_len: u32, headers: u32) {
+    /// UDP and ICMP flows: counted, and ended by inactivity (Zeek's udp/icmp_inactivity_timeout, 1 min). The first
+    /// datagram's sender is the originator, unless it is a UDP datagram from a likely server port (Zeek's
+    /// `likely_server_ports`, [`ports::flip_udp`]): then the other side is the client.
+    fn datagram(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, ip_len: u32, headers: u32) {
         let slot = match self.table.find(&key) {
             Some(slot) => slot,
             None => {
-                let conn = Conn::new(key, src == key.low, ts, false, Phase::Udp);
+                let to_broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
+                let flip = key.protocol == 17 && ports::flip_udp(src.port(), dst.port(), to_broadcast);
+                let orig = if flip { dst } else { src };
+                // A flipped flow's history starts with '^', as Zeek's FlipRoles adds it (src/Conn.cc).
+                let conn = Conn::new(key, orig == key.low, ts, flip, Phase::Udp);
                 self.stats.connections += 1;
                 let (slot, evicted) = self.table.insert(conn);
                 if let Some(old) = evicted {
@@ -493,10 +499,15 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     };
     let history = match proto {
         Proto::Tcp => conn.zeek.history.as_str().into(),
-        Proto::Udp => match (o.packets > 0, r.packets > 0) {
-            (true, true) => "Dd".into(),
-            (true, false) => "D".into(),
-            (false, true) => "d".into(),
+        // Zeek adds a letter when a side's first datagram arrives. The first datagram is the originator's, unless
+        // the roles were flipped ('^', see `datagram`): then it was the responder's.
+        Proto::Udp => match (conn.zeek.history.as_str().starts_with('^'), o.packets > 0, r.packets > 0) {
+            (false, true, true) => "Dd".into(),
+            (false, true, false) => "D".into(),
+            (true, true, true) => "^dD".into(),
+            (true, false, true) => "^d".into(),
+            (_, false, true) => "d".into(),
+            (true, true, false) => "^D".into(),
             _ => Default::default(),
         },
         Proto::Icmp => Default::default(),

@@ -1568,6 +1568,72 @@ mod udp {
         assert_eq!((r.duration, r.orig_bytes), (None, None));
     }
 
+    fn udp(src: &str, dst: &str) -> Vec<u8> {
+        let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+        let mut frame = Vec::new();
+        craft::udp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), src.port(), dst.port(), &[0; 10])
+            .expect("well-formed datagram");
+        frame
+    }
+
+    fn ends(r: &ConnRecord) -> (String, String) {
+        (
+            SocketAddr::new(r.orig.ip(), r.orig.port()).to_string(),
+            SocketAddr::new(r.resp.ip(), r.resp.port()).to_string(),
+        )
+    }
+
+    /// Issue 13: Zeek flips a UDP flow whose first datagram comes from a likely server port (its
+    /// `likely_server_ports`) to a port that is not one, so the client is the originator even when the capture
+    /// starts with the server's answer; the history starts with '^'.
+    #[test]
+    fn a_flow_starting_with_a_servers_datagram_is_flipped() {
+        let (server, client) = ("192.0.2.53:53", "192.0.2.10:40000");
+        let mut t = tracker();
+        feed_frame(&mut t, at(0), &udp(server, client));
+        let r = finish_udp(t);
+        assert_eq!(ends(&r), (client.to_string(), server.to_string()));
+        assert_eq!((r.conn_state, r.history.as_str()), (ConnState::SHR, "^d"));
+        assert_eq!((r.orig_pkts, r.resp_pkts), (0, 1));
+
+        // The client speaks next: its datagram is the originator's.
+        let mut t = tracker();
+        feed_frame(&mut t, at(0), &udp(server, client));
+        feed_frame(&mut t, at(5), &udp(client, server));
+        let r = finish_udp(t);
+        assert_eq!(ends(&r), (client.to_string(), server.to_string()));
+        assert_eq!((r.conn_state, r.history.as_str()), (ConnState::SF, "^dD"));
+        assert_eq!((r.orig_pkts, r.resp_pkts, r.orig_bytes, r.resp_bytes), (1, 1, Some(10), Some(10)));
+    }
+
+    #[test]
+    fn udp_flips_follow_zeeks_server_ports() {
+        // (first datagram from, to, expected originator): NTP, mDNS, syslog and SNMP answers flip; DHCP's 68 is a
+        // client port for Zeek, so its server's 67 -> 68 flips and the client's 68 -> 67 does not; two servers
+        // (NTP peers) and a datagram to the broadcast address keep the sender as the originator; 80 is no UDP
+        // service port.
+        let cases = [
+            ("192.0.2.1:123", "192.0.2.10:40000", "192.0.2.10:40000"),
+            ("192.0.2.1:5353", "192.0.2.10:40000", "192.0.2.10:40000"),
+            ("192.0.2.1:514", "192.0.2.10:40000", "192.0.2.10:40000"),
+            ("192.0.2.1:161", "192.0.2.10:40000", "192.0.2.10:40000"),
+            ("192.0.2.1:67", "192.0.2.10:68", "192.0.2.10:68"),
+            ("192.0.2.10:68", "192.0.2.1:67", "192.0.2.10:68"),
+            ("0.0.0.0:68", "255.255.255.255:67", "0.0.0.0:68"),
+            ("192.0.2.1:67", "255.255.255.255:68", "192.0.2.1:67"),
+            ("192.0.2.1:123", "192.0.2.2:123", "192.0.2.1:123"),
+            ("192.0.2.1:80", "192.0.2.10:40000", "192.0.2.1:80"),
+        ];
+        for (src, dst, orig) in cases {
+            let mut t = tracker();
+            feed_frame(&mut t, at(0), &udp(src, dst));
+            let r = finish_udp(t);
+            assert_eq!(ends(&r).0, orig, "{src} > {dst}");
+            let flipped = orig != src;
+            assert_eq!(r.history.as_str(), if flipped { "^d" } else { "D" }, "{src} > {dst}");
+        }
+    }
+
     #[test]
     fn inactivity_expiry() {
         let mut t = tracker();
