@@ -205,18 +205,31 @@ impl Tracker {
         ip_len: u32,
     ) {
         let bare_syn = seg.flags.syn() && !seg.flags.ack();
+        // SYNs the originator already sent with this ISN, when this SYN retries a refused attempt.
+        let mut retried_tries = None;
         let slot = match self.table.find(&key) {
             Some(slot) => {
                 let conn = self.table.get(slot);
                 let orig = orig_of(conn);
-                // A fresh SYN with a new ISN on a tuple whose connection is over starts a new connection.
-                if bare_syn && conn.phase == Phase::Closed && src == orig && seg.seq != conn.halves[0].isn {
+                let closed_syn = bare_syn && conn.phase == Phase::Closed && src == orig;
+                let o = conn.half(Role::Orig);
+                if closed_syn && seg.seq != o.isn {
+                    // A fresh SYN with a new ISN on a tuple whose connection is over starts a new connection.
                     let old = self.table.remove(slot);
                     self.finalize(old, None);
                     self.stats.port_reuses += 1;
                     let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
                     self.annotations.push(Annotation::PortReuse);
                     slot
+                } else if closed_syn && conn.half(Role::Resp).has(conn::HalfFlow::REFUSED) {
+                    // The same SYN again after the responder refused it (REJ), as a client that retries a refused
+                    // connection sends it: Zeek takes any SYN on a tuple one side has closed (by FIN or RST) as a
+                    // new connection (TCPSessionAdapter::IsReuse compares ISNs only while neither side has closed),
+                    // so the retry gets a record of its own. It is numbered as the retransmission it is.
+                    retried_tries = Some(o.syn_tries);
+                    let old = self.table.remove(slot);
+                    self.finalize(old, None);
+                    self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack())
                 } else {
                     slot
                 }
@@ -229,7 +242,7 @@ impl Tracker {
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
-            && let Some(tries) = self.timed_out_attempts.take(&key, seg.seq)
+            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take(&key, seg.seq))
         {
             let tries = tries.saturating_add(1);
             conn.half_mut(Role::Orig).syn_tries = tries;

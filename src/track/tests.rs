@@ -1491,6 +1491,35 @@ mod closed {
         assert_eq!(send!(t, server, "RA", seq = 0, ack = 3001, win = 0, at = 1001), ["[refused: RST answers SYN]"]);
         assert_eq!(t.stats().refused, 2);
     }
+
+    /// Issue 13: a client that retries a refused connection may resend the same SYN. Zeek logs
+    /// every refusal: any SYN on a tuple one side has closed is a new connection to it, whatever its ISN, so each
+    /// try is a REJ record of its own, not a continuation of the first.
+    #[test]
+    fn a_refused_syn_resent_with_the_same_isn_is_a_new_connection() {
+        let mut t = half_open();
+        send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1);
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 500), ["[handshake 1/3 SYN, retransmission: try 2]"]);
+        let first = records(&mut t);
+        assert_eq!(first.len(), 1, "the refused attempt is written when the retry arrives");
+        check(&first[0], ConnState::REJ, "Sr", EndReason::Reset);
+        assert_eq!((first[0].orig_pkts, first[0].resp_pkts, first[0].duration), (1, 1, Some(ms(1))));
+        assert_eq!(send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 501), ["[refused: RST answers SYN]"]);
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 1000), ["[handshake 1/3 SYN, retransmission: try 3]"]);
+        assert_eq!(send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1001), ["[refused: RST answers SYN]"]);
+        let s = t.stats();
+        assert_eq!((s.connections, s.attempts, s.refused, s.port_reuses), (3, 3, 3, 0));
+        t.finish();
+        let rest = records(&mut t);
+        assert_eq!(rest.len(), 2, "{rest:#?}");
+        for (r, start) in rest.iter().zip([500, 1000]) {
+            check(r, ConnState::REJ, "Sr", EndReason::Reset);
+            assert_eq!((r.ts, r.orig_pkts, r.resp_pkts, r.duration), (at(start), 1, 1, Some(ms(1))));
+            assert_eq!((r.orig, r.resp), (client(), server()));
+        }
+        assert_ne!(rest[0].uid(), first[0].uid());
+        assert_ne!(rest[1].uid(), rest[0].uid());
+    }
 }
 
 /// Tests for UDP flows: Zeek's SF / S0 from which sides spoke, and the UDP inactivity timer.
