@@ -34,16 +34,15 @@ pub struct Translation {
 impl Translation {
     /// Rewrites a listener → client segment in place.
     pub fn to_client(&self, frame: &mut [u8], layout: &TcpLayout) {
-        let seq = layout.seq(frame);
-        set_u32(frame, layout, 4, seq.wrapping_add(self.seq_delta));
-        if let Some(shifts) = self.window_rescale {
-            rescale_window(frame, layout, shifts);
+        let mut segment = Rewrite { frame, layout };
+        segment.update_u32(4, |seq| seq.wrapping_add(self.seq_delta));
+        if let Some((from, to)) = self.window_rescale {
+            segment.update_u16(14, |window| rescale(window, from, to));
         }
         if let Some(ts_delta) = self.ts_delta {
-            self.each_option(frame, layout, |frame, at, kind, _| {
+            segment.each_option(|segment, kind, at, _| {
                 if kind == OPT_TIMESTAMP {
-                    let value = read_u32(frame, at + 2);
-                    write_u32_adjusting(frame, layout, at + 2, value.wrapping_add(ts_delta));
+                    segment.update_u32(at + 2, |tsval| tsval.wrapping_add(ts_delta));
                 }
             });
         }
@@ -51,50 +50,26 @@ impl Translation {
 
     /// Rewrites a client → listener segment in place.
     pub fn to_server(&self, frame: &mut [u8], layout: &TcpLayout) {
-        if layout.flags(frame).ack() {
-            let ack = layout.ack(frame);
-            set_u32(frame, layout, 8, ack.wrapping_sub(self.seq_delta));
+        let mut segment = Rewrite { frame, layout };
+        if layout.flags(segment.frame).ack() {
+            segment.update_u32(8, |ack| ack.wrapping_sub(self.seq_delta));
         }
         let (delta, ts_delta) = (self.seq_delta, self.ts_delta);
-        self.each_option(frame, layout, |frame, at, kind, len| match kind {
+        segment.each_option(|segment, kind, at, len| match kind {
             OPT_SACK => {
                 let mut edge = at + 2;
                 while edge + 4 <= at + len {
-                    let value = read_u32(frame, edge);
-                    write_u32_adjusting(frame, layout, edge, value.wrapping_sub(delta));
+                    segment.update_u32(edge, |edge| edge.wrapping_sub(delta));
                     edge += 4;
                 }
             }
             OPT_TIMESTAMP => {
                 if let Some(ts_delta) = ts_delta {
-                    let echo = read_u32(frame, at + 6);
-                    write_u32_adjusting(frame, layout, at + 6, echo.wrapping_sub(ts_delta));
+                    segment.update_u32(at + 6, |tsecr| tsecr.wrapping_sub(ts_delta));
                 }
             }
             _ => {}
         });
-    }
-
-    /// Calls `each(frame, offset, kind, len)` for every SACK and timestamp option [`OptionWalk`] frames whose
-    /// length is right for its kind, `offset` being the kind byte's offset in the frame. One with a wrong length is
-    /// skipped, untranslated, and the walk goes on after it (its length byte still says where the next option
-    /// starts). The walk stops at End of option list and at an option whose length byte is missing, below 2 or
-    /// past the header: nothing from there on is translated. (The `proxy` fuzz target checks exactly this.)
-    fn each_option(&self, frame: &mut [u8], layout: &TcpLayout, mut each: impl FnMut(&mut [u8], usize, u8, usize)) {
-        let (start, end) = (layout.tcp + 20, layout.tcp + layout.tcp_header_len);
-        let mut walk = OptionWalk::default();
-        // `each` rewrites option values only, never a kind or length byte, so the walk frames the same options
-        // from one step to the next.
-        while let Some(Ok(span)) = walk.step(&frame[start..end]) {
-            let translated = match span.kind {
-                OPT_TIMESTAMP => span.len == 10,
-                OPT_SACK => span.len >= 10 && (span.len - 2).is_multiple_of(8),
-                _ => false,
-            };
-            if translated {
-                each(frame, start + span.offset, span.kind, span.len);
-            }
-        }
     }
 }
 
@@ -109,47 +84,68 @@ pub fn rescale(window: u16, from: u8, to: u8) -> u16 {
 
 /// Rewrites a segment's window, sent with shift `from`, for a reader that applies shift `to` ([`rescale`]).
 pub fn rescale_window(frame: &mut [u8], layout: &TcpLayout, (from, to): (u8, u8)) {
-    set_u16(frame, layout, 14, rescale(layout.window(frame), from, to));
+    Rewrite { frame, layout }.update_u16(14, |window| rescale(window, from, to));
 }
 
-fn read_u32(frame: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]])
+/// A segment being rewritten in place: the frame and its layout kept together, so that every offset is counted
+/// from the TCP header the layout found, and every write adjusts the checksum. Offsets (`at`) are bytes into the
+/// TCP header.
+struct Rewrite<'f> {
+    frame: &'f mut [u8],
+    layout: &'f TcpLayout,
 }
 
-fn checksum(frame: &[u8], layout: &TcpLayout) -> u16 {
-    let at = layout.checksum_at();
-    u16::from_be_bytes([frame[at], frame[at + 1]])
-}
-
-fn store_checksum(frame: &mut [u8], layout: &TcpLayout, value: u16) {
-    let at = layout.checksum_at();
-    frame[at..at + 2].copy_from_slice(&value.to_be_bytes());
-}
-
-/// Writes a 32-bit value at frame offset `at` inside the TCP segment and adjusts the checksum. A partial checksum
-/// (the pseudo-header sum only) is left alone: the bytes are summed on egress, after the rewrite, and the
-/// pseudo-header's fields (addresses, protocol, length) are never rewritten here.
-fn write_u32_adjusting(frame: &mut [u8], layout: &TcpLayout, at: usize, new: u32) {
-    let old = read_u32(frame, at);
-    frame[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    if !layout.checksum_partial {
-        let adjusted = adjust_u32(checksum(frame, layout), at - layout.tcp, old, new);
-        store_checksum(frame, layout, adjusted);
+impl Rewrite<'_> {
+    /// Replaces the 32-bit value at `at` with `new(value)` and adjusts the checksum.
+    fn update_u32(&mut self, at: usize, new: impl FnOnce(u32) -> u32) {
+        let field = &mut self.frame[self.layout.tcp + at..][..4];
+        let old = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
+        let new = new(old);
+        field.copy_from_slice(&new.to_be_bytes());
+        self.adjust_checksum(|checksum| adjust_u32(checksum, at, old, new));
     }
-}
 
-/// Writes a 32-bit header field (`field` bytes into the TCP header).
-fn set_u32(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u32) {
-    write_u32_adjusting(frame, layout, layout.tcp + field, new);
-}
+    /// Replaces the 16-bit value at `at` with `new(value)` and adjusts the checksum.
+    fn update_u16(&mut self, at: usize, new: impl FnOnce(u16) -> u16) {
+        let field = &mut self.frame[self.layout.tcp + at..][..2];
+        let old = u16::from_be_bytes([field[0], field[1]]);
+        let new = new(old);
+        field.copy_from_slice(&new.to_be_bytes());
+        self.adjust_checksum(|checksum| adjust_u16(checksum, at, old, new));
+    }
 
-fn set_u16(frame: &mut [u8], layout: &TcpLayout, field: usize, new: u16) {
-    let at = layout.tcp + field;
-    let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
-    frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
-    if !layout.checksum_partial {
-        let adjusted = adjust_u16(checksum(frame, layout), field, old, new);
-        store_checksum(frame, layout, adjusted);
+    /// Applies an incremental update (RFC 1624) to the checksum field. A partial checksum (the pseudo-header sum
+    /// only) is left alone: the bytes are summed on egress, after the rewrite, and the pseudo-header's fields
+    /// (addresses, protocol, length) are never rewritten here.
+    fn adjust_checksum(&mut self, adjust: impl FnOnce(u16) -> u16) {
+        if self.layout.checksum_partial {
+            return;
+        }
+        let field = &mut self.frame[self.layout.checksum_at()..][..2];
+        let adjusted = adjust(u16::from_be_bytes([field[0], field[1]]));
+        field.copy_from_slice(&adjusted.to_be_bytes());
+    }
+
+    /// Calls `each(self, kind, at, len)` for every SACK and timestamp option [`OptionWalk`] frames whose length is
+    /// right for its kind, `at` being its kind byte's offset in the TCP header. One with a wrong length is skipped,
+    /// untranslated, and the walk goes on after it (its length byte still says where the next option starts). The
+    /// walk stops at End of option list and at an option whose length byte is missing, below 2 or past the header:
+    /// nothing from there on is translated. (The `proxy` fuzz target checks exactly this.)
+    fn each_option(&mut self, mut each: impl FnMut(&mut Self, u8, usize, usize)) {
+        let options = self.layout.tcp + 20..self.layout.tcp + self.layout.tcp_header_len;
+        let mut walk = OptionWalk::default();
+        // `each` rewrites option values only, never a kind or length byte, so the walk frames the same options
+        // from one step to the next.
+        while let Some(Ok(span)) = walk.step(&self.frame[options.clone()]) {
+            let translated = match span.kind {
+                OPT_TIMESTAMP => span.len == 10,
+                OPT_SACK => span.len >= 10 && (span.len - 2).is_multiple_of(8),
+                _ => false,
+            };
+            if translated {
+                each(self, span.kind, 20 + span.offset, span.len);
+            }
+        }
     }
 }
 
