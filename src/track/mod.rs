@@ -167,7 +167,9 @@ impl Tracker {
         if ts > self.now {
             self.now = ts;
         }
-        let Some((key, _, src, dst)) = FlowKey::of(packet) else { return &self.annotations };
+        let Some((key, _, src, dst)) = FlowKey::of(packet).or_else(|| unknown_transport_key(packet)) else {
+            return &self.annotations;
+        };
         let ip_len = match &packet.net {
             Net::Ipv4(ip) => u32::from(ip.total_len),
             Net::Ipv6(ip) => 40 + u32::from(ip.payload_len),
@@ -179,6 +181,8 @@ impl Tracker {
             Transport::Udp(_) | Transport::Icmp(_) => {
                 self.datagram(ts, key, src, dst, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
             }
+            // Zeek counts no payload bytes for these (conn.log's orig_bytes and resp_bytes stay 0).
+            Transport::Other { .. } => self.datagram(ts, key, src, dst, ip_len, ip_len),
             _ => {}
         }
         self.drain_flood_events();
@@ -477,6 +481,25 @@ impl Tracker {
     }
 }
 
+/// The key of a packet of another IP protocol, as Zeek's unknown-transport analyzer keys it (its
+/// src/packet_analysis/protocol/unknown_ip_transport/UnknownIPTransport.cc): the two addresses, ports 0, and the
+/// protocol number. Zeek's IP analyzer hands that analyzer every protocol it has no other analyzer for
+/// (scripts/base/packet-protocols/ip/main.zeek makes it the default): not TCP, UDP or ICMP, nor IP-in-IP (4), IPv6
+/// in IP (41) and GRE (47), which it decapsulates, nor IGMP (2), which base/packet-protocols/igmp registers with
+/// an analyzer of its own.
+fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, crate::wire::flow::Direction, Endpoint, Endpoint)> {
+    let Transport::Other { protocol, .. } = packet.transport else { return None };
+    if matches!(protocol, 2 | 4 | 41 | 47) {
+        return None;
+    }
+    let (src, dst) = match &packet.net {
+        Net::Ipv4(ip) => (std::net::IpAddr::V4(ip.src), std::net::IpAddr::V4(ip.dst)),
+        Net::Ipv6(ip) => (std::net::IpAddr::V6(ip.src), std::net::IpAddr::V6(ip.dst)),
+        _ => return None,
+    };
+    Some(FlowKey::between(Endpoint::new(src, 0), Endpoint::new(dst, 0), protocol))
+}
+
 /// `None` means "it closed": by RST or by FINs.
 fn end_reason(conn: &Conn, reason: Option<EndReason>) -> EndReason {
     reason.unwrap_or(if conn.reset { EndReason::Reset } else { EndReason::Close })
@@ -495,7 +518,8 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     let proto = match conn.key.protocol {
         6 => Proto::Tcp,
         17 => Proto::Udp,
-        _ => Proto::Icmp,
+        1 | 58 => Proto::Icmp,
+        n => Proto::Unknown(n),
     };
     let o = conn.half(Role::Orig);
     let r = conn.half(Role::Resp);
@@ -504,13 +528,13 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
     let single_packet = duration == Duration::ZERO;
     let (orig_bytes, resp_bytes) = match proto {
         Proto::Tcp => (o.payload_bytes(), r.payload_bytes()),
-        Proto::Udp | Proto::Icmp => (o.payload_total, r.payload_total),
+        Proto::Udp | Proto::Icmp | Proto::Unknown(_) => (o.payload_total, r.payload_total),
     };
     let conn_state = match proto {
         Proto::Tcp => conn.zeek.conn_state(orig_bytes, resp_bytes),
         Proto::Udp => zeek::udp_conn_state(o.packets > 0, r.packets > 0),
-        // Zeek has no states for ICMP: every ICMP "connection" is OTH.
-        Proto::Icmp => zeek::ConnState::OTH,
+        // Zeek has no states for ICMP or other protocols: every such "connection" is OTH.
+        Proto::Icmp | Proto::Unknown(_) => zeek::ConnState::OTH,
     };
     let history = match proto {
         Proto::Tcp => conn.zeek.history.as_str().into(),
@@ -525,7 +549,7 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
             (true, true, false) => "^D".into(),
             _ => Default::default(),
         },
-        Proto::Icmp => Default::default(),
+        Proto::Icmp | Proto::Unknown(_) => Default::default(),
     };
     ConnRecord {
         ts: conn.first_ts,

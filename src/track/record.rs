@@ -20,6 +20,10 @@ pub enum Proto {
     Udp,
     /// ICMP and ICMPv6, both "icmp" in conn.log as in Zeek.
     Icmp,
+    /// Any other IP protocol (SCTP, OSPF, VRRP, ESP ...), by number: Zeek's `unknown_transport`, one connection per
+    /// pair of addresses and protocol, its ports 0.
+    #[serde(rename = "unknown_transport")]
+    Unknown(u8),
 }
 
 impl Proto {
@@ -28,6 +32,7 @@ impl Proto {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
             Proto::Icmp => "icmp",
+            Proto::Unknown(_) => "unknown_transport",
         }
     }
 
@@ -37,6 +42,7 @@ impl Proto {
             Proto::Tcp => 6,
             Proto::Udp => 17,
             Proto::Icmp => 1,
+            Proto::Unknown(n) => n,
         }
     }
 }

@@ -1718,6 +1718,75 @@ mod udp {
     }
 }
 
+/// Tests for other IP protocols: Zeek's `unknown_transport` connections.
+mod unknown_transport {
+    use super::*;
+
+    /// A raw IPv4 packet of IP protocol `protocol` carrying 10 bytes: a crafted datagram relabelled.
+    fn ip_packet(src: SocketAddr, dst: SocketAddr, protocol: u8) -> Vec<u8> {
+        let mut frame = Vec::new();
+        craft::udp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), src.port(), dst.port(), &[0; 10])
+            .expect("well-formed datagram");
+        frame[9] = protocol;
+        claiming(frame, 38)
+    }
+
+    fn host(addr: SocketAddr) -> Endpoint {
+        Endpoint::new(addr.ip(), 0)
+    }
+
+    /// Issue 13: Zeek logs a connection for every IP protocol it has no analyzer for (SCTP, OSPF, VRRP ...), keyed
+    /// by the two addresses with ports 0, proto `unknown_transport`, conn_state OTH, no history, no payload bytes.
+    #[test]
+    fn other_ip_protocols_get_a_record_each() {
+        let mut t = tracker();
+        assert_eq!(feed_frame(&mut t, at(0), &ip_packet(CLIENT, SERVER, 132)), NOTHING); // SCTP
+        feed_frame(&mut t, at(10), &ip_packet(SERVER, CLIENT, 132));
+        feed_frame(&mut t, at(20), &ip_packet(CLIENT, SERVER, 132));
+        feed_frame(&mut t, at(30), &ip_packet(SERVER, CLIENT, 89)); // OSPF, the other way
+        assert_eq!(t.tracked(), 2);
+        t.finish();
+        let mut r = records(&mut t);
+        r.sort_by_key(|r| r.ts);
+        assert_eq!(r.len(), 2, "{r:#?}");
+        let sctp = &r[0];
+        assert_eq!((sctp.proto, sctp.proto.as_str()), (Proto::Unknown(132), "unknown_transport"));
+        assert_eq!((sctp.orig, sctp.resp), (host(CLIENT), host(SERVER)));
+        assert_eq!((sctp.conn_state, sctp.history.as_str()), (ConnState::OTH, ""));
+        assert_eq!((sctp.orig_pkts, sctp.orig_ip_bytes, sctp.resp_pkts, sctp.resp_ip_bytes), (2, 76, 1, 38));
+        assert_eq!((sctp.duration, sctp.orig_bytes, sctp.resp_bytes), (Some(ms(20)), Some(0), Some(0)));
+        let ospf = &r[1];
+        assert_eq!(ospf.proto, Proto::Unknown(89));
+        assert_eq!((ospf.orig, ospf.resp), (host(SERVER), host(CLIENT)));
+        assert_eq!((ospf.conn_state, ospf.orig_pkts, ospf.resp_pkts, ospf.duration), (ConnState::OTH, 1, 0, None));
+        assert_ne!(sctp.uid(), ospf.uid());
+    }
+
+    #[test]
+    fn tunnels_and_igmp_are_not_unknown_transports() {
+        // Zeek decapsulates IP-in-IP (4), IPv6 in IP (41) and GRE (47), and IGMP (2) has an analyzer of its own.
+        let mut t = tracker();
+        for protocol in [2, 4, 41, 47] {
+            let frame = ip_packet(CLIENT, SERVER, protocol);
+            t.handle_packet(at(0), &decode(LinkType::RawIp, &frame));
+        }
+        assert_eq!((t.tracked(), t.stats().connections), (0, 0));
+    }
+
+    #[test]
+    fn an_idle_unknown_transport_ends_after_a_minute() {
+        // Zeek's unknown_ip_inactivity_timeout is 1 min, as for UDP.
+        let mut t = tracker();
+        feed_frame(&mut t, at(0), &ip_packet(CLIENT, SERVER, 112)); // VRRP
+        t.handle_timeout(Timestamp::from_nanos(at(60_000).as_nanos() - 1));
+        assert!(records(&mut t).is_empty());
+        t.handle_timeout(at(60_000));
+        let r = records(&mut t);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].proto, r[0].end_reason), (Proto::Unknown(112), EndReason::Timeout));
+    }
+}
+
 /// Tests for the bounded flow table under a SYN flood.
 mod table_pressure {
     use super::*;
