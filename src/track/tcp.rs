@@ -46,11 +46,8 @@ pub fn segment(
     }
     // Zeek moves the connection's last time before this packet moves its state machine, and only while one end
     // or both have yet to close (TCPSessionAdapter::DeliverPacket, `did_close`): the packet that closes the second
-    // end still counts, nothing after it does. Only when this tracker agrees that both ends closed, though: an
-    // out-of-window RST it ignored (RFC 5961), or a refusal a SYN-ACK then reopened, leaves Zeek's side state at
-    // Reset while the connection goes on, and a frozen clock would expire it mid-transfer as idle.
-    let closed = |role| conn.half(role).has(HalfFlow::SEEN_FIN) || conn.half(role).has(HalfFlow::SEEN_RST);
-    if !(conn.zeek.both_closed() && closed(Role::Orig) && closed(Role::Resp)) {
+    // end still counts, nothing after it does.
+    if !conn.zeek.both_closed() {
         conn.last_ts = ts;
     }
     conn.zeek.packet(from == Role::Orig, seg.flags, seg.seq, seg.payload_len, seg.window);
