@@ -8,16 +8,20 @@
 // super-frame keeps its skb, its partial checksum and its offloaded VLAN tag, and is never copied.
 //
 // The packet sockets' taps run before tc ingress (__netif_receive_skb_core delivers to ptype_all first), so a
-// capture on either interface still sees every frame; the guard itself opens no rings while this runs.
+// capture on either interface still sees every frame; the guard itself opens no rings while this runs. Frames the
+// gateway's own stack may want (broadcast, multicast, its own address) are cloned across and also go up the stack.
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
-// One per side: frames arriving on `ifindex` leave on `peer_ifindex`. Slot 0 is the outside, 1 the inside.
+// One per side: frames arriving on `ifindex` leave on `peer_ifindex`. Slot 0 is the outside, 1 the inside. `mac`
+// is the receiving interface's own address.
 struct bridge_port {
 	__u32 ifindex;
 	__u32 peer_ifindex;
+	__u8 mac[6];
+	__u8 pad[2];
 };
 
 struct {
@@ -68,6 +72,23 @@ int synscope_bridge(struct __sk_buff *skb)
 		if (skb->gso_segs > 1) {
 			count(base + SUPER_FRAMES, 1);
 			count(base + SUPER_FRAME_BYTES, skb->len);
+		}
+		// Through the rings, the gateway's own stack still got every frame (a packet socket takes copies).
+		// Keep that for the frames it may want: broadcast and multicast (ARP, neighbour discovery) and unicast
+		// to this interface's own address (a management address on the guard's interface). Those are cloned
+		// to the other side and go on up the stack; every other frame is redirected, uncopied.
+		__u8 dst[6];
+
+		if (bpf_skb_load_bytes(skb, 0, dst, sizeof(dst)) == 0) {
+			int ours = 1;
+
+			for (int i = 0; i < 6; i++)
+				if (dst[i] != port->mac[i])
+					ours = 0;
+			if ((dst[0] & 1) || ours) {
+				bpf_clone_redirect(skb, port->peer_ifindex, 0);
+				return TC_ACT_OK;
+			}
 		}
 		return bpf_redirect(port->peer_ifindex, 0);
 	}

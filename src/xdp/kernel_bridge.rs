@@ -46,9 +46,12 @@ pub enum KernelBridgeError {
 struct BridgePort {
     ifindex: u32,
     peer_ifindex: u32,
+    /// The receiving interface's own MAC: frames to it also go up the gateway's stack.
+    mac: [u8; 6],
+    pad: [u8; 2],
 }
 
-// SAFETY: two u32s, repr(C), no padding; every bit pattern is valid.
+// SAFETY: two u32s and eight bytes, repr(C), no implicit padding; every bit pattern is valid.
 unsafe impl aya::Pod for BridgePort {}
 
 /// What the program moved from one side to the other.
@@ -83,7 +86,10 @@ impl KernelBridge {
     /// Loads the program, writes the two interfaces into its map and attaches it to both ingresses (the inside
     /// first: until both are attached, frames from the outside still go the kernel's own way, which in a guard's
     /// namespace drops them, as before the guard started).
-    pub fn open(outside: &str, inside: &str) -> Result<KernelBridge, KernelBridgeError> {
+    pub fn open(
+        (outside, outside_mac): (&str, [u8; 6]),
+        (inside, inside_mac): (&str, [u8; 6]),
+    ) -> Result<KernelBridge, KernelBridgeError> {
         let bytes = program_bytes()?;
         let mut ebpf = aya::EbpfLoader::new().load(bytes).map_err(|e| match e {
             aya::EbpfError::MapError(aya::maps::MapError::CreateError { io_error, .. })
@@ -99,8 +105,8 @@ impl KernelBridge {
             let mut ports: Array<_, BridgePort> =
                 Array::try_from(map).map_err(|e| KernelBridgeError::Map(e.to_string()))?;
             let sides = [
-                BridgePort { ifindex: outside_index, peer_ifindex: inside_index },
-                BridgePort { ifindex: inside_index, peer_ifindex: outside_index },
+                BridgePort { ifindex: outside_index, peer_ifindex: inside_index, mac: outside_mac, pad: [0; 2] },
+                BridgePort { ifindex: inside_index, peer_ifindex: outside_index, mac: inside_mac, pad: [0; 2] },
             ];
             for (slot, port) in sides.into_iter().enumerate() {
                 ports.set(slot as u32, port, 0).map_err(|e| KernelBridgeError::Map(e.to_string()))?;

@@ -331,6 +331,12 @@ impl XdpFront {
     }
 
     pub fn report(&mut self) -> FastPathReport {
+        // A thread may have stopped the answering after the last watch (within its last 50 ms): say so here.
+        if self.turned_off.is_none()
+            && let Some(why) = self.path.settings().take_stop_reason()
+        {
+            self.turned_off = Some(format!("{}: {why}", self.interface));
+        }
         let run_time = self.path.run_time();
         FastPathReport {
             kind: "xdp",

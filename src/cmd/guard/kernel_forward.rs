@@ -59,9 +59,11 @@ pub fn open(
         return Ok((None, Some("--forward rings".into())));
     }
     // Interfaces that are not there get the error every command gives for one, not an attach failure.
-    crate::capture::interfaces::find(outside)?;
-    crate::capture::interfaces::find(inside)?;
-    match KernelBridge::open(outside, inside) {
+    let mac = |name: &str| -> anyhow::Result<[u8; 6]> {
+        Ok(crate::capture::interfaces::find(name)?.mac.map(|m| m.octets()).unwrap_or_default())
+    };
+    let (outside_mac, inside_mac) = (mac(outside)?, mac(inside)?);
+    match KernelBridge::open((outside, outside_mac), (inside, inside_mac)) {
         Ok(bridge) => Ok((Some(bridge), None)),
         Err(e) if choice == ForwardArg::Kernel => Err(anyhow::anyhow!("--forward kernel: {e}")),
         Err(e) => Ok((None, Some(e.to_string()))),
