@@ -563,7 +563,9 @@ fn annotations_agree_with_tshark_analysis_flags_on_a_crafted_capture() {
 }
 
 /// Precision and recall of each mapped kind over the bundled and public captures; printed, for docs/analysis.md.
-/// Only the crafted capture above is held to exact agreement: these captures hit the documented differences.
+/// The crafted capture above is held to exact agreement; here every disagreement must come from `odd-frames.pcap`,
+/// whose SYNs after a TCP header with a bogus length hit a tshark quirk `tshark_completeness` documents. A
+/// disagreement on any other capture fails.
 #[test]
 fn analysis_agreement_is_measured_on_the_captures() {
     if !tshark_present() {
@@ -574,10 +576,14 @@ fn analysis_agreement_is_measured_on_the_captures() {
         files.extend(captures_in(&dir));
     }
     let mut total = [[0usize; 3]; ANALYSIS.len()];
+    let mut unexplained = Vec::new();
     for file in &files {
         let (counts, differ) = analysis_agreement(file);
-        for line in differ {
+        for line in &differ {
             eprintln!("  {line}");
+        }
+        if !differ.is_empty() && !file.ends_with("odd-frames.pcap") {
+            unexplained.push(format!("{}:\n    {}", file.display(), differ.join("\n    ")));
         }
         for (t, c) in total.iter_mut().zip(counts) {
             for i in 0..3 {
@@ -594,4 +600,5 @@ fn analysis_agreement_is_measured_on_the_captures() {
             ratio(both, theirs)
         );
     }
+    assert!(unexplained.is_empty(), "synscope and tshark disagree beyond odd-frames.pcap:\n{}", unexplained.join("\n"));
 }
