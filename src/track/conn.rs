@@ -129,9 +129,6 @@ pub struct Conn {
     /// Whether the originator is the key's low endpoint.
     pub orig_is_low: bool,
     pub first_ts: Timestamp,
-    /// The last packet's time, where the record's duration ends and the idle and close-delay timers count from.
-    /// Zeek stops a TCP connection's clock once both ends have closed (sent a FIN or a RST): packets after that
-    /// (the last ACK, a resent FIN) do not move it (tcp.rs, `segment`).
     pub last_ts: Timestamp,
     /// Microseconds from `first_ts` to the first SYN, SYN-ACK and handshake-completing ACK (u32::MAX: not seen).
     pub syn_at: u32,

@@ -260,13 +260,11 @@ impl Tracker {
         let orig = orig_of(conn);
         let rtt = conn.handshake_rtt();
         let now_phase = conn.phase;
-        let moved = conn.last_ts == ts;
         // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
         // tail on activity or when they change phase. Closed ones too: their close delay counts from `last_ts` (see
         // `expire`), and `expire` stops at the first head not yet due, so a closed connection that kept receiving
-        // trailing packets at the head would hold back every record behind it. A packet after both ends closed
-        // does not move `last_ts` (Zeek's clock has stopped), so it leaves the connection where it is.
-        if now_phase != old_phase || (now_phase != Phase::HalfOpen && moved) {
+        // trailing packets at the head would hold back every record behind it.
+        if now_phase != old_phase || now_phase != Phase::HalfOpen {
             self.table.requeue(slot, old_phase);
         }
         if sig.new_attempt {

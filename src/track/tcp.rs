@@ -44,12 +44,7 @@ pub fn segment(
         // What the previous segment was no longer matters: this one replaces it.
         half.marks &= !HalfFlow::LAST_SEGMENT_MARKS;
     }
-    // Zeek moves the connection's last time before this packet moves its state machine, and only while one end
-    // or both have yet to close (TCPSessionAdapter::DeliverPacket, `did_close`): the packet that closes the second
-    // end still counts, nothing after it does.
-    if !conn.zeek.both_closed() {
-        conn.last_ts = ts;
-    }
+    conn.last_ts = ts;
     conn.zeek.packet(from == Role::Orig, seg.flags, seg.seq, seg.payload_len, seg.window);
 
     if seg.flags.rst() {

@@ -304,13 +304,6 @@ impl ZeekTcp {
         }
     }
 
-    /// Both ends have closed, by FIN or RST: Zeek's `did_close` on both endpoints, which its TCP analyzer sets
-    /// when a FIN or RST moves an endpoint to CLOSED or RESET (and an endpoint never leaves those two states).
-    pub fn both_closed(&self) -> bool {
-        use ZeekState::{Closed, Reset};
-        matches!(self.orig, Closed | Reset) && matches!(self.resp, Closed | Reset)
-    }
-
     fn pair(&self, from_orig: bool) -> (ZeekState, ZeekState) {
         if from_orig { (self.orig, self.resp) } else { (self.resp, self.orig) }
     }
