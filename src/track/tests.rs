@@ -1139,6 +1139,23 @@ mod established {
     }
 
     #[test]
+    fn after_an_ignored_rst_and_a_half_close_the_clock_runs_on() {
+        // Zeek's side states would read both ends closed (the server's by the RST it does not judge, the client's
+        // by its FIN), but the tracker ignored the RST: the server streams on, and the connection must stay live,
+        // not be expired as idle with its clock stopped at the FIN.
+        let mut t = established();
+        send!(t, server, "R", seq = 5001 + 1_000_000, at = 40);
+        send!(t, client, "FA", seq = 1001, ack = 5001, at = 50);
+        for i in 0..4u32 {
+            let at_ms = 200_000 * u64::from(i + 1);
+            send!(t, server, "PA", seq = 5001 + 100 * i, ack = 1002, len = 100, at = at_ms);
+        }
+        assert!(records(&mut t).is_empty(), "expired while the server was still sending");
+        let r = finish(t);
+        assert_eq!(r.duration, Some(ms(800_000)), "{r:#?}");
+    }
+
+    #[test]
     fn inactivity_expiry() {
         let mut t = established();
         // Activity at 100 s moves the deadline to 400 s (tcp_inactivity 300 s after the last packet).
