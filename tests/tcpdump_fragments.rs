@@ -13,9 +13,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{skip_or_fail, stderr, stdout, synscope};
+use common::tcpdump::{both_lines, tcpdump_4_99};
 use synscope::capture::writer::PcapFileWriter;
 use synscope::capture::{Frame, Precision};
 use synscope::time::Timestamp;
@@ -276,35 +275,12 @@ fn expected(tcpdump_line: &str, case: &Case) -> String {
     tcpdump_line.to_string()
 }
 
-/// tcpdump's version if it runs and is 4.99.x; otherwise a loud skip, or a failure under `SYNSCOPE_REQUIRE_PEERS=1`.
-fn tcpdump_4_99() -> bool {
-    let Ok(out) = Command::new("tcpdump").arg("--version").output() else {
-        skip_or_fail("tcpdump is not installed; the fragments were not compared with it");
-        return false;
-    };
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    let version = text.lines().find_map(|l| l.strip_prefix("tcpdump version ")).unwrap_or("?").to_string();
-    if !version.starts_with("4.99.") {
-        skip_or_fail(&format!("tcpdump is {version}, not 4.99; the fragments were not compared with it"));
-        return false;
-    }
-    true
-}
-
 /// Both tools' lines for the cases, after checking each printed one line per frame.
 fn both(cases: &[Case], name: &str) -> (Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join(name);
     write_capture(&pcap, cases);
-    let tcpdump = Command::new("tcpdump").env("TZ", "UTC").args(["-nn", "-r"]).arg(&pcap).output().unwrap();
-    assert!(tcpdump.status.success(), "tcpdump failed: {}", stderr(&tcpdump));
-    let ours = synscope([std::ffi::OsStr::new("read"), "--no-track".as_ref(), pcap.as_os_str()]);
-    assert!(ours.status.success(), "synscope failed: {}", stderr(&ours));
-    let theirs: Vec<String> = stdout(&tcpdump).lines().map(String::from).collect();
-    let ours: Vec<String> = stdout(&ours).lines().map(String::from).collect();
-    assert_eq!(theirs.len(), cases.len(), "tcpdump printed {} lines for {} frames", theirs.len(), cases.len());
-    assert_eq!(ours.len(), cases.len(), "synscope printed {} lines for {} frames", ours.len(), cases.len());
-    (theirs, ours)
+    both_lines(&pcap, cases.len())
 }
 
 fn assert_same(cases: &[Case], theirs: &[String], ours: &[String]) {
@@ -319,7 +295,7 @@ fn assert_same(cases: &[Case], theirs: &[String], ours: &[String]) {
 
 #[test]
 fn fragments_print_as_tcpdump_prints_them() {
-    if !tcpdump_4_99() {
+    if !tcpdump_4_99("the fragments") {
         return;
     }
     let cases = fragment_cases();
@@ -345,7 +321,7 @@ fn fragments_print_as_tcpdump_prints_them() {
 
 #[test]
 fn malformed_lengths_print_as_tcpdump_prints_them() {
-    if !tcpdump_4_99() {
+    if !tcpdump_4_99("the malformed lengths") {
         return;
     }
     let cases = malformed_cases();

@@ -11,9 +11,8 @@
 mod common;
 
 use std::net::IpAddr;
-use std::process::Command;
 
-use common::{skip_or_fail, stderr, stdout, synscope};
+use common::tcpdump::{both_lines, tcpdump_4_99};
 use synscope::capture::writer::PcapFileWriter;
 use synscope::capture::{Frame, Precision};
 use synscope::time::Timestamp;
@@ -223,22 +222,6 @@ fn write_capture(path: &std::path::Path, cases: &[Case]) {
     writer.finish().unwrap();
 }
 
-/// tcpdump's version if it runs and is 4.99.x (the release the expected spellings are from); otherwise a loud
-/// skip, or a failure under `SYNSCOPE_REQUIRE_PEERS=1`.
-fn tcpdump_4_99() -> bool {
-    let Ok(out) = Command::new("tcpdump").arg("--version").output() else {
-        skip_or_fail("tcpdump is not installed; the TCP options were not compared with it");
-        return false;
-    };
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    let version = text.lines().find_map(|l| l.strip_prefix("tcpdump version ")).unwrap_or("?").to_string();
-    if !version.starts_with("4.99.") {
-        skip_or_fail(&format!("tcpdump is {version}, not 4.99; the TCP options were not compared with it"));
-        return false;
-    }
-    true
-}
-
 /// Where synscope knowingly prints something else than this tcpdump: kind 13 (T/TCP CC.ECHO) has an empty name in
 /// tcpdump 4.99.3's table (`[ 11`), fixed to `ccecho` in 4.99.4, which synscope follows.
 fn expected(tcpdump_line: &str) -> String {
@@ -247,25 +230,14 @@ fn expected(tcpdump_line: &str) -> String {
 
 #[test]
 fn tcp_options_print_as_tcpdump_prints_them() {
-    if !tcpdump_4_99() {
+    if !tcpdump_4_99("the TCP options") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("tcp-options.pcap");
     let cases = cases();
     write_capture(&pcap, &cases);
-
-    let tcpdump = Command::new("tcpdump").env("TZ", "UTC").args(["-nn", "-r"]).arg(&pcap).output().unwrap();
-    assert!(tcpdump.status.success(), "tcpdump failed: {}", stderr(&tcpdump));
-    let ours = synscope([std::ffi::OsStr::new("read"), "--no-track".as_ref(), pcap.as_os_str()]);
-    assert!(ours.status.success(), "synscope failed: {}", stderr(&ours));
-
-    let theirs = stdout(&tcpdump);
-    let ours = stdout(&ours);
-    let theirs: Vec<&str> = theirs.lines().collect();
-    let ours: Vec<&str> = ours.lines().collect();
-    assert_eq!(theirs.len(), cases.len(), "tcpdump printed {} lines for {} frames", theirs.len(), cases.len());
-    assert_eq!(ours.len(), cases.len(), "synscope printed {} lines for {} frames", ours.len(), cases.len());
+    let (theirs, ours) = both_lines(&pcap, cases.len());
     let failures: Vec<String> = cases
         .iter()
         .zip(theirs.iter().zip(&ours))

@@ -6,6 +6,7 @@ pub mod guard_lab;
 pub mod netns;
 pub mod process;
 pub mod seed;
+pub mod tcpdump;
 pub mod topology;
 pub mod vlan_tag;
 
