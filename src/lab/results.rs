@@ -28,6 +28,13 @@ pub struct Trial {
     /// written before this field).
     #[serde(default)]
     pub session_timeout_s: f64,
+    /// Client patience: how many sessions completed within each patience, `(seconds, sessions)` in rising order,
+    /// e.g. `[(1.0, n1), (3.0, n3), (7.0, n7)]`. A real client's connect retransmits its SYN at 1 s and 3 s
+    /// (the kernel's initial RTO of 1 s, doubled per retry: RFC 6298 section 2 and 5.5), so 1 s of patience sees
+    /// no retransmission, 3 s one and 7 s two. The last entry is the headline and equals `successes`. Empty in
+    /// results written before this field.
+    #[serde(default)]
+    pub successes_within: Vec<(f64, u64)>,
     /// Failed sessions by cause: refused, timeout, reset, protocol, other.
     pub failures: BTreeMap<String, u64>,
     /// The listener's SYN-RECV count over the trial: (seconds since the trial started, count).

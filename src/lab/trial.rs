@@ -201,6 +201,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         latency_p50_ms: number(&report["connect_ms"]["p50"]),
         latency_p99_ms: number(&report["connect_ms"]["p99"]),
         session_timeout_s: SESSION_TIMEOUT.as_secs_f64(),
+        successes_within: Vec::new(),
         failures,
         syn_recv,
         kernel_counters,

@@ -52,6 +52,7 @@ pub fn trial(scenario: &str, rate: u64, duration: Duration, session_timeout: Dur
         latency_p50_ms: ms(50.0),
         latency_p99_ms: ms(99.0),
         session_timeout_s: session_timeout.as_secs_f64(),
+        successes_within: Vec::new(),
         failures,
         syn_recv: observed.syn_recv,
         kernel_counters: observed.counters.entries().iter().map(|&(name, value)| (name.to_string(), value)).collect(),
