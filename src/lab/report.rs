@@ -529,6 +529,7 @@ mod tests {
             latency_p50_ms: p99 / 3.0,
             latency_p99_ms: p99,
             session_timeout_s: 1.0,
+            successes_within: Vec::new(),
             failures: BTreeMap::from([("timeout".to_string(), sessions - successes)]),
             syn_recv: vec![(0.0, 0), (1.0, peak / 2), (2.0, peak)],
             kernel_counters: BTreeMap::from([
