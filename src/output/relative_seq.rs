@@ -2,24 +2,23 @@
 //! records both directions' bases and is printed absolute; later segments print seq and ack minus those bases. A SYN
 //! starts the bookkeeping afresh, so a reused port pair is numbered from its new ISNs.
 
-use std::net::IpAddr;
-
 use hashbrown::HashMap;
 
 use crate::wire::Packet;
+use crate::wire::flow::{Direction, Endpoint, FlowKey};
 
 /// Connections remembered at most. Past this the table is cleared and numbering restarts from the next segment of
 /// each connection, which keeps memory bounded when printing a flood.
 const MAX_CONNECTIONS: usize = 1 << 20;
-
-type Endpoint = (IpAddr, u16);
 
 #[derive(Default)]
 pub struct RelativeSeq {
     /// Keyed by the lower endpoint first; the value holds the seq base of the lower→higher direction, then of the
     /// higher→lower direction.
     /// hashbrown's default hasher is seeded per process: the tuples come off the wire.
-    bases: HashMap<(Endpoint, Endpoint), (u32, u32)>,
+    /// The key is the tracker's direction-free flow key, whose hash is cheap for IPv4 (printing every packet looks
+    /// it up).
+    bases: HashMap<FlowKey, (u32, u32)>,
     pub resets: u64,
 }
 
@@ -30,10 +29,10 @@ impl RelativeSeq {
         if !tcp.flags.ack() {
             return None;
         }
-        let src = (packet.src_ip()?, tcp.src_port);
-        let dst = (packet.dst_ip()?, tcp.dst_port);
-        let reversed = src > dst;
-        let key = if reversed { (dst, src) } else { (src, dst) };
+        let src = Endpoint::new(packet.src_ip()?, tcp.src_port);
+        let dst = Endpoint::new(packet.dst_ip()?, tcp.dst_port);
+        let (key, direction, _, _) = FlowKey::between(src, dst, 6);
+        let reversed = direction == Direction::HighToLow;
         if !tcp.flags.syn()
             && let Some(&(lower_base, higher_base)) = self.bases.get(&key)
         {

@@ -8,7 +8,8 @@ use super::Packet;
 use super::packet::{Net, Transport};
 
 /// An endpoint packed into 18 bytes plus a family tag, so a key stays small in a table of a million flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Ordered by address (as bytes, most significant first) then port: the order that picks a flow key's `low` side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     /// IPv4 addresses are stored as IPv4-mapped IPv6 (::ffff:a.b.c.d, RFC 4291 §2.5.5.2).
     addr: [u8; 16],
@@ -52,6 +53,21 @@ impl Endpoint {
     pub const UNSPECIFIED: Endpoint = Endpoint { addr: [0; 16], port: 0 };
 }
 
+/// The address compared as one big-endian `u128`, which orders exactly as the bytes do lexicographically (what a
+/// derived `Ord` on `[u8; 16]` gives), in a couple of instructions instead of a byte loop: `FlowKey::of` runs this
+/// on every packet.
+impl Ord for Endpoint {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        u128::from_be_bytes(self.addr).cmp(&u128::from_be_bytes(other.addr)).then(self.port.cmp(&other.port))
+    }
+}
+
+impl PartialOrd for Endpoint {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Default for Endpoint {
     fn default() -> Self {
         Endpoint::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
@@ -86,10 +102,24 @@ impl Hash for Endpoint {
     }
 }
 
-/// Hashed as one write of its 37 bytes, for the reason given at `Endpoint`'s impl: a flow-table lookup per packet
-/// is the tracker's hottest hash.
+/// Hashed as one write, for the reason given at `Endpoint`'s impl: a flow-table lookup per packet is the tracker's
+/// hottest hash. When both ends are IPv4 (the `::ffff:0:0/96` prefix on both, RFC 4291 §2.5.5.2) only what varies is
+/// written: 13 bytes, two SipHash blocks instead of five. Equal keys still hash equally (whether both ends are
+/// IPv4 is a property of the key), and the 13-byte form can only collide with a 37-byte one through SipHash itself,
+/// since the length is part of SipHash's last block.
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        const MAPPED_PREFIX: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+        if self.low.addr[..12] == MAPPED_PREFIX && self.high.addr[..12] == MAPPED_PREFIX {
+            let mut bytes = [0u8; 13];
+            bytes[..4].copy_from_slice(&self.low.addr[12..]);
+            bytes[4..6].copy_from_slice(&self.low.port.to_be_bytes());
+            bytes[6..10].copy_from_slice(&self.high.addr[12..]);
+            bytes[10..12].copy_from_slice(&self.high.port.to_be_bytes());
+            bytes[12] = self.protocol;
+            state.write(&bytes);
+            return;
+        }
         let mut bytes = [0u8; 37];
         bytes[..16].copy_from_slice(&self.low.addr);
         bytes[16..18].copy_from_slice(&self.low.port.to_be_bytes());

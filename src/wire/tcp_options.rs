@@ -796,9 +796,8 @@ fn push_dec(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &digit in &buf[i..] {
-        out.push(char::from(digit));
-    }
+    // Only ASCII digits were written, so the slice is always UTF-8.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"));
 }
 
 #[cfg(test)]
