@@ -308,6 +308,10 @@ pub enum GenWhat {
         /// Share of the packets that are flood SYNs, in percent.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
         flood_percent: u8,
+        /// Draw the clients from this many hosts instead of the whole unicast internet (tcpdump's best case: it
+        /// interns every address it prints, and few hosts keep its tables short). Ports still vary per session.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        hosts: Option<u32>,
     },
 }
 

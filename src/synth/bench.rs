@@ -16,8 +16,9 @@ use crate::wire::{LinkType, TcpFlags};
 const ETH: EthernetSpec<'static> =
     EthernetSpec { src: [0x02, 0, 0x5e, 0, 1, 1], dst: [0x02, 0, 0x5e, 0, 1, 2], vlans: &[] };
 
-/// Writes at least `packets` frames to `out` and returns how many were written.
-pub fn write_bench(out: &Path, packets: u64, flood_percent: u8) -> anyhow::Result<u64> {
+/// Writes at least `packets` frames to `out` and returns how many were written. With `hosts`, the clients are that
+/// many fixed addresses (drawn once from the same generator), each session on a fresh port.
+pub fn write_bench(out: &Path, packets: u64, flood_percent: u8, hosts: Option<u32>) -> anyhow::Result<u64> {
     let name = out.display().to_string();
     let mut writer = PcapFileWriter::create(&name, Precision::Micro)?;
     let mut rng = XorShift::new(0xbe9c_4001);
@@ -25,16 +26,15 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8) -> anyhow::Resul
     let mut now = START;
     let mut written = 0u64;
     let mut syn = Vec::with_capacity(64);
+    let pool: Option<Vec<IpAddr>> = hosts.map(|n| (0..n).map(|_| random_client(&mut rng)).collect());
     while written < packets {
         // One session (about 20 frames) from a client anywhere on the unicast internet, as a public server sees
         // them. Diverse addresses matter for peers too: tcpdump interns every address it prints in a hash keyed by
         // the address's first bytes, and clients that share their first octets would all land in one chain.
-        let client_ip = IpAddr::from([
-            rng.range(1, 223) as u8,
-            rng.next_u32() as u8,
-            rng.next_u32() as u8,
-            rng.range(1, 254) as u8,
-        ]);
+        let client_ip = match &pool {
+            Some(pool) => pool[rng.range(0, pool.len() as u32 - 1) as usize],
+            None => random_client(&mut rng),
+        };
         let client = SocketAddr::new(client_ip, rng.range(32768, 60999) as u16);
         let mut c = Conversation::new(Some(ETH), client, server, [rng.next_u32(), rng.next_u32()], now);
         c.handshake(Duration::from_micros(60))
@@ -76,4 +76,9 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8) -> anyhow::Resul
     }
     writer.finish()?;
     Ok(written)
+}
+
+/// A client address anywhere on the unicast internet (first octet 1-223, last not 0 or 255).
+fn random_client(rng: &mut XorShift) -> IpAddr {
+    IpAddr::from([rng.range(1, 223) as u8, rng.next_u32() as u8, rng.next_u32() as u8, rng.range(1, 254) as u8])
 }
