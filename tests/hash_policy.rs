@@ -69,7 +69,10 @@ fn the_tables_facing_attacker_keys_take_a_key() {
     let key = HashKey::from_seed(14);
     let _ = synscope::track::Tracker::new(synscope::track::TrackerConfig::default(), key);
     let _ = synscope::track::table::FlowTable::new(16, key);
-    let _ = synscope::track::flood::FloodDetector::new(synscope::track::flood::FloodConfig::default(), key);
+    let _ = synscope::track::flood_detector::FloodDetector::new(
+        synscope::track::flood_detector::FloodConfig::default(),
+        key,
+    );
     let _ =
         synscope::defense::half_open::HalfOpenTable::new(synscope::defense::half_open::HalfOpenConfig::default(), key);
     let _ = synscope::defense::rate_limit::SourceRateLimiter::new(10.0, 10, 16, key);

@@ -12,9 +12,11 @@ use common::netns::have_root;
 use synscope::defense::SynOptions;
 use synscope::defense::Tuple;
 use synscope::defense::cookie::{CookieCodec, CookieConfig};
-use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, ProxyChange, Side, Verdict};
+use synscope::defense::guard::{
+    Checksum, Guard, GuardConfig, Interface, ListenerOptions, Outbox, ProxyChange, Verdict,
+};
 use synscope::defense::policy::Mode;
-use synscope::lab::sim::scenario::GuardSetup;
+use synscope::lab::sim::setup::GuardSetup;
 use synscope::time::{Duration, Timestamp};
 use synscope::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use synscope::wire::segment::TcpFlags;
@@ -164,10 +166,10 @@ fn syn_frame(client: SocketAddr, server: SocketAddr, isn: u32, flags: u16, optio
 fn userspace_answer(guard: &mut Guard, now: Timestamp, frame: &[u8]) -> Option<Vec<u8>> {
     let mut out = Outbox::default();
     let mut frame = frame.to_vec();
-    let verdict = guard.handle(now, Side::Outside, &mut frame, Checksum::Complete, &mut out);
-    let sent: Vec<(Side, Vec<u8>)> = out.frames().map(|(side, f)| (side, f.to_vec())).collect();
+    let verdict = guard.handle(now, Interface::Outside, &mut frame, Checksum::Complete, &mut out);
+    let sent: Vec<(Interface, Vec<u8>)> = out.frames().map(|(side, f)| (side, f.to_vec())).collect();
     match (verdict, sent.as_slice()) {
-        (Verdict::Consumed, [(Side::Outside, synack)]) => Some(synack.clone()),
+        (Verdict::Consumed, [(Interface::Outside, synack)]) => Some(synack.clone()),
         _ => None,
     }
 }
@@ -268,11 +270,11 @@ fn a_cookie_issued_in_xdp_opens_a_connection_in_userspace() {
     let mut guard = Guard::new(config, key);
     let mut out = Outbox::default();
     let later = now.saturating_add(Duration::from_millis(20));
-    let verdict = guard.handle(later, Side::Outside, &mut ack, Checksum::Complete, &mut out);
+    let verdict = guard.handle(later, Interface::Outside, &mut ack, Checksum::Complete, &mut out);
     assert_eq!(verdict, Verdict::Consumed);
     assert_eq!(guard.stats().counters.cookies_validated, 1);
-    let sent: Vec<Side> = out.frames().map(|(side, _)| side).collect();
-    assert_eq!(sent, [Side::Inside], "the listener gets the client's SYN");
+    let sent: Vec<Interface> = out.frames().map(|(side, _)| side).collect();
+    assert_eq!(sent, [Interface::Inside], "the listener gets the client's SYN");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, Side, Verdict};
+use synscope::defense::guard::{Checksum, Guard, GuardConfig, ListenerOptions, Outbox, Interface, Verdict};
 use synscope::defense::half_open::{HalfOpenConfig, Overflow};
 use synscope::defense::policy::Mode;
 use synscope::time::{Duration, Timestamp};
@@ -212,7 +212,7 @@ fuzz_target!(|script: Script| {
     let (mut last_outside, mut last_inside): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
 
     for op in script.ops.iter().take(64) {
-        let side_of = |inside: bool| if inside { Side::Inside } else { Side::Outside };
+        let side_of = |inside: bool| if inside { Interface::Inside } else { Interface::Outside };
         let (side, frame, partial) = match op {
             Op::Raw { inside, bytes, partial } => (side_of(*inside), Some(bytes.clone()), *partial),
             Op::Segment { inside, peer, fields, partial } => {
@@ -224,11 +224,11 @@ fuzz_target!(|script: Script| {
             }
             Op::AnswerOutside { fields, ack_offset, mirror_syn } => {
                 let frame = last_outside.as_deref().and_then(|l| answer(l, fields, *ack_offset, *mirror_syn, true));
-                (Side::Outside, frame, false)
+                (Interface::Outside, frame, false)
             }
             Op::AnswerInside { fields, ack_offset, mirror_syn } => {
                 let frame = last_inside.as_deref().and_then(|l| answer(l, fields, *ack_offset, *mirror_syn, false));
-                (Side::Inside, frame, false)
+                (Interface::Inside, frame, false)
             }
             Op::Advance { millis } => {
                 now = now.saturating_add(Duration::from_millis(u64::from(*millis)));
@@ -236,7 +236,7 @@ fuzz_target!(|script: Script| {
             }
             Op::Timers => {
                 out.clear();
-                guard.poll_timers(now, &mut out);
+                guard.handle_timeout(now, &mut out);
                 check_crafted(&out, &mut last_outside, &mut last_inside);
                 continue;
             }
@@ -267,8 +267,8 @@ fn check_crafted(out: &Outbox, last_outside: &mut Option<Vec<u8>>, last_inside: 
         let layout = TcpLayout::of(crafted).expect("the guard crafts whole TCP segments");
         assert!(checksum_valid(crafted, &layout), "a crafted segment has a bad checksum");
         match side {
-            Side::Outside => *last_outside = Some(crafted.to_vec()),
-            Side::Inside => *last_inside = Some(crafted.to_vec()),
+            Interface::Outside => *last_outside = Some(crafted.to_vec()),
+            Interface::Inside => *last_inside = Some(crafted.to_vec()),
         }
     }
 }

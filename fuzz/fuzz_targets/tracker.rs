@@ -26,7 +26,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use synscope::hash_key::HashKey;
 use synscope::time::{Duration, Timestamp};
-use synscope::track::flood::{FloodConfig, FloodEvent};
+use synscope::track::flood_detector::{FloodConfig, FloodEvent};
 use synscope::track::record::{ConnRecord, EndReason, Proto};
 use synscope::track::{Tracker, TrackerConfig, TrackerEvent};
 use synscope::wire::craft::{self, EthernetSpec, TcpSpec};

@@ -146,7 +146,7 @@ pub fn run(args: &ImpairArgs) -> anyhow::Result<ExitCode> {
         busy += release(&mut towards_a, to_a, now);
         if busy == 0 {
             // Sleep until a frame arrives or the next held one is due (poll(2) counts in milliseconds).
-            let due = [towards_a.next_deadline(), towards_b.next_deadline()].into_iter().flatten().min();
+            let due = [towards_a.poll_timeout(), towards_b.poll_timeout()].into_iter().flatten().min();
             let wait_ms = due.map_or(10, |due| due.saturating_since(now).as_nanos().div_ceil(1_000_000).min(10));
             rings.wait(wait_ms as i32);
         }

@@ -16,7 +16,7 @@ use crate::output::connlog_thread::ConnLogThread;
 use crate::output::json::JsonPrinter;
 use crate::output::text::{TextOptions, TextPrinter, TimeFormat};
 use crate::output::{QuietSink, Sink};
-use crate::track::flood::FloodConfig;
+use crate::track::flood_detector::FloodConfig;
 use crate::track::{Tracker, TrackerConfig};
 
 /// Exit status when a `--fail-on` condition held (DESIGN.md conventions).

@@ -132,7 +132,7 @@ impl FailOnCheck {
     }
 
     pub fn flood(&mut self, event: &TrackerEvent) {
-        if let TrackerEvent::Flood(flood @ crate::track::flood::FloodEvent::Started { .. }) = event {
+        if let TrackerEvent::Flood(flood @ crate::track::flood_detector::FloodEvent::Started { .. }) = event {
             self.hit(Condition::Flood, || flood.to_string());
         }
     }

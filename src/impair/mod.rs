@@ -192,7 +192,7 @@ impl<M: Clone> Impairer<M> {
     }
 
     /// When the next frame is due, if one is held.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.order.peek().map(|Reverse((at, _, _))| *at)
     }
 

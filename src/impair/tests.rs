@@ -107,14 +107,14 @@ fn a_full_queue_drops_and_counts() {
     }
     assert_eq!(impairer.len(), 100);
     assert_eq!(impairer.stats().overlimit, 900);
-    assert_eq!(impairer.next_deadline(), Some(at(50)));
+    assert_eq!(impairer.poll_timeout(), Some(at(50)));
     assert!(impairer.pop_due(at(49)).is_none());
     let mut left = 0;
     while impairer.pop_due(at(1000)).is_some() {
         left += 1;
     }
     assert_eq!(left, 100);
-    assert_eq!(impairer.next_deadline(), None);
+    assert_eq!(impairer.poll_timeout(), None);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{PacketRecord, Sink};
 use crate::track::TrackerEvent;
 use crate::track::annotate::Annotation;
-use crate::track::flood::FloodEvent;
+use crate::track::flood_detector::FloodEvent;
 use crate::wire::TcpSegment;
 use crate::wire::packet::{Net, Transport};
 use crate::wire::tcp_options::TcpOption;

@@ -9,7 +9,7 @@ use super::relative_seq::{Relative, RelativeSeq};
 use super::{PacketRecord, Sink};
 use crate::time::{Timestamp, utc_civil};
 use crate::track::TrackerEvent;
-use crate::track::flood::FloodEvent;
+use crate::track::flood_detector::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};

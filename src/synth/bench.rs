@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use super::conversation::{Conversation, Side};
+use super::conversation::{Conversation, Peer};
 use super::samples::{SEED_MESSAGES, START};
 use crate::capture::writer::PcapFileWriter;
 use crate::capture::{Frame, Precision};
@@ -39,7 +39,7 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8, hosts: Option<u3
         let mut c = Conversation::new(Some(ETH), client, server, [rng.next_u32(), rng.next_u32()], now);
         c.handshake(Duration::from_micros(60))
             .seed_exchange(&SEED_MESSAGES, Duration::from_micros(60))
-            .teardown(Side::Client, Duration::from_micros(60));
+            .teardown(Peer::Client, Duration::from_micros(60));
         let session_frames = c.frames.len() as u64;
         for f in &c.frames {
             writer.write(&Frame { ts: f.ts, link_type: LinkType::Ethernet, orig_len: f.orig_len, data: &f.data })?;

@@ -8,23 +8,23 @@ use crate::wire::TcpFlags;
 use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum Peer {
     Client,
     Server,
 }
 
-impl Side {
+impl Peer {
     fn index(self) -> usize {
         match self {
-            Side::Client => 0,
-            Side::Server => 1,
+            Peer::Client => 0,
+            Peer::Server => 1,
         }
     }
 
-    fn other(self) -> Side {
+    fn other(self) -> Peer {
         match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
+            Peer::Client => Peer::Server,
+            Peer::Server => Peer::Client,
         }
     }
 }
@@ -91,24 +91,24 @@ impl<'a> Conversation<'a> {
         self
     }
 
-    fn link(&self, from: Side) -> Option<EthernetSpec<'a>> {
-        self.eth.map(|e| if from == Side::Client { e } else { e.reversed() })
+    fn link(&self, from: Peer) -> Option<EthernetSpec<'a>> {
+        self.eth.map(|e| if from == Peer::Client { e } else { e.reversed() })
     }
 
-    fn ip(&mut self, from: Side) -> IpSpec {
+    fn ip(&mut self, from: Peer) -> IpSpec {
         let i = from.index();
         let id = self.ip_id[i];
         self.ip_id[i] = id.wrapping_add(1);
         craft::ip_between(self.endpoints[i], self.endpoints[from.other().index()], 64, id)
     }
 
-    fn ts_val(&self, from: Side) -> u32 {
+    fn ts_val(&self, from: Peer) -> u32 {
         let ms = (self.now.as_nanos() / 1_000_000) as u32;
         self.ts_clock[from.index()].wrapping_add(ms)
     }
 
     /// Sends a segment with explicit numbers, without moving the sender's sequence (retransmissions, resets).
-    pub fn raw(&mut self, from: Side, flags: u16, seq: u32, ack: u32, payload: &[u8], after: Duration) -> &mut Self {
+    pub fn raw(&mut self, from: Peer, flags: u16, seq: u32, ack: u32, payload: &[u8], after: Duration) -> &mut Self {
         self.wait(after);
         let i = from.index();
         let ts_val = self.ts_val(from);
@@ -141,7 +141,7 @@ impl<'a> Conversation<'a> {
     }
 
     /// Sends a segment in sequence: seq is the sender's next, ack the peer's next; SYN and FIN take one number.
-    pub fn send(&mut self, from: Side, flags: u16, payload: &[u8], after: Duration) -> &mut Self {
+    pub fn send(&mut self, from: Peer, flags: u16, payload: &[u8], after: Duration) -> &mut Self {
         let i = from.index();
         let seq = self.next_seq[i];
         let ack = self.next_seq[from.other().index()];
@@ -152,14 +152,14 @@ impl<'a> Conversation<'a> {
     }
 
     /// The client's initial sequence number as sent, for retransmitting a SYN.
-    pub fn next_seq(&self, side: Side) -> u32 {
+    pub fn next_seq(&self, side: Peer) -> u32 {
         self.next_seq[side.index()]
     }
 
     /// Three-way handshake (RFC 9293 §3.5), one round trip `rtt` apart.
     pub fn handshake(&mut self, rtt: Duration) -> &mut Self {
-        self.send(Side::Client, F_SYN, b"", Duration::ZERO).send(Side::Server, F_SYN | F_ACK, b"", half(rtt)).send(
-            Side::Client,
+        self.send(Peer::Client, F_SYN, b"", Duration::ZERO).send(Peer::Server, F_SYN | F_ACK, b"", half(rtt)).send(
+            Peer::Client,
             F_ACK,
             b"",
             half(rtt),
@@ -168,23 +168,23 @@ impl<'a> Conversation<'a> {
 
     /// The seed's exchange: the server's greeting, then each message answered with `Hello, M!`, then `exit`.
     pub fn seed_exchange(&mut self, messages: &[&str], rtt: Duration) -> &mut Self {
-        self.send(Side::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80)).send(
-            Side::Client,
+        self.send(Peer::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80)).send(
+            Peer::Client,
             F_ACK,
             b"",
             half(rtt),
         );
         for message in messages {
             let reply = format!("Hello, {message}!");
-            self.send(Side::Client, F_PSH | F_ACK, message.as_bytes(), Duration::from_micros(150))
-                .send(Side::Server, F_PSH | F_ACK, reply.as_bytes(), half(rtt))
-                .send(Side::Client, F_ACK, b"", half(rtt));
+            self.send(Peer::Client, F_PSH | F_ACK, message.as_bytes(), Duration::from_micros(150))
+                .send(Peer::Server, F_PSH | F_ACK, reply.as_bytes(), half(rtt))
+                .send(Peer::Client, F_ACK, b"", half(rtt));
         }
-        self.send(Side::Client, F_PSH | F_ACK, b"exit", Duration::from_micros(150))
+        self.send(Peer::Client, F_PSH | F_ACK, b"exit", Duration::from_micros(150))
     }
 
     /// Four-way teardown started by `first` (RFC 9293 §3.6): FIN, ACK, FIN, ACK.
-    pub fn teardown(&mut self, first: Side, rtt: Duration) -> &mut Self {
+    pub fn teardown(&mut self, first: Peer, rtt: Duration) -> &mut Self {
         let second = first.other();
         self.send(first, F_FIN | F_ACK, b"", Duration::from_micros(20))
             .send(second, F_ACK, b"", half(rtt))
@@ -193,7 +193,7 @@ impl<'a> Conversation<'a> {
     }
 
     /// A UDP datagram from one side to the other.
-    pub fn datagram(&mut self, from: Side, payload: &[u8], after: Duration) -> &mut Self {
+    pub fn datagram(&mut self, from: Peer, payload: &[u8], after: Duration) -> &mut Self {
         self.wait(after);
         let i = from.index();
         let ip = self.ip(from);

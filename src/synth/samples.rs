@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::conversation::{Conversation, F_ACK, F_FIN, F_PSH, F_RST, F_SYN, Side, SynthFrame};
+use super::conversation::{Conversation, F_ACK, F_FIN, F_PSH, F_RST, F_SYN, Peer, SynthFrame};
 use crate::rng::XorShift;
 use crate::time::{Duration, Timestamp};
 use crate::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
@@ -42,26 +42,26 @@ fn server() -> SocketAddr {
 /// Handshake, the seed's exchange, then the client closes (it calls close() right after sending `exit`).
 fn seed_session(eth: Option<EthernetSpec<'_>>, client: SocketAddr, server: SocketAddr) -> Vec<SynthFrame> {
     let mut c = Conversation::new(eth, client, server, [0x5eed_0001, 0x9f3a_2c01], START);
-    c.handshake(RTT).seed_exchange(&SEED_MESSAGES, RTT).teardown(Side::Client, RTT);
+    c.handshake(RTT).seed_exchange(&SEED_MESSAGES, RTT).teardown(Peer::Client, RTT);
     c.frames
 }
 
 fn refused() -> Vec<SynthFrame> {
     let mut c = Conversation::new(Some(ETH), client(), server(), [0x0bad_cafe, 0], START);
-    c.send(Side::Client, F_SYN, b"", Duration::ZERO);
-    let ack = c.next_seq(Side::Client);
+    c.send(Peer::Client, F_SYN, b"", Duration::ZERO);
+    let ack = c.next_seq(Peer::Client);
     // RFC 9293 §3.10.7.1: a SYN to a closed port is answered <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
-    c.raw(Side::Server, F_RST | F_ACK, 0, ack, b"", Duration::from_micros(60));
+    c.raw(Peer::Server, F_RST | F_ACK, 0, ack, b"", Duration::from_micros(60));
     c.frames
 }
 
 /// A SYN nobody answers, retransmitted on Linux's schedule: initial RTO 1 s, doubling (RFC 6298 §5.5).
 fn syn_unanswered() -> Vec<SynthFrame> {
     let mut c = Conversation::new(Some(ETH), client(), addr("192.0.2.99:9999"), [0x1234_5678, 0], START);
-    let isn = c.next_seq(Side::Client);
-    c.raw(Side::Client, F_SYN, isn, 0, b"", Duration::ZERO);
+    let isn = c.next_seq(Peer::Client);
+    c.raw(Peer::Client, F_SYN, isn, 0, b"", Duration::ZERO);
     for backoff in [1, 2, 4, 8] {
-        c.raw(Side::Client, F_SYN, isn, 0, b"", Duration::from_secs(backoff));
+        c.raw(Peer::Client, F_SYN, isn, 0, b"", Duration::from_secs(backoff));
     }
     c.frames
 }
@@ -70,12 +70,12 @@ fn syn_unanswered() -> Vec<SynthFrame> {
 fn simultaneous_close() -> Vec<SynthFrame> {
     let mut c = Conversation::new(Some(ETH), client(), server(), [0xc105_e000, 0x5e5e_0000], START);
     c.handshake(RTT);
-    c.send(Side::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80)).send(Side::Client, F_ACK, b"", RTT);
-    let (client_fin, server_fin) = (c.next_seq(Side::Client), c.next_seq(Side::Server));
-    c.raw(Side::Client, F_FIN | F_ACK, client_fin, server_fin, b"", Duration::from_micros(500));
-    c.raw(Side::Server, F_FIN | F_ACK, server_fin, client_fin, b"", Duration::from_micros(5));
-    c.raw(Side::Client, F_ACK, client_fin + 1, server_fin + 1, b"", Duration::from_micros(200));
-    c.raw(Side::Server, F_ACK, server_fin + 1, client_fin + 1, b"", Duration::from_micros(5));
+    c.send(Peer::Server, F_PSH | F_ACK, b"Welcome!", Duration::from_micros(80)).send(Peer::Client, F_ACK, b"", RTT);
+    let (client_fin, server_fin) = (c.next_seq(Peer::Client), c.next_seq(Peer::Server));
+    c.raw(Peer::Client, F_FIN | F_ACK, client_fin, server_fin, b"", Duration::from_micros(500));
+    c.raw(Peer::Server, F_FIN | F_ACK, server_fin, client_fin, b"", Duration::from_micros(5));
+    c.raw(Peer::Client, F_ACK, client_fin + 1, server_fin + 1, b"", Duration::from_micros(200));
+    c.raw(Peer::Server, F_ACK, server_fin + 1, client_fin + 1, b"", Duration::from_micros(5));
     c.frames
 }
 
@@ -83,16 +83,16 @@ fn simultaneous_close() -> Vec<SynthFrame> {
 fn reset_midstream() -> Vec<SynthFrame> {
     let mut c = Conversation::new(Some(ETH), client(), server(), [0x7e57_0000, 0xab0a_0000], START);
     c.handshake(RTT).seed_exchange(&["Lambda"], RTT);
-    c.send(Side::Client, F_PSH | F_ACK, b"Bond", Duration::from_millis(2));
-    c.send(Side::Server, F_RST | F_ACK, b"", Duration::from_micros(90));
+    c.send(Peer::Client, F_PSH | F_ACK, b"Bond", Duration::from_millis(2));
+    c.send(Peer::Server, F_RST | F_ACK, b"", Duration::from_micros(90));
     c.frames
 }
 
 fn seed_udp() -> Vec<SynthFrame> {
     let mut c = Conversation::new(Some(ETH), addr("192.0.2.10:51000"), server(), [0, 0], START);
     for name in ["Michael", "Tracy", "Sarah"] {
-        c.datagram(Side::Client, name.as_bytes(), Duration::from_micros(300));
-        c.datagram(Side::Server, format!("Hello, {name}!").as_bytes(), Duration::from_micros(150));
+        c.datagram(Peer::Client, name.as_bytes(), Duration::from_micros(300));
+        c.datagram(Peer::Server, format!("Hello, {name}!").as_bytes(), Duration::from_micros(150));
     }
     c.frames
 }
@@ -142,7 +142,7 @@ fn syn_flood() -> Vec<SynthFrame> {
         }
     }
     let mut legit = Conversation::new(Some(ETH), addr("192.0.2.10:40100"), target, [0x600d_0000, 0x600d_8000], now);
-    legit.handshake(RTT).seed_exchange(&SEED_MESSAGES, RTT).teardown(Side::Client, RTT);
+    legit.handshake(RTT).seed_exchange(&SEED_MESSAGES, RTT).teardown(Peer::Client, RTT);
     frames.extend(legit.frames);
     frames
 }

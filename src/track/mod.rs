@@ -5,7 +5,7 @@
 pub mod annotate;
 pub mod attempts;
 pub mod conn;
-pub mod flood;
+pub mod flood_detector;
 pub mod inline_str;
 pub mod ports;
 pub mod record;
@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use annotate::Annotation;
 use conn::{Conn, Phase};
-use flood::{FloodConfig, FloodDetector, FloodEvent};
+use flood_detector::{FloodConfig, FloodDetector, FloodEvent};
 use record::{ConnRecord, EndReason, Proto, Role};
 use stats::TrackerStats;
 use table::{FlowTable, Slot};

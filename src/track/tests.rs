@@ -57,14 +57,14 @@ fn server() -> Endpoint {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+enum Peer {
     Client,
     Server,
 }
 
 /// One scripted segment; the macro fills it with struct-update syntax.
 struct Seg {
-    from: Side,
+    from: Peer,
     flags: &'static str,
     seq: u32,
     ack: u32,
@@ -73,7 +73,7 @@ struct Seg {
     at: u64,
 }
 
-const SEG: Seg = Seg { from: Side::Client, flags: "", seq: 0, ack: 0, len: 0, win: 65535, at: 0 };
+const SEG: Seg = Seg { from: Peer::Client, flags: "", seq: 0, ack: 0, len: 0, win: 65535, at: 0 };
 
 fn flags(letters: &str) -> TcpFlags {
     let bits = letters.chars().fold(0, |bits, c| {
@@ -154,8 +154,8 @@ fn feed_frame(t: &mut Tracker, ts: Timestamp, frame: &[u8]) -> Said {
 
 fn feed(t: &mut Tracker, s: Seg) -> Said {
     let (src, dst) = match s.from {
-        Side::Client => (CLIENT, SERVER),
-        Side::Server => (SERVER, CLIENT),
+        Peer::Client => (CLIENT, SERVER),
+        Peer::Server => (SERVER, CLIENT),
     };
     let frame = tcp_frame(src, dst, s.flags, s.seq, s.ack, s.len, s.win);
     feed_frame(t, at(s.at), &frame)
@@ -167,15 +167,15 @@ macro_rules! send {
     (@ $t:expr, $from:expr, $flags:literal $(, $field:ident = $value:expr)* $(,)?) => {
         feed(&mut $t, Seg { from: $from, flags: $flags, $($field: $value,)* ..SEG })
     };
-    ($t:expr, client, $($rest:tt)*) => { send!(@ $t, Side::Client, $($rest)*) };
-    ($t:expr, server, $($rest:tt)*) => { send!(@ $t, Side::Server, $($rest)*) };
+    ($t:expr, client, $($rest:tt)*) => { send!(@ $t, Peer::Client, $($rest)*) };
+    ($t:expr, server, $($rest:tt)*) => { send!(@ $t, Peer::Server, $($rest)*) };
 }
 
 /// A UDP datagram with `len` payload bytes.
-fn datagram(t: &mut Tracker, from: Side, len: usize, at_ms: u64) -> Said {
+fn datagram(t: &mut Tracker, from: Peer, len: usize, at_ms: u64) -> Said {
     let (src, dst) = match from {
-        Side::Client => (CLIENT, SERVER),
-        Side::Server => (SERVER, CLIENT),
+        Peer::Client => (CLIENT, SERVER),
+        Peer::Server => (SERVER, CLIENT),
     };
     let mut frame = Vec::new();
     craft::udp_frame(&mut frame, None, &craft::ip_between(src, dst, 64, 0), src.port(), dst.port(), &vec![0; len])
@@ -489,8 +489,8 @@ mod syn_sent {
     #[test]
     fn a_refusal_the_server_then_answers_does_not_end_the_connection() {
         for (rst_from, expected) in [
-            (Side::Server, "[reset: server aborts the connection]"),
-            (Side::Client, "[reset: client aborts the connection]"),
+            (Peer::Server, "[reset: server aborts the connection]"),
+            (Peer::Client, "[reset: client aborts the connection]"),
         ] {
             let mut t = half_open();
             assert_eq!(send!(t, server, "RA", seq = 0, ack = 1001, win = 0, at = 1), ["[refused: RST answers SYN]"]);
@@ -510,8 +510,8 @@ mod syn_sent {
             t.handle_timeout(at(6000));
             assert!(records(&mut t).is_empty());
             let said = match rst_from {
-                Side::Server => send!(t, server, "RA", seq = 5001, ack = 1101, at = 6050),
-                Side::Client => send!(t, client, "RA", seq = 1101, ack = 5001, at = 6050),
+                Peer::Server => send!(t, server, "RA", seq = 5001, ack = 1101, at = 6050),
+                Peer::Client => send!(t, client, "RA", seq = 1101, ack = 5001, at = 6050),
             };
             assert_eq!(said, [expected], "RST from the {rst_from:?}");
             assert_eq!(states(&t), (TcpState::Closed, TcpState::Closed));
@@ -520,7 +520,7 @@ mod syn_sent {
             let r = records(&mut t);
             assert_eq!(r.len(), 1, "{r:#?}");
             assert_eq!(r[0].end_reason, EndReason::Reset);
-            let closer = if rst_from == Side::Server { Role::Resp } else { Role::Orig };
+            let closer = if rst_from == Peer::Server { Role::Resp } else { Role::Orig };
             assert_eq!(r[0].close_initiator, Some(closer), "the real RST ended it, not the refusal");
             assert_eq!(r[0].handshake_rtt, Some(ms(30)));
             assert_eq!(r[0].orig_bytes, Some(100));
@@ -1559,8 +1559,8 @@ mod udp {
     #[test]
     fn request_and_reply_is_sf() {
         let mut t = tracker();
-        assert_eq!(datagram(&mut t, Side::Client, 10, 0), NOTHING);
-        assert_eq!(datagram(&mut t, Side::Server, 20, 5), NOTHING);
+        assert_eq!(datagram(&mut t, Peer::Client, 10, 0), NOTHING);
+        assert_eq!(datagram(&mut t, Peer::Server, 20, 5), NOTHING);
         assert!(t.table.find(&udp_key()).is_some());
         let r = finish_udp(t);
         assert_eq!((r.conn_state, r.history.as_str(), r.end_reason), (ConnState::SF, "Dd", EndReason::EndOfInput));
@@ -1593,8 +1593,8 @@ mod udp {
     #[test]
     fn unanswered_is_s0() {
         let mut t = tracker();
-        datagram(&mut t, Side::Client, 10, 0);
-        datagram(&mut t, Side::Client, 10, 1000);
+        datagram(&mut t, Peer::Client, 10, 0);
+        datagram(&mut t, Peer::Client, 10, 1000);
         let r = finish_udp(t);
         assert_eq!((r.conn_state, r.history.as_str()), (ConnState::S0, "D"));
         assert_eq!((r.orig_pkts, r.orig_bytes, r.resp_pkts), (2, Some(20), 0));
@@ -1606,7 +1606,7 @@ mod udp {
         // source port is a likely server port and the destination is not): the server's datagram makes it the
         // originator of an unanswered flow.
         let mut t = tracker();
-        datagram(&mut t, Side::Server, 10, 0);
+        datagram(&mut t, Peer::Server, 10, 0);
         let r = finish_udp(t);
         assert_eq!((r.orig, r.resp), (server(), client()));
         assert_eq!((r.conn_state, r.history.as_str()), (ConnState::S0, "D"));
@@ -1683,8 +1683,8 @@ mod udp {
     #[test]
     fn inactivity_expiry() {
         let mut t = tracker();
-        datagram(&mut t, Side::Client, 10, 0);
-        datagram(&mut t, Side::Server, 10, 30_000);
+        datagram(&mut t, Peer::Client, 10, 0);
+        datagram(&mut t, Peer::Server, 10, 30_000);
         t.handle_timeout(Timestamp::from_nanos(at(90_000).as_nanos() - 1));
         assert!(records(&mut t).is_empty());
         t.handle_timeout(at(90_000));
@@ -1693,14 +1693,14 @@ mod udp {
         assert_eq!((r[0].conn_state, r[0].end_reason), (ConnState::SF, EndReason::Timeout));
         assert_eq!(t.tracked(), 0);
         // The next datagram starts a new flow.
-        datagram(&mut t, Side::Client, 10, 100_000);
+        datagram(&mut t, Peer::Client, 10, 100_000);
         assert_eq!(t.stats().connections, 2);
     }
 
     #[test]
     fn udp_and_tcp_on_the_same_ports_are_separate_flows() {
         let mut t = tracker();
-        datagram(&mut t, Side::Client, 10, 0);
+        datagram(&mut t, Peer::Client, 10, 0);
         send!(t, client, "S", seq = C_ISN, at = 1);
         assert_eq!(t.tracked(), 2);
     }

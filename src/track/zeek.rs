@@ -221,7 +221,7 @@ pub fn udp_conn_state(orig_seen: bool, resp_seen: bool) -> ConnState {
 /// Per-direction memory for the S/H, F and R repetition rule: fingerprints of the last sequence number recorded for
 /// each kind. Bit 7 of `rst` instead says whether this endpoint went CLOSED → RESET (a FIN, then a RST).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-struct Side {
+struct RepeatMemory {
     syn: u8,
     fin: u8,
     rst: u8,
@@ -240,14 +240,14 @@ pub struct ZeekTcp {
     pub orig: ZeekState,
     pub resp: ZeekState,
     pub history: History,
-    sides: [Side; 2],
+    sides: [RepeatMemory; 2],
 }
 
 impl ZeekTcp {
     /// `flipped`: the first packet was a SYN-ACK, so the caller made its sender the responder (history starts '^').
     pub fn new(flipped: bool) -> Self {
         let history = if flipped { History::flipped() } else { History::new() };
-        ZeekTcp { orig: ZeekState::Inactive, resp: ZeekState::Inactive, history, sides: [Side::default(); 2] }
+        ZeekTcp { orig: ZeekState::Inactive, resp: ZeekState::Inactive, history, sides: [RepeatMemory::default(); 2] }
     }
 
     /// One TCP packet: updates both endpoint states and the history letters derived from the flags (S H A D F R W I

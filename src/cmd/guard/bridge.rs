@@ -10,7 +10,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use super::links::{DataPath, RingDrops, Rings, Sender};
 use crate::capture::live::frame_ring::{FrameRing, SlotFrame};
-use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
+use crate::defense::guard::{Checksum, Guard, GuardStats, Interface, Outbox, Verdict};
 use crate::time::Timestamp;
 use crate::wire::vnet::VnetHeader;
 use crate::xdp::{HeldTuples, ProgramSettings};
@@ -60,10 +60,10 @@ pub fn serve(
     let mut ring_drops = RingDrops::default();
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         let mut busy = 0;
-        busy += work.pump(guard, senders, &mut rings.outside, Side::Outside);
-        busy += work.pump(guard, senders, &mut rings.inside, Side::Inside);
-        busy += work.pump(guard, senders, &mut rings.outside_syns, Side::Outside);
-        guard.poll_timers(now(), &mut work.outbox);
+        busy += work.pump(guard, senders, &mut rings.outside, Interface::Outside);
+        busy += work.pump(guard, senders, &mut rings.inside, Interface::Inside);
+        busy += work.pump(guard, senders, &mut rings.outside_syns, Interface::Outside);
+        guard.handle_timeout(now(), &mut work.outbox);
         mirror_proxy(work.held, guard);
         work.send_outbox(senders);
         for sender in senders.iter_mut() {
@@ -120,7 +120,7 @@ struct Work<'h> {
 
 impl Work<'_> {
     /// Up to a burst of frames from one ring through the guard; returns how many there were.
-    fn pump(&mut self, guard: &mut Guard, senders: &mut Senders, ring: &mut FrameRing, side: Side) -> usize {
+    fn pump(&mut self, guard: &mut Guard, senders: &mut Senders, ring: &mut FrameRing, side: Interface) -> usize {
         ring.drain(BURST, |received| {
             if received.packet_type == PACKET_OUTGOING {
                 return;
@@ -137,7 +137,7 @@ impl Work<'_> {
             // copied out first, to put the tag back.
             let (frame, vnet): (&mut [u8], VnetHeader) = match received.vlan {
                 Some(_) => {
-                    if side == Side::Outside {
+                    if side == Interface::Outside {
                         stop_blind_answering(self.settings);
                     }
                     let Some(vnet) = received.vnet.shifted(4) else {
@@ -200,8 +200,8 @@ fn stop_blind_answering(settings: Option<&ProgramSettings>) {
     }
 }
 
-fn index_of(side: Side) -> usize {
-    if side == Side::Outside { 0 } else { 1 }
+fn index_of(side: Interface) -> usize {
+    if side == Interface::Outside { 0 } else { 1 }
 }
 
 /// The frame as it was on the wire: the VLAN tag the driver took out (TP_STATUS_VLAN_VALID) put back after the

@@ -1,6 +1,6 @@
 //! The guard's defaults, the one copy: `synscope guard`'s flags default to these (`cmd/guard/`), and the lab's
 //! simulation configures the guard the real lab starts, every flag but `--mode` at its default, from them
-//! (`lab/sim/scenario.rs`). Two more defaults live with what they configure: the listener's options
+//! (`lab/sim/setup.rs`). Two more defaults live with what they configure: the listener's options
 //! ([`ListenerOptions::default`]) and the cookie tick ([`CookieConfig::default`]); auto mode's watermarks follow
 //! the half-open limit ([`watermarks_for`]).
 

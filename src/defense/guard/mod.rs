@@ -15,9 +15,9 @@
 //! - `auto`: the SYN proxy with a stateful half-open table while it is below the high watermark, and cookies
 //!   once it passes it, until it drains below the low one ([`crate::defense::policy`]).
 
-mod client;
 pub mod defaults;
-mod listener;
+mod inside;
+mod outside;
 pub mod reply;
 pub mod stats;
 #[cfg(test)]
@@ -45,18 +45,18 @@ pub use stats::{DropReason, GuardCounters};
 
 /// Which interface a frame came in on (or goes out of).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
+pub enum Interface {
     /// Towards the clients (and the attackers).
     Outside,
     /// Towards the listener.
     Inside,
 }
 
-impl Side {
-    pub fn other(self) -> Side {
+impl Interface {
+    pub fn other(self) -> Interface {
         match self {
-            Side::Outside => Side::Inside,
-            Side::Inside => Side::Outside,
+            Interface::Outside => Interface::Inside,
+            Interface::Inside => Interface::Outside,
         }
     }
 }
@@ -119,13 +119,13 @@ pub struct GuardConfig {
 /// Crafted frames waiting to be sent, with their buffers kept for reuse.
 #[derive(Default)]
 pub struct Outbox {
-    frames: Vec<(Side, Vec<u8>)>,
+    frames: Vec<(Interface, Vec<u8>)>,
     len: usize,
 }
 
 impl Outbox {
     /// A cleared buffer for a frame to send out of `side`.
-    fn next(&mut self, side: Side) -> &mut Vec<u8> {
+    fn next(&mut self, side: Interface) -> &mut Vec<u8> {
         if self.len == self.frames.len() {
             self.frames.push((side, Vec::with_capacity(128)));
         }
@@ -141,7 +141,7 @@ impl Outbox {
         self.len -= 1;
     }
 
-    pub fn frames(&self) -> impl Iterator<Item = (Side, &[u8])> {
+    pub fn frames(&self) -> impl Iterator<Item = (Interface, &[u8])> {
         self.frames[..self.len].iter().map(|(side, frame)| (*side, frame.as_slice()))
     }
 
@@ -246,7 +246,7 @@ impl Guard {
     pub fn handle(
         &mut self,
         now: Timestamp,
-        side: Side,
+        side: Interface,
         frame: &mut [u8],
         checksum: Checksum,
         out: &mut Outbox,
@@ -265,7 +265,7 @@ impl Guard {
     fn classify(
         &mut self,
         now: Timestamp,
-        side: Side,
+        side: Interface,
         frame: &mut [u8],
         checksum: Checksum,
         out: &mut Outbox,
@@ -283,8 +283,8 @@ impl Guard {
         };
         layout.checksum_partial = checksum == Checksum::Partial;
         let ours = match side {
-            Side::Outside => layout.dst(frame) == self.config.protect,
-            Side::Inside => layout.src(frame) == self.config.protect,
+            Interface::Outside => layout.dst(frame) == self.config.protect,
+            Interface::Inside => layout.src(frame) == self.config.protect,
         };
         if !ours {
             self.counters.bridged += 1;
@@ -297,19 +297,19 @@ impl Guard {
             return Verdict::Forward;
         }
         match side {
-            Side::Outside => {
+            Interface::Outside => {
                 self.macs.client_side.copy_from_slice(&frame[6..12]);
                 self.macs.server_side.copy_from_slice(&frame[..6]);
                 self.client_segment(now, frame, &layout, out)
             }
-            Side::Inside => self.listener_segment(now, frame, &layout, out),
+            Interface::Inside => self.listener_segment(now, frame, &layout, out),
         }
     }
 
     /// Time-outs due by `now`: SYN-ACK retransmissions (auto mode), RSTs that free the listener's slots (limit
     /// mode), and idle proxy entries.
-    pub fn poll_timers(&mut self, now: Timestamp, out: &mut Outbox) {
-        while let Some(event) = self.half_open.poll_timer(now) {
+    pub fn handle_timeout(&mut self, now: Timestamp, out: &mut Outbox) {
+        while let Some(event) = self.half_open.handle_timeout(now) {
             match (self.config.mode, event) {
                 (Mode::Limit, TimerEvent::Expired { entry }) => {
                     self.reset_listener(&entry.tuple, entry.client_isn.wrapping_add(1), out)
@@ -322,14 +322,14 @@ impl Guard {
                 _ => {}
             }
         }
-        self.proxy.expire(now);
+        self.proxy.handle_timeout(now);
         self.counters.frames_out += out.len as u64;
     }
 
-    /// When [`Guard::poll_timers`] is next due: the earliest of the half-open table's timers and the proxy table's
+    /// When [`Guard::handle_timeout`] is next due: the earliest of the half-open table's timers and the proxy table's
     /// expiry (which may come early, never late; see [`ProxyTable::next_expiry`]). `None` when both are empty.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        match (self.half_open.next_deadline(), self.proxy.next_expiry()) {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        match (self.half_open.poll_timeout(), self.proxy.poll_timeout()) {
             (Some(half_open), Some(proxy)) => Some(half_open.min(proxy)),
             (half_open, proxy) => half_open.or(proxy),
         }
@@ -350,7 +350,7 @@ impl Guard {
             window: 0,
             options: &[],
         };
-        if segment.write(out.next(Side::Inside)).is_ok() {
+        if segment.write(out.next(Interface::Inside)).is_ok() {
             self.counters.rsts_sent += 1;
         } else {
             out.retract();
@@ -369,7 +369,7 @@ impl Guard {
             window: 0,
             options: &[],
         };
-        if segment.write(out.next(Side::Outside)).is_ok() {
+        if segment.write(out.next(Interface::Outside)).is_ok() {
             self.counters.rsts_sent += 1;
         } else {
             out.retract();

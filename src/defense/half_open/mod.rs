@@ -25,8 +25,8 @@
 //!                  Dropped(reason)   send nothing; the client will retransmit its SYN
 //! ACK         -> complete(tuple)     (after checking ack == our_isn + 1) returns the entry and forgets it
 //! RST         -> reset(tuple)        from either side
-//! timers      -> poll_timer(now) until None, before feeding the segments stamped `now`;
-//!                next_deadline() says when to call it next
+//! timers      -> handle_timeout(now) until None, before feeding the segments stamped `now`;
+//!                poll_timeout() says when to call it next
 //!                  Retransmit { entry, attempt }  resend the SYN-ACK (attempt 1, 2, ...)
 //!                  Expired { entry }              the entry is gone
 //! ```
@@ -243,7 +243,7 @@ impl HalfOpenTable {
         })
     }
 
-    /// A client's SYN. Call [`poll_timer`](Self::poll_timer) for `now` first, or entries that are due still take
+    /// A client's SYN. Call [`handle_timeout`](Self::handle_timeout) for `now` first, or entries that are due still take
     /// room. `our_isn` is stored only when the SYN is admitted; a duplicate keeps the ISN it was first given.
     pub fn on_syn(
         &mut self,
@@ -329,13 +329,13 @@ impl HalfOpenTable {
     }
 
     /// When the earliest timer is due; `None` when the table is empty.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.earliest().map(|(_, slot)| self.slots[slot as usize].entry.deadline)
     }
 
-    /// The next timer due at `now`, earliest first; call until `None`. Deadlines are fixed at creation, so a late
+    /// Handles the next timer due at `now`, earliest first, and says what it did; call until `None`. Deadlines are fixed at creation, so a late
     /// call still reports every event, in the order they fell due.
-    pub fn poll_timer(&mut self, now: Timestamp) -> Option<TimerEvent> {
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Option<TimerEvent> {
         let now = self.advance(now);
         let (level, slot) = self.earliest()?;
         if self.slots[slot as usize].entry.deadline > now {

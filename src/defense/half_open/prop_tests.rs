@@ -80,7 +80,7 @@ proptest! {
                 Op::Advance { ms } => {
                     now += ms;
                     let mut last = None;
-                    while let Some(event) = table.poll_timer(at(now)) {
+                    while let Some(event) = table.handle_timeout(at(now)) {
                         // When the event fell due: a retransmission's previous deadline, an expiry's last one.
                         let due = match event {
                             TimerEvent::Retransmit { entry, attempt } => {
@@ -99,7 +99,7 @@ proptest! {
                         prop_assert!(last.is_none_or(|last| last <= due), "events out of deadline order");
                         last = Some(due);
                     }
-                    if let Some(next) = table.next_deadline() {
+                    if let Some(next) = table.poll_timeout() {
                         prop_assert!(next > at(now));
                     }
                 }

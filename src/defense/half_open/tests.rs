@@ -30,7 +30,7 @@ pub(super) fn syn(table: &mut HalfOpenTable, now: Timestamp, tuple: Tuple, isn: 
 }
 
 fn drain(table: &mut HalfOpenTable, now: Timestamp) -> Vec<TimerEvent> {
-    std::iter::from_fn(|| table.poll_timer(now)).collect()
+    std::iter::from_fn(|| table.handle_timeout(now)).collect()
 }
 
 /// Walks one intrusive list from its head.
@@ -277,10 +277,10 @@ mod timers {
 
     fn retransmit_times(table: &mut HalfOpenTable) -> (Vec<Timestamp>, Option<Timestamp>) {
         let mut retransmits = Vec::new();
-        while let Some(due) = table.next_deadline() {
+        while let Some(due) = table.poll_timeout() {
             // Nothing fires a nanosecond early.
-            assert_eq!(table.poll_timer(due.saturating_sub(Duration::from_nanos(1))), None);
-            match table.poll_timer(due) {
+            assert_eq!(table.handle_timeout(due.saturating_sub(Duration::from_nanos(1))), None);
+            match table.handle_timeout(due) {
                 Some(TimerEvent::Retransmit { entry, attempt }) => {
                     assert_eq!(attempt as usize, retransmits.len() + 1);
                     assert_eq!(entry.retries, attempt);
@@ -298,12 +298,12 @@ mod timers {
     fn syn_acks_back_off_1_2_4_seconds_then_expire() {
         let mut table = HalfOpenTable::new(HalfOpenConfig::default(), crate::hash_key::HashKey::from_seed(1));
         syn(&mut table, at(0), tuple(1, 1000), 1);
-        assert_eq!(table.next_deadline(), Some(at(1000)));
+        assert_eq!(table.poll_timeout(), Some(at(1000)));
         let (retransmits, expired) = retransmit_times(&mut table);
         assert_eq!(retransmits, [at(1000), at(3000), at(7000)]);
         assert_eq!(expired, Some(at(15_000)), "one last 8 s wait after the third retransmission");
         assert!(table.is_empty());
-        assert_eq!(table.next_deadline(), None);
+        assert_eq!(table.poll_timeout(), None);
         let stats = table.stats();
         assert_eq!((stats.synack_retransmits, stats.timed_out, stats.current), (3, 1, 0));
     }
@@ -363,7 +363,7 @@ mod timers {
             if now == 2500 {
                 syn(&mut table, at(now), tuple(2, 1000), 2);
             }
-            while let Some(event) = table.poll_timer(at(now)) {
+            while let Some(event) = table.handle_timeout(at(now)) {
                 let (entry, kind) = match event {
                     TimerEvent::Retransmit { entry, .. } => (entry, 'r'),
                     TimerEvent::Expired { entry } => (entry, 'x'),
@@ -406,7 +406,7 @@ mod timers {
         syn(&mut table, at(5000), tuple(1, 1000), 1);
         syn(&mut table, at(4000), tuple(2, 1000), 2);
         assert_eq!(table.get(&tuple(2, 1000)).unwrap().created, at(5000));
-        assert_eq!(table.poll_timer(at(0)), None);
+        assert_eq!(table.handle_timeout(at(0)), None);
         check(&table);
     }
 }

@@ -248,7 +248,7 @@ impl ProxyTable {
     }
 
     /// Drops idle entries, at most once per second of packet time.
-    pub fn expire(&mut self, now: Timestamp) {
+    pub fn handle_timeout(&mut self, now: Timestamp) {
         if now < self.next_sweep {
             return;
         }
@@ -274,7 +274,7 @@ impl ProxyTable {
     /// When [`ProxyTable::expire`] may next drop an entry; `None` when the table is empty. O(1): the sweep that
     /// expires entries already walks them all (once a second at most) and leaves the earliest expiry behind. It can
     /// be early (an entry seen since, or gone), never late, and never before the next sweep is allowed.
-    pub fn next_expiry(&self) -> Option<Timestamp> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         (!self.entries.is_empty()).then(|| self.earliest_expiry.max(self.next_sweep))
     }
 }
@@ -298,7 +298,7 @@ mod tests {
         table.saw(now, &tuple(3), true, true);
         table.saw(now, &tuple(3), false, true);
         table.close_if_done(&tuple(3));
-        table.expire(now.saturating_add(Duration::from_secs(6)));
+        table.handle_timeout(now.saturating_add(Duration::from_secs(6)));
         let changes: Vec<ProxyChange> = table.drain_changes().collect();
         let mut released: Vec<u16> = changes
             .iter()
@@ -379,7 +379,7 @@ mod tests {
         table.saw(at(2), &tuple(1), false, true);
         table.close_if_done(&tuple(1));
         assert!(table.reset(&tuple(2)).is_some());
-        table.expire(at(62));
+        table.handle_timeout(at(62));
         let stats = table.stats();
         assert_eq!((stats.closed, stats.reset, stats.idle_expired, stats.current), (1, 1, 1, 0));
     }
@@ -392,32 +392,32 @@ mod tests {
             Duration::from_secs(5),
             crate::hash_key::HashKey::from_seed(1),
         );
-        assert_eq!(table.next_expiry(), None);
+        assert_eq!(table.poll_timeout(), None);
         table.open(at(1), tuple(1), handshake());
-        assert_eq!(table.next_expiry(), Some(at(6)), "SYN-SENT for 5 s");
+        assert_eq!(table.poll_timeout(), Some(at(6)), "SYN-SENT for 5 s");
         // Established at 2 s, the entry may live to 62 s; the bound stays at 6 s until a sweep raises it.
         table.establish(at(2), &tuple(1), 1, None, None, None);
-        assert_eq!(table.next_expiry(), Some(at(6)));
-        table.expire(at(6));
-        assert_eq!((table.len(), table.next_expiry()), (1, Some(at(62))));
+        assert_eq!(table.poll_timeout(), Some(at(6)));
+        table.handle_timeout(at(6));
+        assert_eq!((table.len(), table.poll_timeout()), (1, Some(at(62))));
         table.saw(at(10), &tuple(1), true, false);
-        table.expire(at(62));
-        assert_eq!((table.len(), table.next_expiry()), (1, Some(at(70))), "seen at 10 s");
-        table.expire(at(70));
-        assert_eq!((table.len(), table.next_expiry()), (0, None));
+        table.handle_timeout(at(62));
+        assert_eq!((table.len(), table.poll_timeout()), (1, Some(at(70))), "seen at 10 s");
+        table.handle_timeout(at(70));
+        assert_eq!((table.len(), table.poll_timeout()), (0, None));
         // A sweep a second at most: an entry due sooner waits for the next allowed sweep.
         table.open(at(70), tuple(2), handshake());
-        assert_eq!(table.next_expiry(), Some(at(75)));
+        assert_eq!(table.poll_timeout(), Some(at(75)));
         let mut short = ProxyTable::new(
             10,
             Duration::from_millis(300),
             Duration::from_millis(200),
             crate::hash_key::HashKey::from_seed(1),
         );
-        short.expire(at(100));
+        short.handle_timeout(at(100));
         short.open(at(100), tuple(3), handshake());
-        assert_eq!(short.next_expiry(), Some(at(101)), "due at 100.2 s, but the last sweep was at 100 s");
-        short.expire(at(101));
+        assert_eq!(short.poll_timeout(), Some(at(101)), "due at 100.2 s, but the last sweep was at 100 s");
+        short.handle_timeout(at(101));
         assert!(short.is_empty());
     }
 
@@ -430,9 +430,9 @@ mod tests {
             crate::hash_key::HashKey::from_seed(1),
         );
         table.open(at(1), tuple(1), handshake());
-        table.expire(at(5));
+        table.handle_timeout(at(5));
         assert_eq!(table.len(), 1);
-        table.expire(at(7));
+        table.handle_timeout(at(7));
         assert_eq!(table.len(), 0);
     }
 }

@@ -22,7 +22,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::event::EventQueue;
-use super::listener::ts_clock;
+use super::kernel_listener::ts_clock;
 use super::random::Rng;
 use super::segment::Seg;
 use crate::time::{Duration, Timestamp};
@@ -114,7 +114,7 @@ impl Client {
         last_start.saturating_add(self.config.timeout)
     }
 
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.timers.next_at()
     }
 
@@ -258,7 +258,7 @@ mod tests {
     fn drive(client: &mut Client, until: Timestamp) -> Vec<(Timestamp, Seg)> {
         let mut sent = Vec::new();
         let mut out = Vec::new();
-        while let Some(at) = client.next_deadline().filter(|&at| at <= until) {
+        while let Some(at) = client.poll_timeout().filter(|&at| at <= until) {
             client.poll(at, &mut out);
             sent.extend(out.drain(..).map(|s| (at, s)));
         }

@@ -24,14 +24,14 @@
 pub mod attacker;
 pub mod client;
 pub mod event;
-pub mod listener;
+pub mod kernel_listener;
 pub mod measure;
 pub mod random;
-pub mod scenario;
 pub mod segment;
+pub mod setup;
 pub mod world;
 
-pub use scenario::{SCENARIOS, Scenario, scenario};
+pub use setup::{SCENARIOS, SimSetup, scenario};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;

@@ -16,18 +16,18 @@
 //! The guard is driven as `cmd/guard/` drives it: each segment for it is crafted into an Ethernet frame, handed
 //! to [`Guard::handle`] with the side it arrived on, and the verdict and the outbox are read back into segments
 //! (frames to spoofed sources are only looked at for their destination). Its timers run at
-//! [`Guard::next_deadline`] and with every SYN-RECV sample, where its proxy table also ages.
+//! [`Guard::poll_timeout`] and with every SYN-RECV sample, where its proxy table also ages.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::attacker::Attacker;
 use super::client::{Client, ClientConfig, Outcome};
 use super::event::EventQueue;
-use super::listener::Listener;
+use super::kernel_listener::KernelListener;
 use super::random::{Rng, mix};
-use super::scenario::Scenario;
 use super::segment::{Seg, SynFrames};
-use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
+use super::setup::SimSetup;
+use crate::defense::guard::{Checksum, Guard, GuardStats, Interface, Outbox, Verdict};
 use crate::netns::ListenCounters;
 use crate::time::{Duration, Timestamp};
 
@@ -47,7 +47,7 @@ pub const PROBE_DELAY: Duration = Duration::from_millis(500);
 /// What a trial needs to know.
 #[derive(Clone, Copy, Debug)]
 pub struct Setup<'a> {
-    pub scenario: &'a Scenario,
+    pub scenario: &'a SimSetup,
     /// Spoofed SYNs per second.
     pub rate: u64,
     /// How long the flood lasts. As in the real lab, the prober starts [`PROBE_DELAY`] in and starts sessions for
@@ -72,7 +72,7 @@ pub struct Observed {
 
 #[derive(Clone, Copy, Debug)]
 enum Hop {
-    Listener,
+    KernelListener,
     Client,
     GuardOutside,
     GuardInside,
@@ -102,7 +102,7 @@ impl Network {
         if self.guarded {
             self.in_flight.push(self.later(now, 1), (Hop::GuardOutside, seg));
         } else {
-            self.in_flight.push(self.later(now, 2), (Hop::Listener, seg));
+            self.in_flight.push(self.later(now, 2), (Hop::KernelListener, seg));
         }
     }
 
@@ -116,14 +116,14 @@ impl Network {
     }
 
     /// A frame the guard sends (or forwards) out of `side`.
-    fn send_from_guard(&mut self, now: Timestamp, side: Side, frame: &[u8]) {
+    fn send_from_guard(&mut self, now: Timestamp, side: Interface, frame: &[u8]) {
         match side {
-            Side::Inside => {
+            Interface::Inside => {
                 if let Some(seg) = Seg::from_frame(frame) {
-                    self.in_flight.push(self.later(now, 1), (Hop::Listener, seg));
+                    self.in_flight.push(self.later(now, 1), (Hop::KernelListener, seg));
                 }
             }
-            Side::Outside => {
+            Interface::Outside => {
                 if Seg::frame_destination(frame) == Some(IpAddr::V4(CLIENT_IP))
                     && let Some(seg) = Seg::from_frame(frame)
                 {
@@ -136,7 +136,7 @@ impl Network {
 
 struct World {
     net: Network,
-    listener: Listener,
+    listener: KernelListener,
     client: Client,
     attacker: Attacker,
     guard: Option<GuardBox>,
@@ -175,7 +175,7 @@ pub fn run(setup: &Setup<'_>) -> Observed {
             hop: Duration::from_nanos(setup.rtt.as_nanos() / 4),
             guarded: guard.is_some(),
         },
-        listener: Listener::new(listener, mix(setup.seed, 3)),
+        listener: KernelListener::new(listener, mix(setup.seed, 3)),
         client: Client::new(client, mix(setup.seed, 2)),
         attacker: Attacker::new(SERVER, setup.rate, start, flood_end, mix(setup.seed, 1)),
         guard,
@@ -188,9 +188,9 @@ pub fn run(setup: &Setup<'_>) -> Observed {
     loop {
         let due = [
             world.net.in_flight.next_at(),
-            world.listener.next_deadline(),
-            world.guard.as_ref().and_then(|g| g.guard.next_deadline()),
-            world.client.next_deadline(),
+            world.listener.poll_timeout(),
+            world.guard.as_ref().and_then(|g| g.guard.poll_timeout()),
+            world.client.poll_timeout(),
             world.attacker.next_at(),
             next_sample,
         ];
@@ -243,7 +243,7 @@ impl World {
     fn deliver(&mut self, now: Timestamp) {
         let Some((_, (hop, seg))) = self.net.in_flight.pop_due(now) else { return };
         match hop {
-            Hop::Listener => {
+            Hop::KernelListener => {
                 self.listener.on_segment(now, &seg, &mut self.scratch);
                 self.route_from_listener(now);
             }
@@ -253,8 +253,8 @@ impl World {
                     self.net.send_from_client(now, seg);
                 }
             }
-            Hop::GuardOutside => self.through_guard(now, Side::Outside, &seg),
-            Hop::GuardInside => self.through_guard(now, Side::Inside, &seg),
+            Hop::GuardOutside => self.through_guard(now, Interface::Outside, &seg),
+            Hop::GuardInside => self.through_guard(now, Interface::Inside, &seg),
         }
     }
 
@@ -264,9 +264,9 @@ impl World {
             match &g.syns {
                 Some(syns) => {
                     syns.write(&syn, &mut g.frame);
-                    self.guard_frame(now, Side::Outside);
+                    self.guard_frame(now, Interface::Outside);
                 }
-                None => self.through_guard(now, Side::Outside, &syn),
+                None => self.through_guard(now, Interface::Outside, &syn),
             }
         } else {
             self.listener.on_segment(now, &syn, &mut self.scratch);
@@ -281,7 +281,7 @@ impl World {
     }
 
     /// A segment arriving at the guard on `side`, as a frame.
-    fn through_guard(&mut self, now: Timestamp, side: Side, seg: &Seg) {
+    fn through_guard(&mut self, now: Timestamp, side: Interface, seg: &Seg) {
         let Some(g) = self.guard.as_mut() else { return };
         if seg.write_frame(SERVER, &mut g.frame).is_ok() {
             self.guard_frame(now, side);
@@ -289,7 +289,7 @@ impl World {
     }
 
     /// The frame in the guard's buffer, arriving on `side`.
-    fn guard_frame(&mut self, now: Timestamp, side: Side) {
+    fn guard_frame(&mut self, now: Timestamp, side: Interface) {
         let Some(g) = self.guard.as_mut() else { return };
         if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward {
             self.net.send_from_guard(now, side.other(), &g.frame);
@@ -302,7 +302,7 @@ impl World {
 
     fn poll_guard(&mut self, now: Timestamp) {
         let Some(g) = self.guard.as_mut() else { return };
-        g.guard.poll_timers(now, &mut g.outbox);
+        g.guard.handle_timeout(now, &mut g.outbox);
         for (side, frame) in g.outbox.frames() {
             self.net.send_from_guard(now, side, frame);
         }

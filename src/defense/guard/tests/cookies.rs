@@ -13,7 +13,7 @@ fn a_valid_cookie_ack_gives_the_listener_the_clients_syn() {
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, synack.tsval.unwrap());
     let step = script.client(&ack_of(client(), 0x1000_0000, synack, &ts));
     assert_eq!(step.verdict, Verdict::Consumed, "the ACK itself goes nowhere");
-    let syn = step.only(Side::Inside);
+    let syn = step.only(Interface::Inside);
     assert_segment(syn, C2L, "S", 0x1000_0000, 0);
     // MSS 1460, SACK-permitted with timestamps (the ACK's TSval, no echo), window scale 7, Linux's order.
     let tsval = (CLIENT_TSVAL + 1).to_be_bytes();
@@ -67,7 +67,7 @@ fn a_cookie_expires_after_two_ticks() {
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, early.tsval.unwrap());
     let step = script.client(&ack_of(client(), 100, early, &ts));
     assert_eq!(step.verdict, Verdict::Consumed, "still in tick c + 1");
-    assert_segment(step.only(Side::Inside), C2L, "S", 100, 0);
+    assert_segment(step.only(Interface::Inside), C2L, "S", 100, 0);
 
     script.advance_to(at(128, 0));
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, late.tsval.unwrap());
@@ -100,7 +100,7 @@ fn a_duplicate_syn_is_answered_again_in_each_mode() {
     assert_eq!(again.isn, first.isn, "the entry's ISN");
     let stats = script.stats();
     assert_eq!((stats.half_open.duplicates, stats.half_open.current, stats.counters.synacks_sent), (1, 1, 2));
-    assert_eq!(script.guard.next_deadline(), Some(at(1, 0)), "the duplicate did not re-arm the timer (half_open docs)");
+    assert_eq!(script.guard.poll_timeout(), Some(at(1, 0)), "the duplicate did not re-arm the timer (half_open docs)");
 
     let mut script = Script::new(Mode::Limit);
     for _ in 0..2 {
@@ -136,7 +136,7 @@ fn a_syn_retransmitted_after_the_cookie_synack_is_answered_again_and_either_answ
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, first.tsval.unwrap());
     let step = script.client(&ack_of(other, 2000, first, &ts));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment_between(step.only(Side::Inside), other, C2L, "S", 2000, 0);
+    assert_segment_between(step.only(Interface::Inside), other, C2L, "S", 2000, 0);
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, second.tsval.unwrap());
     let step = script.client(&ack_of(other, 2000, second, &ts));
     assert_eq!((step.verdict, step.sent.len()), (Verdict::Drop(DropReason::NotYetEstablished), 0));
@@ -172,7 +172,7 @@ fn an_old_duplicate_syn_does_not_end_a_proxied_connection() {
     // and answers with a cookie.
     let step = script.client(&Seg::syn(client(), 0x5000_0000, &options));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Outside), L2C, "S.", seq_of(step.only(Side::Outside)), 0x5000_0001);
+    assert_segment(step.only(Interface::Outside), L2C, "S.", seq_of(step.only(Interface::Outside)), 0x5000_0001);
     let stats = script.stats();
     assert_eq!((stats.proxy.current, stats.proxy.reset), (0, 1));
 }

@@ -40,7 +40,7 @@ fn a_damaged_frame_claiming_tcp_to_the_protected_address_is_dropped_and_counted(
         for (frame, ip) in [(&untagged, 14), (&tagged, 18), (&qinq, 22)] {
             for (what, bad) in damaged(frame, ip, ip + 20) {
                 assert_eq!(TcpLayout::of(&bad), None, "{what}: the test must damage the frame");
-                let step = script.handle(Side::Outside, bad);
+                let step = script.handle(Interface::Outside, bad);
                 assert_eq!(step.verdict, Verdict::Drop(DropReason::Malformed), "{mode}, {what}, tags at {ip}");
                 assert!(step.sent.is_empty());
                 count += 1;
@@ -61,9 +61,9 @@ fn a_damaged_ipv6_frame_claiming_tcp_to_the_protected_address_is_dropped() {
     let options = client_syn_options();
     let syn = Seg { to: protect, ..Seg::syn(from, 1000, &options) }.frame();
     // Whole, it is answered.
-    assert_eq!(script.handle(Side::Outside, syn.clone()).verdict, Verdict::Consumed);
+    assert_eq!(script.handle(Interface::Outside, syn.clone()).verdict, Verdict::Consumed);
     for (what, bad) in damaged(&syn, 14, 54) {
-        assert_eq!(script.handle(Side::Outside, bad).verdict, Verdict::Drop(DropReason::Malformed), "{what}");
+        assert_eq!(script.handle(Interface::Outside, bad).verdict, Verdict::Drop(DropReason::Malformed), "{what}");
     }
     assert_eq!(script.stats().counters.drops.malformed, 3);
 }
@@ -76,7 +76,7 @@ fn damaged_frames_for_other_addresses_are_bridged() {
     let elsewhere: SocketAddr = "192.0.2.99:9999".parse().unwrap();
     let syn = Seg { to: elsewhere, ..Seg::syn(client(), 1000, &options) }.frame();
     for (what, bad) in damaged(&syn, 14, 34) {
-        let step = script.handle(Side::Outside, bad.clone());
+        let step = script.handle(Interface::Outside, bad.clone());
         assert_eq!((step.verdict, step.frame == bad), (Verdict::Forward, true), "{what}");
     }
     let stats = script.stats();
@@ -91,10 +91,10 @@ fn vlan_tagged_frames_are_bridged_uninspected() {
     for mode in [Mode::Limit, Mode::Cookies, Mode::Auto] {
         let mut script = Script::new(mode);
         let frames = [
-            (Side::Outside, Seg { vlans: &[5], ..Seg::syn(client(), 1000, &options) }.frame()),
-            (Side::Outside, Seg { vlans: &[5, 6], ..Seg::syn(client(), 1000, &options) }.frame()),
-            (Side::Outside, Seg { vlans: &[5], ..Seg::from_client(ACK, 1001, 0xdead_beef) }.frame()),
-            (Side::Inside, Seg { vlans: &[5], ..Seg::from_listener(SYN | ACK, 5000, 1001) }.frame()),
+            (Interface::Outside, Seg { vlans: &[5], ..Seg::syn(client(), 1000, &options) }.frame()),
+            (Interface::Outside, Seg { vlans: &[5, 6], ..Seg::syn(client(), 1000, &options) }.frame()),
+            (Interface::Outside, Seg { vlans: &[5], ..Seg::from_client(ACK, 1001, 0xdead_beef) }.frame()),
+            (Interface::Inside, Seg { vlans: &[5], ..Seg::from_listener(SYN | ACK, 5000, 1001) }.frame()),
         ];
         for (side, frame) in &frames {
             let step = script.handle(*side, frame.clone());
@@ -151,13 +151,13 @@ fn a_0x9100_outer_tag_is_seen_alike_by_every_frame_walker() {
         for mode in [Mode::Limit, Mode::Cookies, Mode::Auto] {
             // Whole, it is a tagged frame for the protected service: bridged uninspected, like 802.1Q ones.
             let mut script = Script::new(mode);
-            let step = script.handle(Side::Outside, frame.clone());
+            let step = script.handle(Interface::Outside, frame.clone());
             assert_eq!((step.verdict, &step.frame, step.sent.len()), (Verdict::Forward, &frame, 0), "{mode}");
             assert_eq!(script.stats().counters.tagged_bridged, 1, "{mode}");
             // Damaged, it is dropped.
             for (what, bad) in damaged(&frame, ip, ip + 20) {
                 assert_eq!(TcpLayout::of(&bad), None, "{what}: the test must damage the frame");
-                let step = script.handle(Side::Outside, bad);
+                let step = script.handle(Interface::Outside, bad);
                 assert_eq!(step.verdict, Verdict::Drop(DropReason::Malformed), "{mode}, {what}, tags at {ip}");
             }
         }

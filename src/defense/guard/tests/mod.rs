@@ -1,13 +1,13 @@
 //! Scripted tests of the pure guard, smoltcp style: crafted frames in, verdicts and crafted frames out, on a clock the
 //! test moves. Each test plays both the client and the listener, so a listener can answer what no real Linux stack
 //! would. Nothing sleeps: time moves only through [`Script::advance`] and the timers are polled where
-//! [`Guard::next_deadline`] says.
+//! [`Guard::poll_timeout`] says.
 //!
 //! ```text
 //! let mut s = Script::new(Mode::Cookies);
 //! let step = s.client(&Seg::syn(client(), 1000, &options));           // the client's SYN, from the outside
 //! assert_eq!(step.verdict, Verdict::Consumed);
-//! let synack = step.only(Side::Outside);                               // the one frame the guard sent
+//! let synack = step.only(Interface::Outside);                               // the one frame the guard sent
 //! assert_segment(synack, L2C, "S.", cookie, 1001);                     // flags as tcpdump prints them
 //! s.advance(Duration::from_millis(1));
 //! let step = s.listener(&Seg::from_listener(ACK, 5001, 1001));         // a segment from the inside
@@ -142,13 +142,13 @@ struct Script {
 struct Step {
     verdict: Verdict,
     frame: Vec<u8>,
-    sent: Vec<(Side, Vec<u8>)>,
+    sent: Vec<(Interface, Vec<u8>)>,
 }
 
 impl Step {
     /// The one frame the guard sent, which must have gone out of `side`.
     #[track_caller]
-    fn only(&self, side: Side) -> &[u8] {
+    fn only(&self, side: Interface) -> &[u8] {
         assert_eq!(self.sent.len(), 1, "expected exactly one frame out, got {:?}", summaries(&self.sent));
         assert_eq!(self.sent[0].0, side, "sent out of the wrong side");
         &self.sent[0].1
@@ -164,7 +164,7 @@ impl Script {
         Script { guard: Guard::new(config, [7; 32]), out: Outbox::default(), now: START }
     }
 
-    fn handle(&mut self, side: Side, mut frame: Vec<u8>) -> Step {
+    fn handle(&mut self, side: Interface, mut frame: Vec<u8>) -> Step {
         self.out.clear();
         let verdict = self.guard.handle(self.now, side, &mut frame, Checksum::Complete, &mut self.out);
         let sent = self.out.frames().map(|(side, f)| (side, f.to_vec())).collect();
@@ -173,12 +173,12 @@ impl Script {
 
     /// A segment arriving on the outside (from a client).
     fn client(&mut self, seg: &Seg) -> Step {
-        self.handle(Side::Outside, seg.frame())
+        self.handle(Interface::Outside, seg.frame())
     }
 
     /// A segment arriving on the inside (from the listener).
     fn listener(&mut self, seg: &Seg) -> Step {
-        self.handle(Side::Inside, seg.frame())
+        self.handle(Interface::Inside, seg.frame())
     }
 
     fn advance(&mut self, by: Duration) {
@@ -191,16 +191,16 @@ impl Script {
     }
 
     /// The guard's timers at the current time, and what they sent.
-    fn poll(&mut self) -> Vec<(Side, Vec<u8>)> {
+    fn poll(&mut self) -> Vec<(Interface, Vec<u8>)> {
         self.out.clear();
-        self.guard.poll_timers(self.now, &mut self.out);
+        self.guard.handle_timeout(self.now, &mut self.out);
         self.out.frames().map(|(side, f)| (side, f.to_vec())).collect()
     }
 
     /// Moves the clock to each deadline the guard asks for, up to `until`, and polls: what was sent, and when.
-    fn run_timers_until(&mut self, until: Timestamp) -> Vec<(Timestamp, Side, Vec<u8>)> {
+    fn run_timers_until(&mut self, until: Timestamp) -> Vec<(Timestamp, Interface, Vec<u8>)> {
         let mut sent = Vec::new();
-        while let Some(at) = self.guard.next_deadline().filter(|&at| at <= until) {
+        while let Some(at) = self.guard.poll_timeout().filter(|&at| at <= until) {
             self.advance_to(at.max(self.now));
             sent.extend(self.poll().into_iter().map(|(side, frame)| (self.now, side, frame)));
         }
@@ -247,7 +247,7 @@ fn summary(frame: &[u8]) -> String {
     )
 }
 
-fn summaries(sent: &[(Side, Vec<u8>)]) -> Vec<String> {
+fn summaries(sent: &[(Interface, Vec<u8>)]) -> Vec<String> {
     sent.iter().map(|(side, frame)| format!("{side:?}: {}", summary(frame))).collect()
 }
 
@@ -331,7 +331,7 @@ fn syn_answered(script: &mut Script, from: SocketAddr, isn: u32) -> SynAck {
     let options = client_syn_options();
     let step = script.client(&Seg::syn(from, isn, &options));
     assert_eq!(step.verdict, Verdict::Consumed, "the guard answers the SYN itself");
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_segment_between(synack, from, L2C, "S.", seq_of(synack), isn.wrapping_add(1));
     SynAck { isn: seq_of(synack), tsval: tsval_of(synack) }
 }
@@ -366,7 +366,7 @@ fn cookie_handshake(script: &mut Script) -> Proxied {
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, proxy_tsval);
     let step = script.client(&ack_of(client(), client_isn, synack, &ts));
     assert_eq!(step.verdict, Verdict::Consumed, "a valid cookie ACK opens the listener's side");
-    let syn_to_listener = step.only(Side::Inside);
+    let syn_to_listener = step.only(Interface::Inside);
     assert_segment(syn_to_listener, C2L, "S", client_isn, 0);
     Proxied { client_isn, proxy_isn: synack.isn, listener_isn: 0, client_tsval: CLIENT_TSVAL, proxy_tsval }
 }
@@ -383,7 +383,7 @@ fn listener_accepts(script: &mut Script, c: Proxied, listener_options: &[u8]) ->
     };
     let step = script.listener(&synack);
     assert_eq!(step.verdict, Verdict::Consumed, "the listener's SYN-ACK never reaches the client");
-    let ack_to_listener = step.only(Side::Inside);
+    let ack_to_listener = step.only(Interface::Inside);
     assert_segment(ack_to_listener, C2L, ".", c.client_isn + 1, LISTENER_ISN + 1);
     Proxied { listener_isn: LISTENER_ISN, ..c }
 }

@@ -12,13 +12,13 @@ fn off_bridges_every_frame_untouched() {
     let mut truncated = Seg::syn(client(), 1000, &options).frame();
     truncated.truncate(14 + 20 + 10);
     let frames = [
-        (Side::Outside, Seg::syn(client(), 1000, &options).frame()),
-        (Side::Inside, Seg::from_listener(SYN | ACK, 5000, 1001).frame()),
-        (Side::Outside, Seg::from_client(ACK, 1001, 5001).frame()),
-        (Side::Outside, Seg::from_client(ACK, 1001, 0xdead_beef).frame()),
-        (Side::Outside, Seg::from_client(RST, 1001, 0).frame()),
-        (Side::Outside, Seg { vlans: &[5], ..Seg::syn(client(), 1000, &options) }.frame()),
-        (Side::Outside, truncated),
+        (Interface::Outside, Seg::syn(client(), 1000, &options).frame()),
+        (Interface::Inside, Seg::from_listener(SYN | ACK, 5000, 1001).frame()),
+        (Interface::Outside, Seg::from_client(ACK, 1001, 5001).frame()),
+        (Interface::Outside, Seg::from_client(ACK, 1001, 0xdead_beef).frame()),
+        (Interface::Outside, Seg::from_client(RST, 1001, 0).frame()),
+        (Interface::Outside, Seg { vlans: &[5], ..Seg::syn(client(), 1000, &options) }.frame()),
+        (Interface::Outside, truncated),
     ];
     for (side, frame) in &frames {
         let step = script.handle(*side, frame.clone());
@@ -31,7 +31,7 @@ fn off_bridges_every_frame_untouched() {
     assert_eq!((stats.counters.frames_in, stats.counters.frames_out, stats.counters.bridged), (n, n, n));
     assert_eq!((stats.counters.syns_seen, stats.counters.tagged_bridged, stats.counters.drops.total()), (0, 0, 0));
     assert_eq!((stats.half_open.admitted, stats.proxy.opened), (0, 0));
-    assert_eq!(script.guard.next_deadline(), None, "no timers at all");
+    assert_eq!(script.guard.poll_timeout(), None, "no timers at all");
 }
 
 #[test]
@@ -39,18 +39,18 @@ fn limit_forwards_the_handshake_and_tracks_it_until_the_ack() {
     // RFC 4987 §3.2: transparent; the guard only watches the listener's SYN-RECEIVED state.
     let mut script = Script::new(Mode::Limit);
     let syn = Seg::syn(client(), 1000, &client_syn_options()).frame();
-    let step = script.handle(Side::Outside, syn.clone());
+    let step = script.handle(Interface::Outside, syn.clone());
     assert_eq!((step.verdict, step.frame == syn, step.sent.len()), (Verdict::Forward, true, 0));
     assert_eq!(script.guard.half_open_now(), 1);
-    assert_eq!(script.guard.next_deadline(), Some(at(1, 0)), "the entry's first timer (1 s, RFC 6298 §2.1)");
+    assert_eq!(script.guard.poll_timeout(), Some(at(1, 0)), "the entry's first timer (1 s, RFC 6298 §2.1)");
 
     let synack = Seg::from_listener(SYN | ACK, 5000, 1001).frame();
-    let step = script.handle(Side::Inside, synack.clone());
+    let step = script.handle(Interface::Inside, synack.clone());
     assert_eq!((step.verdict, step.frame == synack), (Verdict::Forward, true), "the listener answers itself");
     let step = script.client(&Seg::from_client(ACK, 1001, 5001));
     assert_eq!(step.verdict, Verdict::Forward);
     assert_eq!(script.guard.half_open_now(), 0, "the ACK completed it");
-    assert_eq!(script.guard.next_deadline(), None);
+    assert_eq!(script.guard.poll_timeout(), None);
     // Established connections pass untracked in the transparent mode.
     let step = script.client(&Seg { payload: b"hi", ..Seg::from_client(ACK | PSH, 1001, 5001) });
     assert_eq!(step.verdict, Verdict::Forward);
@@ -72,12 +72,12 @@ fn limit_resets_the_listener_when_a_half_open_entry_expires() {
     let sent = script.run_timers_until(at(60, 0));
     assert_eq!(sent.len(), 1, "{:?}", sent.iter().map(|(t, _, f)| (t, summary(f))).collect::<Vec<_>>());
     let (when, side, rst) = &sent[0];
-    assert_eq!((*when, *side), (at(15, 0), Side::Inside));
+    assert_eq!((*when, *side), (at(15, 0), Interface::Inside));
     assert_segment(rst, C2L, "R", 1001, 0);
     assert_eq!(window_of(rst), 0);
     let stats = script.stats();
     assert_eq!((stats.half_open.timed_out, stats.counters.rsts_sent, stats.half_open.current), (1, 1, 0));
-    assert_eq!(script.guard.next_deadline(), None);
+    assert_eq!(script.guard.poll_timeout(), None);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn limit_evicts_the_oldest_half_open_entry_and_resets_it_at_the_listener() {
     }
     let step = script.client(&Seg::syn(client_on(40002), 300, &options));
     assert_eq!(step.verdict, Verdict::Forward, "the new SYN still reaches the listener");
-    assert_segment_between(step.only(Side::Inside), client_on(40000), C2L, "R", 101, 0);
+    assert_segment_between(step.only(Interface::Inside), client_on(40000), C2L, "R", 101, 0);
     let stats = script.stats();
     assert_eq!((stats.half_open.evicted, stats.half_open.current, stats.counters.rsts_sent), (1, 2, 1));
 }
@@ -111,7 +111,7 @@ fn limit_answers_overflow_with_cookies_and_proxies_their_acks() {
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, synack.tsval.unwrap());
     let step = script.client(&ack_of(client(), 0x1000_0000, synack, &ts));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Inside), C2L, "S", 0x1000_0000, 0);
+    assert_segment(step.only(Interface::Inside), C2L, "S", 0x1000_0000, 0);
     // An ACK that is no cookie of ours passes: established connections are not tracked in this mode.
     let stray = Seg { from: client_on(40002), ..Seg::from_client(ACK, 77, 88) };
     let step = script.client(&stray);
@@ -132,11 +132,11 @@ fn cookies_answer_syns_statelessly_and_open_to_the_listener_only_on_a_valid_ack(
     let mut script = Script::new(Mode::Cookies);
     let step = script.client(&Seg::syn(client(), 0x1000_0000, &client_syn_options()));
     assert_eq!(step.verdict, Verdict::Consumed);
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_segment(synack, L2C, "S.", seq_of(synack), 0x1000_0001);
     assert_eq!(window_of(synack), 64240, "the listener's SYN-ACK window");
     assert_eq!(tsecr_of(synack), Some(CLIENT_TSVAL), "RFC 7323 §3.2: the SYN-ACK echoes the client's TSval");
-    assert_eq!((script.guard.half_open_now(), script.guard.next_deadline()), (0, None), "stateless");
+    assert_eq!((script.guard.half_open_now(), script.guard.poll_timeout()), (0, None), "stateless");
     let stats = script.stats();
     assert_eq!((stats.counters.syns_seen, stats.counters.synacks_sent, stats.counters.cookies_sent), (1, 1, 1));
     assert_eq!(stats.proxy.opened, 0);
@@ -174,7 +174,7 @@ fn auto_keeps_state_below_the_high_watermark_and_switches_to_cookies_above_it() 
         let ts = craft::timestamp_option(CLIENT_TSVAL + 1, synack.tsval.unwrap());
         let step = script.client(&ack_of(client_on(port), u32::from(port), synack, &ts));
         assert_eq!(step.verdict, Verdict::Consumed, "port {port}");
-        assert_segment_between(step.only(Side::Inside), client_on(port), C2L, "S", u32::from(port), 0);
+        assert_segment_between(step.only(Interface::Inside), client_on(port), C2L, "S", u32::from(port), 0);
     };
     complete(&mut script, 40000, synacks[0]);
     assert_eq!((script.guard.half_open_now(), script.stats().counters.cookies_validated), (1, 0));
@@ -202,7 +202,7 @@ fn auto_retransmits_its_synack_on_the_half_open_schedule() {
     let times: Vec<Timestamp> = sent.iter().map(|(t, _, _)| *t).collect();
     assert_eq!(times, [at(1, 0), at(3, 0), at(7, 0)]);
     for (when, side, synack) in &sent {
-        assert_eq!(*side, Side::Outside);
+        assert_eq!(*side, Interface::Outside);
         assert_segment(synack, L2C, "S.", first.isn, 0x1000_0001);
         assert_eq!(tsecr_of(synack), Some(CLIENT_TSVAL), "at {when:?}");
     }
@@ -212,6 +212,6 @@ fn auto_retransmits_its_synack_on_the_half_open_schedule() {
     let ts = craft::timestamp_option(CLIENT_TSVAL + 60, first.tsval.unwrap());
     let step = script.client(&ack_of(client(), 0x1000_0000, first, &ts));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Inside), C2L, "S", 0x1000_0000, 0);
+    assert_segment(step.only(Interface::Inside), C2L, "S", 0x1000_0000, 0);
     assert_eq!(script.stats().counters.cookies_validated, 1);
 }

@@ -47,7 +47,7 @@ fn a_listener_synack_retransmitted_after_the_proxy_acked_it_is_acked_again() {
         Seg { window: 65160, options: &later, ..Seg::from_listener(SYN | ACK, c.listener_isn, c.client_isn + 1) };
     let step = script.listener(&synack);
     assert_eq!(step.verdict, Verdict::Consumed, "never reaches the client");
-    let ack = step.only(Side::Inside);
+    let ack = step.only(Interface::Inside);
     assert_segment(ack, C2L, ".", c.client_isn + 1, c.listener_isn + 1);
     assert_eq!(window_of(ack), 502, "the client's window, as in the first ACK");
     assert_eq!((tsval_of(ack), tsecr_of(ack)), (Some(CLIENT_TSVAL + 1), Some(LISTENER_TSVAL + 1000)));
@@ -85,7 +85,7 @@ fn the_proxy_recovers_when_its_syn_to_the_listener_is_lost() {
 
     let step = script.client(&hello);
     assert_eq!(step.verdict, Verdict::Consumed);
-    let syn = step.only(Side::Inside);
+    let syn = step.only(Interface::Inside);
     assert_segment(syn, C2L, "S", c.client_isn, 0);
     assert_eq!(wscale_of(syn), Some(7), "the client's options, from the cookie again");
     let c = listener_accepts(&mut script, c, &linux_listener());
@@ -110,11 +110,11 @@ fn idle_proxied_connections_expire_and_traffic_keeps_them() {
 
     assert!(script.run_timers_until(at(49, 999)).is_empty());
     assert_eq!(script.stats().proxy.current, 1, "seen at 20 s: idle for less than 30 s");
-    assert_eq!(script.guard.next_deadline(), Some(at(50, 0)), "30 s after the last segment");
+    assert_eq!(script.guard.poll_timeout(), Some(at(50, 0)), "30 s after the last segment");
     assert!(script.run_timers_until(at(50, 0)).is_empty(), "expiry sends nothing");
     let stats = script.stats();
     assert_eq!((stats.proxy.idle_expired, stats.proxy.current), (1, 0));
-    assert_eq!(script.guard.next_deadline(), None);
+    assert_eq!(script.guard.poll_timeout(), None);
     let tuple = crate::defense::Tuple { client: client(), server: listener() };
     let changes: Vec<ProxyChange> = script.guard.drain_proxy_changes().collect();
     assert_eq!(changes, [ProxyChange::Held(tuple), ProxyChange::Released(tuple)], "the XDP mirror lets it go");
@@ -125,17 +125,17 @@ fn idle_proxied_connections_expire_and_traffic_keeps_them() {
 }
 
 #[test]
-fn next_deadline_covers_a_proxy_entry_when_it_is_the_only_state() {
+fn poll_timeout_covers_a_proxy_entry_when_it_is_the_only_state() {
     // In cookies mode the half-open table stays empty; the proxy's SYN-SENT entry (5 s) is the only timer. The
-    // guard used to report no deadline at all, so a caller sleeping until next_deadline() never expired it.
+    // guard used to report no deadline at all, so a caller sleeping until poll_timeout() never expired it.
     let mut script = Script::new(Mode::Cookies);
     cookie_handshake(&mut script);
     assert_eq!(script.guard.half_open_now(), 0);
-    assert_eq!(script.guard.next_deadline(), Some(at(5, 1)), "opened at 1 ms");
+    assert_eq!(script.guard.poll_timeout(), Some(at(5, 1)), "opened at 1 ms");
     script.advance_to(at(5, 1));
     assert!(script.poll().is_empty());
     assert_eq!((script.stats().proxy.idle_expired, script.stats().proxy.current), (1, 0), "polled at the deadline");
-    assert_eq!(script.guard.next_deadline(), None);
+    assert_eq!(script.guard.poll_timeout(), None);
 
     // Sweeps run at most once a second: a poll before the deadline moves it to the next allowed sweep, and a poll
     // there expires the entry.
@@ -144,25 +144,25 @@ fn next_deadline_covers_a_proxy_entry_when_it_is_the_only_state() {
     script.advance_to(at(4, 500));
     assert!(script.poll().is_empty());
     assert_eq!(script.stats().proxy.current, 1);
-    assert_eq!(script.guard.next_deadline(), Some(at(5, 500)));
+    assert_eq!(script.guard.poll_timeout(), Some(at(5, 500)));
     script.advance_to(at(5, 500));
     script.poll();
     assert_eq!(script.stats().proxy.current, 0);
 }
 
 #[test]
-fn next_deadline_is_the_earliest_of_the_half_open_and_proxy_timers() {
+fn poll_timeout_is_the_earliest_of_the_half_open_and_proxy_timers() {
     let mut script = Script::new(Mode::Auto);
     cookie_handshake(&mut script);
-    assert_eq!(script.guard.next_deadline(), Some(at(5, 1)), "the proxy's entry alone; the handshake completed");
+    assert_eq!(script.guard.poll_timeout(), Some(at(5, 1)), "the proxy's entry alone; the handshake completed");
     script.advance_to(at(2, 0));
     syn_answered(&mut script, client_on(40001), 1);
-    assert_eq!(script.guard.next_deadline(), Some(at(3, 0)), "the half-open entry's retransmission first");
+    assert_eq!(script.guard.poll_timeout(), Some(at(3, 0)), "the half-open entry's retransmission first");
     let sent = script.run_timers_until(at(5, 0));
     assert_eq!(sent.iter().map(|(t, _, _)| *t).collect::<Vec<_>>(), [at(3, 0), at(5, 0)], "retransmissions");
     // The sweep at 5 s found the proxy's entry a millisecond short of its time-out; the next is allowed at 6 s.
-    assert_eq!(script.guard.next_deadline(), Some(at(6, 0)), "the proxy's entry, due at 5.001 s, swept at 6 s");
+    assert_eq!(script.guard.poll_timeout(), Some(at(6, 0)), "the proxy's entry, due at 5.001 s, swept at 6 s");
     script.run_timers_until(at(6, 0));
     assert_eq!(script.stats().proxy.current, 0);
-    assert_eq!(script.guard.next_deadline(), Some(at(9, 0)), "the half-open entry's next retransmission");
+    assert_eq!(script.guard.poll_timeout(), Some(at(9, 0)), "the half-open entry's next retransmission");
 }

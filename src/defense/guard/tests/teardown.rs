@@ -69,7 +69,7 @@ fn a_client_rst_ends_a_half_open_entry() {
     syn_answered(&mut script, client(), 1000);
     let step = script.client(&Seg::from_client(RST, 1001, 0));
     assert_eq!((step.verdict, step.sent.len()), (Verdict::Drop(DropReason::NoConnection), 0));
-    assert_eq!((script.guard.half_open_now(), script.guard.next_deadline()), (0, None));
+    assert_eq!((script.guard.half_open_now(), script.guard.poll_timeout()), (0, None));
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn a_fin_that_carries_a_valid_cookie_opens_like_an_ack() {
     let fin = Seg { flags: FIN | ACK, ..ack_of(client(), 0x1000_0000, synack, &ts) };
     let step = script.client(&fin);
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Inside), C2L, "S", 0x1000_0000, 0);
+    assert_segment(step.only(Interface::Inside), C2L, "S", 0x1000_0000, 0);
     let c = Proxied {
         client_isn: 0x1000_0000,
         proxy_isn: synack.isn,
@@ -130,7 +130,7 @@ fn a_client_rst_before_the_listener_answers_resets_the_listener_too() {
     let c = cookie_handshake(&mut script);
     let step = script.client(&Seg::from_client(RST | ACK, c.client_isn + 1, c.proxy_isn.wrapping_add(1)));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Inside), C2L, "R", c.client_isn + 1, 0);
+    assert_segment(step.only(Interface::Inside), C2L, "R", c.client_isn + 1, 0);
     let stats = script.stats();
     assert_eq!((stats.proxy.reset, stats.proxy.current, stats.counters.rsts_sent), (1, 0, 1));
     let changes: Vec<ProxyChange> = script.guard.drain_proxy_changes().collect();
@@ -152,7 +152,7 @@ fn the_listener_refusing_the_proxys_syn_resets_the_client() {
     let c = cookie_handshake(&mut script);
     let step = script.listener(&Seg::from_listener(RST | ACK, 0, c.client_isn + 1));
     assert_eq!(step.verdict, Verdict::Consumed);
-    assert_segment(step.only(Side::Outside), L2C, "R", c.proxy_isn.wrapping_add(1), 0);
+    assert_segment(step.only(Interface::Outside), L2C, "R", c.proxy_isn.wrapping_add(1), 0);
     let stats = script.stats();
     assert_eq!((stats.proxy.reset, stats.proxy.current, stats.counters.rsts_sent), (1, 0, 1));
 }
@@ -234,7 +234,7 @@ fn fins_from_both_ends_and_the_last_ack_close_a_proxied_connection() {
         &[(LISTENER, FIN | ACK, 1, 1), (CLIENT, ACK, 1, 2), (CLIENT, FIN | ACK, 1, 2), (LISTENER, ACK, 2, 2)],
     );
     assert_eq!(after, [(1, 0), (1, 0), (1, 0), (0, 1)]);
-    assert_eq!(script.guard.next_deadline(), None, "nothing left to expire");
+    assert_eq!(script.guard.poll_timeout(), None, "nothing left to expire");
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn segments_after_the_close_open_nothing() {
     // A new SYN on the same tuple is a new connection (RFC 6191: TIME-WAIT reuse is the listener's to judge).
     let step = script.client(&Seg::syn(client(), c.client_isn.wrapping_add(100_000), &client_syn_options()));
     assert_eq!(step.verdict, Verdict::Consumed);
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_segment(synack, L2C, "S.", seq_of(synack), c.client_isn.wrapping_add(100_001));
     let stats = script.stats();
     assert_eq!((stats.proxy.opened, stats.proxy.current, stats.proxy.closed, stats.proxy.reset), (1, 0, 1, 0));

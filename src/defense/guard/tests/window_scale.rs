@@ -53,7 +53,7 @@ fn a_listener_window_scale_beyond_14_is_used_as_14_both_ways() {
         // The guard learnt the listener's options, clamped: the next client is promised 14, not the raw value.
         let syn_options = craft::linux_syn_options(1460, 1, 0, 7);
         let step = script.client(&Seg::syn(client_on(40001), 1, &syn_options));
-        assert_eq!(wscale_of(step.only(Side::Outside)), Some(14), "shift {shift}");
+        assert_eq!(wscale_of(step.only(Interface::Outside)), Some(14), "shift {shift}");
     }
 }
 
@@ -63,14 +63,14 @@ fn a_client_window_scale_beyond_14_reaches_the_listener_as_14() {
     let syn_options = craft::linux_syn_options(1460, 1, 0, 200);
     let step = script.client(&Seg::syn(client(), 1, &syn_options));
     assert_eq!(step.verdict, Verdict::Consumed);
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_eq!(wscale_of(synack), Some(7), "the client gets the listener's shift");
     let (proxy_isn, proxy_tsval) = (seq_of(synack), tsval_of(synack).unwrap());
     let ts = craft::timestamp_option(2, proxy_tsval);
     let ack = Seg { window: 3, options: &ts, ..Seg::from_client(ACK, 2, proxy_isn.wrapping_add(1)) };
     let step = script.client(&ack);
     assert_eq!(step.verdict, Verdict::Consumed);
-    let syn_to_listener = step.only(Side::Inside);
+    let syn_to_listener = step.only(Interface::Inside);
     // The cookie carried the client's 200 as 14; the listener's SYN says 14, and its unscaled window is 3 << 14.
     assert_eq!(wscale_of(syn_to_listener), Some(14));
     assert_eq!(window_of(syn_to_listener), 3 << 14);
@@ -83,14 +83,14 @@ fn a_client_without_timestamps_is_offered_no_window_scale_or_sack_by_a_cookie() 
     // MSS, SACK-permitted and window scale 7, no timestamps (Windows' default).
     let options = [2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2];
     let step = script.client(&Seg::syn(client(), 100, &options));
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_eq!(wscale_of(synack), None, "the cookie could not keep it");
     assert!(!options_of(synack).contains(&TcpOption::SackPermitted));
     let proxy_isn = seq_of(synack);
     let ack = Seg { window: 64240, ..Seg::from_client(ACK, 101, proxy_isn.wrapping_add(1)) };
     let step = script.client(&ack);
     assert_eq!(step.verdict, Verdict::Consumed);
-    let syn_to_listener = step.only(Side::Inside);
+    let syn_to_listener = step.only(Interface::Inside);
     // Both ends agree: no scaling, no SACK; the client's unscaled window goes to the listener as it is.
     assert_eq!(wscale_of(syn_to_listener), None);
     assert!(!options_of(syn_to_listener).contains(&TcpOption::SackPermitted));
@@ -116,7 +116,7 @@ fn a_listener_with_a_smaller_window_scale_has_its_windows_rounded_down_for_the_c
     assert_eq!(window_of(&step.frame), 502);
     // The next client is promised what this listener does.
     let step = script.client(&Seg::syn(client_on(40001), 1, &client_syn_options()));
-    assert_eq!(wscale_of(step.only(Side::Outside)), Some(2));
+    assert_eq!(wscale_of(step.only(Interface::Outside)), Some(2));
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn a_listener_without_window_scaling_gets_unscaled_windows_both_ways() {
         Seg { window: 65160, options: &options, ..Seg::from_listener(SYN | ACK, LISTENER_ISN, c.client_isn + 1) };
     let step = script.listener(&synack);
     assert_eq!(step.verdict, Verdict::Consumed);
-    let ack = step.only(Side::Inside);
+    let ack = step.only(Interface::Inside);
     assert_segment(ack, C2L, ".", c.client_isn + 1, LISTENER_ISN + 1);
     assert_eq!(window_of(ack), 502 << 7, "the client's 502 units of 128, in bytes for a listener that does not scale");
     assert_eq!(script.stats().counters.wscale_mismatches, 1);
@@ -156,12 +156,16 @@ fn a_listener_without_window_scaling_gets_unscaled_windows_both_ways() {
     // the next client is promised no scaling, and its connection needs no conversion.
     let other = client_on(40001);
     let step = script.client(&Seg::syn(other, 1, &client_syn_options()));
-    let synack = step.only(Side::Outside);
+    let synack = step.only(Interface::Outside);
     assert_eq!(wscale_of(synack), None, "learnt: no window scaling");
     let synack = SynAck { isn: seq_of(synack), tsval: tsval_of(synack) };
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, synack.tsval.unwrap());
     let step = script.client(&Seg { window: 64240, ..ack_of(other, 1, synack, &ts) });
-    assert_eq!(window_of(step.only(Side::Inside)), 64240, "an unscaled client window goes to the listener as it is");
+    assert_eq!(
+        window_of(step.only(Interface::Inside)),
+        64240,
+        "an unscaled client window goes to the listener as it is"
+    );
     assert_eq!(script.stats().counters.listener_options_learnt, 1);
 }
 
@@ -177,13 +181,13 @@ fn a_listener_that_scales_when_the_proxy_promised_no_scaling_gets_scaled_windows
     let ts = craft::timestamp_option(CLIENT_TSVAL + 1, synack.tsval.unwrap());
     // The client's window is unscaled: 64240 bytes.
     let step = script.client(&Seg { window: 64240, ..ack_of(client(), 0x1000_0000, synack, &ts) });
-    let syn = step.only(Side::Inside);
+    let syn = step.only(Interface::Inside);
     assert_eq!(wscale_of(syn), Some(7), "the client's SYN, as the cookie kept it");
     assert_eq!(window_of(syn), 64240, "an unscaled window is not shifted again");
 
     let options = listener_synack_options(7, LISTENER_TSVAL, CLIENT_TSVAL + 1);
     let step = script.listener(&Seg { options: &options, ..Seg::from_listener(SYN | ACK, LISTENER_ISN, 0x1000_0001) });
-    let ack = step.only(Side::Inside);
+    let ack = step.only(Interface::Inside);
     assert_eq!(window_of(ack), 64240 >> 7, "the listener reads client windows in units of 128");
     assert_eq!(script.stats().counters.wscale_mismatches, 1);
     // Listener → client: 100 units of 128 are 12800 bytes for a client that does not scale.
@@ -195,5 +199,5 @@ fn a_listener_that_scales_when_the_proxy_promised_no_scaling_gets_scaled_windows
     assert_checksum_valid(&step.frame);
     // Learnt: the next client is promised the listener's 7.
     let step = script.client(&Seg::syn(client_on(40001), 1, &client_syn_options()));
-    assert_eq!(wscale_of(step.only(Side::Outside)), Some(7));
+    assert_eq!(wscale_of(step.only(Interface::Outside)), Some(7));
 }

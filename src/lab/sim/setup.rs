@@ -5,7 +5,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::listener::{ListenerConfig, Sysctls};
+use super::kernel_listener::{ListenerConfig, Sysctls};
 use crate::defense::guard::{GuardConfig, defaults};
 use crate::defense::half_open::HalfOpenConfig;
 use crate::defense::policy::{Mode, watermarks_for};
@@ -16,7 +16,7 @@ use crate::time::Duration;
 pub const SCENARIOS: [&str; 7] = lab::ALL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scenario {
+pub struct SimSetup {
     pub name: &'static str,
     /// The listener's listen(2) backlog.
     pub backlog: u32,
@@ -24,7 +24,7 @@ pub struct Scenario {
     pub guard: Option<GuardSetup>,
 }
 
-impl Scenario {
+impl SimSetup {
     /// The listener model for this scenario.
     pub fn listener(&self, addr: SocketAddrV4, accept_cost: Duration) -> ListenerConfig {
         ListenerConfig { addr, backlog: self.backlog, sysctls: self.sysctls, accept_cost }
@@ -62,7 +62,7 @@ impl GuardSetup {
 }
 
 /// The scenario called `name`, as the real lab defines it; `None` for a name it does not know.
-pub fn scenario(name: &str) -> Option<Scenario> {
+pub fn scenario(name: &str) -> Option<SimSetup> {
     let real = lab::Scenario::named(name)?;
     let linux = Sysctls::default();
     let knob = |value: Option<i64>, default: u32| value.map_or(default, |v| v.clamp(0, i64::from(u32::MAX)) as u32);
@@ -85,7 +85,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
             Some(setup)
         }
     };
-    Some(Scenario { name: real.name, backlog: real.backlog, sysctls, guard })
+    Some(SimSetup { name: real.name, backlog: real.backlog, sysctls, guard })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! connection to the listener (RFC 4987 §3.6–3.8).
 
 use super::reply::{Segment, handshake_options};
-use super::{DropReason, Guard, Outbox, Side, Verdict, syn_options};
+use super::{DropReason, Guard, Interface, Outbox, Verdict, syn_options};
 use crate::defense::cookie::CookieError;
 use crate::defense::half_open::SynVerdict;
 use crate::defense::policy::{Decision, Mode};
@@ -188,7 +188,7 @@ impl Guard {
             window: listener.window,
             options: &self.options[..len],
         };
-        if segment.write(out.next(Side::Outside)).is_ok() {
+        if segment.write(out.next(Interface::Outside)).is_ok() {
             self.counters.synacks_sent += 1;
         } else {
             out.retract();
@@ -274,7 +274,7 @@ impl Guard {
             window: syn_window,
             options: &self.options[..len],
         };
-        if segment.write(out.next(Side::Inside)).is_err() {
+        if segment.write(out.next(Interface::Inside)).is_err() {
             out.retract();
         }
         Verdict::Consumed

@@ -2,7 +2,7 @@
 //! a proxied connection, translated for the client.
 
 use super::reply::{Segment, timestamp_only};
-use super::{DropReason, Guard, ListenerOptions, Outbox, Side, Verdict};
+use super::{DropReason, Guard, Interface, ListenerOptions, Outbox, Verdict};
 use crate::defense::Tuple;
 use crate::defense::proxy::translate::rescale;
 use crate::defense::proxy::{ClientHandshake, ProxyState};
@@ -148,7 +148,7 @@ impl Guard {
             window,
             options: &self.options[..len],
         };
-        if segment.write(out.next(Side::Inside)).is_err() {
+        if segment.write(out.next(Interface::Inside)).is_err() {
             out.retract();
         }
     }

@@ -16,8 +16,8 @@ fn client(n: u32) -> SocketAddrV4 {
     SocketAddrV4::new(std::net::Ipv4Addr::from(0x0B00_0000 + n), 40_000)
 }
 
-fn listener(backlog: u32, sysctls: Sysctls) -> Listener {
-    Listener::new(ListenerConfig { addr: server(), backlog, sysctls, accept_cost: Duration::from_micros(20) }, 1)
+fn listener(backlog: u32, sysctls: Sysctls) -> KernelListener {
+    KernelListener::new(ListenerConfig { addr: server(), backlog, sysctls, accept_cost: Duration::from_micros(20) }, 1)
 }
 
 /// Cookies off, on a machine whose `tcp_max_syn_backlog` is the minimum, 128.
@@ -34,19 +34,19 @@ fn ack_of(synack: &Seg) -> Seg {
     Seg::new(synack.dst, synack.src, TcpFlags::ACK, synack.ack, synack.seq.wrapping_add(1))
 }
 
-fn counters(l: &Listener) -> [(&'static str, u64); 7] {
+fn counters(l: &KernelListener) -> [(&'static str, u64); 7] {
     l.counters().entries()
 }
 
-fn count(l: &Listener, name: &str) -> u64 {
+fn count(l: &KernelListener, name: &str) -> u64 {
     counters(l).iter().find(|(n, _)| *n == name).map(|&(_, v)| v).unwrap()
 }
 
 /// Runs the listener's timers up to `until`, returning (time, segment) of everything it sent.
-fn run_until(l: &mut Listener, until: Timestamp) -> Vec<(Timestamp, Seg)> {
+fn run_until(l: &mut KernelListener, until: Timestamp) -> Vec<(Timestamp, Seg)> {
     let mut sent = Vec::new();
     let mut out = Vec::new();
-    while let Some(at) = l.next_deadline().filter(|&at| at <= until) {
+    while let Some(at) = l.poll_timeout().filter(|&at| at <= until) {
         l.poll(at, &mut out);
         sent.extend(out.drain(..).map(|s| (at, s)));
     }
@@ -220,9 +220,9 @@ mod accept_queue {
 
     /// A listener with a backlog of 2 whose process never calls accept() during the test, its accept queue full
     /// (3 connections: `sk_acceptq_is_full` is `>`) and one more request pending; returns that request's SYN-ACK.
-    fn full(sysctls: Sysctls) -> (Listener, Seg) {
+    fn full(sysctls: Sysctls) -> (KernelListener, Seg) {
         let config = ListenerConfig { addr: server(), backlog: 2, sysctls, accept_cost: Duration::from_secs(1_000) };
-        let mut l = Listener::new(config, 1);
+        let mut l = KernelListener::new(config, 1);
         let mut out = Vec::new();
         for round in 0..2 {
             let mut synacks = Vec::new();
@@ -278,7 +278,7 @@ mod accept_queue {
             sysctls: cookies_off(),
             accept_cost: Duration::from_millis(1),
         };
-        let mut l = Listener::new(config, 1);
+        let mut l = KernelListener::new(config, 1);
         let mut synacks = Vec::new();
         for n in 0..3 {
             l.on_segment(at_ms(0), &syn(n), &mut synacks);

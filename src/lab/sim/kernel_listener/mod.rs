@@ -2,7 +2,7 @@
 //! cookies and the accept queue, with the `/proc/net/netstat` counters the kernel keeps. Each rule names the kernel
 //! function it copies (Linux 5.10–6.x, `net/ipv4/tcp_input.c`, `inet_connection_sock.c`, `tcp_minisocks.c`,
 //! `include/net/sock.h`). Pure and sans-IO like `defense/`: segments and the virtual clock come in, segments to
-//! send go out, and [`Listener::next_deadline`] says when to [`poll`](Listener::poll) next.
+//! send go out, and [`KernelListener::poll_timeout`] says when to [`poll`](KernelListener::poll) next.
 //!
 //! What is modelled:
 //!
@@ -157,7 +157,7 @@ struct Child {
     ts_recent: Option<u32>,
 }
 
-pub struct Listener {
+pub struct KernelListener {
     config: ListenerConfig,
     slots: Vec<Request>,
     free: Vec<u32>,
@@ -178,11 +178,11 @@ pub struct Listener {
     stats: ListenerStats,
 }
 
-impl Listener {
-    pub fn new(config: ListenerConfig, seed: u64) -> Listener {
+impl KernelListener {
+    pub fn new(config: ListenerConfig, seed: u64) -> KernelListener {
         let mut rng = Rng::new(seed);
         let cookies = CookieCodec::new(rng.key(), CookieConfig::default());
-        Listener {
+        KernelListener {
             config,
             slots: Vec::new(),
             free: Vec::new(),
@@ -239,7 +239,7 @@ impl Listener {
 
     /// When [`poll`](Self::poll) has something to do: a request timer (possibly one of a dropped request) or the
     /// next accept().
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         let timers = self.timers.iter().filter_map(|level| level.front().map(|t| t.at)).min();
         match (timers, self.next_accept) {
             (Some(a), Some(b)) => Some(a.min(b)),
