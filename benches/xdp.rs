@@ -14,7 +14,7 @@ use synscope::defense::cookie::{CookieCodec, CookieConfig};
 use synscope::defense::guard::GuardConfig;
 use synscope::defense::policy::Mode;
 use synscope::defense::{SynOptions, Tuple};
-use synscope::lab::sim::scenario::GuardSetup;
+use synscope::lab::sim::setup::GuardSetup;
 use synscope::time::Timestamp;
 use synscope::wire::craft::{self, EthernetSpec, IpSpec, TcpSpec};
 use synscope::wire::segment::TcpFlags;
