@@ -3,6 +3,7 @@
 pub mod connlog;
 pub mod connlog_thread;
 pub mod fast;
+pub mod icmp_text;
 pub mod json;
 pub mod names;
 pub mod progress;

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::fast::{push_ip, push_padded, push_u64};
-use super::names::{ether_type_name, icmp_name, icmp6_name, ip_protocol_name};
+use super::icmp_text::write_icmp;
+use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
 use super::{PacketRecord, Sink};
 use crate::time::{Timestamp, utc_civil};
@@ -88,7 +89,7 @@ impl<W: Write> TextPrinter<W> {
             write_link_header(&mut line, record);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
-        write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
+        write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, relative);
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }
@@ -224,11 +225,12 @@ fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
 
 /// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`. `orig_len` is the frame's length on the
 /// wire, which may exceed the bytes captured.
-fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_len: u32, relative: Option<Relative>) {
+fn write_packet(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32, relative: Option<Relative>) {
+    let captured = frame.len();
     match &packet.net {
         Net::Ipv4(_) | Net::Ipv6(_) => {
             let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
-            write_ip(line, packet, on_wire, relative);
+            write_ip(line, packet, frame, on_wire, relative);
         }
         Net::Arp(arp) => write_arp(line, arp),
         Net::Other { ether_type: value } => {
@@ -260,7 +262,7 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_le
 }
 
 /// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
-fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Option<Relative>) {
+fn write_ip(line: &mut String, packet: &Packet<'_>, frame: &[u8], on_wire: u32, relative: Option<Relative>) {
     let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
     line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
     // A header announcing more than the wire carried: tcpdump (4.99.5 on) flags it and decodes what is there.
@@ -330,7 +332,7 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
         Transport::Udp(udp) => write_udp(line, packet, udp),
-        Transport::Icmp(icmp) => write_icmp(line, icmp),
+        Transport::Icmp(icmp) => write_icmp(line, icmp, icmp_bytes(packet, icmp, frame)),
         // Only a later fragment, whose transport header is in the first: printed above.
         Transport::Fragment { .. } => {}
         Transport::Other { protocol, len } => {
@@ -452,21 +454,22 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
     push_u64(line, u64::from(tcp.payload_len));
 }
 
-fn write_icmp(line: &mut String, icmp: &IcmpInfo) {
-    let name = if icmp.v6 { icmp6_name(icmp.icmp_type) } else { icmp_name(icmp.icmp_type, icmp.code) };
-    line.push_str(if icmp.v6 { "ICMP6, " } else { "ICMP " });
-    match name {
-        Some(name) => line.push_str(name),
-        None => {
-            let _ = write!(line, "type {}, code {}", icmp.icmp_type, icmp.code);
+/// The captured bytes of the ICMP message in `frame`: after the link header, the IP header and any IPv6 extension
+/// headers, and no further than the message's length (Ethernet padding is not part of it).
+fn icmp_bytes<'a>(packet: &Packet<'_>, icmp: &IcmpInfo, frame: &'a [u8]) -> &'a [u8] {
+    let ip_start = usize::from(packet.link.header_len);
+    let start = match &packet.net {
+        Net::Ipv4(ip) => ip_start + usize::from(ip.header_len),
+        // The extension headers are what the payload length counts beyond the upper layer; a jumbogram (payload
+        // length 0, RFC 2675) runs to the end of the frame, so they are what the frame holds beyond it.
+        Net::Ipv6(ip) if ip.payload_len != 0 => {
+            ip_start + 40 + usize::from(ip.payload_len).saturating_sub(ip.upper_len as usize)
         }
-    }
-    if icmp.is_echo() {
-        let id = u16::from_be_bytes([icmp.rest[0], icmp.rest[1]]);
-        let seq = u16::from_be_bytes([icmp.rest[2], icmp.rest[3]]);
-        let _ = write!(line, ", id {id}, seq {seq}");
-    }
-    let _ = write!(line, ", length {}", icmp.len);
+        Net::Ipv6(ip) => frame.len().saturating_sub(ip.upper_len as usize),
+        _ => return &[],
+    };
+    let end = start.saturating_add(icmp.len as usize).min(frame.len());
+    frame.get(start..end).unwrap_or(&[])
 }
 
 fn write_arp(line: &mut String, arp: &ArpInfo) {
