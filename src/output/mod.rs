@@ -5,6 +5,7 @@ pub mod connlog_thread;
 pub mod fast;
 pub mod icmp_text;
 pub mod json;
+pub mod link_header;
 pub mod names;
 pub mod progress;
 pub mod relative_seq;

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::fast::{push_ip, push_padded, push_u64};
 use super::icmp_text::write_icmp;
+use super::link_header::{ether_type, mac, write_link_header};
 use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
 use super::{PacketRecord, Sink};
@@ -89,7 +90,8 @@ impl<W: Write> TextPrinter<W> {
             write_link_header(&mut line, record);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
-        write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, relative);
+        let shown = self.options.link_header;
+        write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown, relative);
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }
@@ -185,54 +187,35 @@ impl<W: Write> Sink for TextPrinter<W> {
     }
 }
 
-fn mac(line: &mut String, m: &[u8; 6]) {
-    let _ = write!(line, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
-fn ether_type(line: &mut String, value: u16) {
-    match ether_type_name(value) {
-        Some(name) => {
-            let _ = write!(line, "ethertype {name} (0x{value:04x})");
-        }
-        None => {
-            let _ = write!(line, "ethertype Unknown (0x{value:04x})");
-        }
-    }
-}
-
-/// `-e`: tcpdump's link-level prefix, `src > dst, ethertype IPv4 (0x0800), length 74: `.
-fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
-    let link = &record.packet.link;
-    match &link.ethernet {
-        Some(eth) => {
-            mac(line, &eth.src);
-            line.push_str(" > ");
-            mac(line, &eth.dst);
-            line.push_str(", ");
-            ether_type(line, eth.outer_ether_type);
-            let _ = write!(line, ", length {}: ", record.frame.orig_len);
-            for tag in link.vlans.as_slice() {
-                let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
-                ether_type(line, tag.inner_ether_type);
+/// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`. `orig_len` is the frame's length on the
+/// wire, which may exceed the bytes captured. `link_shown`: `-e` printed the link header, after which tcpdump names
+/// neither IP, IPv6 nor ARP again.
+fn write_packet(
+    line: &mut String,
+    packet: &Packet<'_>,
+    frame: &[u8],
+    orig_len: u32,
+    link_shown: bool,
+    relative: Option<Relative>,
+) {
+    let captured = frame.len();
+    let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
+    match &packet.net {
+        Net::Ipv4(_) | Net::Ipv6(_) => write_ip(line, packet, frame, on_wire, link_shown, relative),
+        // arp_print's length is what the link layer passed on: the wire's, Ethernet padding included.
+        Net::Arp(arp) => write_arp(line, arp, on_wire, link_shown),
+        // An EtherType tcpdump has no printer for: without -e it still shows the MACs, the type and the wire length
+        // (ether_print's "type not known" branch), with -e the header already said all that.
+        Net::Other { ether_type: value } if ether_type_name(*value).is_none() && packet.link.ethernet.is_some() => {
+            if !link_shown && let Some(eth) = &packet.link.ethernet {
+                mac(line, &eth.src);
+                line.push_str(" > ");
+                mac(line, &eth.dst);
                 line.push_str(", ");
+                ether_type(line, *value);
+                let _ = write!(line, ", length {orig_len}: ");
             }
         }
-        None => {
-            let _ = write!(line, "{}, length {}: ", link.link_type.name(), record.frame.orig_len);
-        }
-    }
-}
-
-/// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`. `orig_len` is the frame's length on the
-/// wire, which may exceed the bytes captured.
-fn write_packet(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32, relative: Option<Relative>) {
-    let captured = frame.len();
-    match &packet.net {
-        Net::Ipv4(_) | Net::Ipv6(_) => {
-            let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
-            write_ip(line, packet, frame, on_wire, relative);
-        }
-        Net::Arp(arp) => write_arp(line, arp),
         Net::Other { ether_type: value } => {
             match ether_type_name(*value) {
                 Some(name) => line.push_str(name),
@@ -262,9 +245,18 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: 
 }
 
 /// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
-fn write_ip(line: &mut String, packet: &Packet<'_>, frame: &[u8], on_wire: u32, relative: Option<Relative>) {
+fn write_ip(
+    line: &mut String,
+    packet: &Packet<'_>,
+    frame: &[u8],
+    on_wire: u32,
+    link_shown: bool,
+    relative: Option<Relative>,
+) {
     let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
-    line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+    if !link_shown {
+        line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+    }
     // A header announcing more than the wire carried: tcpdump (4.99.5 on) flags it and decodes what is there.
     match &packet.net {
         Net::Ipv4(ip) if u32::from(ip.total_len) > on_wire => {
@@ -472,8 +464,10 @@ fn icmp_bytes<'a>(packet: &Packet<'_>, icmp: &IcmpInfo, frame: &'a [u8]) -> &'a 
     frame.get(start..end).unwrap_or(&[])
 }
 
-fn write_arp(line: &mut String, arp: &ArpInfo) {
-    line.push_str("ARP, ");
+fn write_arp(line: &mut String, arp: &ArpInfo, on_wire: u32, link_shown: bool) {
+    if !link_shown {
+        line.push_str("ARP, ");
+    }
     match (&arp.ethernet_ipv4, arp.operation) {
         (Some(a), 1) => {
             let _ = write!(line, "Request who-has {} tell {}", a.target_ip, a.sender_ip);
@@ -490,5 +484,5 @@ fn write_arp(line: &mut String, arp: &ArpInfo) {
             );
         }
     }
-    let _ = write!(line, ", length {}", arp.len);
+    let _ = write!(line, ", length {on_wire}");
 }
