@@ -11,6 +11,7 @@ pub mod progress;
 pub mod relative_seq;
 pub mod summary;
 pub mod text;
+pub mod time_column;
 
 use std::io;
 

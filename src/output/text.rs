@@ -3,50 +3,20 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::fast::{push_ip, push_padded, push_u64};
+use super::fast::{push_ip, push_u64};
 use super::icmp_text::write_icmp;
 use super::link_header::{ether_type, mac, write_link_header};
 use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
+use super::time_column::TimeColumn;
+pub use super::time_column::TimeFormat;
 use super::{PacketRecord, Sink};
-use crate::time::{Timestamp, utc_civil};
+use crate::time::Timestamp;
 use crate::track::TrackerEvent;
 use crate::track::flood::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};
-
-/// How the time column is shown, after tcpdump's `-t` family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum TimeFormat {
-    /// `HH:MM:SS.ffffff` (UTC; tcpdump uses local time, but UTC keeps captures and CI output comparable).
-    #[default]
-    TimeOfDay,
-    /// `-t`: no time.
-    None,
-    /// `-tt`: seconds since the epoch.
-    Epoch,
-    /// `-ttt`: delta since the previous printed packet.
-    Delta,
-    /// `-tttt`: date and time of day.
-    DateTime,
-    /// `-ttttt`: since the first printed packet.
-    SinceFirst,
-}
-
-impl TimeFormat {
-    /// Maps the number of `-t` flags, as tcpdump counts them.
-    pub fn from_t_count(count: u8) -> TimeFormat {
-        match count {
-            0 => TimeFormat::TimeOfDay,
-            1 => TimeFormat::None,
-            2 => TimeFormat::Epoch,
-            3 => TimeFormat::Delta,
-            4 => TimeFormat::DateTime,
-            _ => TimeFormat::SinceFirst,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextOptions {
@@ -64,8 +34,7 @@ pub struct TextPrinter<W: Write> {
     options: TextOptions,
     line: String,
     relative: RelativeSeq,
-    first_ts: Option<Timestamp>,
-    previous_ts: Option<Timestamp>,
+    time: TimeColumn,
 }
 
 impl<W: Write> TextPrinter<W> {
@@ -75,8 +44,7 @@ impl<W: Write> TextPrinter<W> {
             options,
             line: String::with_capacity(256),
             relative: RelativeSeq::default(),
-            first_ts: None,
-            previous_ts: None,
+            time: TimeColumn::new(options.time, options.nano),
         }
     }
 
@@ -100,48 +68,7 @@ impl<W: Write> TextPrinter<W> {
     }
 
     fn write_time(&mut self, ts: Timestamp) {
-        let first = *self.first_ts.get_or_insert(ts);
-        let previous = self.previous_ts.replace(ts).unwrap_or(ts);
-        let frac = |line: &mut String, nanos: u32, nano: bool| {
-            line.push('.');
-            if nano {
-                push_padded(line, u64::from(nanos), 9);
-            } else {
-                push_padded(line, u64::from(nanos / 1000), 6);
-            }
-            line.push(' ');
-        };
-        let clock = |line: &mut String, h: u64, m: u64, s: u64| {
-            push_padded(line, h, 2);
-            line.push(':');
-            push_padded(line, m, 2);
-            line.push(':');
-            push_padded(line, s, 2);
-        };
-        let line = &mut self.line;
-        match self.options.time {
-            TimeFormat::None => {}
-            TimeFormat::TimeOfDay | TimeFormat::DateTime => {
-                let (y, mo, d, h, mi, s) = utc_civil(ts);
-                if self.options.time == TimeFormat::DateTime {
-                    let _ = write!(line, "{y:04}-{mo:02}-{d:02} ");
-                }
-                clock(line, u64::from(h), u64::from(mi), u64::from(s));
-                frac(line, ts.subsec_nanos(), self.options.nano);
-            }
-            TimeFormat::Epoch => {
-                let _ = write!(line, "{}", ts.secs());
-                frac(line, ts.subsec_nanos(), self.options.nano);
-            }
-            TimeFormat::Delta | TimeFormat::SinceFirst => {
-                let base = if self.options.time == TimeFormat::Delta { previous } else { first };
-                let d = ts.saturating_since(base).as_nanos();
-                let (secs, nanos) = (d / 1_000_000_000, (d % 1_000_000_000) as u32);
-                let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-                clock(line, h, m, s);
-                frac(line, nanos, self.options.nano);
-            }
-        }
+        self.time.write(&mut self.line, ts);
     }
 
     /// Writes the line formatted last, plus a newline.
