@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::fast::{push_ip, push_u64};
 use super::icmp_text::write_icmp;
+use super::ipv6_ext_text::{ChainEnd, write_extensions};
 use super::link_header::{ether_type, mac, write_link_header};
 use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
@@ -127,8 +128,12 @@ fn write_packet(
 ) {
     let captured = frame.len();
     let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
+    // Whether the damage was shown in tcpdump's own notation (`[|hbhopt]`, ...), which says it already.
+    let mut notation_shown = false;
     match &packet.net {
-        Net::Ipv4(_) | Net::Ipv6(_) => write_ip(line, packet, frame, on_wire, link_shown, relative),
+        Net::Ipv4(_) | Net::Ipv6(_) => {
+            notation_shown = write_ip(line, packet, frame, on_wire, link_shown, relative);
+        }
         // arp_print's length is what the link layer passed on: the wire's, Ethernet padding included.
         Net::Arp(arp) => write_arp(line, arp, on_wire, link_shown),
         // An EtherType tcpdump has no printer for: without -e it still shows the MACs, the type and the wire length
@@ -166,10 +171,17 @@ fn write_packet(
     // A damaged TCP or UDP header is shown as tcpdump shows it (`[|tcp]`, `bad length`, ...), which says so already.
     if let Some(err) = &packet.malformed
         && packet.partial.is_none()
+        && !notation_shown
     {
         let _ = write!(line, " [malformed: {err}]");
     }
 }
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const DCCP: u8 = 33;
+const SCTP: u8 = 132;
+const NO_NEXT_HEADER: u8 = 59;
 
 /// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
 fn write_ip(
@@ -179,8 +191,8 @@ fn write_ip(
     on_wire: u32,
     link_shown: bool,
     relative: Option<Relative>,
-) {
-    let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
+) -> bool {
+    let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return false };
     if !link_shown {
         line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
     }
@@ -206,7 +218,7 @@ fn write_ip(
         && ip.total_len < ip.header_len
     {
         let _ = write!(line, "[total length {} < header length {}] (invalid)", ip.total_len, ip.header_len);
-        return;
+        return false;
     }
     let addresses = |line: &mut String| {
         push_ip(line, src);
@@ -219,21 +231,35 @@ fn write_ip(
         // A later fragment has no transport header: tcpdump names only the protocol, by number under -n.
         addresses(line);
         let _ = write!(line, ": ip-proto-{}", ip.protocol);
-        return;
+        return false;
     }
+    let ip_bytes = frame.get(usize::from(packet.link.header_len)..).unwrap_or(&[]);
     if let Net::Ipv6(ip) = &packet.net
-        && let Some(frag) = ip.fragment
+        && !matches!(ip_bytes.get(6), Some(&(TCP | UDP | DCCP | SCTP)) | None)
     {
-        // Behind an IPv6 fragment header tcpdump prints the addresses alone, `frag (OFFSET|LEN)`, then what a first
-        // fragment carries: a TCP or UDP header as `SPORT > DPORT: `.
+        // Unless TCP, UDP, DCCP or SCTP follows the fixed header, ip6_print prints the addresses alone, then each
+        // extension header, then the upper layer, a TCP or UDP header as `SPORT > DPORT: `.
         addresses(line);
-        let _ = write!(line, ": frag ({}|{})", frag.offset, ip.upper_len);
-        if matches!(packet.transport, Transport::Fragment { .. }) {
-            return;
-        }
-        line.push(' ');
-        if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
-            let _ = write!(line, "{sport} > {dport}: ");
+        line.push_str(": ");
+        match write_extensions(line, ip_bytes) {
+            ChainEnd::Stop => return false,
+            ChainEnd::Truncated => return true,
+            ChainEnd::Invalid => return false,
+            ChainEnd::Upper { protocol: TCP | UDP } => {
+                if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
+                    let _ = write!(line, "{sport} > {dport}: ");
+                }
+            }
+            ChainEnd::Upper { protocol: NO_NEXT_HEADER } => {
+                line.push_str("no next header");
+                return false;
+            }
+            ChainEnd::Upper { protocol } if ip_protocol_name(protocol).is_none() => {
+                // ip_demux_print's default: the number and the length left, each after a space.
+                let _ = write!(line, " ip-proto-{protocol} {}", ip.upper_len);
+                return false;
+            }
+            ChainEnd::Upper { .. } => {}
         }
     } else if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
         push_ip(line, src);
@@ -269,6 +295,7 @@ fn write_ip(
             None => line.truncate(line.trim_end_matches([' ', ':']).len()),
         },
     }
+    false
 }
 
 fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
