@@ -183,7 +183,8 @@ const DCCP: u8 = 33;
 const SCTP: u8 = 132;
 const NO_NEXT_HEADER: u8 = 59;
 
-/// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
+/// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not. Returns
+/// whether the line ended in tcpdump's truncation notation for the damage (so no `[malformed]` note is needed).
 fn write_ip(
     line: &mut String,
     packet: &Packet<'_>,
