@@ -1,4 +1,4 @@
-//! The edges that touch packets: capture files in, pcap files out, and the source thread that feeds the engine.
+//! The edges that touch packets: capture files in, pcap and pcapng files out, and the source thread that feeds the engine.
 
 pub mod error;
 pub mod file;
@@ -6,8 +6,10 @@ pub mod frame;
 pub mod inject;
 pub mod interfaces;
 pub mod live;
+pub mod output_file;
 pub mod pacing;
 pub mod pcapng;
+pub mod pcapng_writer;
 pub mod read_buffer;
 pub mod source;
 pub mod tx;

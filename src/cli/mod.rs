@@ -78,8 +78,10 @@ pub struct OutputArgs {
     #[arg(short = 'c', value_name = "COUNT")]
     pub count: Option<u64>,
 
-    /// Write the matching packets to a pcap file, with their original timestamps and link type.
-    #[arg(short = 'w', value_name = "OUT.pcap")]
+    /// Write the matching packets to a capture file, with their original timestamps and link types: pcapng when
+    /// the name ends in .pcapng, each packet's annotations kept as its packet comment (Wireshark's
+    /// frame.comment); otherwise pcap, which has no place for comments.
+    #[arg(short = 'w', value_name = "OUT.pcap|OUT.pcapng")]
     pub write: Option<String>,
 
     /// Output format.

@@ -8,8 +8,8 @@ use anyhow::Context;
 
 use super::pipeline;
 use crate::capture::Precision;
+use crate::capture::output_file::OutputFile;
 use crate::capture::source::{FileSource, SourceEvent};
-use crate::capture::writer::PcapFileWriter;
 use crate::cli::ReadArgs;
 use crate::engine::Flow;
 use crate::output::progress::Progress;
@@ -26,7 +26,7 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
             SourceEvent::FileStarted { precision, .. } => {
                 if let (None, Some(path)) = (&engine.writer, &args.output.write) {
                     let precision = if args.output.nano { Precision::Nano } else { precision };
-                    engine.writer = Some(PcapFileWriter::create(path, precision)?);
+                    engine.writer = Some(OutputFile::create(path, precision)?);
                 }
             }
             SourceEvent::Failed(err) => {
@@ -49,8 +49,8 @@ pub fn run(args: &ReadArgs) -> anyhow::Result<ExitCode> {
     let _ = source.thread.join();
     progress.finish();
     if let (None, Some(path)) = (&engine.writer, &args.output.write) {
-        // No file could be opened: still leave a valid, empty pcap, as tcpdump -w does.
-        engine.writer = Some(PcapFileWriter::create(path, Precision::Micro)?);
+        // No file could be opened: still leave a valid, empty capture file, as tcpdump -w does.
+        engine.writer = Some(OutputFile::create(path, Precision::Micro)?);
     }
     engine.finish()?;
     Ok(pipeline::report(&engine))

@@ -16,7 +16,7 @@ use super::pipeline;
 use crate::capture::Precision;
 use crate::capture::interfaces;
 use crate::capture::live::{LiveConfig, LiveEvent, LiveSource, Target};
-use crate::capture::writer::PcapFileWriter;
+use crate::capture::output_file::OutputFile;
 use crate::cli::SniffArgs;
 use crate::engine::{Engine, Flow};
 use crate::output::summary::live_line;
@@ -44,7 +44,7 @@ pub fn run(args: &SniffArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.output.write {
         // The header goes to disk now: the file is a valid (empty) pcap from the first moment.
         let precision = if args.output.nano { Precision::Nano } else { Precision::Micro };
-        let mut writer = PcapFileWriter::create(path, precision)?;
+        let mut writer = OutputFile::create(path, precision)?;
         writer.start(source.captures[0].link_type)?;
         writer.flush()?;
         engine.writer = Some(writer);

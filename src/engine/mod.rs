@@ -4,7 +4,7 @@
 
 use std::io;
 
-use crate::capture::writer::PcapFileWriter;
+use crate::capture::output_file::OutputFile;
 use crate::capture::{CaptureError, Frame};
 use crate::filter::Filter;
 use crate::output::connlog_thread::ConnLogThread;
@@ -41,7 +41,7 @@ pub struct Engine<'s> {
     sink: Box<dyn Sink + 's>,
     pub tracker: Option<Tracker>,
     conn_log: Option<ConnLogThread>,
-    pub writer: Option<PcapFileWriter<std::fs::File>>,
+    pub writer: Option<OutputFile>,
     pub summary: Summary,
     pub fail_on: FailOnCheck,
     /// Matched packets after which to stop.
@@ -105,7 +105,7 @@ impl<'s> Engine<'s> {
             self.summary.matched += 1;
             self.sink.packet(&PacketRecord { number: self.number, frame, packet: &packet, annotations })?;
             if let Some(writer) = self.writer.as_mut() {
-                writer.write(frame)?;
+                writer.write(frame, annotations)?;
             }
         }
         self.drain()?;

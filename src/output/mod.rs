@@ -3,12 +3,16 @@
 pub mod connlog;
 pub mod connlog_thread;
 pub mod fast;
+pub mod icmp_text;
+pub mod ipv6_ext_text;
 pub mod json;
+pub mod link_header;
 pub mod names;
 pub mod progress;
 pub mod relative_seq;
 pub mod summary;
 pub mod text;
+pub mod time_column;
 
 use std::io;
 

@@ -1,51 +1,5 @@
 //! Human names for numbers, spelled as tcpdump spells them where it has a spelling.
 
-/// ICMP (RFC 792) message names.
-pub fn icmp_name(icmp_type: u8, code: u8) -> Option<&'static str> {
-    Some(match (icmp_type, code) {
-        (0, _) => "echo reply",
-        (3, 0) => "net unreachable",
-        (3, 1) => "host unreachable",
-        (3, 2) => "protocol unreachable",
-        (3, 3) => "port unreachable",
-        (3, 4) => "need to frag",
-        (3, 13) => "administratively prohibited",
-        (3, _) => "destination unreachable",
-        (4, _) => "source quench",
-        (5, _) => "redirect",
-        (8, _) => "echo request",
-        (9, _) => "router advertisement",
-        (10, _) => "router solicitation",
-        (11, 0) => "time exceeded in-transit",
-        (11, _) => "ip reassembly time exceeded",
-        (12, _) => "parameter problem",
-        (13, _) => "time stamp request",
-        (14, _) => "time stamp reply",
-        _ => return None,
-    })
-}
-
-/// ICMPv6 (RFC 4443, RFC 4861) message names.
-pub fn icmp6_name(icmp_type: u8) -> Option<&'static str> {
-    Some(match icmp_type {
-        1 => "destination unreachable",
-        2 => "packet too big",
-        3 => "time exceeded in-transit",
-        4 => "parameter problem",
-        128 => "echo request",
-        129 => "echo reply",
-        130 => "multicast listener query",
-        131 => "multicast listener report",
-        133 => "router solicitation",
-        134 => "router advertisement",
-        135 => "neighbor solicitation",
-        136 => "neighbor advertisement",
-        137 => "redirect",
-        143 => "multicast listener report v2",
-        _ => return None,
-    })
-}
-
 pub fn ether_type_name(ether_type: u16) -> Option<&'static str> {
     Some(match ether_type {
         0x0800 => "IPv4",

@@ -3,48 +3,21 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::fast::{push_ip, push_padded, push_u64};
-use super::names::{ether_type_name, icmp_name, icmp6_name, ip_protocol_name};
+use super::fast::{push_ip, push_u64};
+use super::icmp_text::write_icmp;
+use super::ipv6_ext_text::{ChainEnd, write_extensions};
+use super::link_header::{ether_type, mac, write_link_header};
+use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
+use super::time_column::TimeColumn;
+pub use super::time_column::TimeFormat;
 use super::{PacketRecord, Sink};
-use crate::time::{Timestamp, utc_civil};
+use crate::time::Timestamp;
 use crate::track::TrackerEvent;
 use crate::track::flood_detector::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
 use crate::wire::{LinkType, Packet, TcpSegment};
-
-/// How the time column is shown, after tcpdump's `-t` family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum TimeFormat {
-    /// `HH:MM:SS.ffffff` (UTC; tcpdump uses local time, but UTC keeps captures and CI output comparable).
-    #[default]
-    TimeOfDay,
-    /// `-t`: no time.
-    None,
-    /// `-tt`: seconds since the epoch.
-    Epoch,
-    /// `-ttt`: delta since the previous printed packet.
-    Delta,
-    /// `-tttt`: date and time of day.
-    DateTime,
-    /// `-ttttt`: since the first printed packet.
-    SinceFirst,
-}
-
-impl TimeFormat {
-    /// Maps the number of `-t` flags, as tcpdump counts them.
-    pub fn from_t_count(count: u8) -> TimeFormat {
-        match count {
-            0 => TimeFormat::TimeOfDay,
-            1 => TimeFormat::None,
-            2 => TimeFormat::Epoch,
-            3 => TimeFormat::Delta,
-            4 => TimeFormat::DateTime,
-            _ => TimeFormat::SinceFirst,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextOptions {
@@ -62,8 +35,7 @@ pub struct TextPrinter<W: Write> {
     options: TextOptions,
     line: String,
     relative: RelativeSeq,
-    first_ts: Option<Timestamp>,
-    previous_ts: Option<Timestamp>,
+    time: TimeColumn,
 }
 
 impl<W: Write> TextPrinter<W> {
@@ -73,8 +45,7 @@ impl<W: Write> TextPrinter<W> {
             options,
             line: String::with_capacity(256),
             relative: RelativeSeq::default(),
-            first_ts: None,
-            previous_ts: None,
+            time: TimeColumn::new(options.time, options.nano),
         }
     }
 
@@ -88,7 +59,8 @@ impl<W: Write> TextPrinter<W> {
             write_link_header(&mut line, record);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
-        write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
+        let shown = self.options.link_header;
+        write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown, relative);
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }
@@ -97,48 +69,7 @@ impl<W: Write> TextPrinter<W> {
     }
 
     fn write_time(&mut self, ts: Timestamp) {
-        let first = *self.first_ts.get_or_insert(ts);
-        let previous = self.previous_ts.replace(ts).unwrap_or(ts);
-        let frac = |line: &mut String, nanos: u32, nano: bool| {
-            line.push('.');
-            if nano {
-                push_padded(line, u64::from(nanos), 9);
-            } else {
-                push_padded(line, u64::from(nanos / 1000), 6);
-            }
-            line.push(' ');
-        };
-        let clock = |line: &mut String, h: u64, m: u64, s: u64| {
-            push_padded(line, h, 2);
-            line.push(':');
-            push_padded(line, m, 2);
-            line.push(':');
-            push_padded(line, s, 2);
-        };
-        let line = &mut self.line;
-        match self.options.time {
-            TimeFormat::None => {}
-            TimeFormat::TimeOfDay | TimeFormat::DateTime => {
-                let (y, mo, d, h, mi, s) = utc_civil(ts);
-                if self.options.time == TimeFormat::DateTime {
-                    let _ = write!(line, "{y:04}-{mo:02}-{d:02} ");
-                }
-                clock(line, u64::from(h), u64::from(mi), u64::from(s));
-                frac(line, ts.subsec_nanos(), self.options.nano);
-            }
-            TimeFormat::Epoch => {
-                let _ = write!(line, "{}", ts.secs());
-                frac(line, ts.subsec_nanos(), self.options.nano);
-            }
-            TimeFormat::Delta | TimeFormat::SinceFirst => {
-                let base = if self.options.time == TimeFormat::Delta { previous } else { first };
-                let d = ts.saturating_since(base).as_nanos();
-                let (secs, nanos) = (d / 1_000_000_000, (d % 1_000_000_000) as u32);
-                let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-                clock(line, h, m, s);
-                frac(line, nanos, self.options.nano);
-            }
-        }
+        self.time.write(&mut self.line, ts);
     }
 
     /// Writes the line formatted last, plus a newline.
@@ -184,53 +115,39 @@ impl<W: Write> Sink for TextPrinter<W> {
     }
 }
 
-fn mac(line: &mut String, m: &[u8; 6]) {
-    let _ = write!(line, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
-fn ether_type(line: &mut String, value: u16) {
-    match ether_type_name(value) {
-        Some(name) => {
-            let _ = write!(line, "ethertype {name} (0x{value:04x})");
-        }
-        None => {
-            let _ = write!(line, "ethertype Unknown (0x{value:04x})");
-        }
-    }
-}
-
-/// `-e`: tcpdump's link-level prefix, `src > dst, ethertype IPv4 (0x0800), length 74: `.
-fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
-    let link = &record.packet.link;
-    match &link.ethernet {
-        Some(eth) => {
-            mac(line, &eth.src);
-            line.push_str(" > ");
-            mac(line, &eth.dst);
-            line.push_str(", ");
-            ether_type(line, eth.outer_ether_type);
-            let _ = write!(line, ", length {}: ", record.frame.orig_len);
-            for tag in link.vlans.as_slice() {
-                let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
-                ether_type(line, tag.inner_ether_type);
-                line.push_str(", ");
-            }
-        }
-        None => {
-            let _ = write!(line, "{}, length {}: ", link.link_type.name(), record.frame.orig_len);
-        }
-    }
-}
-
 /// The packet from the network layer on: `IP a.p > b.p: Flags [S], ...`. `orig_len` is the frame's length on the
-/// wire, which may exceed the bytes captured.
-fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_len: u32, relative: Option<Relative>) {
+/// wire, which may exceed the bytes captured. `link_shown`: `-e` printed the link header, after which tcpdump names
+/// neither IP, IPv6 nor ARP again.
+fn write_packet(
+    line: &mut String,
+    packet: &Packet<'_>,
+    frame: &[u8],
+    orig_len: u32,
+    link_shown: bool,
+    relative: Option<Relative>,
+) {
+    let captured = frame.len();
+    let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
+    // Whether the damage was shown in tcpdump's own notation (`[|hbhopt]`, ...), which says it already.
+    let mut notation_shown = false;
     match &packet.net {
         Net::Ipv4(_) | Net::Ipv6(_) => {
-            let on_wire = orig_len.saturating_sub(u32::from(packet.link.header_len));
-            write_ip(line, packet, on_wire, relative);
+            notation_shown = write_ip(line, packet, frame, on_wire, link_shown, relative);
         }
-        Net::Arp(arp) => write_arp(line, arp),
+        // arp_print's length is what the link layer passed on: the wire's, Ethernet padding included.
+        Net::Arp(arp) => write_arp(line, arp, on_wire, link_shown),
+        // An EtherType tcpdump has no printer for: without -e it still shows the MACs, the type and the wire length
+        // (ether_print's "type not known" branch), with -e the header already said all that.
+        Net::Other { ether_type: value } if ether_type_name(*value).is_none() && packet.link.ethernet.is_some() => {
+            if !link_shown && let Some(eth) = &packet.link.ethernet {
+                mac(line, &eth.src);
+                line.push_str(" > ");
+                mac(line, &eth.dst);
+                line.push_str(", ");
+                ether_type(line, *value);
+                let _ = write!(line, ", length {orig_len}: ");
+            }
+        }
         Net::Other { ether_type: value } => {
             match ether_type_name(*value) {
                 Some(name) => line.push_str(name),
@@ -254,15 +171,32 @@ fn write_packet(line: &mut String, packet: &Packet<'_>, captured: usize, orig_le
     // A damaged TCP or UDP header is shown as tcpdump shows it (`[|tcp]`, `bad length`, ...), which says so already.
     if let Some(err) = &packet.malformed
         && packet.partial.is_none()
+        && !notation_shown
     {
         let _ = write!(line, " [malformed: {err}]");
     }
 }
 
-/// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not.
-fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Option<Relative>) {
-    let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return };
-    line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+const DCCP: u8 = 33;
+const SCTP: u8 = 132;
+const NO_NEXT_HEADER: u8 = 59;
+
+/// `on_wire` is the IP packet's length on the wire: what was sent after the link header, captured or not. Returns
+/// whether the line ended in tcpdump's truncation notation for the damage (so no `[malformed]` note is needed).
+fn write_ip(
+    line: &mut String,
+    packet: &Packet<'_>,
+    frame: &[u8],
+    on_wire: u32,
+    link_shown: bool,
+    relative: Option<Relative>,
+) -> bool {
+    let (Some(src), Some(dst)) = (packet.src_ip(), packet.dst_ip()) else { return false };
+    if !link_shown {
+        line.push_str(if matches!(packet.net, Net::Ipv4(_)) { "IP " } else { "IP6 " });
+    }
     // A header announcing more than the wire carried: tcpdump (4.99.5 on) flags it and decodes what is there.
     match &packet.net {
         Net::Ipv4(ip) if u32::from(ip.total_len) > on_wire => {
@@ -285,7 +219,7 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
         && ip.total_len < ip.header_len
     {
         let _ = write!(line, "[total length {} < header length {}] (invalid)", ip.total_len, ip.header_len);
-        return;
+        return false;
     }
     let addresses = |line: &mut String| {
         push_ip(line, src);
@@ -298,21 +232,35 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
         // A later fragment has no transport header: tcpdump names only the protocol, by number under -n.
         addresses(line);
         let _ = write!(line, ": ip-proto-{}", ip.protocol);
-        return;
+        return false;
     }
+    let ip_bytes = frame.get(usize::from(packet.link.header_len)..).unwrap_or(&[]);
     if let Net::Ipv6(ip) = &packet.net
-        && let Some(frag) = ip.fragment
+        && !matches!(ip_bytes.get(6), Some(&(TCP | UDP | DCCP | SCTP)) | None)
     {
-        // Behind an IPv6 fragment header tcpdump prints the addresses alone, `frag (OFFSET|LEN)`, then what a first
-        // fragment carries: a TCP or UDP header as `SPORT > DPORT: `.
+        // Unless TCP, UDP, DCCP or SCTP follows the fixed header, ip6_print prints the addresses alone, then each
+        // extension header, then the upper layer, a TCP or UDP header as `SPORT > DPORT: `.
         addresses(line);
-        let _ = write!(line, ": frag ({}|{})", frag.offset, ip.upper_len);
-        if matches!(packet.transport, Transport::Fragment { .. }) {
-            return;
-        }
-        line.push(' ');
-        if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
-            let _ = write!(line, "{sport} > {dport}: ");
+        line.push_str(": ");
+        match write_extensions(line, ip_bytes) {
+            ChainEnd::Stop => return false,
+            ChainEnd::Truncated => return true,
+            ChainEnd::Invalid => return false,
+            ChainEnd::Upper { protocol: TCP | UDP } => {
+                if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
+                    let _ = write!(line, "{sport} > {dport}: ");
+                }
+            }
+            ChainEnd::Upper { protocol: NO_NEXT_HEADER } => {
+                line.push_str("no next header");
+                return false;
+            }
+            ChainEnd::Upper { protocol } if ip_protocol_name(protocol).is_none() => {
+                // ip_demux_print's default: the number and the length left, each after a space.
+                let _ = write!(line, " ip-proto-{protocol} {}", ip.upper_len);
+                return false;
+            }
+            ChainEnd::Upper { .. } => {}
         }
     } else if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
         push_ip(line, src);
@@ -330,7 +278,7 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
         Transport::Udp(udp) => write_udp(line, packet, udp),
-        Transport::Icmp(icmp) => write_icmp(line, icmp),
+        Transport::Icmp(icmp) => write_icmp(line, icmp, icmp_bytes(packet, icmp, frame)),
         // Only a later fragment, whose transport header is in the first: printed above.
         Transport::Fragment { .. } => {}
         Transport::Other { protocol, len } => {
@@ -348,6 +296,7 @@ fn write_ip(line: &mut String, packet: &Packet<'_>, on_wire: u32, relative: Opti
             None => line.truncate(line.trim_end_matches([' ', ':']).len()),
         },
     }
+    false
 }
 
 fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
@@ -452,25 +401,28 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
     push_u64(line, u64::from(tcp.payload_len));
 }
 
-fn write_icmp(line: &mut String, icmp: &IcmpInfo) {
-    let name = if icmp.v6 { icmp6_name(icmp.icmp_type) } else { icmp_name(icmp.icmp_type, icmp.code) };
-    line.push_str(if icmp.v6 { "ICMP6, " } else { "ICMP " });
-    match name {
-        Some(name) => line.push_str(name),
-        None => {
-            let _ = write!(line, "type {}, code {}", icmp.icmp_type, icmp.code);
+/// The captured bytes of the ICMP message in `frame`: after the link header, the IP header and any IPv6 extension
+/// headers, and no further than the message's length (Ethernet padding is not part of it).
+fn icmp_bytes<'a>(packet: &Packet<'_>, icmp: &IcmpInfo, frame: &'a [u8]) -> &'a [u8] {
+    let ip_start = usize::from(packet.link.header_len);
+    let start = match &packet.net {
+        Net::Ipv4(ip) => ip_start + usize::from(ip.header_len),
+        // The extension headers are what the payload length counts beyond the upper layer; a jumbogram (payload
+        // length 0, RFC 2675) runs to the end of the frame, so they are what the frame holds beyond it.
+        Net::Ipv6(ip) if ip.payload_len != 0 => {
+            ip_start + 40 + usize::from(ip.payload_len).saturating_sub(ip.upper_len as usize)
         }
-    }
-    if icmp.is_echo() {
-        let id = u16::from_be_bytes([icmp.rest[0], icmp.rest[1]]);
-        let seq = u16::from_be_bytes([icmp.rest[2], icmp.rest[3]]);
-        let _ = write!(line, ", id {id}, seq {seq}");
-    }
-    let _ = write!(line, ", length {}", icmp.len);
+        Net::Ipv6(ip) => frame.len().saturating_sub(ip.upper_len as usize),
+        _ => return &[],
+    };
+    let end = start.saturating_add(icmp.len as usize).min(frame.len());
+    frame.get(start..end).unwrap_or(&[])
 }
 
-fn write_arp(line: &mut String, arp: &ArpInfo) {
-    line.push_str("ARP, ");
+fn write_arp(line: &mut String, arp: &ArpInfo, on_wire: u32, link_shown: bool) {
+    if !link_shown {
+        line.push_str("ARP, ");
+    }
     match (&arp.ethernet_ipv4, arp.operation) {
         (Some(a), 1) => {
             let _ = write!(line, "Request who-has {} tell {}", a.target_ip, a.sender_ip);
@@ -487,5 +439,5 @@ fn write_arp(line: &mut String, arp: &ArpInfo) {
             );
         }
     }
-    let _ = write!(line, ", length {}", arp.len);
+    let _ = write!(line, ", length {on_wire}");
 }

@@ -24,11 +24,22 @@ pub fn tcpdump_4_99(what: &str) -> bool {
 
 /// tcpdump's lines and synscope's for the capture at `pcap`, after checking that each printed one line per frame.
 pub fn both_lines(pcap: &Path, frames: usize) -> (Vec<String>, Vec<String>) {
-    let tcpdump = Command::new("tcpdump").env("TZ", "UTC").args(["-nn", "-r"]).arg(pcap).output().unwrap();
+    both_lines_with(pcap, frames, &[])
+}
+
+/// As [`both_lines`], with `flags` (such as `-e` or `-ttt`) given to both tools.
+pub fn both_lines_with(pcap: &Path, frames: usize, flags: &[&str]) -> (Vec<String>, Vec<String>) {
+    let tcpdump =
+        Command::new("tcpdump").env("TZ", "UTC").args(["-nn"]).args(flags).arg("-r").arg(pcap).output().unwrap();
     assert!(tcpdump.status.success(), "tcpdump failed: {}", stderr(&tcpdump));
-    let ours = synscope([std::ffi::OsStr::new("read"), "--no-track".as_ref(), pcap.as_os_str()]);
+    let mut args: Vec<&std::ffi::OsStr> = vec!["read".as_ref(), "--no-track".as_ref()];
+    args.extend(flags.iter().map(|f| std::ffi::OsStr::new(*f)));
+    args.push(pcap.as_os_str());
+    let ours = synscope(args);
     assert!(ours.status.success(), "synscope failed: {}", stderr(&ours));
-    let theirs: Vec<String> = stdout(&tcpdump).lines().map(String::from).collect();
+    // tcpdump dumps a payload it has no printer for in hex on lines of its own (`\t0x0000:  ...`, its default
+    // print); synscope prints one line per frame, so only the frames' own lines are compared.
+    let theirs: Vec<String> = stdout(&tcpdump).lines().filter(|l| !l.starts_with("\t0x")).map(String::from).collect();
     let ours: Vec<String> = stdout(&ours).lines().map(String::from).collect();
     assert_eq!(theirs.len(), frames, "tcpdump printed {} lines for {frames} frames", theirs.len());
     assert_eq!(ours.len(), frames, "synscope printed {} lines for {frames} frames", ours.len());

@@ -1,0 +1,138 @@
+//! `-e`: the link-level prefix tcpdump 4.99 prints before the packet, per link type (print-ether.c, print-sll.c,
+//! print-null.c, print-raw.c). With it shown, tcpdump prints no `IP `/`IP6 `/`ARP, ` before the packet (ip_print,
+//! ip6_print and arp_print leave their name out under -e), which [`super::text`] follows.
+
+use std::fmt::Write as _;
+
+use super::PacketRecord;
+use super::names::ether_type_name;
+use crate::wire::LinkType;
+
+pub fn mac(line: &mut String, m: &[u8]) {
+    for (i, byte) in m.iter().enumerate() {
+        if i > 0 {
+            line.push(':');
+        }
+        let _ = write!(line, "{byte:02x}");
+    }
+}
+
+/// `ethertype IPv4 (0x0800)`, or `ethertype Unknown (0x88b5)` for a type tcpdump has no name for.
+pub fn ether_type(line: &mut String, value: u16) {
+    let name = ether_type_name(value).unwrap_or("Unknown");
+    let _ = write!(line, "ethertype {name} (0x{value:04x})");
+}
+
+/// The prefix for `record`'s link type; `length` is always the frame's length on the wire.
+pub fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
+    let link = &record.packet.link;
+    let data = record.frame.data;
+    let wire = record.frame.orig_len;
+    match link.link_type {
+        LinkType::Ethernet => {
+            // A frame too short for its Ethernet header has none to show (tcpdump prints only `[|ether]`).
+            let Some(eth) = &link.ethernet else { return };
+            mac(line, &eth.src);
+            line.push_str(" > ");
+            mac(line, &eth.dst);
+            line.push_str(", ");
+            ether_type(line, eth.outer_ether_type);
+            let _ = write!(line, ", length {wire}: ");
+            for tag in link.vlans.as_slice() {
+                let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
+                ether_type(line, tag.inner_ether_type);
+                line.push_str(", ");
+            }
+        }
+        // raw_if_print: `ip: ` and nothing of the (absent) link header.
+        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => line.push_str("ip: "),
+        LinkType::Null | LinkType::Loop => {
+            let Some(bytes) = data.get(..4) else { return };
+            // tcpdump reads the family in its host's order and swaps it when the upper half is set (a capture from
+            // a host of the other byte order, or LOOP's network order); read as on the little-endian hosts it
+            // runs on.
+            let mut family = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            if family & 0xffff_0000 != 0 {
+                family = family.swap_bytes();
+            }
+            let name = match family {
+                2 => "IPv4",
+                6 => "NS",
+                7 => "ISO",
+                16 => "Appletalk",
+                23 => "IPX",
+                // BSD, FreeBSD and Darwin numbered AF_INET6 differently (24, 28, 30).
+                24 | 28 | 30 => "IPv6",
+                _ => "Unknown",
+            };
+            let _ = write!(line, "AF {name} ({family}), length {wire}: ");
+        }
+        LinkType::LinuxSll => {
+            // struct sll_header: packet type, ARPHRD type, address length, 8 address bytes, protocol.
+            let Some(header) = data.get(..16) else { return };
+            let _ = write!(line, "{:>3} ", packet_type(u16::from_be_bytes([header[0], header[1]])));
+            if u16::from_be_bytes([header[4], header[5]]) == 6 {
+                mac(line, &header[6..12]);
+                line.push(' ');
+            }
+            sll_protocol(line, u16::from_be_bytes([header[14], header[15]]), wire);
+        }
+        LinkType::LinuxSll2 => {
+            // struct sll2_header: protocol, reserved, interface index, ARPHRD type, packet type, address length,
+            // 8 address bytes.
+            let Some(header) = data.get(..20) else { return };
+            let index = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+            // tcpdump names the interface as the host it runs on numbers them (if_indextoname), `?` if none.
+            let name = interface_name(index).unwrap_or_else(|| "?".into());
+            let _ = write!(line, "{name:<5} {:<3} ", packet_type(u16::from(header[10])));
+            let _ = write!(line, "ifindex {index} ");
+            if header[11] == 6 {
+                mac(line, &header[12..18]);
+                line.push(' ');
+            }
+            sll_protocol(line, u16::from_be_bytes([header[0], header[1]]), wire);
+        }
+        #[allow(unreachable_patterns)] // Link types added later print their name until they get their own prefix.
+        _ => {
+            let _ = write!(line, "{}, length {wire}: ", link.link_type.name());
+        }
+    }
+}
+
+/// `sll_pkttype_values` (Linux's PACKET_HOST ... PACKET_OUTGOING).
+fn packet_type(value: u16) -> &'static str {
+    match value {
+        0 => "In",
+        1 => "B",
+        2 => "M",
+        3 => "P",
+        4 => "Out",
+        _ => "?",
+    }
+}
+
+/// The cooked header's protocol: an EtherType, or below 1536 one of Linux's pseudo-types (if_ether.h).
+fn sll_protocol(line: &mut String, protocol: u16, wire: u32) {
+    match protocol {
+        0x0001 => line.push_str("802.3"),
+        0x0004 => line.push_str("802.2"),
+        0..=1500 => {
+            let _ = write!(line, "ethertype Unknown (0x{protocol:04x})");
+        }
+        _ => ether_type(line, protocol),
+    }
+    let _ = write!(line, ", length {wire}: ");
+}
+
+/// This host's name for interface `index`, as if_indextoname(3) gives it.
+fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf holds IF_NAMESIZE bytes, as if_indextoname requires; it writes a NUL-terminated name or fails.
+    let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: on success buf holds a NUL-terminated string.
+    let cstr = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(cstr.to_string_lossy().into_owned())
+}

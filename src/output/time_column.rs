@@ -1,0 +1,194 @@
+//! The time column, as tcpdump 4.99's `ts_print` (util-print.c) writes it for each `-t` count.
+//!
+//! tcpdump holds a stamp as seconds and a fraction in the unit it prints (microseconds, or nanoseconds under
+//! `--nano`; libpcap scales a file's stamps to that unit, truncating when it scales down). Deltas (`-ttt`, `-ttttt`)
+//! subtract those truncated stamps, are printed after a sign column (` ` or `-` when the packet is older than the
+//! reference) and through gmtime, so their hours wrap at 24. Seconds with the top bit of 32 set print as
+//! `[Error converting time]`, as tcpdump's check of `(unsigned)sec & 0x80000000` does; and since libpcap reads a
+//! pcap record's seconds as a signed 32-bit number, a stamp past 2038 is before 1970 to a delta (`-ttt` prints
+//! `-[Error converting time]` for it).
+
+use std::fmt::Write as _;
+
+use super::fast::push_padded;
+use crate::time::{Timestamp, utc_civil};
+
+/// How the time column is shown, after tcpdump's `-t` family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// `HH:MM:SS.ffffff` (UTC; tcpdump uses local time, but UTC keeps captures and CI output comparable).
+    #[default]
+    TimeOfDay,
+    /// `-t`: no time.
+    None,
+    /// `-tt`: seconds since the epoch.
+    Epoch,
+    /// `-ttt`: delta since the previous printed packet.
+    Delta,
+    /// `-tttt`: date and time of day.
+    DateTime,
+    /// `-ttttt`: since the first printed packet.
+    SinceFirst,
+}
+
+impl TimeFormat {
+    /// Maps the number of `-t` flags, as tcpdump counts them.
+    pub fn from_t_count(count: u8) -> TimeFormat {
+        match count {
+            0 => TimeFormat::TimeOfDay,
+            1 => TimeFormat::None,
+            2 => TimeFormat::Epoch,
+            3 => TimeFormat::Delta,
+            4 => TimeFormat::DateTime,
+            _ => TimeFormat::SinceFirst,
+        }
+    }
+}
+
+/// Writes the time column of successive packets; remembers the first and the previous stamp for the deltas.
+#[derive(Debug, Default)]
+pub struct TimeColumn {
+    format: TimeFormat,
+    nano: bool,
+    first: Option<Timestamp>,
+    previous: Option<Timestamp>,
+}
+
+const ERROR: &str = "[Error converting time]";
+
+impl TimeColumn {
+    pub fn new(format: TimeFormat, nano: bool) -> Self {
+        TimeColumn { format, nano, first: None, previous: None }
+    }
+
+    /// Units per second in the printed fraction.
+    fn per_second(&self) -> u64 {
+        if self.nano { 1_000_000_000 } else { 1_000_000 }
+    }
+
+    /// The stamp in printed units, truncated as libpcap truncates nanoseconds read at microsecond precision.
+    fn units(&self, ts: Timestamp) -> u64 {
+        if self.nano { ts.as_nanos() } else { ts.as_nanos() / 1_000 }
+    }
+
+    /// The stamp in printed units as a delta sees it: seconds as libpcap's signed 32-bit record field holds them.
+    fn signed_units(&self, ts: Timestamp) -> i64 {
+        let per_second = self.per_second();
+        let units = self.units(ts);
+        i64::from((units / per_second) as u32 as i32) * per_second as i64 + (units % per_second) as i64
+    }
+
+    /// Appends the column for a packet at `ts`, with its trailing space (nothing under `-t`).
+    pub fn write(&mut self, line: &mut String, ts: Timestamp) {
+        let first = *self.first.get_or_insert(ts);
+        let previous = self.previous.replace(ts).unwrap_or(ts);
+        let per_second = self.per_second();
+        let units = self.units(ts);
+        let (secs, frac) = (units / per_second, units % per_second);
+        match self.format {
+            TimeFormat::None => return,
+            TimeFormat::TimeOfDay | TimeFormat::DateTime => {
+                if too_late(secs) {
+                    line.push_str(ERROR);
+                } else {
+                    let (y, mo, d, h, mi, s) = utc_civil(ts);
+                    if self.format == TimeFormat::DateTime {
+                        let _ = write!(line, "{y:04}-{mo:02}-{d:02} ");
+                    }
+                    clock(line, u64::from(h), u64::from(mi), u64::from(s));
+                    self.fraction(line, frac);
+                }
+            }
+            TimeFormat::Epoch => {
+                if too_late(secs) {
+                    line.push_str(ERROR);
+                } else {
+                    let _ = write!(line, "{secs}");
+                    self.fraction(line, frac);
+                }
+            }
+            TimeFormat::Delta | TimeFormat::SinceFirst => {
+                let base = self.signed_units(if self.format == TimeFormat::Delta { previous } else { first });
+                let units = self.signed_units(ts);
+                line.push(if units < base { '-' } else { ' ' });
+                let delta = units.abs_diff(base);
+                let (secs, frac) = (delta / per_second, delta % per_second);
+                if too_late(secs) {
+                    line.push_str(ERROR);
+                } else {
+                    // gmtime of the delta: hours of the day, the days dropped.
+                    clock(line, (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+                    self.fraction(line, frac);
+                }
+            }
+        }
+        line.push(' ');
+    }
+
+    fn fraction(&self, line: &mut String, frac: u64) {
+        line.push('.');
+        push_padded(line, frac, if self.nano { 9 } else { 6 });
+    }
+}
+
+/// tcpdump refuses seconds whose 32-bit value has the top bit set (past 2038-01-19, or a huge delta).
+fn too_late(secs: u64) -> bool {
+    (secs as u32) & 0x8000_0000 != 0
+}
+
+fn clock(line: &mut String, h: u64, m: u64, s: u64) {
+    push_padded(line, h, 2);
+    line.push(':');
+    push_padded(line, m, 2);
+    line.push(':');
+    push_padded(line, s, 2);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(format: TimeFormat, nano: bool, stamps: &[u64]) -> Vec<String> {
+        let mut col = TimeColumn::new(format, nano);
+        stamps
+            .iter()
+            .map(|&ns| {
+                let mut line = String::new();
+                col.write(&mut line, Timestamp::from_nanos(ns));
+                line
+            })
+            .collect()
+    }
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    #[test]
+    fn deltas_have_a_sign_column_and_go_negative() {
+        let lines = column(TimeFormat::Delta, false, &[T0, T0 + 2_500_000, T0 + 1_000_000]);
+        assert_eq!(lines, [" 00:00:00.000000 ", " 00:00:00.002500 ", "-00:00:00.001500 "]);
+        let lines = column(TimeFormat::SinceFirst, false, &[T0 + 5_000, T0, T0 + 90_061_000_000_000]);
+        assert_eq!(lines, [" 00:00:00.000000 ", "-00:00:00.000005 ", " 01:01:00.999995 "]);
+    }
+
+    #[test]
+    fn microsecond_deltas_subtract_truncated_stamps() {
+        // 0.000000999 then 0.000001001: 0 and 1 µs once truncated, so the delta is 1 µs (not 0).
+        let lines = column(TimeFormat::Delta, false, &[T0 + 999, T0 + 1_001]);
+        assert_eq!(lines[1], " 00:00:00.000001 ");
+        let lines = column(TimeFormat::Delta, true, &[T0 + 999, T0 + 1_001]);
+        assert_eq!(lines[1], " 00:00:00.000000002 ");
+    }
+
+    #[test]
+    fn seconds_past_2038_are_an_error_as_in_tcpdump() {
+        let late = (1u64 << 31) * 1_000_000_000;
+        assert_eq!(column(TimeFormat::Epoch, false, &[late]), ["[Error converting time] "]);
+        assert_eq!(column(TimeFormat::TimeOfDay, false, &[late]), ["[Error converting time] "]);
+        assert_eq!(column(TimeFormat::Epoch, false, &[late - 1_000]), ["2147483647.999999 "]);
+        // To a delta, 2^31 s is -2^31 s: far before the first packet.
+        assert_eq!(
+            column(TimeFormat::SinceFirst, false, &[T0, late]),
+            [" 00:00:00.000000 ", "-[Error converting time] "]
+        );
+    }
+}

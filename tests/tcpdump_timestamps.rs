@@ -1,0 +1,102 @@
+//! The time column line for line against tcpdump, for every `-t` count, with and without `--nano`, on a microsecond
+//! and a nanosecond pcap crafted here: stamps a few nanoseconds apart (tcpdump subtracts the stamps truncated to
+//! microseconds when it prints microseconds), a packet older than the one before it (`-ttt` and `-ttttt` print a `-`
+//! in the sign column where the others have a space), a gap of more than a day (hours wrap at 24), and a stamp past
+//! 2038-01-19 (tcpdump prints `[Error converting time]`).
+//!
+//! Without tcpdump 4.99 the test prints a loud SKIPPED note and passes, unless `SYNSCOPE_REQUIRE_PEERS=1` is set.
+
+mod common;
+
+use std::path::Path;
+
+use common::tcpdump::{both_lines_with, tcpdump_4_99};
+use synscope::capture::writer::PcapFileWriter;
+use synscope::capture::{Frame, Precision};
+use synscope::time::Timestamp;
+use synscope::wire::LinkType;
+use synscope::wire::craft::{EthernetSpec, ip_between, udp_frame};
+
+const SECOND: u64 = 1_000_000_000;
+const T0: u64 = 1_700_000_000 * SECOND;
+
+/// Nanosecond stamps, in the order written.
+const STAMPS: [u64; 10] = [
+    T0,
+    T0 + 999,
+    T0 + 1_001,
+    T0 + 2_500_000,
+    // Older than the packet before it, and than the first.
+    T0 + 1_000_000,
+    T0 - 5 * SECOND - 7,
+    // A day, an hour, a minute and a second later.
+    T0 + 90_061 * SECOND + 123_456_789,
+    T0 + 90_061 * SECOND + 123_457_788,
+    // The first second tcpdump cannot convert, then the last one it can.
+    (1 << 31) * SECOND,
+    ((1 << 31) - 1) * SECOND + 999_999_999,
+];
+
+fn write_capture(path: &Path, precision: Precision) {
+    let eth = EthernetSpec { src: [2, 0, 0, 0, 0, 1], dst: [2, 0, 0, 0, 0, 2], vlans: &[] };
+    let ip = ip_between("192.0.2.1:40000".parse().unwrap(), "192.0.2.2:9999".parse().unwrap(), 64, 1);
+    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), precision).unwrap();
+    for &ns in &STAMPS {
+        let mut data = Vec::new();
+        udp_frame(&mut data, Some(&eth), &ip, 40000, 9999, b"stamp").unwrap();
+        let frame = Frame {
+            ts: Timestamp::from_nanos(ns),
+            link_type: LinkType::Ethernet,
+            orig_len: data.len() as u32,
+            data: &data,
+        };
+        writer.write(&frame).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+#[test]
+fn time_columns_print_as_tcpdump_prints_them() {
+    if !tcpdump_4_99("the time columns") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut all = String::new();
+    for (name, precision) in [("micro", Precision::Micro), ("nano", Precision::Nano)] {
+        let pcap = dir.path().join(format!("{name}.pcap"));
+        write_capture(&pcap, precision);
+        for t in ["", "-t", "-tt", "-ttt", "-tttt", "-ttttt"] {
+            for nano in [false, true] {
+                let mut flags: Vec<&str> = [t].into_iter().filter(|f| !f.is_empty()).collect();
+                if nano {
+                    flags.push("--nano");
+                }
+                let (theirs, ours) = both_lines_with(&pcap, STAMPS.len(), &flags);
+                for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+                    if t != o {
+                        failures.push(format!(
+                            "{name} file, {flags:?}, frame {}:\n  tcpdump:  {t}\n  synscope: {o}",
+                            i + 1
+                        ));
+                    }
+                }
+                all.push_str(&ours.join("\n"));
+                all.push('\n');
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} lines differ:\n{}", failures.len(), failures.join("\n"));
+    for needle in [
+        "\n 00:00:00.000001 IP",
+        "\n-00:00:00.001500 IP",
+        "\n-00:00:05.000001 IP",
+        "\n-00:00:05.000000007 IP",
+        "\n-[Error converting time] IP",
+        "\n 01:01:01.123456 IP",
+        "\n[Error converting time] IP",
+        "\n 00:00:00.000000002 IP",
+    ] {
+        assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
+    }
+}
