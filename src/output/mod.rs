@@ -4,6 +4,7 @@ pub mod connlog;
 pub mod connlog_thread;
 pub mod fast;
 pub mod json;
+pub mod link_prefix;
 pub mod names;
 pub mod progress;
 pub mod relative_seq;

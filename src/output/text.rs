@@ -88,6 +88,7 @@ impl<W: Write> TextPrinter<W> {
             write_link_header(&mut line, record);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
+        super::link_prefix::write(&mut line, record.packet, record.frame.data);
         write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
