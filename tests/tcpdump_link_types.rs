@@ -140,6 +140,25 @@ fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
     xchannel.extend_from_slice(&2412u16.to_le_bytes());
     xchannel.extend_from_slice(&[1, 20]);
     let xchannel_present = (1 << 2) | (1 << 12) | (1 << 13) | (1 << 18);
+    // 802.11n: flags, channel (2437 MHz 11g), dBm signal, then MCS fields: index 15 at 40 MHz with the short guard
+    // interval and every detail known; index 2 at 20 MHz; index 32, which has no 20 MHz rate.
+    let mcs = |known: u8, flags: u8, index: u8| {
+        let mut fields = vec![0x00, 0];
+        fields.extend_from_slice(&2437u16.to_le_bytes());
+        fields.extend_from_slice(&0x00c0u16.to_le_bytes());
+        fields.extend_from_slice(&[(-60i8) as u8, known, flags, index]);
+        fields
+    };
+    let mcs_present = (1 << 1) | (1 << 3) | (1 << 5) | (1 << 19);
+    // 802.11ac: A-MPDU status (not printed), then VHT: one user at MCS 9 with 2 streams, LDPC, 80 MHz, short GI.
+    let mut vht = vec![0; 8];
+    vht.extend_from_slice(&0x0044u16.to_le_bytes());
+    vht.extend_from_slice(&[0x04, 4, 0x92, 0, 0, 0, 0x01, 0, 0, 0]);
+    let vht_present = (1 << 20) | (1 << 21);
+    // Fields tcpdump 4.99 does not know: the rate, then TX flags (bit 15) or the timestamp (bit 22), where it stops.
+    let unknown_15 = (1 << 2, [108u8, 0, 0, 0].to_vec(), 1u32 << 15);
+    let mut timestamp = vec![22, 0, 0, 0, 0, 0, 0, 0];
+    timestamp.extend_from_slice(&[0; 12]);
     // Flags with data padding: the QoS header of 26 bytes padded to 28.
     let padded = {
         let mut f = wlan([0x88, 0x01], 26, &SNAP_IPV4, &v4);
@@ -195,6 +214,12 @@ fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
                 radiotap(xchannel_present, &xchannel, &wlan([0x88, 0x02], 26, &SNAP_IPV6, &v6)),
                 radiotap(1 << 1, &[0x20], &padded),
                 radiotap(0, &[], &wlan([0x08, 0x01], 24, &SNAP_IPV4, &v4)),
+                radiotap(mcs_present, &mcs(0x3f, 0x05, 15), &wlan([0x88, 0x01], 26, &SNAP_IPV4, &v4)),
+                radiotap(mcs_present, &mcs(0x07, 0x00, 2), &wlan([0x88, 0x01], 26, &SNAP_IPV6, &v6)),
+                radiotap(mcs_present, &mcs(0x03, 0x00, 32), &wlan([0x08, 0x01], 24, &SNAP_IPV4, &v4)),
+                radiotap(vht_present, &vht, &wlan([0x88, 0x02], 26, &SNAP_IPV4, &v4)),
+                radiotap(unknown_15.0 | unknown_15.2, &unknown_15.1, &wlan([0x08, 0x01], 24, &SNAP_IPV4, &v4)),
+                radiotap((1 << 2) | (1 << 22), &timestamp, &wlan([0x08, 0x01], 24, &SNAP_IPV4, &v4)),
             ],
         ),
         (
@@ -235,10 +260,12 @@ fn new_link_types_print_as_tcpdump_prints_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut compared = 0;
+    let mut all_ours = Vec::new();
     for (link_type, frames) in captures() {
         let pcap = dir.path().join(format!("{}.pcap", link_type.linktype_value()));
         write_capture(&pcap, link_type, &frames);
         let (theirs, ours) = both_lines(&pcap, frames.len());
+        all_ours.extend(ours.iter().cloned());
         for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
             compared += 1;
             if t != o {
@@ -249,6 +276,20 @@ fn new_link_types_print_as_tcpdump_prints_them() {
         }
     }
     assert!(failures.is_empty(), "{} of {compared} lines differ:\n{}", failures.len(), failures.join("\n"));
+    // The link-level text was there to compare, not two empty prefixes.
+    for expected in [
+        "IP: IP 192.0.2.1",
+        "PPPoE  [ses 0x1234] IP6",
+        "MPLS (label 100, tc 0, ttl 64) (label 200, tc 0, [S], ttl 63) IP ",
+        "1234567us tsft short preamble 54.0 Mb/s 5180 MHz 11a -52dBm signal -95dBm noise antenna 1 IP ",
+        "1.0 Mb/s 30dB signal 5dB noise 2412 MHz 11g ht/20 IP6 ",
+        "300.0 Mb/s MCS 15 40 MHz short GI mixed BCC FEC RX-STBC0 IP ",
+        "User 0 MCS 9 LDPC FEC 80 MHz short GI IP ",
+        "54.0 Mb/s [bit 15] IP ",
+        "[bit 22] IP ",
+    ] {
+        assert!(all_ours.iter().any(|l| l.contains(expected)), "no line has {expected:?}:\n{}", all_ours.join("\n"));
+    }
 }
 
 /// synscope's text lines for `frames` on `link_type`.

@@ -64,9 +64,9 @@ fn write_encaps(line: &mut String, encaps: &[Encap]) {
 }
 
 /// print-802_11.c's print_radiotap_field, field by field in presence-bit order, each followed by a space. It
-/// stops where tcpdump would print something this does not reproduce (MCS, A-MPDU and VHT details, and dB TX
-/// attenuation, which tcpdump 4.99 reads as one byte where radiotap defines two), and prints `[bit N]` and stops
-/// at a field tcpdump does not know, as tcpdump does.
+/// stops where tcpdump would print something this does not reproduce (the rate of an unequal-modulation MCS, 33
+/// to 76, and dB TX attenuation, which tcpdump 4.99 reads as one byte where radiotap defines two), and prints
+/// `[bit N]` and stops at a field tcpdump does not know, as tcpdump does.
 fn write_radiotap(line: &mut String, frame: &[u8]) {
     let present = radiotap::present(frame);
     let has = |bit: u32| present & (1 << bit) != 0;
@@ -129,9 +129,16 @@ fn write_radiotap(line: &mut String, frame: &[u8]) {
             radiotap::Field::DbNoise(db) => {
                 let _ = write!(line, "{db}dB noise ");
             }
-            radiotap::Field::RxFlags(_) => {}
+            radiotap::Field::RxFlags(_) | radiotap::Field::AmpduStatus => {}
+            radiotap::Field::Mcs { known, flags, index } => {
+                if !write_mcs(line, known, flags, index) {
+                    return;
+                }
+            }
+            radiotap::Field::Vht { known, flags, bandwidth, mcs_nss, coding } => {
+                write_vht(line, known, flags, bandwidth, mcs_nss, coding)
+            }
             radiotap::Field::DbTxAttenuation(_) => return,
-            radiotap::Field::Unread { bit: 19..=21 } => return,
             radiotap::Field::Unread { bit } => {
                 let _ = write!(line, "[bit {bit}] ");
                 return;
@@ -192,4 +199,154 @@ fn write_channel(line: &mut String, freq: u16, flags: u32, mcs: bool) {
         line.push_str(" ht/40+");
     }
     line.push(' ');
+}
+
+/// The MCS field's known bits and flags (radiotap.org's MCS field).
+const MCS_BANDWIDTH_KNOWN: u8 = 0x01;
+const MCS_INDEX_KNOWN: u8 = 0x02;
+const MCS_GI_KNOWN: u8 = 0x04;
+const MCS_FORMAT_KNOWN: u8 = 0x08;
+const MCS_FEC_KNOWN: u8 = 0x10;
+const MCS_STBC_KNOWN: u8 = 0x20;
+const MCS_SHORT_GI: u8 = 0x04;
+const MCS_GREENFIELD: u8 = 0x08;
+const MCS_LDPC: u8 = 0x10;
+
+/// The MCS field as tcpdump prints it: the HT data rate and index, bandwidth, guard interval, format, FEC, STBC.
+/// `false` when tcpdump would print a rate this does not compute (unequal modulation, MCS 33 to 76).
+fn write_mcs(line: &mut String, known: u8, flags: u8, index: u8) -> bool {
+    if known & MCS_INDEX_KNOWN != 0 {
+        let rate = if known & (MCS_BANDWIDTH_KNOWN | MCS_GI_KNOWN) != 0 {
+            match ht_rate(index, flags & 0x03 == 1, flags & MCS_SHORT_GI != 0) {
+                Some(rate) => rate,
+                None if index <= 76 => return false,
+                None => 0.0,
+            }
+        } else {
+            0.0
+        };
+        if rate != 0.0 {
+            let _ = write!(line, "{rate:.1} Mb/s MCS {index} ");
+        } else {
+            let _ = write!(line, "MCS {index} ");
+        }
+    }
+    if known & MCS_BANDWIDTH_KNOWN != 0 {
+        line.push_str(["20 MHz ", "40 MHz ", "20 MHz (L) ", "20 MHz (U) "][usize::from(flags & 0x03)]);
+    }
+    if known & MCS_GI_KNOWN != 0 {
+        line.push_str(if flags & MCS_SHORT_GI != 0 { "short GI " } else { "long GI " });
+    }
+    if known & MCS_FORMAT_KNOWN != 0 {
+        line.push_str(if flags & MCS_GREENFIELD != 0 { "greenfield " } else { "mixed " });
+    }
+    if known & MCS_FEC_KNOWN != 0 {
+        line.push_str(if flags & MCS_LDPC != 0 { "LDPC FEC " } else { "BCC FEC " });
+    }
+    if known & MCS_STBC_KNOWN != 0 {
+        let _ = write!(line, "RX-STBC{} ", (flags & 0x60) >> 5);
+    }
+    true
+}
+
+/// The HT PHY data rate in Mb/s (IEEE 802.11-2020 §19.5, equal modulation): data subcarriers (52 at 20 MHz, 108 at
+/// 40) times coded bits per subcarrier per stream, times streams, over the symbol time (4 µs, 3.6 µs with the
+/// short guard interval). MCS 32 is 40 MHz only, BPSK 1/2 on 48 subcarriers. `Some(0.0)` where no such rate
+/// exists, `None` for unequal modulation (33-76) and beyond.
+fn ht_rate(index: u8, wide: bool, short_gi: bool) -> Option<f64> {
+    let symbol_us = if short_gi { 3.6 } else { 4.0 };
+    if index == 32 {
+        return Some(if wide { 48.0 * 0.5 / symbol_us } else { 0.0 });
+    }
+    if index > 31 {
+        return None;
+    }
+    // Bits per subcarrier times coding rate: BPSK 1/2, QPSK 1/2, QPSK 3/4, 16-QAM 1/2, 16-QAM 3/4, 64-QAM 2/3, 3/4,
+    // 5/6.
+    let bits = [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 4.5, 5.0][usize::from(index % 8)];
+    let streams = f64::from(index / 8 + 1);
+    let subcarriers = if wide { 108.0 } else { 52.0 };
+    Some(subcarriers * bits * streams / symbol_us)
+}
+
+/// The VHT field as tcpdump prints it: each user's MCS and FEC, the bandwidth and the guard interval.
+fn write_vht(line: &mut String, known: u16, flags: u8, bandwidth: u8, mcs_nss: [u8; 4], coding: u8) {
+    for (user, byte) in mcs_nss.iter().enumerate() {
+        if byte & 0x0f == 0 {
+            continue;
+        }
+        let fec = if coding & (1 << user) != 0 { "LDPC" } else { "BCC" };
+        let _ = write!(line, "User {user} MCS {} {fec} FEC ", byte >> 4);
+    }
+    if known & 0x0040 != 0 {
+        // tcpdump's names, its repeated "(UUU)" at 21 included.
+        const NAMES: [&str; 26] = [
+            "20 MHz",
+            "40 MHz",
+            "20 MHz (L)",
+            "20 MHz (U)",
+            "80 MHz",
+            "80 MHz (L)",
+            "80 MHz (U)",
+            "80 MHz (LL)",
+            "80 MHz (LU)",
+            "80 MHz (UL)",
+            "80 MHz (UU)",
+            "160 MHz",
+            "160 MHz (L)",
+            "160 MHz (U)",
+            "160 MHz (LL)",
+            "160 MHz (LU)",
+            "160 MHz (UL)",
+            "160 MHz (UU)",
+            "160 MHz (LLL)",
+            "160 MHz (LLU)",
+            "160 MHz (LUL)",
+            "160 MHz (UUU)",
+            "160 MHz (ULL)",
+            "160 MHz (ULU)",
+            "160 MHz (UUL)",
+            "160 MHz (UUU)",
+        ];
+        let index = bandwidth & 0x1f;
+        match NAMES.get(usize::from(index)) {
+            Some(name) => {
+                let _ = write!(line, "{name} ");
+            }
+            None => {
+                let _ = write!(line, "unknown ({index}) ");
+            }
+        }
+    }
+    if known & 0x0004 != 0 {
+        line.push_str(if flags & 0x04 != 0 { "short GI " } else { "long GI " });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ht_rates_follow_the_phy_tables() {
+        let rate = |index, wide, short| ht_rate(index, wide, short).map(|r| format!("{r:.1}"));
+        assert_eq!(rate(0, false, false).as_deref(), Some("6.5"));
+        assert_eq!(rate(7, false, false).as_deref(), Some("65.0"));
+        assert_eq!(rate(7, false, true).as_deref(), Some("72.2"));
+        assert_eq!(rate(7, true, true).as_deref(), Some("150.0"));
+        assert_eq!(rate(31, true, true).as_deref(), Some("600.0"));
+        assert_eq!(rate(32, true, true).as_deref(), Some("6.7"));
+        assert_eq!(rate(32, false, false).as_deref(), Some("0.0"));
+        assert_eq!(rate(33, false, false), None);
+    }
+
+    #[test]
+    fn unequal_modulation_stops_the_radiotap_text() {
+        let mut line = String::new();
+        assert!(!write_mcs(&mut line, MCS_INDEX_KNOWN | MCS_BANDWIDTH_KNOWN, 0, 40));
+        assert!(line.is_empty());
+        // Without bandwidth and guard interval tcpdump gives no rate, just the index.
+        assert!(write_mcs(&mut line, MCS_INDEX_KNOWN, 0, 40));
+        assert_eq!(line, "MCS 40 ");
+    }
 }

@@ -50,6 +50,22 @@ pub enum Field {
         flags: u32,
         freq: u16,
     },
+    /// 802.11n: which of the flags are known, the flags (bandwidth, guard interval, format, FEC, STBC), MCS index.
+    Mcs {
+        known: u8,
+        flags: u8,
+        index: u8,
+    },
+    /// A-MPDU status (reference number, flags, delimiter CRC): nothing a line shows.
+    AmpduStatus,
+    /// 802.11ac: known bits, flags, bandwidth, each user's MCS and NSS nibbles, each user's coding bit.
+    Vht {
+        known: u16,
+        flags: u8,
+        bandwidth: u8,
+        mcs_nss: [u8; 4],
+        coding: u8,
+    },
     /// A field this walk does not read (or cannot step over): the walk ends with it.
     Unread {
         bit: u32,
@@ -152,9 +168,18 @@ impl Iterator for Fields<'_> {
             13 => Field::DbNoise(b[0]),
             14 => Field::RxFlags(le16(b, 0)),
             18 => Field::XChannel { flags: le32(b, 0), freq: le16(b, 4) },
+            19 => Field::Mcs { known: b[0], flags: b[1], index: b[2] },
+            20 => Field::AmpduStatus,
+            21 => Field::Vht {
+                known: le16(b, 0),
+                flags: b[2],
+                bandwidth: b[3],
+                mcs_nss: [b[4], b[5], b[6], b[7]],
+                coding: b[8],
+            },
             _ => {
-                // Stepped over but not read (TX flags, retries, MCS, A-MPDU, VHT, timestamp): a printer that
-                // does not show it must stop here, so the walk ends.
+                // Stepped over but not read (TX flags, retries, timestamp): a printer that does not show it must
+                // stop here, so the walk ends.
                 self.done = true;
                 Field::Unread { bit }
             }
