@@ -123,9 +123,10 @@ fn nflog(family: u8, packet: &[u8]) -> Vec<u8> {
 /// The captures: a link type and its frames.
 fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
     let (v4, v6) = (syn(), ipv6_udp());
-    // SNAP without RFC 2427's pad byte: with it on a 2-byte address tcpdump adds `Pad! `, which synscope does not
-    // (docs/link-types.md).
-    let fr_snap = [0x18, 0x41, 0x03, 0x80, 0, 0, 0, 0x86, 0xdd];
+    // SNAP with RFC 2427's pad byte on a 2-byte address (tcpdump notes `Pad! `), and a 3-byte address without one
+    // (`No pad! `).
+    let fr_snap = [0x18, 0x41, 0x03, 0x00, 0x80, 0, 0, 0, 0x86, 0xdd];
+    let fr_unpadded = [0x18, 0x40, 0x01, 0x03, 0xcc];
     // TSFT (8, aligned), flags (short preamble), rate 54 Mb/s, channel 5180 MHz 11a, -52 dBm signal, -95 dBm noise,
     // antenna 1.
     let mut rich = 1234567u64.to_le_bytes().to_vec();
@@ -191,6 +192,8 @@ fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
                 cat(&[&[0x18, 0x41, 0x03, 0xcc], &v4]),
                 cat(&[&[0x18, 0x41, 0x03, 0x8e], &v6]),
                 cat(&[&fr_snap, &v6]),
+                cat(&[&fr_unpadded, &v4]),
+                cat(&[&[0x18, 0x40, 0x01, 0x03, 0x00, 0xcc], &v4]),
                 cat(&[&[0x18, 0x41, 0x08, 0x00], &v4]),
             ],
         ),
@@ -287,6 +290,8 @@ fn new_link_types_print_as_tcpdump_prints_them() {
         "User 0 MCS 9 LDPC FEC 80 MHz short GI IP ",
         "54.0 Mb/s [bit 15] IP ",
         "[bit 22] IP ",
+        "Pad! IP6 ",
+        "No pad! IP ",
     ] {
         assert!(all_ours.iter().any(|l| l.contains(expected)), "no line has {expected:?}:\n{}", all_ours.join("\n"));
     }

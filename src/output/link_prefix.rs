@@ -1,5 +1,5 @@
 //! The link-level text tcpdump prints before the IP line even without `-e`: radiotap's rate, channel and signal,
-//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack. Everything else about a link header is
+//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack, Frame Relay's pad notes. Everything else about a link header is
 //! `-e`'s business (`text::write_link_header`), or not shown, as tcpdump does for VLAN tags.
 
 use std::fmt::Write;
@@ -54,6 +54,14 @@ fn write_encaps(line: &mut String, encaps: &[Encap]) {
                 if bottom {
                     line.push(' ');
                     in_mpls = false;
+                }
+            }
+            // print-fr.c's notes on a pad byte where it expects none, or none where it expects one.
+            Encap::FrameRelay { address_len, padded } => {
+                if padded && address_len != 3 {
+                    line.push_str("Pad! ");
+                } else if !padded && address_len == 3 {
+                    line.push_str("No pad! ");
                 }
             }
             // tcpdump 4.99 does not decode 802.1ah, VN-Tag or FabricPath (it prints an unknown EtherType and the

@@ -77,6 +77,9 @@ pub enum Encap {
     VnTag { dst_vif: u16, src_vif: u16 },
     /// A Cisco FabricPath header (EtherType 0x8903 after the outer MACs): forwarding tag and TTL.
     FabricPath { ftag: u16, ttl: u8 },
+    /// A Frame Relay RFC 2427 header: its Q.922 address length and whether a pad byte preceded the NLPID (RFC 2427
+    /// §2.3 pads to an even header; tcpdump expects the pad with 3-byte addresses only, and says so otherwise).
+    FrameRelay { address_len: u8, padded: bool },
 }
 
 /// The most encapsulation headers kept per packet; more are counted in `deeper`.

@@ -2,7 +2,7 @@
 
 use super::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, Next, by_version, header, lan, truncated};
 use crate::wire::DecodeError;
-use crate::wire::packet::Encaps;
+use crate::wire::packet::{Encap, Encaps};
 
 /// BSD SLIP's pseudo-header: a direction byte and 15 bytes of compressed-header state (libpcap's SLIP_HDRLEN).
 const SLIP_HEADER_LEN: usize = 16;
@@ -55,6 +55,7 @@ pub fn frame_relay<'a>(frame: &'a [u8], encaps: &mut Encaps) -> Result<Next<'a>,
     let pad = *frame.get(addr_len + 1).ok_or_else(|| truncated("Frame Relay header", frame.len(), addr_len + 2))?;
     let header_len = addr_len + if pad == 0 { 3 } else { 2 };
     let h = header(frame, header_len, "Frame Relay header")?;
+    encaps.push(Encap::FrameRelay { address_len: addr_len as u8, padded: pad == 0 });
     let payload = &frame[header_len..];
     Ok(match h[header_len - 1] {
         NLPID_IPV4 => Next::EtherType(ETHERTYPE_IPV4, payload),
@@ -84,6 +85,9 @@ mod tests {
         }
         // DLCI 100 (0x18 0x41), UI, NLPID.
         assert_eq!(fr(&[0x18, 0x41, 0x03, 0xcc, 0x45]), Ok(Next::EtherType(ETHERTYPE_IPV4, &[0x45][..])));
+        let mut encaps = Encaps::default();
+        frame_relay(&[0x18, 0x41, 0x03, 0x00, 0xcc, 0x45], &mut encaps).unwrap();
+        assert_eq!(encaps.as_slice(), [Encap::FrameRelay { address_len: 2, padded: true }]);
         assert_eq!(fr(&[0x18, 0x41, 0x03, 0x00, 0x8e, 0x60]), Ok(Next::EtherType(ETHERTYPE_IPV6, &[0x60][..])));
         let snap = [0x18, 0x41, 0x03, 0x00, 0x80, 0, 0, 0, 0x86, 0xdd, 0x60];
         assert_eq!(fr(&snap), Ok(Next::EtherType(ETHERTYPE_IPV6, &[0x60][..])));
