@@ -6,7 +6,7 @@
 //! FDDI with LLC/SNAP; raw IP under link type 12; pflog with OpenBSD's and FreeBSD's AF_INET6; NFLOG's TLVs; 802.11
 //! data frames (QoS, four addresses), behind radiotap headers with the fields tcpdump prints (TSFT, flags, rate,
 //! channel, signal, noise, antenna, extended channel) and behind PPI; and Ethernet carrying PPPoE sessions and
-//! MPLS label stacks. Each capture is written with the project's writer and read by both tools; every line must
+//! MPLS label stacks, and PPPoE discovery. Each capture is written with the project's writer and read by both tools; every line must
 //! be equal. The encapsulations tcpdump 4.99 does not decode (802.1ah, VN-Tag, FabricPath) and link type 14
 //! (which tcpdump refuses outside OpenBSD) are held to the line synscope prints for the same IP packet on a
 //! plain link, and a filter and the connection log are checked to see through the new headers.
@@ -246,6 +246,25 @@ fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
     ]
 }
 
+/// PPPoE discovery frames (EtherType 0x8863): a PADI asking for any service with a binary Host-Uniq, a PADO naming
+/// its concentrator with a cookie, a PADT for session 0x1234 with an error message, padded to Ethernet's minimum.
+fn pppoe_discovery() -> Vec<Vec<u8>> {
+    let packet = |code: u8, session: u16, tags: &[u8]| {
+        let mut out = vec![0x11, code];
+        out.extend_from_slice(&session.to_be_bytes());
+        out.extend_from_slice(&(tags.len() as u16).to_be_bytes());
+        out.extend_from_slice(tags);
+        out
+    };
+    let tag = |kind: u16, value: &[u8]| cat(&[&kind.to_be_bytes(), &(value.len() as u16).to_be_bytes(), value]);
+    let padi = cat(&[&tag(0x0101, b""), &tag(0x0103, &[0x12, 0x34, 0x00, 0xff])]);
+    let pado = cat(&[&tag(0x0102, b"bras-1"), &tag(0x0101, b""), &tag(0x0104, &[0, 1, 2, 3, 4, 5, 6, 7])]);
+    let padt = cat(&[&tag(0x0203, b"session\x01closed"), &tag(0x0000, b""), &tag(0x0101, b"never shown")]);
+    let mut padded = ethernet(0x8863, &packet(0xa7, 0x1234, &padt));
+    padded.resize(padded.len().max(60), 0);
+    vec![ethernet(0x8863, &packet(0x09, 0, &padi)), ethernet(0x8863, &packet(0x07, 0, &pado)), padded]
+}
+
 fn write_capture(path: &Path, link_type: LinkType, frames: &[Vec<u8>]) {
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
     for (i, data) in frames.iter().enumerate() {
@@ -264,7 +283,7 @@ fn new_link_types_print_as_tcpdump_prints_them() {
     let mut failures = Vec::new();
     let mut compared = 0;
     let mut all_ours = Vec::new();
-    for (link_type, frames) in captures() {
+    for (link_type, frames) in captures().into_iter().chain([(LinkType::Ethernet, pppoe_discovery())]) {
         let pcap = dir.path().join(format!("{}.pcap", link_type.linktype_value()));
         write_capture(&pcap, link_type, &frames);
         let (theirs, ours) = both_lines(&pcap, frames.len());
@@ -274,8 +293,11 @@ fn new_link_types_print_as_tcpdump_prints_them() {
             if t != o {
                 failures.push(format!("{link_type} frame {i}:\n  tcpdump:  {t}\n  synscope: {o}"));
             }
-            // Every frame here carries IP, and must decode to it.
-            assert!(o.contains(" IP ") || o.contains(" IP6 ") || o.contains(": IP"), "{link_type} frame {i}: {o}");
+            // Every frame here carries IP, and must decode to it, but PPPoE discovery.
+            assert!(
+                o.contains(" IP ") || o.contains(" IP6 ") || o.contains(": IP") || o.contains(" PPPoE PAD"),
+                "{link_type} frame {i}: {o}"
+            );
         }
     }
     assert!(failures.is_empty(), "{} of {compared} lines differ:\n{}", failures.len(), failures.join("\n"));
@@ -292,6 +314,8 @@ fn new_link_types_print_as_tcpdump_prints_them() {
         "[bit 22] IP ",
         "Pad! IP6 ",
         "No pad! IP ",
+        "PPPoE PADI [Service-Name] [Host-Uniq 0x123400FF]",
+        "PPPoE PADT [ses 0x1234] [Generic-Error \"session.closed\"] [EOL]",
     ] {
         assert!(all_ours.iter().any(|l| l.contains(expected)), "no line has {expected:?}:\n{}", all_ours.join("\n"));
     }

@@ -28,6 +28,20 @@ pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8]) {
     write_encaps(line, packet.link.encaps.as_slice());
 }
 
+/// Writes the whole text for a packet of a protocol `text` shows by EtherType alone but tcpdump decodes and this
+/// module can too (PPPoE discovery); `false`, writing nothing, for the others.
+pub fn write_undecoded(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32) -> bool {
+    match packet.net {
+        Net::Other { ether_type: 0x8863 } => {
+            let at = usize::from(packet.link.header_len);
+            let on_wire = (orig_len as usize).saturating_sub(at);
+            super::pppoe::write_discovery(line, frame.get(at..).unwrap_or_default(), on_wire);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// print-pppoe.c: `PPPoE`, the code's name (empty for session data), the session if not 0, then the payload
 /// after a space; print-mpls.c: `MPLS` and each label entry in parentheses, then a space.
 fn write_encaps(line: &mut String, encaps: &[Encap]) {

@@ -6,6 +6,7 @@ pub mod fast;
 pub mod json;
 pub mod link_prefix;
 pub mod names;
+pub mod pppoe;
 pub mod progress;
 pub mod relative_seq;
 pub mod summary;

@@ -89,7 +89,9 @@ impl<W: Write> TextPrinter<W> {
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
         super::link_prefix::write(&mut line, record.packet, record.frame.data);
-        write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
+        if !super::link_prefix::write_undecoded(&mut line, record.packet, record.frame.data, record.frame.orig_len) {
+            write_packet(&mut line, record.packet, record.frame.data.len(), record.frame.orig_len, relative);
+        }
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }
