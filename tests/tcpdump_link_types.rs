@@ -395,3 +395,30 @@ fn reply(flags: u8, seq: u32, ack: u32) -> Vec<u8> {
     packet[10..12].copy_from_slice(&sum.to_be_bytes());
     packet
 }
+
+#[test]
+fn w_writes_every_new_link_type_through() {
+    let dir = tempfile::tempdir().unwrap();
+    for (link_type, frames) in captures() {
+        let input = dir.path().join(format!("in-{}.pcap", link_type.linktype_value()));
+        let output = dir.path().join(format!("out-{}.pcap", link_type.linktype_value()));
+        write_capture(&input, link_type, &frames);
+        let out = synscope([
+            std::ffi::OsStr::new("read"),
+            "-q".as_ref(),
+            "--no-track".as_ref(),
+            input.as_os_str(),
+            "-w".as_ref(),
+            output.as_os_str(),
+        ]);
+        assert!(out.status.success(), "{link_type}: {}", common::stderr(&out));
+        // The classic pcap header's link type field (offset 20), and the same lines read back.
+        let written = std::fs::read(&output).unwrap();
+        assert_eq!(u32::from_le_bytes(written[20..24].try_into().unwrap()), link_type.linktype_value());
+        let lines = |file: &Path| {
+            let out = synscope([std::ffi::OsStr::new("read"), "--no-track".as_ref(), file.as_os_str()]);
+            stdout(&out).lines().take(frames.len()).map(String::from).collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&output), lines(&input), "{link_type}");
+    }
+}
