@@ -4,16 +4,8 @@ use proptest::prelude::*;
 use synscope::capture::CaptureReader;
 use synscope::wire::{LinkType, decode};
 
-const LINK_TYPES: [LinkType; 8] = [
-    LinkType::Null,
-    LinkType::Ethernet,
-    LinkType::RawIp,
-    LinkType::Loop,
-    LinkType::LinuxSll,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-    LinkType::LinuxSll2,
-];
+/// Every link type the decoder knows.
+const LINK_TYPES: [LinkType; LinkType::ALL.len()] = LinkType::ALL;
 
 fn read_all(bytes: &[u8]) -> usize {
     let Ok(mut reader) = CaptureReader::new("fuzz", bytes) else { return 0 };

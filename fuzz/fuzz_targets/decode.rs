@@ -14,7 +14,11 @@ use synscope::track::{Tracker, TrackerConfig};
 use synscope::wire::packet::Net;
 use synscope::wire::{LinkType, decode};
 
-const LINK_TYPES: [LinkType; 8] = [
+const _: () = assert!(LINK_TYPES.len() == LinkType::ALL.len(), "the fuzz target covers every link type");
+
+/// Every link type the decoder knows. The first eight keep the order the seed corpus's selector bytes (0 to 7)
+/// were written for.
+const LINK_TYPES: [LinkType; 21] = [
     LinkType::Ethernet,
     LinkType::RawIp,
     LinkType::Null,
@@ -23,11 +27,25 @@ const LINK_TYPES: [LinkType; 8] = [
     LinkType::LinuxSll2,
     LinkType::Ipv4,
     LinkType::Ipv6,
+    LinkType::Slip,
+    LinkType::Ppp,
+    LinkType::Fddi,
+    LinkType::RawDlt12,
+    LinkType::RawDlt14,
+    LinkType::PppSerial,
+    LinkType::CiscoHdlc,
+    LinkType::Ieee80211,
+    LinkType::FrameRelay,
+    LinkType::Pflog,
+    LinkType::Radiotap,
+    LinkType::Ppi,
+    LinkType::Nflog,
 ];
 
 fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else { return };
-    let link_type = LINK_TYPES[usize::from(selector) % LINK_TYPES.len()];
+    // The low five bits pick the link type (0x40 and 0x80 are output options below).
+    let link_type = LINK_TYPES[usize::from(selector & 0x1f) % LINK_TYPES.len()];
     let packet = decode(link_type, data);
 
     // Every slice the packet holds lies inside the frame.

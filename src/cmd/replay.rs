@@ -283,13 +283,29 @@ fn as_ethernet<'a>(link: LinkType, data: &'a [u8], buf: &'a mut Vec<u8>) -> Resu
     // No catch-all: a new link type must choose its rule here.
     let ether_type = match link {
         LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2 => protocol,
-        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 | LinkType::Null | LinkType::Loop => {
-            match payload.first().map(|b| b >> 4) {
-                Some(4) => ETHERTYPE_IPV4,
-                Some(6) => ETHERTYPE_IPV6,
-                _ => return Err(Unsendable::NotIp { link }),
-            }
-        }
+        // The other link types' payload (after PPP, 802.11's SNAP, a log header...) is what `decode` found IP in.
+        LinkType::RawIp
+        | LinkType::Ipv4
+        | LinkType::Ipv6
+        | LinkType::Null
+        | LinkType::Loop
+        | LinkType::Slip
+        | LinkType::Ppp
+        | LinkType::Fddi
+        | LinkType::RawDlt12
+        | LinkType::RawDlt14
+        | LinkType::PppSerial
+        | LinkType::CiscoHdlc
+        | LinkType::Ieee80211
+        | LinkType::FrameRelay
+        | LinkType::Pflog
+        | LinkType::Radiotap
+        | LinkType::Ppi
+        | LinkType::Nflog => match payload.first().map(|b| b >> 4) {
+            Some(4) => ETHERTYPE_IPV4,
+            Some(6) => ETHERTYPE_IPV6,
+            _ => return Err(Unsendable::NotIp { link }),
+        },
     };
     // Below 0x0600 the field is an 802.3 length or a cooked pseudo-protocol (0x0004 for 802.2 LLC), not a type.
     if ether_type < 0x0600 {

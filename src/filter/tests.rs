@@ -14,6 +14,7 @@ fn link(ether_type: u16) -> Link {
         link_type: LinkType::Ethernet,
         ethernet: None,
         vlans: Vlans::default(),
+        encaps: Default::default(),
         ether_type: Some(ether_type),
         header_len: 14,
     }

@@ -60,7 +60,10 @@ impl<W: Write> TextPrinter<W> {
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
         let shown = self.options.link_header;
-        write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown, relative);
+        super::link_prefix::write(&mut line, record.packet, record.frame.data);
+        if !super::link_prefix::write_undecoded(&mut line, record.packet, record.frame.data, record.frame.orig_len) {
+            write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown, relative);
+        }
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
         }

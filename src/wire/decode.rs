@@ -8,18 +8,25 @@ use etherparse::{ArpPacketSlice, LaxIpPayloadSlice, LaxIpSlice, TcpSlice, UdpSli
 
 use super::DecodeError;
 use super::ipv6_ext::ExtensionWalk;
+use super::link::{self, Next};
 use super::linktype::LinkType;
 use super::packet::*;
 use super::segment::{TcpFlags, TcpSegment};
 use super::vlan;
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 
 /// Decodes one captured frame of the given link type.
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Packet<'_> {
     let mut packet = Packet {
-        link: Link { link_type, ethernet: None, vlans: Vlans::default(), ether_type: None, header_len: 0 },
+        link: Link {
+            link_type,
+            ethernet: None,
+            vlans: Vlans::default(),
+            encaps: Encaps::default(),
+            ether_type: None,
+            header_len: 0,
+        },
         net: Net::None,
         transport: Transport::None,
         malformed: None,
@@ -42,21 +49,21 @@ fn be16(b: &[u8]) -> u16 {
 /// Walks the layers one by one with etherparse's per-layer slices. (etherparse's all-in-one `LaxSlicedPacket`
 /// passes a 300-byte struct by value through every layer, which cost a third of our decode time.)
 fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
-    let (ether_type, payload) = match link_type {
-        LinkType::Ethernet => ethernet(frame, packet)?,
+    let first = match link_type {
+        LinkType::Ethernet => Next::Ethernet(frame),
         LinkType::LinuxSll => {
             // 16-byte header; protocol at offset 14 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html).
             if frame.len() < 16 {
                 return Err(truncated("Linux cooked header", frame.len(), 16));
             }
-            (be16(&frame[14..16]), &frame[16..])
+            Next::EtherType(be16(&frame[14..16]), &frame[16..])
         }
         LinkType::LinuxSll2 => {
             // 20-byte header; protocol at offset 0 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html).
             if frame.len() < 20 {
                 return Err(truncated("Linux cooked v2 header", frame.len(), 20));
             }
-            (be16(&frame[0..2]), &frame[20..])
+            Next::EtherType(be16(&frame[0..2]), &frame[20..])
         }
         LinkType::Null | LinkType::Loop => {
             if frame.len() < 4 {
@@ -76,7 +83,7 @@ fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>
                 10 | 24 | 28 | 30 => ETHERTYPE_IPV6,
                 other => return Err(DecodeError::Invalid(format!("unknown loopback address family {other}"))),
             };
-            (ether_type, &frame[4..])
+            Next::EtherType(ether_type, &frame[4..])
         }
         LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => {
             let Some(first) = frame.first() else {
@@ -91,11 +98,51 @@ fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>
             if expected.is_some_and(|v| v != version) {
                 return Err(DecodeError::Invalid(format!("IPv{version} packet on a {} link", link_type.name())));
             }
-            (if version == 6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 }, frame)
+            Next::EtherType(if version == 6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 }, frame)
         }
+        // Every other link type is `link`'s; one it does not know of carries nothing we decode.
+        other => link::link_header(other, frame, &mut packet.link.encaps).unwrap_or(Ok(Next::Opaque(frame)))?,
     };
-    packet.link.header_len = (frame.len() - payload.len()) as u16;
-    network(ether_type, payload, packet)
+    layers(first, frame, packet)
+}
+
+/// The most link headers and encapsulations followed per frame (an Ethernet header, tags, PBB, MPLS...): a bound
+/// beyond any real stack. Each step also consumes bytes, so the frame's length bounds the walk too.
+const MAX_LAYERS: usize = 32;
+
+/// From the first link-level step to the network layer, through any encapsulations ([`link::encap::step`]).
+/// `header_len` follows each step, so a printer knows where the undecoded part starts whatever fails.
+fn layers<'a>(mut next: Next<'a>, frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
+    let offset = |rest: &[u8]| (frame.len() - rest.len()) as u16;
+    // The last protocol an EtherType named, and where its payload started: what an opaque payload is shown as.
+    let mut last: Option<(u16, u16)> = None;
+    for _ in 0..MAX_LAYERS {
+        match next {
+            Next::Ethernet(bytes) => {
+                packet.link.header_len = offset(bytes);
+                let (ether_type, payload) = ethernet(bytes, packet)?;
+                next = Next::EtherType(ether_type, payload);
+            }
+            Next::EtherType(ether_type, payload) => {
+                packet.link.header_len = offset(payload);
+                packet.link.ether_type = Some(ether_type);
+                last = Some((ether_type, offset(payload)));
+                match link::encap::step(ether_type, payload, &mut packet.link) {
+                    Some(stepped) => next = stepped?,
+                    None => return network(ether_type, payload, packet),
+                }
+            }
+            Next::Opaque(payload) => {
+                packet.link.header_len = offset(payload);
+                if let Some((ether_type, at)) = last {
+                    packet.net = Net::Other { ether_type };
+                    packet.link.header_len = at;
+                }
+                return Ok(());
+            }
+        }
+    }
+    Err(DecodeError::Invalid(format!("more than {MAX_LAYERS} nested link headers")))
 }
 
 /// Ethernet II (IEEE 802.3 clause 3) and any stack of VLAN tags ([`vlan::is_tpid`]: 802.1Q, 802.1ad, 0x9100).
@@ -107,7 +154,10 @@ fn ethernet<'a>(frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(u16, &'a [u
         [frame[at], frame[at + 1], frame[at + 2], frame[at + 3], frame[at + 4], frame[at + 5]]
     };
     let outer = be16(&frame[12..14]);
-    packet.link.ethernet = Some(EthernetInfo { src: mac(6), dst: mac(0), outer_ether_type: outer });
+    // An inner frame (802.1ah, FabricPath) keeps the outer addresses, the ones on the wire.
+    if packet.link.ethernet.is_none() {
+        packet.link.ethernet = Some(EthernetInfo { src: mac(6), dst: mac(0), outer_ether_type: outer });
+    }
     let link = &mut packet.link;
     let walked = vlan::walk(frame, |tag| {
         link.ether_type = Some(tag.tpid);

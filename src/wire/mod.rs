@@ -6,6 +6,7 @@ pub mod decode;
 pub mod flow;
 pub mod gso;
 pub mod ipv6_ext;
+pub mod link;
 pub mod linktype;
 pub mod mac;
 pub mod packet;

@@ -56,8 +56,62 @@ pub struct Link {
     pub vlans: Vlans,
     /// The protocol the link layer announced for its payload (an EtherType, or the address family mapped to one).
     pub ether_type: Option<u16>,
-    /// Bytes of link-layer header, VLAN tags included: where the payload starts.
+    /// Bytes of link-layer header, VLAN tags and encapsulations included: where the network layer starts.
     pub header_len: u16,
+    /// Headers looked past between the link header and the network layer (MPLS labels, PPPoE, ...).
+    pub encaps: Encaps,
+}
+
+/// One header between the link layer and IP that the decoder looked past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// An MPLS label stack entry (RFC 3032 §2.1; the EXP bits renamed Traffic Class by RFC 5462).
+    Mpls { label: u32, tc: u8, bottom: bool, ttl: u8 },
+    /// A PPPoE session-stage header (RFC 2516 §4): its code (0 for session data) and session ID.
+    PppoeSession { code: u8, session: u16 },
+    /// PPP's protocol field (RFC 1661 §2), on PPP links and inside PPPoE.
+    Ppp { protocol: u16 },
+    /// An 802.1ah (PBB) I-tag's service instance identifier; an inner Ethernet header follows it.
+    Pbb { isid: u32 },
+    /// A VN-Tag (IEEE 802.1Qbh draft, EtherType 0x8926): destination and source virtual interfaces.
+    VnTag { dst_vif: u16, src_vif: u16 },
+    /// A Cisco FabricPath header (EtherType 0x8903 after the outer MACs): forwarding tag and TTL.
+    FabricPath { ftag: u16, ttl: u8 },
+    /// A Frame Relay RFC 2427 header: its Q.922 address length and whether a pad byte preceded the NLPID (RFC 2427
+    /// §2.3 pads to an even header; tcpdump expects the pad with 3-byte addresses only, and says so otherwise).
+    FrameRelay { address_len: u8, padded: bool },
+}
+
+/// The most encapsulation headers kept per packet; more are counted in `deeper`.
+pub const MAX_ENCAPS: usize = 8;
+
+/// Encapsulation headers, outermost first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encaps {
+    items: [Encap; MAX_ENCAPS],
+    len: u8,
+    pub deeper: u8,
+}
+
+impl Default for Encaps {
+    fn default() -> Self {
+        Encaps { items: [Encap::Ppp { protocol: 0 }; MAX_ENCAPS], len: 0, deeper: 0 }
+    }
+}
+
+impl Encaps {
+    pub fn push(&mut self, encap: Encap) {
+        if (self.len as usize) < MAX_ENCAPS {
+            self.items[self.len as usize] = encap;
+            self.len += 1;
+        } else {
+            self.deeper = self.deeper.saturating_add(1);
+        }
+    }
+
+    pub fn as_slice(&self) -> &[Encap] {
+        &self.items[..self.len as usize]
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
