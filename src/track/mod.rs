@@ -13,6 +13,7 @@ pub mod stats;
 pub mod table;
 pub mod tcp;
 pub mod zeek;
+pub mod zeek_stream;
 
 use std::collections::VecDeque;
 
@@ -242,7 +243,7 @@ impl Tracker {
         };
         let conn = self.table.get_mut(slot);
         let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
-        let old_phase = conn.phase;
+        let old_list = conn.timer_list();
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
@@ -259,13 +260,18 @@ impl Tracker {
         let resp = resp_of(conn);
         let orig = orig_of(conn);
         let rtt = conn.handshake_rtt();
-        let now_phase = conn.phase;
+        let now_list = conn.timer_list();
+        let moved = conn.last_ts == ts;
         // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
-        // tail on activity or when they change phase. Closed ones too: their close delay counts from `last_ts` (see
-        // `expire`), and `expire` stops at the first head not yet due, so a closed connection that kept receiving
-        // trailing packets at the head would hold back every record behind it.
-        if now_phase != old_phase || now_phase != Phase::HalfOpen {
-            self.table.requeue(slot, old_phase);
+        // tail when their timer restarts, which is whenever `last_ts` moves, or when they change list. Closed ones
+        // too: their close delay counts from `last_ts` (see `expire`), and `expire` stops at the first head not yet
+        // due, so a closed connection that kept receiving trailing packets at the head would hold back every record
+        // behind it. Once both ends have closed, `last_ts` stops (Zeek's stopped clock, Conn::clock_stopped) and the
+        // connection stays where the closing packet put it, at its time: moving it on a later packet, still at that
+        // older time, would break the list's time order (found by the tracker fuzz target). Every list change comes
+        // with a packet that moved `last_ts` (tcp::segment), so a moved connection always goes to a tail at `now`.
+        if now_list != old_list || (now_list != Phase::HalfOpen && moved) {
+            self.table.requeue(slot, old_list);
         }
         if sig.new_attempt {
             self.stats.attempts += 1;
@@ -459,7 +465,8 @@ impl Tracker {
                     self.still_half_open.push((orig_of(conn), resp_of(conn)));
                 }
             }
-            let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
+            // Both ends closed is a close even before the last ACK, as in `expire` (its timer list is Closed).
+            let reason = if conn.timer_list() == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
             self.records.push(record_of(conn, end_reason(conn, reason)));
             self.table.discard(slot);
         }
