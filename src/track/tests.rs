@@ -1851,3 +1851,6 @@ mod table_pressure {
         assert_eq!(t.tracked(), 100);
     }
 }
+
+/// Issue 13's Zeek rules: T, content gaps, byte spans and the stopped clock.
+mod zeek_rules;
