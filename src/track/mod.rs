@@ -9,6 +9,7 @@ pub mod flood;
 pub mod inline_str;
 pub mod ports;
 pub mod record;
+pub mod reuse;
 pub mod stats;
 pub mod table;
 pub mod tcp;
@@ -209,34 +210,35 @@ impl Tracker {
         seg: &crate::wire::TcpSegment<'_>,
         ip_len: u32,
     ) {
-        let bare_syn = seg.flags.syn() && !seg.flags.ack();
-        // SYNs the originator already sent with this ISN, when this SYN retries a refused attempt.
+        // SYNs the originator already sent with this ISN, when this SYN retries an attempt on a closed tuple.
         let mut retried_tries = None;
         let slot = match self.table.find(&key) {
             Some(slot) => {
                 let conn = self.table.get(slot);
-                let orig = orig_of(conn);
-                let closed_syn = bare_syn && conn.phase == Phase::Closed && src == orig;
-                let o = conn.half(Role::Orig);
-                if closed_syn && seg.seq != o.isn {
-                    // A fresh SYN with a new ISN on a tuple whose connection is over starts a new connection.
-                    let old = self.table.remove(slot);
-                    self.finalize(old, None);
-                    self.stats.port_reuses += 1;
-                    let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
-                    self.annotations.push(Annotation::PortReuse);
-                    slot
-                } else if closed_syn && conn.half(Role::Resp).has(conn::HalfFlow::REFUSED) {
-                    // The same SYN again after the responder refused it (REJ), as a client that retries a refused
-                    // connection sends it: Zeek takes any SYN on a tuple one side has closed (by FIN or RST) as a
-                    // new connection (TCPSessionAdapter::IsReuse compares ISNs only while neither side has closed),
-                    // so the retry gets a record of its own. It is numbered as the retransmission it is.
-                    retried_tries = Some(o.syn_tries);
-                    let old = self.table.remove(slot);
-                    self.finalize(old, None);
-                    self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack())
-                } else {
-                    slot
+                let from = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+                match reuse::reuse(conn, from, seg) {
+                    None => slot,
+                    Some(kind) => {
+                        // Zeek's connection reuse (reuse.rs): the old connection is logged and a new one starts.
+                        // A fresh ISN on a tuple whose connection is over is also Wireshark's port reuse; the same
+                        // SYN again (a refused client retrying) is numbered as the retransmission it is.
+                        let announce = kind == reuse::Reuse::NewIsn && conn.phase == Phase::Closed;
+                        if kind == reuse::Reuse::Retry {
+                            retried_tries = Some(conn.half(from).syn_tries);
+                        }
+                        let old = self.table.remove(slot);
+                        if old.is_half_open() {
+                            self.flood.on_half_open_closed(ts, resp_of(&old));
+                        }
+                        let ended = old.timer_list() == Phase::Closed || old.reset;
+                        self.finalize(old, if ended { None } else { Some(EndReason::Reuse) });
+                        let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
+                        if announce {
+                            self.stats.port_reuses += 1;
+                            self.annotations.push(Annotation::PortReuse);
+                        }
+                        slot
+                    }
                 }
             }
             None => self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack()),

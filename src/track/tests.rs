@@ -357,8 +357,13 @@ mod syn_sent {
     #[test]
     fn syn_with_a_new_isn_while_half_open_is_a_new_attempt() {
         let mut t = half_open();
-        // Not a retransmission: a different ISN is a new attempt (try 1), and the clock restarts from it.
+        // Not a retransmission: a different ISN is a new attempt (try 1), and a new connection, as Zeek's IsReuse
+        // takes a SYN whose ISN differs from the originator's start (its weird "SYN_seq_jump"): the first attempt
+        // is logged as it stands.
         assert_eq!(send!(t, client, "S", seq = 7000, at = 1000).0, [Annotation::HandshakeSyn { attempt: 1 }]);
+        let first = records(&mut t);
+        assert_eq!(first.len(), 1);
+        check(&first[0], ConnState::S0, "S", EndReason::Reuse);
         assert_eq!(
             send!(t, server, "SA", seq = S_ISN, ack = 7001, at = 1010),
             ["[handshake 2/3 SYN-ACK: 10.000 ms after SYN]"]
@@ -368,9 +373,10 @@ mod syn_sent {
             ["[handshake 3/3 ACK: established, rtt 30.000 ms (SYN-ACK→ACK 20.000 ms)]"]
         );
         let s = t.stats();
-        assert_eq!((s.connections, s.attempts, s.retransmissions), (1, 2, 0));
-        // A second S for the new sequence number.
-        check(&finish(t), ConnState::S1, "SShA", EndReason::EndOfInput);
+        assert_eq!((s.connections, s.attempts, s.retransmissions, s.port_reuses), (2, 2, 0, 0));
+        let r = finish(t);
+        check(&r, ConnState::S1, "ShA", EndReason::EndOfInput);
+        assert_eq!(r.handshake_rtt, Some(ms(30)), "timed from the new SYN");
     }
 
     #[test]

@@ -237,3 +237,72 @@ mod duration {
         assert_eq!(r.duration, Some(ms(50)));
     }
 }
+
+mod reuse {
+    use super::*;
+
+    #[test]
+    fn a_syn_after_the_originators_fin_is_a_new_connection_even_with_the_same_isn() {
+        let mut t = fin_wait_1(); // the client's FIN at 100 ms; the server has not closed
+        assert_eq!(send!(t, client, "S", seq = C_ISN, at = 200), ["[handshake 1/3 SYN, retransmission: try 2]"]);
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1, "{old:#?}");
+        check(&old[0], ConnState::S2, "ShAF", EndReason::Reuse);
+        check(&finish(t), ConnState::S0, "S", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn a_syn_with_a_new_isn_on_an_established_connection_is_a_new_connection() {
+        let mut t = established();
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 40);
+        send!(t, client, "S", seq = 77_000, at = 50);
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1);
+        check(&old[0], ConnState::S1, "ShAD", EndReason::Reuse);
+        assert_eq!(old[0].orig_bytes, Some(10));
+        check(&finish(t), ConnState::S0, "S", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn a_resent_syn_continues_an_open_connection() {
+        let mut t = established();
+        send!(t, client, "S", seq = C_ISN, at = 50);
+        assert!(records(&mut t).is_empty());
+        check(&finish(t), ConnState::S1, "ShA", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn a_syn_after_mid_stream_traffic_is_a_new_connection() {
+        // Zeek numbers a partial connection from one below its first byte; a SYN with another ISN is new.
+        let mut t = tracker();
+        send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 0);
+        send!(t, client, "S", seq = 9000, at = 10);
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1);
+        check(&old[0], ConnState::OTH, "D", EndReason::Reuse);
+        check(&finish(t), ConnState::S0, "S", EndReason::EndOfInput);
+    }
+
+    #[test]
+    fn the_responders_syn_in_a_simultaneous_open_stays_one_connection() {
+        let mut t = half_open();
+        assert_eq!(send!(t, server, "S", seq = S_ISN, at = 5), ["[simultaneous open: both ends sent SYN]"]);
+        assert!(records(&mut t).is_empty());
+        assert_eq!(t.tracked(), 1);
+    }
+
+    #[test]
+    fn a_second_syn_ack_with_a_new_isn_on_a_half_connection_is_new() {
+        // Only the server's side was seen (the SYN-ACK first: roles flipped, '^'); a SYN-ACK with another ISN starts
+        // a new connection, as Zeek judges a half connection's SYN-ACK against the responder's start.
+        let mut t = tracker();
+        send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 0);
+        send!(t, server, "SA", seq = S_ISN, ack = 1001, at = 10);
+        assert!(records(&mut t).is_empty(), "the same SYN-ACK again continues it");
+        send!(t, server, "SA", seq = 8000, ack = 2001, at = 20);
+        let old = records(&mut t);
+        assert_eq!(old.len(), 1);
+        assert_eq!((old[0].history.as_str(), old[0].end_reason), ("^h", EndReason::Reuse));
+        assert_eq!(finish(t).history.as_str(), "^h");
+    }
+}
