@@ -306,3 +306,13 @@ mod reuse {
         assert_eq!(finish(t).history.as_str(), "^h");
     }
 }
+
+#[test]
+fn a_one_byte_keep_alive_is_a_t() {
+    let mut t = established();
+    send!(t, client, "PA", seq = 1001, ack = 5001, len = 10, at = 40);
+    send!(t, server, "A", seq = 5001, ack = 1011, at = 50);
+    // One garbage byte below the next sequence number (Windows' keep-alive): its byte was seen before.
+    assert_eq!(send!(t, client, "A", seq = 1010, ack = 5001, len = 1, at = 60_000), ["[keep-alive]"]);
+    check(&finish(t), ConnState::S1, "ShADaT", EndReason::EndOfInput);
+}
