@@ -63,6 +63,9 @@ impl HalfFlow {
     pub const MARK_ZW_PROBE: u8 = 0x02;
     /// `marks`: `window` is a SYN's, which is never scaled (RFC 7323 §2.2).
     pub const MARK_WINDOW_ON_SYN: u8 = 0x04;
+    /// `marks`: the open hole (`hole_start..hole_end`) holds payload the capture truncated (snap length), not bytes
+    /// the capture skipped: a segment later resent into it is a retransmission, not out-of-order.
+    pub const MARK_TRUNCATED_HOLE: u8 = 0x10;
     /// `marks` that describe the last segment, cleared when the next one arrives.
     pub const LAST_SEGMENT_MARKS: u8 = Self::MARK_KEEP_ALIVE | Self::MARK_ZW_PROBE;
 
@@ -129,6 +132,8 @@ pub struct Conn {
     /// Whether the originator is the key's low endpoint.
     pub orig_is_low: bool,
     pub first_ts: Timestamp,
+    /// The last packet's time, where the record's duration ends and the idle and close-delay timers count from.
+    /// For TCP it stops once both ends have closed ([`Conn::clock_stopped`]), as Zeek's does.
     pub last_ts: Timestamp,
     /// Microseconds from `first_ts` to the first SYN, SYN-ACK and handshake-completing ACK (u32::MAX: not seen).
     pub syn_at: u32,
@@ -199,6 +204,27 @@ impl Conn {
             (Some(syn), Some(est)) => Some(Duration::from_nanos(est.as_nanos().saturating_sub(syn.as_nanos()))),
             _ => None,
         }
+    }
+
+    /// Both ends have closed, each by a FIN or by a RST the tracker accepted: Zeek stops the connection's clock then
+    /// (TCPSessionAdapter::Process moves the connection's last time only while `! orig->did_close || !
+    /// resp->did_close`, before the packet moves the state machine, so the packet that closes the second end still
+    /// counts). The ends are judged by the tracker's own flags, not by Zeek's endpoint states: an out-of-window RST
+    /// the tracker ignores (RFC 5961) leaves Zeek's side at RESET while the connection goes on, and the clock must
+    /// run on with it (regression test `after_an_ignored_rst_and_a_half_close_the_clock_runs_on`).
+    pub fn clock_stopped(&self) -> bool {
+        let closed = |h: &HalfFlow| h.has(HalfFlow::SEEN_FIN) || h.has(HalfFlow::SEEN_RST);
+        self.key.protocol == 6 && closed(&self.halves[0]) && closed(&self.halves[1])
+    }
+
+    /// The timer list the connection sits on (table.rs): its phase's, except that a connection whose clock has
+    /// stopped waits on the close-delay list whatever its phase, with its record due at `last_ts + close_delay` (Zeek's
+    /// ConnDeleteTimer at LastTime + tcp_close_delay once both ends closed). It moved to that list's tail with the
+    /// packet that stopped its clock, when `last_ts` was the newest time in the table, and no later packet moves it
+    /// (they do not move `last_ts`), so every list stays in time order: the timer walk stops at the first head not
+    /// yet due and relies on that order.
+    pub fn timer_list(&self) -> Phase {
+        if self.clock_stopped() { Phase::Closed } else { self.phase }
     }
 
     /// A SYN went out and nothing answered it yet.

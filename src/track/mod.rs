@@ -9,10 +9,12 @@ pub mod flood_detector;
 pub mod inline_str;
 pub mod ports;
 pub mod record;
+pub mod reuse;
 pub mod stats;
 pub mod table;
 pub mod tcp;
 pub mod zeek;
+pub mod zeek_stream;
 
 use std::collections::VecDeque;
 
@@ -208,41 +210,42 @@ impl Tracker {
         seg: &crate::wire::TcpSegment<'_>,
         ip_len: u32,
     ) {
-        let bare_syn = seg.flags.syn() && !seg.flags.ack();
-        // SYNs the originator already sent with this ISN, when this SYN retries a refused attempt.
+        // SYNs the originator already sent with this ISN, when this SYN retries an attempt on a closed tuple.
         let mut retried_tries = None;
         let slot = match self.table.find(&key) {
             Some(slot) => {
                 let conn = self.table.get(slot);
-                let orig = orig_of(conn);
-                let closed_syn = bare_syn && conn.phase == Phase::Closed && src == orig;
-                let o = conn.half(Role::Orig);
-                if closed_syn && seg.seq != o.isn {
-                    // A fresh SYN with a new ISN on a tuple whose connection is over starts a new connection.
-                    let old = self.table.remove(slot);
-                    self.finalize(old, None);
-                    self.stats.port_reuses += 1;
-                    let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
-                    self.annotations.push(Annotation::PortReuse);
-                    slot
-                } else if closed_syn && conn.half(Role::Resp).has(conn::HalfFlow::REFUSED) {
-                    // The same SYN again after the responder refused it (REJ), as a client that retries a refused
-                    // connection sends it: Zeek takes any SYN on a tuple one side has closed (by FIN or RST) as a
-                    // new connection (TCPSessionAdapter::IsReuse compares ISNs only while neither side has closed),
-                    // so the retry gets a record of its own. It is numbered as the retransmission it is.
-                    retried_tries = Some(o.syn_tries);
-                    let old = self.table.remove(slot);
-                    self.finalize(old, None);
-                    self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack())
-                } else {
-                    slot
+                let from = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+                match reuse::reuse(conn, from, seg) {
+                    None => slot,
+                    Some(kind) => {
+                        // Zeek's connection reuse (reuse.rs): the old connection is logged and a new one starts.
+                        // A fresh ISN on a tuple whose connection is over is also Wireshark's port reuse; the same
+                        // SYN again (a refused client retrying) is numbered as the retransmission it is.
+                        let announce = kind == reuse::Reuse::NewIsn && conn.phase == Phase::Closed;
+                        if kind == reuse::Reuse::Retry {
+                            retried_tries = Some(conn.half(from).syn_tries);
+                        }
+                        let old = self.table.remove(slot);
+                        if old.is_half_open() {
+                            self.flood.on_half_open_closed(ts, resp_of(&old));
+                        }
+                        let ended = old.timer_list() == Phase::Closed || old.reset;
+                        self.finalize(old, if ended { None } else { Some(EndReason::Reuse) });
+                        let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
+                        if announce {
+                            self.stats.port_reuses += 1;
+                            self.annotations.push(Annotation::PortReuse);
+                        }
+                        slot
+                    }
                 }
             }
             None => self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack()),
         };
         let conn = self.table.get_mut(slot);
         let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
-        let old_phase = conn.phase;
+        let old_list = conn.timer_list();
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
@@ -259,13 +262,18 @@ impl Tracker {
         let resp = resp_of(conn);
         let orig = orig_of(conn);
         let rtt = conn.handshake_rtt();
-        let now_phase = conn.phase;
+        let now_list = conn.timer_list();
+        let moved = conn.last_ts == ts;
         // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
-        // tail on activity or when they change phase. Closed ones too: their close delay counts from `last_ts` (see
-        // `expire`), and `expire` stops at the first head not yet due, so a closed connection that kept receiving
-        // trailing packets at the head would hold back every record behind it.
-        if now_phase != old_phase || now_phase != Phase::HalfOpen {
-            self.table.requeue(slot, old_phase);
+        // tail when their timer restarts, which is whenever `last_ts` moves, or when they change list. Closed ones
+        // too: their close delay counts from `last_ts` (see `expire`), and `expire` stops at the first head not yet
+        // due, so a closed connection that kept receiving trailing packets at the head would hold back every record
+        // behind it. Once both ends have closed, `last_ts` stops (Zeek's stopped clock, Conn::clock_stopped) and the
+        // connection stays where the closing packet put it, at its time: moving it on a later packet, still at that
+        // older time, would break the list's time order (found by the tracker fuzz target). Every list change comes
+        // with a packet that moved `last_ts` (tcp::segment), so a moved connection always goes to a tail at `now`.
+        if now_list != old_list || (now_list != Phase::HalfOpen && moved) {
+            self.table.requeue(slot, old_list);
         }
         if sig.new_attempt {
             self.stats.attempts += 1;
@@ -459,7 +467,8 @@ impl Tracker {
                     self.still_half_open.push((orig_of(conn), resp_of(conn)));
                 }
             }
-            let reason = if conn.phase == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
+            // Both ends closed is a close even before the last ACK, as in `expire` (its timer list is Closed).
+            let reason = if conn.timer_list() == Phase::Closed { None } else { Some(EndReason::EndOfInput) };
             self.records.push(record_of(conn, end_reason(conn, reason)));
             self.table.discard(slot);
         }

@@ -3,15 +3,26 @@
 //! filled by the analyzers the default scripts load for their well-known ports). UDP has a rule and a list of its
 //! own ([`flip_udp`]).
 
-/// Well-known service ports of the protocols Zeek's default scripts analyse, plus common services.
-const LIKELY_SERVER_PORTS: [u16; 44] = [
-    21, 22, 23, 25, 53, 80, 88, 110, 111, 123, 135, 137, 138, 139, 143, 161, 389, 443, 445, 465, 502, 514, 587, 636,
-    993, 995, 1080, 1433, 1521, 1723, 1812, 1883, 2049, 3128, 3306, 3389, 5060, 5222, 5432, 5900, 6379, 6667, 8080,
-    8443,
+/// The TCP ports in Zeek's `likely_server_ports` with its default scripts, sorted: the `server_ports` its
+/// analyzers register (`Analyzer::register_for_ports`, scripts/base/frameworks/analyzer/main.zeek) in the protocol
+/// scripts scripts/base/init-default.zeek loads (zeek/zeek at a13de64, August 2026), each from that protocol's
+/// main.zeek:
+///
+/// - dce-rpc 135; dnp3 20000; dns 53; finger 79; ftp 21, 2811; http 80, 81, 631, 1080, 3128, 8000, 8080, 8888;
+///   imap 143; irc 6666-6669; krb 88; ldap 389, 3268; modbus 502; mqtt 1883; mysql 1434, 3306; postgresql 5432;
+///   rdp 3389; redis 6379; smb 139, 445; smtp 25, 587; socks 1080; ssh 22; syslog 514; xmpp 5222, 5269;
+/// - ssl: 443, 465, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223.
+///
+/// Not telnet's 23, POP3's 110 or VNC's 5900: the default scripts register no analyzer on them (POP3 and RFB are
+/// found by content signatures).
+const LIKELY_SERVER_PORTS: [u16; 49] = [
+    21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587, 614, 631, 636, 989,
+    990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379, 6666, 6667, 6668,
+    6669, 8000, 8080, 8888, 20000,
 ];
 
 pub fn is_likely_server_port(port: u16) -> bool {
-    LIKELY_SERVER_PORTS.contains(&port)
+    LIKELY_SERVER_PORTS.binary_search(&port).is_ok()
 }
 
 /// The UDP ports in Zeek's `likely_server_ports` with its default scripts, sorted. Zeek keys the set by port *and*
@@ -35,7 +46,8 @@ const LIKELY_UDP_SERVER_PORTS: [u16; 24] = [
 ];
 
 /// Whether a connection first seen with a packet from `src_port` to `dst_port` (no SYN) should have its roles
-/// flipped: yes when only the source looks like a server; when both do, only if the source port is the lower.
+/// flipped: yes when only the source looks like a server; when both do, only if the source port is the lower
+/// (Zeek's TCP analyzer, src/packet_analysis/protocol/tcp/TCP.cc, `WantConnection`).
 pub fn flip_mid_stream(src_port: u16, dst_port: u16) -> bool {
     match (is_likely_server_port(src_port), is_likely_server_port(dst_port)) {
         (true, false) => true,
@@ -57,6 +69,18 @@ pub fn flip_udp(src_port: u16, dst_port: u16, to_broadcast: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tcp_list_is_zeeks() {
+        assert!(LIKELY_SERVER_PORTS.is_sorted(), "binary search needs the list sorted");
+        for server in [21, 22, 25, 53, 80, 443, 445, 993, 3306, 5432, 6379, 8080, 20000] {
+            assert!(is_likely_server_port(server), "{server}");
+        }
+        // The default scripts register no analyzer on these ports.
+        for other in [23, 110, 5900, 8443, 9999, 40000] {
+            assert!(!is_likely_server_port(other), "{other}");
+        }
+    }
 
     #[test]
     fn a_web_server_answering_first_is_the_responder() {

@@ -78,6 +78,8 @@ pub enum EndReason {
     Eviction,
     /// Still open when the capture ended.
     EndOfInput,
+    /// A SYN on its tuple started a new connection before it closed (Zeek's connection reuse, reuse.rs).
+    Reuse,
 }
 
 impl EndReason {
@@ -88,6 +90,7 @@ impl EndReason {
             EndReason::Timeout => "timeout",
             EndReason::Eviction => "eviction",
             EndReason::EndOfInput => "end-of-input",
+            EndReason::Reuse => "reuse",
         }
     }
 }

@@ -97,7 +97,7 @@ impl FlowTable {
     /// (returned so its record can still be written).
     pub fn insert(&mut self, conn: Conn) -> (Slot, Option<Conn>) {
         let evicted = if self.len() >= self.capacity { self.evict() } else { None };
-        let phase = conn.phase;
+        let phase = conn.timer_list();
         let hash = self.hash(&conn.key);
         let slot = match self.free.pop() {
             Some(s) => {
@@ -134,7 +134,7 @@ impl FlowTable {
 
     /// Unlinks a slot from its list and the index, and frees it for reuse.
     fn forget(&mut self, slot: Slot) {
-        let phase = self.get(slot).phase;
+        let phase = self.get(slot).timer_list();
         self.unlink(list_of(phase), slot);
         let key = self.get(slot).key;
         let hash = self.hash(&key);
@@ -144,11 +144,11 @@ impl FlowTable {
         self.free.push(slot);
     }
 
-    /// Moves a connection to the tail of its phase's list: call after changing `phase`, or on activity for phases
-    /// whose timer counts from the last packet.
+    /// Moves a connection to the tail of its timer list ([`Conn::timer_list`]): call after changing what that list is
+    /// (`old_phase` is the list it was on), or on activity for lists whose timer counts from the last packet.
     pub fn requeue(&mut self, slot: Slot, old_phase: Phase) {
         self.unlink(list_of(old_phase), slot);
-        let phase = self.get(slot).phase;
+        let phase = self.get(slot).timer_list();
         self.push_back(list_of(phase), slot);
     }
 

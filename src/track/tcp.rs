@@ -5,6 +5,7 @@
 use super::annotate::{Annotation, CloseForm, TcpState};
 use super::conn::{Conn, HalfFlow, NOT_SEEN, Phase};
 use super::record::Role;
+use super::zeek_stream;
 use crate::time::Timestamp;
 use crate::wire::TcpSegment;
 use crate::wire::seq::SeqNumber;
@@ -36,6 +37,31 @@ pub fn segment(
     ip_len: u32,
     out: &mut Vec<Annotation>,
 ) -> Signals {
+    // Zeek moves the connection's clock before the packet moves its state machine, while one end has not closed
+    // (Conn::clock_stopped): the packet that closes the second end counts, a later ACK, resent FIN or RST does not.
+    let clock_was_stopped = conn.clock_stopped();
+    if !clock_was_stopped {
+        conn.last_ts = ts;
+    }
+    let sig = analyse(conn, ts, from, seg, ip_len, out);
+    // The clock starts again when an end reopens (a SYN-ACK contradicting the RST that refused the connection, see
+    // `reopen_refused`), and the packet that completes the handshake moves it too, so a record never reports a
+    // handshake longer than the connection. Either way `last_ts` becomes the newest time, and the tracker moves the
+    // connection to its list's tail.
+    if clock_was_stopped && (!conn.clock_stopped() || sig.established) {
+        conn.last_ts = ts;
+    }
+    sig
+}
+
+fn analyse(
+    conn: &mut Conn,
+    ts: Timestamp,
+    from: Role,
+    seg: &TcpSegment<'_>,
+    ip_len: u32,
+    out: &mut Vec<Annotation>,
+) -> Signals {
     let mut sig = Signals::default();
     {
         let half = conn.half_mut(from);
@@ -44,8 +70,14 @@ pub fn segment(
         // What the previous segment was no longer matters: this one replaces it.
         half.marks &= !HalfFlow::LAST_SEGMENT_MARKS;
     }
-    conn.last_ts = ts;
-    conn.zeek.packet(from == Role::Orig, seg.flags, seg.seq, seg.payload_len, seg.window);
+    let from_orig = from == Role::Orig;
+    let sender_state = if from_orig { conn.zeek.orig } else { conn.zeek.resp };
+    let zeek_rxmit = zeek_stream::retransmitted(conn.half(from), sender_state, seg);
+    conn.zeek.packet(from_orig, seg.flags, seg.seq, seg.payload_len, seg.window);
+    // After the packet's flag letters, as Zeek adds them (update_history before update_last_seq).
+    if zeek_rxmit {
+        conn.zeek.history.retransmission(from_orig);
+    }
 
     if seg.flags.rst() {
         reset(conn, from, seg, out, &mut sig);
@@ -289,25 +321,23 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     if jump > 0 {
         let missing = jump as u32;
         out.push(Annotation::Gap { missing });
-        conn.missed_bytes += u64::from(missing);
-        conn.zeek.history.gap(from == Role::Orig);
-        let h = conn.half_mut(from);
-        h.hole_start = next;
-        h.hole_end = seg.seq;
-        h.set(HalfFlow::HOLE_OPEN);
+        // For Zeek the skipped bytes are a content gap only once the receiver acknowledges them unseen
+        // (zeek_stream::acknowledged); until then they may still arrive.
+        zeek_stream::open_hole(conn, from, next, seg.seq, false);
     } else if jump < 0 {
         if len <= 1 && fin == 0 && seg.seq == next.wrapping_sub(1) {
             keep_alive(conn, from, out);
             return;
         }
         let in_hole = half.has(HalfFlow::HOLE_OPEN)
+            && !half.marked(HalfFlow::MARK_TRUNCATED_HOLE)
             && seg.seq.wrapping_sub(half.hole_start) < half.hole_end.wrapping_sub(half.hole_start)
             && end.wrapping_sub(half.hole_start) <= half.hole_end.wrapping_sub(half.hole_start);
         if in_hole {
             // Fills (part of) a hole we saw open: it was late, not resent ... unless the receiver asked for exactly
             // these bytes again with duplicate ACKs. Then it is the sender's fast retransmit (RFC 5681 §3.2), which
-            // Wireshark calls a retransmission from the second duplicate ACK on. Either way the bytes are new to
-            // the capture, so Zeek logs no 'T' for them.
+            // Wireshark calls a retransmission from the second duplicate ACK on. (Zeek logs a 'T' for it either
+            // way: it lies below the highest sequence number seen, see zeek_stream.)
             let receiver = conn.half(from.other());
             if receiver.dup_acks >= 2 && receiver.max_ack == seg.seq {
                 out.push(Annotation::Retransmission);
@@ -315,27 +345,21 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             } else {
                 out.push(Annotation::OutOfOrder);
             }
-            // Late or resent, the capture has now seen these bytes: take them back out of missed_bytes, which
-            // counts bytes never seen (Zeek's missed_bytes: content gaps).
-            let filled = len.min(half.hole_end.wrapping_sub(seg.seq));
-            conn.missed_bytes = conn.missed_bytes.saturating_sub(u64::from(filled));
-            let h = conn.half_mut(from);
-            if seg.seq == h.hole_start {
-                h.hole_start = end;
-            }
-            if h.hole_start == h.hole_end {
-                h.flags &= !HalfFlow::HOLE_OPEN;
-            }
         } else {
             out.push(Annotation::Retransmission);
-            // Zeek's 'T' only counts a segment that ends at or below the highest sequence number already seen;
-            // a segment that overlaps old data but carries new bytes past it is not one for Zeek (Wireshark still
-            // calls it a retransmission, and so does our annotation).
-            if ahead(end, next) <= 0 {
-                conn.zeek.history.retransmission(from == Role::Orig);
-            }
             sig.retransmission = true;
         }
+    }
+    let data_end = seg.seq.wrapping_add(len);
+    if (seg.payload.len() as u64) < u64::from(len) {
+        // Cut by the snap length: Zeek delivers none of a truncated payload to its reassembler
+        // (TCP_Endpoint::DataSent, "truncated_tcp_payload"), so its new bytes wait as a hole like skipped ones.
+        if ahead(data_end, next) > 0 {
+            let start = if jump > 0 { seg.seq } else { next };
+            zeek_stream::open_hole(conn, from, start, data_end, true);
+        }
+    } else if len > 0 {
+        zeek_stream::seen(conn.half_mut(from), seg.seq, data_end);
     }
     if full {
         out.push(Annotation::WindowFull);
@@ -344,7 +368,6 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     if ahead(end, h.next_seq) > 0 {
         h.next_seq = end;
     }
-    let data_end = seg.seq.wrapping_add(len);
     if len > 0 {
         h.advance_payload(data_end);
     }
@@ -431,13 +454,14 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         p.next_seq = seg.ack;
         p.advance_payload(seg.ack);
     }
+    // Zeek's reassembler learns from the ACK what the receiver got: a hole below it was never seen.
+    zeek_stream::acknowledged(conn, to, seg.ack);
     let peer = *conn.half(to);
     if peer.has(HalfFlow::SEQ_KNOWN) {
         let beyond = ahead(seg.ack, peer.next_seq);
         if beyond > 0 {
             out.push(Annotation::AckOfUnseen { bytes: beyond as u32 });
-            conn.missed_bytes += beyond as u64;
-            conn.zeek.history.gap(to == Role::Orig);
+            zeek_stream::content_gap(conn, to, beyond as u32);
             let p = conn.half_mut(to);
             p.next_seq = seg.ack;
             p.advance_payload(seg.ack);
