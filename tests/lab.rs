@@ -72,6 +72,11 @@ fn quick_lab_defences_hold_and_nothing_is_left_behind() {
     let none = under_flood("none");
     let peak = none["syn_recv"].as_array().unwrap().iter().filter_map(|s| s[1].as_u64()).max().unwrap_or(0);
     assert!(peak >= 128, "none's SYN queue peaked at {peak}, not at its limit of 128: {none}");
+    assert_patience_is_consistent(trials);
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    for text in ["| in 1 s | in 3 s |", "Client patience at the highest rate", "completed within 7 s"] {
+        assert!(report.contains(text), "report.md lacks {text:?}:\n{report}");
+    }
     for file in ["report.md", "success.png", "success.svg", "latency_p99.png", "half_open.png"] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }
@@ -80,6 +85,42 @@ fn quick_lab_defences_hold_and_nothing_is_left_behind() {
             .unwrap()
             .any(|e| { e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pcap")) })
     );
+}
+
+/// Every trial ran with a real client's 7 s of patience and counted its successes within 1 s, 3 s and 7 s:
+/// n1 ≤ n3 ≤ n7 = successes ≤ sessions.
+fn assert_patience_is_consistent(trials: &[serde_json::Value]) {
+    for trial in trials {
+        assert_eq!(trial["session_timeout_s"].as_f64(), Some(7.0), "{trial}");
+        let within: Vec<(f64, u64)> = trial["successes_within"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no successes_within: {trial}"))
+            .iter()
+            .map(|level| (level[0].as_f64().unwrap(), level[1].as_u64().unwrap()))
+            .collect();
+        let levels: Vec<f64> = within.iter().map(|&(s, _)| s).collect();
+        assert_eq!(levels, [1.0, 3.0, 7.0], "{trial}");
+        let counts: Vec<u64> = within.iter().map(|&(_, n)| n).collect();
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "patience counts fall: {trial}");
+        let successes = trial["successes"].as_u64().unwrap();
+        assert_eq!(counts[2], successes, "the 7 s count is the headline: {trial}");
+        assert!(successes <= trial["sessions"].as_u64().unwrap(), "{trial}");
+    }
+}
+
+/// The committed run (docs/lab/, written before the patience levels, with a 1 s timeout) still replots: the table
+/// has no patience columns to invent, and the report says its success is the 1 s figure.
+#[test]
+fn results_from_before_the_patience_levels_still_replot() {
+    let old = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/results.json");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).args(["lab", "--replot"]).arg(&old).arg("--out").arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(report.contains("within their 1 s timeout") && report.contains("the 1 s figure"), "{report}");
+    assert!(!report.contains("in 3 s"), "{report}");
+    let svg = std::fs::read_to_string(dir.path().join("success.svg")).unwrap();
+    assert!(svg.contains("completed within 1 s"), "the success chart names its patience");
 }
 
 #[test]

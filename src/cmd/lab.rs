@@ -29,8 +29,9 @@ Examples:
   sudo synscope lab --cleanup                         # remove namespaces left by a killed run
 
 Topology: client ── gateway ── server namespaces. The server runs `synscope listen`; the gateway runs the guard
-of the scenario, or a plain bridge; the client runs the flood and the legitimate prober (the seed's protocol, 1 s
-timeout per connection, paced). Scenarios: none, kernel-cookies, kernel-tuned, guard-limit, guard-cookies (SYNs
+of the scenario, or a plain bridge; the client runs the flood and the legitimate prober (the seed's protocol, paced,
+7 s of patience per session: the kernel's connect retries its SYN at 1 s and 3 s; success is reported within 1 s,
+3 s and 7 s). Scenarios: none, kernel-cookies, kernel-tuned, guard-limit, guard-cookies (SYNs
 answered by the guard's XDP program), guard-cookies-rings (from its packet rings), guard-auto. Nothing is pinned to
 a CPU; at top speed the flood has two threads. Output in --out: results.json, report.md, charts (PNG and SVG), and per trial a short annotated
 capture from the server side (trials/*.pcap, trials/*-sniff.out).";

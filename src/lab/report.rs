@@ -111,6 +111,12 @@ const KERNEL: &[Column] = &[
     Column { header: "listen drops", left: false, cell: |t, _| counter(t, "TcpExtListenDrops") },
 ];
 
+/// Success within a shorter patience than the headline's (`lab::patience`), shown when the run recorded it.
+const PATIENCE: &[Column] = &[
+    Column { header: "in 1 s", left: false, cell: |t, _| super::patience::cell(t, super::patience::SHOWN[0]) },
+    Column { header: "in 3 s", left: false, cell: |t, _| super::patience::cell(t, super::patience::SHOWN[1]) },
+];
+
 const BULK: Column = Column {
     header: "bulk Gbit/s",
     left: false,
@@ -132,7 +138,13 @@ const SOFTIRQ_CPU: Column = Column {
 
 /// The columns this run has data for.
 fn columns(results: &LabResults) -> Vec<&'static Column> {
-    let mut cols: Vec<&Column> = ALWAYS.iter().collect();
+    // The shorter patiences sit right after the headline success.
+    let split = ALWAYS.iter().position(|c| c.header == "success").map_or(ALWAYS.len(), |i| i + 1);
+    let mut cols: Vec<&Column> = ALWAYS[..split].iter().collect();
+    if super::patience::recorded(results) {
+        cols.extend(PATIENCE);
+    }
+    cols.extend(&ALWAYS[split..]);
     if results.trials.iter().any(|t| !t.kernel_counters.is_empty()) {
         cols.extend(KERNEL);
     }
@@ -260,6 +272,8 @@ pub fn findings(results: &LabResults) -> Vec<String> {
     let mut out: Vec<String> =
         scenario_names(results).into_iter().filter_map(|s| scenario_finding(results, s)).collect();
     out.extend(ranking_at_top(results));
+    out.extend(super::patience::finding(results));
+    out.extend(super::patience::other_clients(results));
     out.extend(bulk_cost(results));
     out.extend(shortfall(results));
     out.extend(super::verdict::findings(results));
@@ -441,11 +455,7 @@ pub fn markdown(results: &LabResults, charts: &[(String, String)]) -> String {
 
     let _ = writeln!(md, "## Results\n");
     let _ = writeln!(md, "{}", markdown_table(results));
-    let _ = writeln!(
-        md,
-        "Success counts legitimate sessions that completed the echo protocol within their timeout; \
-         latencies are connect times of those that did.\n"
-    );
+    let _ = writeln!(md, "{}\n", super::patience::explanation(results));
 
     let _ = writeln!(md, "## Findings\n");
     for finding in findings(results) {

@@ -30,6 +30,9 @@ pub const SINK_IP: &str = "10.79.0.2";
 const SINK_LOCAL: &str = "10.79.0.1/24";
 pub const SINK_MAC: &str = "02:00:00:5b:f0:fd";
 
+/// Present from Linux 6.5 on; per namespace.
+const SYN_LINEAR_TIMEOUTS: &str = "/proc/sys/net/ipv4/tcp_syn_linear_timeouts";
+
 pub struct Topology {
     pub client: String,
     pub gateway: String,
@@ -128,6 +131,13 @@ impl Topology {
         let sink_neighbour = ["neigh", "add", SINK_IP, "lladdr", SINK_MAC, "dev", &self.sink_tx, "nud", "permanent"];
         ip(&[&["-n", &self.client][..], &sink_neighbour[..]].concat())?;
         exec(&self.client, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
+        // The legitimate clients retransmit their SYN as RFC 6298 says, at 1 s and 3 s (initial RTO 1 s, doubled),
+        // the schedule the report's 1/3/7 s patience levels and the simulation assume. Linux 6.5 and later default
+        // to four linear retries first (`tcp_syn_linear_timeouts=4`, commit ccce324dabfe: SYNs at 1, 2, 3, 4 and
+        // 5 s, as macOS does), which would let a client through a full queue sooner than most deployed stacks do.
+        if std::path::Path::new(SYN_LINEAR_TIMEOUTS).exists() {
+            exec(&self.client, &["sysctl", "-qw", "net.ipv4.tcp_syn_linear_timeouts=0"])?;
+        }
         // Trial hygiene: Linux admits clients it has TCP metrics for even with a full queue ("proven" peers).
         for ns in [&self.client, &self.server] {
             exec(ns, &["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1"])?;

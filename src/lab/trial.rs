@@ -1,8 +1,10 @@
 //! One trial of the real lab: a scenario under one flood rate, with the legitimate prober running through it.
 //!
 //! Order: set the server's sysctls, forget TCP metrics, put the guard (or a bridge) in the gateway, start the
-//! listener and a short annotated capture, then the flood, and half a second later the prober. While they run the
-//! listener's SYN-RECV count is sampled every 100 ms. Everything started here is stopped here, error or not.
+//! listener and a short annotated capture, then the flood, and half a second later the prober, whose sessions start
+//! over the trial's duration less a second and each have a real client's 7 s of patience; then the bulk transfer,
+//! and the flood stops. While they run the listener's SYN-RECV count is sampled every 100 ms. Everything started
+//! here is stopped here, error or not.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,9 +64,13 @@ pub const SPOOF: &str = "198.18.0.0/15";
 /// Frames kept in each trial's capture.
 const CAPTURE_FRAMES: &str = "3000";
 const READY: Duration = Duration::from_secs(10);
-/// The legitimate prober's patience per session, connect and greeting together (`connect --timeout`). The
-/// simulation's default is the same (`lab::sim::SimConfig::session_timeout`).
-const SESSION_TIMEOUT: Duration = Duration::from_secs(1);
+/// The legitimate prober's patience per session, connect and greeting together (`connect --timeout`): a real
+/// client's. Its connect is the kernel's, which sends the SYN again at 1 s and 3 s (RFC 6298's initial RTO of 1 s,
+/// doubled; the client namespace keeps that schedule, see `Topology::build`), so 7 s covers two retransmissions
+/// and the answers to them. The report counts successes within 1 s, 3 s and 7 s (`listener::prober::PATIENCE_S`).
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(7);
+/// The flood starts this long before the first legitimate session.
+const LEAD_IN: Duration = Duration::from_millis(500);
 /// How long the legitimate bulk transfer runs, after the prober, while the flood goes on: the flood lasts this much
 /// longer than the trial's duration, with room to spare for the transfer's connect and close.
 const BULK: Duration = Duration::from_secs(1);
@@ -131,29 +137,44 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
     let started = Instant::now();
-    // The flood outlasts the prober by the bulk transfer's phase.
-    let flood_plan = Plan { duration: plan.duration + BULK_PHASE, ..*plan };
+    // Sessions start during the probe window; the last one may take its whole patience, and the bulk transfer
+    // follows. The flood is sized to outlast all of that, so no session is measured after the attack ended, and is
+    // stopped as soon as the bulk transfer is done (`stop_flood`): a trial whose sessions all succeed at once is
+    // not held for a patience nobody needed, and the flood's own report gives the length it really ran.
+    let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+    let flood_plan = Plan { duration: LEAD_IN + probe_window + SESSION_TIMEOUT + BULK_PHASE, ..*plan };
     let mut flood = match plan.rate {
         Rate::PerSecond(0) => None,
         rate => Some(start_flood(topology, &flood_plan, rate, &name)?),
     };
-    std::thread::sleep(Duration::from_millis(500));
-    let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+    std::thread::sleep(LEAD_IN);
     let sessions = ((plan.legit_rate * probe_window.as_secs_f64()).round() as u64).max(1);
     let (count, rate) = (sessions.to_string(), plan.legit_rate.to_string());
     let timeout = format!("{}ms", SESSION_TIMEOUT.as_millis());
-    let probe_args =
-        [binary, "connect", &addr, "--count", &count, "--concurrency", "64", "--timeout", &timeout, "--rate", &rate];
+    let concurrency = prober_concurrency(plan.legit_rate).to_string();
+    let probe_args = [
+        binary,
+        "connect",
+        &addr,
+        "--count",
+        &count,
+        "--concurrency",
+        &concurrency,
+        "--timeout",
+        &timeout,
+        "--rate",
+        &rate,
+    ];
     let mut prober = Process::spawn(
         &topology.client,
         &[&probe_args[..], &["--format", "json"]].concat(),
         plan.work,
         &format!("{name}-probe"),
     )?;
-    prober.wait(probe_window + Duration::from_secs(10))?;
+    prober.wait(probe_window + SESSION_TIMEOUT + Duration::from_secs(10))?;
     let bulk_gbit_per_s = bulk_transfer(topology, plan, &discard, &name);
     let (rate_achieved, flood_seconds) = match flood.as_mut() {
-        Some(flood) => finish_flood(flood, &flood_plan)?,
+        Some(flood) => stop_flood(flood, &flood_plan)?,
         None => (0.0, 0.0),
     };
     sampling.store(false, Ordering::Relaxed);
@@ -187,6 +208,10 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         .collect();
     let sessions = report["sessions"].as_u64().unwrap_or(0);
     let successes = report["succeeded"].as_u64().unwrap_or(0);
+    let successes_within: Vec<(f64, u64)> = report["succeeded_within"]
+        .as_array()
+        .map(|levels| levels.iter().filter_map(|l| Some((l[0].as_f64()?, l[1].as_u64()?))).collect())
+        .unwrap_or_default();
     Ok(Trial {
         scenario: plan.scenario.name.to_string(),
         rate_requested: match plan.rate {
@@ -201,7 +226,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         latency_p50_ms: number(&report["connect_ms"]["p50"]),
         latency_p99_ms: number(&report["connect_ms"]["p99"]),
         session_timeout_s: SESSION_TIMEOUT.as_secs_f64(),
-        successes_within: Vec::new(),
+        successes_within,
         failures,
         syn_recv,
         kernel_counters,
@@ -296,6 +321,21 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
 
 /// Flood threads at the attacker's top speed.
 pub const TOP_SPEED_FLOOD_THREADS: usize = 2;
+
+/// Prober threads: one per session that can be in flight at once, `legit_rate` × the patience, so pacing never
+/// waits for a worker while earlier sessions sit out their retransmissions; bounded, as the prober's threads are.
+fn prober_concurrency(legit_rate: f64) -> usize {
+    ((legit_rate * SESSION_TIMEOUT.as_secs_f64()).ceil() as usize + 16).min(4096)
+}
+
+/// Ends a trial's flood once it is no longer needed: synscope's is stopped (SIGTERM, after which it reports what it
+/// sent and for how long); hping3, whose rate is read against its planned length, runs to its end.
+fn stop_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
+    if plan.attacker == Attacker::Synscope {
+        flood.stop()?;
+    }
+    finish_flood(flood, plan)
+}
 
 /// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).
 pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
