@@ -426,9 +426,10 @@ fn shortfall(results: &LabResults) -> Option<String> {
 // ---------------------------------------------------------------------------------------------------------------
 // Files
 
-/// `results.json`: the whole run, pretty-printed, readable back as [`LabResults`]. Errors do not name the file;
+/// `results.json`: the whole run, pretty-printed, readable back as [`LabResults`] (or as the
+/// [`super::results::ResultsFile`] the lab command writes, with its address family). Errors do not name the file;
 /// the caller does.
-pub fn write_json(results: &LabResults, path: &Path) -> io::Result<()> {
+pub fn write_json<T: serde::Serialize>(results: &T, path: &Path) -> io::Result<()> {
     let mut json = serde_json::to_string_pretty(results).map_err(io::Error::other)?;
     json.push('\n');
     fs::write(path, json)

@@ -17,7 +17,7 @@ use anyhow::Context;
 use super::process::{self, Process};
 use super::results::Trial;
 use super::scenario::Scenario;
-use super::topology::{SERVER_IP, Topology, UPSTREAM_MAC};
+use super::topology::{Family, SERVER_MAC, Topology, UPSTREAM_MAC};
 use crate::netns::{self, Namespace};
 
 /// Who floods.
@@ -61,6 +61,8 @@ pub struct Plan<'a> {
 
 /// The source range of spoofed SYNs: RFC 2544's benchmarking block, never routed on the Internet.
 pub const SPOOF: &str = "198.18.0.0/15";
+/// Its IPv6 counterpart, RFC 5180's benchmarking block.
+pub const SPOOF6: &str = "2001:2::/48";
 /// Frames kept in each trial's capture.
 const CAPTURE_FRAMES: &str = "3000";
 const READY: Duration = Duration::from_secs(10);
@@ -84,7 +86,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     netns::apply(&topology.server, &plan.scenario.sysctls).context("setting the scenario's sysctls")?;
     topology.flush_metrics();
     let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
-    let addr = format!("{SERVER_IP}:{}", plan.port);
+    let addr = topology.family.server(plan.port);
 
     let mut guard = match plan.scenario.guard_mode {
         Some(mode) => {
@@ -120,7 +122,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         }
     };
     let backlog = plan.scenario.backlog.to_string();
-    let discard = format!("{SERVER_IP}:{}", plan.port.wrapping_add(DISCARD_PORT_OFFSET));
+    let discard = topology.family.server(plan.port.wrapping_add(DISCARD_PORT_OFFSET));
     let listen_args =
         [binary, "listen", "--tcp", &addr, "--discard", &discard, "--backlog", &backlog, "--max-conns", "4096"];
     let mut listener = Process::spawn(&topology.server, &listen_args, plan.work, &format!("{name}-listen"))?;
@@ -135,7 +137,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let before = netns::read_counters(&topology.server)?;
     let softirq_before = process::softirq_seconds();
     let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
+    let sampler = spawn_sampler(&topology.server, topology.family, plan.port, Arc::clone(&sampling))?;
     let started = Instant::now();
     // Sessions start during the probe window; the last one may take its whole patience, and the bulk transfer
     // follows. The flood is sized to outlast all of that, so no session is measured after the attack ended, and is
@@ -261,7 +263,11 @@ pub fn rate_label(rate: Rate) -> String {
 pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> anyhow::Result<Process> {
     let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
     let seconds = plan.duration.as_secs_f64();
-    let target = format!("{SERVER_IP}:{}", plan.port);
+    let target = topology.family.server(plan.port);
+    let spoof = match topology.family {
+        Family::V4 => SPOOF,
+        Family::V6 => SPOOF6,
+    };
     let args: Vec<String> = match plan.attacker {
         Attacker::Synscope => {
             let mut args: Vec<String> = [
@@ -270,7 +276,7 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
                 "--target",
                 &target,
                 "--spoof",
-                SPOOF,
+                spoof,
                 "--source-mac",
                 UPSTREAM_MAC,
                 "--format",
@@ -280,6 +286,11 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
             .map(|s| s.to_string())
             .collect();
             args.extend(["--duration".to_string(), format!("{seconds}s")]);
+            if topology.family == Family::V6 {
+                // The flood reads no IPv6 neighbour table: it is told the way (`flood --dest-mac`).
+                let hop = ["-i", &topology.client_if, "--dest-mac", SERVER_MAC];
+                args.extend(hop.iter().map(|s| s.to_string()));
+            }
             match rate {
                 Rate::PerSecond(r) => args.extend(["--rate".to_string(), r.to_string()]),
                 // At top speed the attacker has a thread on each of two CPUs, as many as this project's machine has.
@@ -311,7 +322,7 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
             .iter()
             .map(|s| s.to_string())
             .chain(pace)
-            .chain([SERVER_IP.to_string()])
+            .chain([topology.family.server_ip().to_string()])
             .collect()
         }
     };
@@ -366,6 +377,7 @@ pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Resu
 /// Samples the listener's SYN-RECV count every 100 ms from inside the server namespace, until told to stop.
 fn spawn_sampler(
     server: &str,
+    family: Family,
     port: u16,
     running: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<Vec<(f64, u64)>>> {
@@ -374,7 +386,7 @@ fn spawn_sampler(
         let started = Instant::now();
         let mut samples = Vec::new();
         while running.load(Ordering::Relaxed) {
-            let count = namespace.run(|| Ok(syn_recv_count(port))).unwrap_or(0);
+            let count = namespace.run(|| Ok(syn_recv_count(family, port))).unwrap_or(0);
             samples.push((started.elapsed().as_secs_f64(), count));
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -382,12 +394,17 @@ fn spawn_sampler(
     }))
 }
 
-/// Request sockets in SYN-RECEIVED for `port`, from /proc/thread-self/net/tcp (the calling thread's
-/// namespace; state 03 is TCP_SYN_RECV in include/net/tcp_states.h). The lab's listener is IPv4 only, and each
-/// read walks every bucket of the host's established hash (namespaces share it), so tcp6 is not read as well.
-fn syn_recv_count(port: u16) -> u64 {
+/// Request sockets in SYN-RECEIVED for `port`, from /proc/thread-self/net/tcp, or tcp6 for an IPv6 run (the
+/// calling thread's namespace; state 03 is TCP_SYN_RECV in include/net/tcp_states.h). Both files list a line per
+/// socket with the same fields, the local address as `ADDR:PORT` in hex. The lab's listener speaks one family, and
+/// each read walks every bucket of the host's established hash (namespaces share it), so only its file is read.
+fn syn_recv_count(family: Family, port: u16) -> u64 {
     let port = format!(":{port:04X}");
-    let Ok(text) = std::fs::read_to_string("/proc/thread-self/net/tcp") else { return 0 };
+    let file = match family {
+        Family::V4 => "/proc/thread-self/net/tcp",
+        Family::V6 => "/proc/thread-self/net/tcp6",
+    };
+    let Ok(text) = std::fs::read_to_string(file) else { return 0 };
     text.lines()
         .skip(1)
         .filter(|line| {
