@@ -627,6 +627,27 @@ mod tests {
         }
 
         #[test]
+        fn patience_columns_follow_the_headline_success_when_recorded() {
+            let mut r = sample();
+            assert!(!table(&r).contains("in 1 s"), "no levels recorded, no columns to invent");
+            for t in &mut r.trials {
+                t.session_timeout_s = 7.0;
+                t.successes_within = vec![(1.0, t.successes / 4), (3.0, t.successes / 2), (7.0, t.successes)];
+            }
+            let t = table(&r);
+            let header: Vec<&str> =
+                t.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            assert_eq!(header[3..6], ["success", "in 1 s", "in 3 s"], "{t}");
+            // none at 100000 SYN/s: 40 of 200 within 7 s, 10 within 1 s, 20 within 3 s.
+            let row: Vec<&str> = t.lines().nth(4).unwrap().split_whitespace().collect();
+            assert_eq!(row[3..7], ["20.0%", "5.0%", "10.0%", "40/200"], "{t}");
+            let md = markdown(&r, &[]);
+            assert!(md.contains("| success | in 1 s | in 3 s | sessions |"), "{md}");
+            assert!(md.contains("Client patience at the highest rate, 100000 SYN/s"), "{md}");
+            assert!(md.contains("patience, 7 s (the headline"), "{md}");
+        }
+
+        #[test]
         fn guard_columns_appear_with_guard_data() {
             let mut r = sample();
             r.trials[5].guard_stats = Some(serde_json::json!({ "synacks_sent": 5000, "cookies_sent": 4000 }));
