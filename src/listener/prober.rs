@@ -183,6 +183,10 @@ impl Report {
             self.sessions,
             self.success_ratio * 100.0
         );
+        if self.succeeded_within.len() > 1 {
+            let levels: Vec<String> = self.succeeded_within.iter().map(|(s, n)| format!("{s} s {n}")).collect();
+            out.push_str(&format!("succeeded within: {}\n", levels.join(", ")));
+        }
         match &self.connect_ms {
             Some(l) => {
                 out.push_str(&format!("connect latency (ms): p50 {:.3}  p99 {:.3}  max {:.3}\n", l.p50, l.p99, l.max))
@@ -308,6 +312,7 @@ mod tests {
         assert_eq!(Report::from_outcomes(&two, &outcomes).succeeded_within, vec![(1.0, 1), (2.0, 4)]);
         let one = ProbeConfig { timeout: Duration::from_secs(1), ..config() };
         assert_eq!(Report::from_outcomes(&one, &outcomes).succeeded_within, vec![(1.0, 4)]);
+        assert!(report.text().contains("succeeded within: 1 s 1, 3 s 2, 7 s 4\n"), "{}", report.text());
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["succeeded_within"], serde_json::json!([[1.0, 1], [3.0, 2], [7.0, 4]]));
     }
