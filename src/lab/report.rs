@@ -643,7 +643,7 @@ mod tests {
             assert_eq!(row[3..7], ["20.0%", "5.0%", "10.0%", "40/200"], "{t}");
             let md = markdown(&r, &[]);
             assert!(md.contains("| success | in 1 s | in 3 s | sessions |"), "{md}");
-            assert!(md.contains("Client patience at the highest rate, 100000 SYN/s"), "{md}");
+            assert!(md.contains("none 5.0 / 10.0 / 20.0% at 100000 SYN/s"), "{md}");
             assert!(md.contains("patience, 7 s (the headline"), "{md}");
         }
 
