@@ -73,8 +73,8 @@ const READY: Duration = Duration::from_secs(10);
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(7);
 /// The flood starts this long before the first legitimate session.
 const LEAD_IN: Duration = Duration::from_millis(500);
-/// How long the legitimate bulk transfer runs, after the prober, while the flood goes on: the flood lasts this much
-/// longer than the trial's duration, with room to spare for the transfer's connect and close.
+/// How long the legitimate bulk transfer runs, after the prober, while the flood goes on; the flood is planned to
+/// last `BULK_PHASE` past the last session's patience, room to spare for the transfer's connect and close.
 const BULK: Duration = Duration::from_secs(1);
 const BULK_PHASE: Duration = Duration::from_millis(1800);
 /// The listener's discard service (RFC 863) is on the trial's port plus this: a port the guard does not protect, so
