@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::netns::have_root;
 use common::stderr;
@@ -19,24 +19,26 @@ fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn lab_namespaces() -> Vec<String> {
+/// Namespaces whose names start with `prefix`: a lab run's are `synlab-PID-`, so a run checks its own and not those
+/// of another lab that may run on the same machine at the same time.
+fn lab_namespaces(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with("synlab-"))
+        .filter(|n| n.starts_with(prefix))
         .map(str::to_string)
         .collect()
 }
 
-fn links() -> String {
+/// The host namespace's links whose names start with `prefix` (a lab run's are `slPID`: veths and a bridge).
+fn links(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["-o", "link", "show"]).output().expect("ip link");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n).to_string()))
-        .collect();
-    names.sort();
-    names.join(",")
+        .filter(|n| n.starts_with(prefix))
+        .collect()
 }
 
 #[test]
@@ -65,18 +67,20 @@ enum Family {
 
 fn quick_lab(family: Family) {
     let _turn = exclusive();
-    let before = links();
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(BIN);
     command.args(["lab", "--quick", "--out"]).arg(dir.path());
     if family == Family::V6 {
         command.arg("--ipv6");
     }
-    let out = command.output().expect("running the lab");
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("running the lab");
+    // The lab names its namespaces after its process id.
+    let (own, own_links) = (format!("synlab-{}-", child.id()), format!("sl{}", child.id()));
+    let out = child.wait_with_output().expect("running the lab");
     assert!(out.status.success(), "lab --quick failed: {}", stderr(&out));
-    assert!(lab_namespaces().is_empty(), "namespaces left: {:?}", lab_namespaces());
-    assert_eq!(links(), before, "links changed in the host's namespace");
-    let leftover = Command::new("pgrep").args(["-f", "synlab-"]).output().expect("pgrep");
+    assert!(lab_namespaces(&own).is_empty(), "namespaces left: {:?}", lab_namespaces(&own));
+    assert!(links(&own_links).is_empty(), "links left in the host's namespace: {:?}", links(&own_links));
+    let leftover = Command::new("pgrep").args(["-f", &own]).output().expect("pgrep");
     assert!(leftover.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&leftover.stdout));
 
     let results: serde_json::Value =
