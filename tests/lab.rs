@@ -185,6 +185,20 @@ fn results_from_before_the_patience_levels_still_replot() {
     assert!(svg.contains("completed within 1 s"), "the success chart names its patience");
 }
 
+/// `--ipv6` with what cannot speak it is a usage error, in one line, before any namespace is made.
+#[test]
+fn ipv6_with_the_simulation_or_hping3_is_a_usage_error() {
+    for (extra, says) in [("--sim", "the simulation models no address family"), ("--attacker=hping3", "IPv4 only")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out =
+            Command::new(BIN).args(["lab", "--quick", "--ipv6", extra, "--out"]).arg(dir.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says) && err.trim().lines().count() == 1, "{extra}: {err}");
+        assert!(!dir.path().join("results.json").exists());
+    }
+}
+
 #[test]
 fn without_root_the_lab_says_why_and_simulates() {
     if !have_root("without_root_the_lab_says_why_and_simulates") {

@@ -287,3 +287,20 @@ pub fn cleanup_leftovers() -> anyhow::Result<Vec<String>> {
     }
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_names_the_server_as_a_socket_address() {
+        assert_eq!(Family::V4.server(9999), "10.77.0.2:9999");
+        assert_eq!(Family::V6.server(9999), "[fd00:77::2]:9999");
+        for family in [Family::V4, Family::V6] {
+            let addr: SocketAddr = family.server(10004).parse().unwrap();
+            assert_eq!(addr.ip().to_string(), family.server_ip());
+            assert_eq!(addr.is_ipv6(), family == Family::V6);
+        }
+        assert_eq!((Family::V4.version(), Family::V6.version()), (4, 6));
+    }
+}
