@@ -121,6 +121,9 @@ fn quick_lab(family: Family) {
     }
     let family_note = if family == Family::V6 { "address family: IPv6" } else { "address family: IPv4" };
     assert!(report.contains(family_note), "report.md lacks {family_note:?}");
+    let reproduce =
+        if family == Family::V6 { "```sh\nsudo synscope lab --ipv6\n```" } else { "```sh\nsudo synscope lab\n```" };
+    assert!(report.contains(reproduce), "report.md lacks {reproduce:?}");
     for file in ["report.md", "success.png", "success.svg", "latency_p99.png", "half_open.png"] {
         assert!(dir.path().join(file).is_file(), "{file} missing");
     }

@@ -111,8 +111,9 @@ fn family_note(family: Family) -> String {
     match family {
         Family::V4 => "address family: IPv4 (10.77.0.0/24, spoofed sources from 198.18.0.0/15)".to_string(),
         Family::V6 => format!(
-            "address family: IPv6 (`--ipv6`): listener, prober, flood and guard over fd00:77::/64, spoofed sources \
-             from {}; the kernel scenarios' net.ipv4.tcp_* settings govern IPv6 TCP too",
+            "{} (`--ipv6`): listener, prober, flood and guard over fd00:77::/64, spoofed sources from {}; the \
+             kernel scenarios' net.ipv4.tcp_* settings govern IPv6 TCP too",
+            super::results::IPV6_NOTE,
             trial::SPOOF6
         ),
     }

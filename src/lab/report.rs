@@ -493,7 +493,7 @@ pub fn markdown(results: &LabResults, charts: &[(String, String)]) -> String {
     let command = if results.kind == "simulation" {
         format!("synscope lab --sim --seed {}", results.seed)
     } else {
-        "sudo synscope lab".to_string()
+        format!("sudo synscope lab{}", if results.over_ipv6() { " --ipv6" } else { "" })
     };
     let _ = writeln!(md, "```sh\n{command}\n```");
     md
@@ -645,6 +645,10 @@ mod tests {
             assert!(md.contains("| success | in 1 s | in 3 s | sessions |"), "{md}");
             assert!(md.contains("none 5.0 / 10.0 / 20.0% at 100000 SYN/s"), "{md}");
             assert!(md.contains("patience, 7 s (the headline"), "{md}");
+            r.kind = "namespaces".into();
+            assert!(markdown(&r, &[]).contains("```sh\nsudo synscope lab\n```"));
+            r.notes.push(format!("{} (`--ipv6`): ...", crate::lab::results::IPV6_NOTE));
+            assert!(markdown(&r, &[]).contains("```sh\nsudo synscope lab --ipv6\n```"));
         }
 
         #[test]

@@ -129,6 +129,17 @@ fn ipv4() -> u8 {
     4
 }
 
+/// How the real lab's note on an IPv6 run begins: the report, which sees `LabResults` alone, reads the family there
+/// (for its "How to reproduce").
+pub const IPV6_NOTE: &str = "address family: IPv6";
+
+impl LabResults {
+    /// Whether the run went over IPv6, as its note says.
+    pub fn over_ipv6(&self) -> bool {
+        self.notes.iter().any(|n| n.starts_with(IPV6_NOTE))
+    }
+}
+
 /// Both generators' rates into the same sink in the same run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorComparison {
