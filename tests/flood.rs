@@ -6,7 +6,8 @@
 //! - With root (CI runs as root; without it the tests say loudly that they skipped): a flood between two test
 //!   namespaces joined by a veth arrives whole, from the spoofed range and port range asked for, as the far side's
 //!   capture shows; `--rate` holds within ±20% as the far side's rx_packets counter measures; a flood of
-//!   127.0.0.1 on the initial namespace's loopback works; SIGTERM stops a flood with its report.
+//!   127.0.0.1 on the initial namespace's loopback works; SIGTERM stops a flood with its report; an IPv6 flood
+//!   beyond the host goes out of `-i` to `--dest-mac`, and without `--dest-mac` is refused in one line.
 //!
 //! Every namespace, veth and process sits in a guard that removes it, pass or fail.
 
@@ -107,6 +108,7 @@ mod refusals {
 struct Pair {
     flood: Netns,
     target: Netns,
+    flood_if: String,
     target_if: String,
 }
 
@@ -123,7 +125,7 @@ impl Pair {
         target.exec_ok(&["ip", "addr", "add", &format!("{TARGET_IP}/24"), "dev", &b]);
         flood.exec_ok(&["ip", "link", "set", &a, "up"]);
         target.exec_ok(&["ip", "link", "set", &b, "up"]);
-        Pair { flood, target, target_if: b }
+        Pair { flood, target, flood_if: a, target_if: b }
     }
 
     /// `synscope flood --target 10.254.0.2:9999 ARGS` from the flood namespace.
@@ -223,6 +225,46 @@ fn a_counted_flood_arrives_whole_from_the_sources_and_ports_asked() {
     }
     let sources: std::collections::HashSet<_> = syns.iter().map(|(src, _)| src).collect();
     assert!(sources.len() > 4900, "sources are random: only {} distinct in {}", sources.len(), syns.len());
+}
+
+/// IPv6 beyond this host: synscope reads no IPv6 neighbour table, so the way is given, `-i` and `--dest-mac`
+/// (as `lab --ipv6` does), and the SYNs arrive from RFC 5180's block with that MAC. Without `--dest-mac` the flood
+/// says what it needs in one line.
+#[test]
+fn an_ipv6_flood_goes_the_way_it_is_told() {
+    if !have_root("an_ipv6_flood_goes_the_way_it_is_told") {
+        return;
+    }
+    let pair = Pair::new();
+    let path = format!("/sys/class/net/{}/address", pair.target_if);
+    let mac = String::from_utf8_lossy(&pair.target.exec_ok(&["cat", &path]).stdout).trim().to_string();
+    let target = format!("[fd00:254::2]:{PORT}");
+    let flood = |extra: &[&str]| {
+        let args = ["flood", "--target", &target, "-c", "2000", "-i", &pair.flood_if, "--format", "json"];
+        pair.flood.command(BIN).args(args).args(extra).output().expect("flood")
+    };
+    let refused = flood(&[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(one_line_error(&refused).contains("--dest-mac MAC"), "{}", stderr(&refused));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("syns6.pcap");
+    let sniff = sniffer(Some(&pair.target), &pair.target_if, &file, &format!("ip6 and tcp dst port {PORT}"));
+    let out = flood(&["--dest-mac", &mac]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report(&out)["sent"], 2000);
+    let frames = captured(sniff, &file);
+    assert!(frames.len() >= 1980, "only {} of 2000 SYNs arrived", frames.len());
+    let want_mac = synscope::wire::mac::parse(&mac).unwrap();
+    let range: synscope::flood::spec::Cidr = "2001:2::/48".parse().unwrap();
+    for frame in &frames {
+        assert_eq!(frame[..6], want_mac, "the frame is for the MAC given");
+        let packet = decode(LinkType::Ethernet, frame);
+        let synscope::wire::packet::Net::Ipv6(ip) = &packet.net else { panic!("not IPv6: {frame:02x?}") };
+        assert_eq!(ip.dst, "fd00:254::2".parse::<std::net::Ipv6Addr>().unwrap());
+        assert!(range.contains(IpAddr::V6(ip.src)), "source {} outside {range}", ip.src);
+        assert_eq!(packet.tcp().expect("TCP").flags, TcpFlags(TcpFlags::SYN));
+    }
 }
 
 #[test]

@@ -131,6 +131,12 @@ pub struct FloodArgs {
     #[arg(long, value_name = "MAC", value_parser = parse_unicast_mac)]
     pub source_mac: Option<[u8; 6]>,
 
+    /// The next hop's MAC, instead of asking the kernel's neighbour table. Needed, with -i, for IPv6 targets
+    /// beyond this host (the kernel shows its IPv6 neighbours through netlink only); `lab --ipv6` gives the
+    /// server's.
+    #[arg(long, value_name = "MAC", value_parser = parse_unicast_mac)]
+    pub dest_mac: Option<[u8; 6]>,
+
     /// Frames per send.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub batch: usize,
@@ -240,7 +246,7 @@ pub fn run(args: &FloodArgs) -> anyhow::Result<ExitCode> {
         RepliesError::Mapped { .. } => usage(err.to_string()),
         other => other.into(),
     })?;
-    let hop = route::resolve(args.target.ip(), args.interface.as_deref())?;
+    let hop = route::resolve(args.target.ip(), args.interface.as_deref(), args.dest_mac)?;
     crate::safety::check_interface(&hop.interface)?;
     let template = SegmentTemplate::new(args.source_mac.unwrap_or(hop.src_mac), hop.dst_mac, args.target, &plan.shape)
         .context("crafting the flood's frame")?;

@@ -13,8 +13,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::cli::parse::{UsageError, parse_duration};
 use crate::lab::real::{self, RealConfig};
-use crate::lab::results::LabResults;
+use crate::lab::results::{LabResults, ResultsFile};
 use crate::lab::scenario::{self, Scenario};
+use crate::lab::topology::Family;
 use crate::lab::trial::{Attacker, Rate};
 use crate::lab::{charts, report, sim, topology};
 use crate::time::Duration;
@@ -25,12 +26,14 @@ Examples:
   sudo synscope lab --quick                           # none, kernel-cookies, guard-cookies at 0 and 30k SYN/s
   sudo synscope lab --scenarios none,guard-cookies --rates 0,20000,max --duration 5s
   sudo synscope lab --attacker hping3
+  sudo synscope lab --quick --ipv6                    # every scenario over IPv6
   synscope lab --sim --seed 7                         # no root needed: the deterministic simulation
   sudo synscope lab --cleanup                         # remove namespaces left by a killed run
 
 Topology: client ── gateway ── server namespaces. The server runs `synscope listen`; the gateway runs the guard
-of the scenario, or a plain bridge; the client runs the flood and the legitimate prober (the seed's protocol, 1 s
-timeout per connection, paced). Scenarios: none, kernel-cookies, kernel-tuned, guard-limit, guard-cookies (SYNs
+of the scenario, or a plain bridge; the client runs the flood and the legitimate prober (the seed's protocol, paced,
+7 s of patience per session: the kernel's connect retries its SYN at 1 s and 3 s; success is reported within 1 s,
+3 s and 7 s). Scenarios: none, kernel-cookies, kernel-tuned, guard-limit, guard-cookies (SYNs
 answered by the guard's XDP program), guard-cookies-rings (from its packet rings), guard-auto. Nothing is pinned to
 a CPU; at top speed the flood has two threads. Output in --out: results.json, report.md, charts (PNG and SVG), and per trial a short annotated
 capture from the server side (trials/*.pcap, trials/*-sniff.out).";
@@ -66,6 +69,10 @@ pub struct LabArgs {
     /// A subset that runs in under a minute: for CI, and for a first look.
     #[arg(long)]
     pub quick: bool,
+
+    /// Run every scenario over IPv6: the namespaces' addresses, listener, prober, flood and guard.
+    #[arg(long)]
+    pub ipv6: bool,
 
     /// Run the deterministic simulation instead of namespaces (no privileges needed).
     #[arg(long)]
@@ -104,9 +111,9 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.replot {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let results: LabResults =
+        let file: ResultsFile =
             serde_json::from_str(&text).with_context(|| format!("{} is not a lab results.json", path.display()))?;
-        write_outputs(&results, &args.out)?;
+        write_outputs(&file.results, file.ip_version, &args.out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let scenarios = scenarios(args)?;
@@ -118,6 +125,13 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError("--legit-rate must be between 0 and 1000 sessions per second".into()).into());
     }
     let rates = rates(args)?;
+    let family = if args.ipv6 { Family::V6 } else { Family::V4 };
+    if args.ipv6 && args.sim {
+        return Err(UsageError("--ipv6 is for the real lab: the simulation models no address family".into()).into());
+    }
+    if args.ipv6 && args.attacker == AttackerArg::Hping3 {
+        return Err(UsageError("--attacker hping3 floods IPv4 only; drop it for --ipv6".into()).into());
+    }
     // SAFETY: geteuid(2) cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     let results = if args.sim || !root {
@@ -150,10 +164,13 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
             work: real::work_dir(&args.out)?,
             binary: real::own_binary()?,
             compare_generators,
+            family,
         };
         real::run(&config, &stop, &mut |line| eprintln!("{line}"))?
     };
-    write_outputs(&results, &args.out)?;
+    // A simulation, or the fallback to one without root, has no address family: it is recorded as 4.
+    let ip_version = if args.sim || !root { 4 } else { family.version() };
+    write_outputs(&results, ip_version, &args.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -230,10 +247,11 @@ fn simulate(args: &LabArgs, scenarios: &[Scenario], rates: Option<&[Rate]>, dura
     sim::run(&config, &mut |line| eprintln!("{line}"))
 }
 
-fn write_outputs(results: &LabResults, out: &std::path::Path) -> anyhow::Result<()> {
+fn write_outputs(results: &LabResults, ip_version: u8, out: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     println!("{}", report::table(results));
-    report::write_json(results, &out.join("results.json")).context("writing results.json")?;
+    let file = ResultsFile { ip_version, results: results.clone() };
+    report::write_json(&file, &out.join("results.json")).context("writing results.json")?;
     let charts = charts::write_charts(results, out).context("drawing the charts")?;
     if let Some(warning) = charts::font_warning() {
         eprintln!("synscope: {warning}");

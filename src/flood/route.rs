@@ -12,7 +12,9 @@
 //!    and the table is read again every 10 ms for up to a second. The datagram is the only packet sent before the
 //!    safety rule's checks have all passed, and it goes to the same target.
 //!
-//! IPv6 reaches only loopback for now: the kernel shows its IPv6 neighbour table through netlink alone.
+//! 4. `--dest-mac` names the next hop's MAC instead, and no ARP is asked. IPv6 beyond this host needs it, with
+//!    `-i`: the kernel shows its IPv6 routes in `/proc/net/ipv6_route` but its neighbour table through netlink
+//!    alone, which synscope does not speak. The lab, which made both ends, knows the MAC (`lab --ipv6`).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -47,8 +49,8 @@ pub enum RouteError {
     #[error("no route to {target} in this namespace's main routing table (see `ip route`); add one, or give -i IFACE")]
     NoRoute { target: IpAddr },
     #[error(
-        "IPv6 floods reach only this host for now (::1 or a local address): an IPv6 neighbour's MAC address is \
-         known only through netlink, which synscope does not speak; use an IPv4 target for {target}"
+        "{target} is beyond this host: an IPv6 neighbour's MAC address is known only through netlink, which \
+         synscope does not speak; give -i IFACE and --dest-mac MAC (the next hop's), or use an IPv4 target"
     )]
     Ipv6Neighbour { target: IpAddr },
     #[error("{interface} is down; bring it up first (`ip link set {interface} up`)")]
@@ -169,8 +171,9 @@ fn provoke_arp(target: IpAddr, interface: &str) {
     let _ = socket.send_to(&[], SocketAddr::new(target, DISCARD_PORT));
 }
 
-/// Resolves the interface and the Ethernet addresses for frames to `target`; `interface` is `-i`, if given.
-pub fn resolve(target: IpAddr, interface: Option<&str>) -> Result<NextHop, RouteError> {
+/// Resolves the interface and the Ethernet addresses for frames to `target`; `interface` is `-i` and `dest_mac`
+/// `--dest-mac`, if given.
+pub fn resolve(target: IpAddr, interface: Option<&str>, dest_mac: Option<[u8; 6]>) -> Result<NextHop, RouteError> {
     let all = interfaces::all();
     let named = interface.map(interfaces::find).transpose()?;
     let local = all.iter().any(|i| i.ips.iter().any(|net| net.ip() == target));
@@ -186,8 +189,17 @@ pub fn resolve(target: IpAddr, interface: Option<&str>) -> Result<NextHop, Route
         check_up(&lo)?;
         return Ok(NextHop { interface: lo, gateway: None, src_mac: [0; 6], dst_mac: [0; 6] });
     }
-    let IpAddr::V4(target4) = target else {
-        return Err(RouteError::Ipv6Neighbour { target });
+    let target4 = match (target, &named, dest_mac) {
+        (IpAddr::V4(target4), _, _) => target4,
+        (IpAddr::V6(_), Some(named), Some(dst_mac)) => {
+            if named.is_loopback() {
+                return Err(RouteError::NotLocal { target, interface: named.name.clone() });
+            }
+            let iface = ethernet(named.clone())?;
+            let src_mac = iface.mac.map(|m| m.octets()).unwrap_or_default();
+            return Ok(NextHop { interface: iface, gateway: None, src_mac, dst_mac });
+        }
+        (IpAddr::V6(_), _, _) => return Err(RouteError::Ipv6Neighbour { target }),
     };
     let routes = parse_routes(&read("/proc/net/route")?);
     let route = best_route(&routes, target4, interface);
@@ -201,14 +213,10 @@ pub fn resolve(target: IpAddr, interface: Option<&str>) -> Result<NextHop, Route
     if iface.is_loopback() {
         return Err(RouteError::NotLocal { target, interface: iface.name });
     }
-    check_up(&iface)?;
-    let hatype = crate::capture::live::socket::hardware_type(&iface.name).unwrap_or(0);
-    if hatype != libc::ARPHRD_ETHER {
-        return Err(RouteError::NotEthernet { interface: iface.name.clone(), hatype });
-    }
+    let iface = ethernet(iface)?;
     let gateway = route.and_then(|r| r.gateway);
     let next_hop = gateway.unwrap_or(target4);
-    let dst_mac = match arp_lookup(next_hop, &iface.name)? {
+    let dst_mac = match dest_mac.map_or_else(|| arp_lookup(next_hop, &iface.name), |mac| Ok(Some(mac)))? {
         Some(mac) => mac,
         None => {
             provoke_arp(target, &iface.name);
@@ -234,6 +242,16 @@ pub fn route_localnet(interface: &str) -> bool {
     ["all", interface].iter().any(|conf| {
         std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/route_localnet")).is_ok_and(|v| v.trim() == "1")
     })
+}
+
+/// An interface the flood can send its Ethernet frames on: up, and Ethernet (veth included).
+fn ethernet(iface: NetworkInterface) -> Result<NetworkInterface, RouteError> {
+    check_up(&iface)?;
+    let hatype = crate::capture::live::socket::hardware_type(&iface.name).unwrap_or(0);
+    if hatype != libc::ARPHRD_ETHER {
+        return Err(RouteError::NotEthernet { interface: iface.name.clone(), hatype });
+    }
+    Ok(iface)
 }
 
 fn check_up(iface: &NetworkInterface) -> Result<(), RouteError> {
@@ -300,16 +318,25 @@ mod tests {
 
     #[test]
     fn loopback_targets_go_out_of_lo_with_zero_addresses() {
-        let hop = resolve("127.0.0.1".parse().unwrap(), None).unwrap();
+        let hop = resolve("127.0.0.1".parse().unwrap(), None, None).unwrap();
         assert!(hop.interface.is_loopback());
         assert_eq!((hop.src_mac, hop.dst_mac, hop.gateway), ([0; 6], [0; 6], None));
-        let err = resolve("::1".parse().unwrap(), Some("nosuch0")).unwrap_err();
+        let err = resolve("::1".parse().unwrap(), Some("nosuch0"), None).unwrap_err();
         assert!(err.to_string().contains("'nosuch0'"), "{err}");
     }
 
     #[test]
     fn ipv6_beyond_this_host_is_refused_in_one_line() {
-        let err = resolve("2001:db8::1".parse().unwrap(), None).unwrap_err().to_string();
-        assert!(err.contains("use an IPv4 target") && !err.contains('\n'), "{err}");
+        let err = resolve("2001:db8::1".parse().unwrap(), None, None).unwrap_err().to_string();
+        assert!(err.contains("give -i IFACE and --dest-mac MAC") && !err.contains('\n'), "{err}");
+        // A MAC without the interface, or the interface without the MAC, is not enough.
+        let mac = Some([2, 0, 0, 0, 0, 2]);
+        let err = resolve("2001:db8::1".parse().unwrap(), None, mac).unwrap_err().to_string();
+        assert!(err.contains("--dest-mac"), "{err}");
+        let err = resolve("2001:db8::1".parse().unwrap(), Some("lo"), None).unwrap_err().to_string();
+        assert!(err.contains("--dest-mac"), "{err}");
+        // lo never reaches beyond this host.
+        let err = resolve("2001:db8::1".parse().unwrap(), Some("lo"), mac).unwrap_err().to_string();
+        assert!(err.contains("does not reach it"), "{err}");
     }
 }

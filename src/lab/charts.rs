@@ -286,8 +286,11 @@ fn per_rate_series(results: &LabResults, axis: &RateAxis, y: impl Fn(&Trial) -> 
 
 fn success_plot(results: &LabResults) -> Plot {
     let rates = RateAxis::of(results);
+    // The headline success: within the clients' whole patience (7 s), or the timeout an older run had.
+    let within = super::patience::session_timeout(results)
+        .map_or(String::new(), |s| format!(" within {}", super::patience::seconds(s)));
     Plot {
-        title: "Legitimate sessions completed during the flood".to_string(),
+        title: format!("Legitimate sessions completed{within} during the flood"),
         x_desc: RateAxis::DESC.to_string(),
         y_desc: "success, %".to_string(),
         series: per_rate_series(results, &rates, |t| Some(t.success_ratio * 100.0)),
@@ -565,6 +568,16 @@ mod tests {
             let nested = dir.path().join("a/b");
             let charts = write_charts(&sample(), &nested).unwrap();
             assert_written(&nested, &charts);
+        }
+
+        #[test]
+        fn the_success_chart_names_the_patience_it_draws() {
+            let mut r = sample();
+            assert_eq!(success_plot(&r).title, "Legitimate sessions completed within 1 s during the flood");
+            r.trials.iter_mut().for_each(|t| t.session_timeout_s = 7.0);
+            assert_eq!(success_plot(&r).title, "Legitimate sessions completed within 7 s during the flood");
+            r.trials.iter_mut().for_each(|t| t.session_timeout_s = 0.0);
+            assert_eq!(success_plot(&r).title, "Legitimate sessions completed during the flood");
         }
 
         #[test]

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod generators;
 pub mod goals;
+pub mod patience;
 pub mod process;
 pub mod real;
 pub mod report;

@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use super::results::LabResults;
 use super::scenario::Scenario;
-use super::topology::{PORT, Topology};
+use super::topology::{Family, PORT, Topology};
 use super::trial::{self, Attacker, Plan, Rate};
 
 pub struct RealConfig {
@@ -24,14 +24,16 @@ pub struct RealConfig {
     pub binary: PathBuf,
     /// After calibrating, compare our generator with hping3 (`generators.rs`).
     pub compare_generators: bool,
+    /// The address family of every trial: listener, prober, flood and guard (`lab --ipv6`).
+    pub family: Family,
 }
 
 /// Calibration flood length.
 const CALIBRATION: Duration = Duration::from_secs(2);
 
 pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<LabResults> {
-    let topology = Topology::create().context("building the lab's namespaces")?;
-    let mut notes = Vec::new();
+    let topology = Topology::create(config.family).context("building the lab's namespaces")?;
+    let mut notes = vec![family_note(config.family)];
     let mut generators = None;
     let rates = match &config.rates {
         Some(rates) => rates.clone(),
@@ -102,6 +104,19 @@ pub fn run(config: &RealConfig, stop: &Arc<AtomicBool>, progress: &mut dyn FnMut
     let first = results.trials.first().map(|t| t.scenario.clone()).unwrap_or_default();
     results.rates = results.trials.iter().filter(|t| t.scenario == first).map(|t| t.rate_requested).collect();
     Ok(results)
+}
+
+/// The report's line on the address family (results.json records it as `ip_version`).
+fn family_note(family: Family) -> String {
+    match family {
+        Family::V4 => "address family: IPv4 (10.77.0.0/24, spoofed sources from 198.18.0.0/15)".to_string(),
+        Family::V6 => format!(
+            "{} (`--ipv6`): listener, prober, flood and guard over fd00:77::/64, spoofed sources from {}; the \
+             kernel scenarios' net.ipv4.tcp_* settings govern IPv6 TCP too",
+            super::results::IPV6_NOTE,
+            trial::SPOOF6
+        ),
+    }
 }
 
 /// Floods at top speed for two seconds across a plain bridge; returns the SYN/s reached.

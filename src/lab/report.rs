@@ -111,6 +111,12 @@ const KERNEL: &[Column] = &[
     Column { header: "listen drops", left: false, cell: |t, _| counter(t, "TcpExtListenDrops") },
 ];
 
+/// Success within a shorter patience than the headline's (`lab::patience`), shown when the run recorded it.
+const PATIENCE: &[Column] = &[
+    Column { header: "in 1 s", left: false, cell: |t, _| super::patience::cell(t, super::patience::SHOWN[0]) },
+    Column { header: "in 3 s", left: false, cell: |t, _| super::patience::cell(t, super::patience::SHOWN[1]) },
+];
+
 const BULK: Column = Column {
     header: "bulk Gbit/s",
     left: false,
@@ -132,7 +138,13 @@ const SOFTIRQ_CPU: Column = Column {
 
 /// The columns this run has data for.
 fn columns(results: &LabResults) -> Vec<&'static Column> {
-    let mut cols: Vec<&Column> = ALWAYS.iter().collect();
+    // The shorter patiences sit right after the headline success.
+    let split = ALWAYS.iter().position(|c| c.header == "success").map_or(ALWAYS.len(), |i| i + 1);
+    let mut cols: Vec<&Column> = ALWAYS[..split].iter().collect();
+    if super::patience::recorded(results) {
+        cols.extend(PATIENCE);
+    }
+    cols.extend(&ALWAYS[split..]);
     if results.trials.iter().any(|t| !t.kernel_counters.is_empty()) {
         cols.extend(KERNEL);
     }
@@ -260,6 +272,8 @@ pub fn findings(results: &LabResults) -> Vec<String> {
     let mut out: Vec<String> =
         scenario_names(results).into_iter().filter_map(|s| scenario_finding(results, s)).collect();
     out.extend(ranking_at_top(results));
+    out.extend(super::patience::finding(results));
+    out.extend(super::patience::other_clients(results));
     out.extend(bulk_cost(results));
     out.extend(shortfall(results));
     out.extend(super::verdict::findings(results));
@@ -412,9 +426,10 @@ fn shortfall(results: &LabResults) -> Option<String> {
 // ---------------------------------------------------------------------------------------------------------------
 // Files
 
-/// `results.json`: the whole run, pretty-printed, readable back as [`LabResults`]. Errors do not name the file;
+/// `results.json`: the whole run, pretty-printed, readable back as [`LabResults`] (or as the
+/// [`super::results::ResultsFile`] the lab command writes, with its address family). Errors do not name the file;
 /// the caller does.
-pub fn write_json(results: &LabResults, path: &Path) -> io::Result<()> {
+pub fn write_json<T: serde::Serialize>(results: &T, path: &Path) -> io::Result<()> {
     let mut json = serde_json::to_string_pretty(results).map_err(io::Error::other)?;
     json.push('\n');
     fs::write(path, json)
@@ -441,11 +456,7 @@ pub fn markdown(results: &LabResults, charts: &[(String, String)]) -> String {
 
     let _ = writeln!(md, "## Results\n");
     let _ = writeln!(md, "{}", markdown_table(results));
-    let _ = writeln!(
-        md,
-        "Success counts legitimate sessions that completed the echo protocol within their timeout; \
-         latencies are connect times of those that did.\n"
-    );
+    let _ = writeln!(md, "{}\n", super::patience::explanation(results));
 
     let _ = writeln!(md, "## Findings\n");
     for finding in findings(results) {
@@ -482,7 +493,7 @@ pub fn markdown(results: &LabResults, charts: &[(String, String)]) -> String {
     let command = if results.kind == "simulation" {
         format!("synscope lab --sim --seed {}", results.seed)
     } else {
-        "sudo synscope lab".to_string()
+        format!("sudo synscope lab{}", if results.over_ipv6() { " --ipv6" } else { "" })
     };
     let _ = writeln!(md, "```sh\n{command}\n```");
     md
@@ -613,6 +624,31 @@ mod tests {
             let t = table(&sample());
             let widths: Vec<usize> = t.lines().map(|l| l.chars().count()).collect();
             assert!(widths.iter().all(|&w| w == widths[0]), "{t}");
+        }
+
+        #[test]
+        fn patience_columns_follow_the_headline_success_when_recorded() {
+            let mut r = sample();
+            assert!(!table(&r).contains("in 1 s"), "no levels recorded, no columns to invent");
+            for t in &mut r.trials {
+                t.session_timeout_s = 7.0;
+                t.successes_within = vec![(1.0, t.successes / 4), (3.0, t.successes / 2), (7.0, t.successes)];
+            }
+            let t = table(&r);
+            let header: Vec<&str> =
+                t.lines().next().unwrap().split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            assert_eq!(header[3..6], ["success", "in 1 s", "in 3 s"], "{t}");
+            // none at 100000 SYN/s: 40 of 200 within 7 s, 10 within 1 s, 20 within 3 s.
+            let row: Vec<&str> = t.lines().nth(4).unwrap().split_whitespace().collect();
+            assert_eq!(row[3..7], ["20.0%", "5.0%", "10.0%", "40/200"], "{t}");
+            let md = markdown(&r, &[]);
+            assert!(md.contains("| success | in 1 s | in 3 s | sessions |"), "{md}");
+            assert!(md.contains("none 5.0 / 10.0 / 20.0% at 100000 SYN/s"), "{md}");
+            assert!(md.contains("patience, 7 s (the headline"), "{md}");
+            r.kind = "namespaces".into();
+            assert!(markdown(&r, &[]).contains("```sh\nsudo synscope lab\n```"));
+            r.notes.push(format!("{} (`--ipv6`): ...", crate::lab::results::IPV6_NOTE));
+            assert!(markdown(&r, &[]).contains("```sh\nsudo synscope lab --ipv6\n```"));
         }
 
         #[test]

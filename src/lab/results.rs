@@ -113,6 +113,33 @@ impl LabResults {
     }
 }
 
+/// `results.json`: a run, and the address family it ran over. The family sits beside [`LabResults`] rather than in it
+/// so that every producer of `LabResults` (the simulation among them) stays as it is; `ip_version` defaults to 4,
+/// which every run before `lab --ipv6` was, and a simulation is recorded as 4 too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// 4 or 6.
+    #[serde(default = "ipv4")]
+    pub ip_version: u8,
+    #[serde(flatten)]
+    pub results: LabResults,
+}
+
+fn ipv4() -> u8 {
+    4
+}
+
+/// How the real lab's note on an IPv6 run begins: the report, which sees `LabResults` alone, reads the family there
+/// (for its "How to reproduce").
+pub const IPV6_NOTE: &str = "address family: IPv6";
+
+impl LabResults {
+    /// Whether the run went over IPv6, as its note says.
+    pub fn over_ipv6(&self) -> bool {
+        self.notes.iter().any(|n| n.starts_with(IPV6_NOTE))
+    }
+}
+
 /// Both generators' rates into the same sink in the same run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorComparison {
@@ -138,4 +165,34 @@ pub(crate) fn percent(ratio: f64) -> String {
         return "100.0".into();
     }
     format!("{:.1}", ((ratio * 1000.0).floor() / 10.0).clamp(0.0, 99.9))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_family_defaults_to_ipv4_and_round_trips() {
+        let old = r#"{"kind": "namespaces", "seed": 0, "scenarios": [], "rates": [], "attacker": "synscope",
+                      "trials": [], "notes": []}"#;
+        let file: ResultsFile = serde_json::from_str(old).unwrap();
+        assert_eq!(file.ip_version, 4);
+        assert_eq!(file.results.kind, "namespaces");
+        let v6 =
+            ResultsFile { ip_version: 6, results: LabResults { kind: "namespaces".into(), ..LabResults::default() } };
+        let text = serde_json::to_string(&v6).unwrap();
+        assert!(text.starts_with(r#"{"ip_version":6,"kind":"namespaces""#), "{text}");
+        assert_eq!(serde_json::from_str::<ResultsFile>(&text).unwrap(), v6);
+        // A results.json with the field still reads as plain LabResults, as `--replot` of any run does.
+        assert_eq!(serde_json::from_str::<LabResults>(&text).unwrap(), v6.results);
+    }
+
+    #[test]
+    fn the_committed_run_loads_as_a_results_file() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/results.json");
+        let file: ResultsFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(file.ip_version, 4);
+        assert!(!file.results.trials.is_empty());
+        assert!(file.results.trials.iter().all(|t| t.successes_within.is_empty() && t.session_timeout_s == 1.0));
+    }
 }

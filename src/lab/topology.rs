@@ -29,6 +29,68 @@ pub const UPSTREAM_MAC: &str = "02:00:00:5b:f0:fe";
 pub const SINK_IP: &str = "10.79.0.2";
 const SINK_LOCAL: &str = "10.79.0.1/24";
 pub const SINK_MAC: &str = "02:00:00:5b:f0:fd";
+/// The server's MAC, fixed so a flood over IPv6 can name it (`flood --dest-mac`: synscope reads no IPv6 neighbour
+/// table). The gateway is a bump in the wire, so the server is the next hop.
+pub const SERVER_MAC: &str = "02:00:00:5b:f0:02";
+
+/// IPv6 twins of the addresses above (`lab --ipv6`), in a unique local /64 (RFC 4193).
+pub const CLIENT_IP6: &str = "fd00:77::1";
+pub const SERVER_IP6: &str = "fd00:77::2";
+pub const UPSTREAM_IP6: &str = "fd00:77::fe";
+
+/// The address family every trial of a run speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Family {
+    #[default]
+    V4,
+    V6,
+}
+
+impl Family {
+    /// 4 or 6, as results.json records it.
+    pub fn version(self) -> u8 {
+        match self {
+            Family::V4 => 4,
+            Family::V6 => 6,
+        }
+    }
+
+    pub fn server_ip(self) -> &'static str {
+        match self {
+            Family::V4 => SERVER_IP,
+            Family::V6 => SERVER_IP6,
+        }
+    }
+
+    /// `10.77.0.2:9999` or `[fd00:77::2]:9999`.
+    pub fn server(self, port: u16) -> String {
+        match self {
+            Family::V4 => format!("{SERVER_IP}:{port}"),
+            Family::V6 => format!("[{SERVER_IP6}]:{port}"),
+        }
+    }
+}
+
+/// IPv6 off: no chatter on the links (router solicitations, DAD, MLD) to muddy the counts.
+const NO_IPV6: [&str; 2] = ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"];
+/// IPv6 on (`lab --ipv6`, client and server only: the gateway bridges frames and needs no address), and as quiet as
+/// it goes: no router advertisements taken or solicited, no duplicate address detection for the link-local
+/// addresses (the lab's own are added `nodad`). What is left is neighbour discovery between client and server.
+const QUIET_IPV6: [&str; 10] = [
+    "net.ipv6.conf.all.disable_ipv6=0",
+    "net.ipv6.conf.default.disable_ipv6=0",
+    "net.ipv6.conf.all.accept_ra=0",
+    "net.ipv6.conf.default.accept_ra=0",
+    "net.ipv6.conf.all.router_solicitations=0",
+    "net.ipv6.conf.default.router_solicitations=0",
+    "net.ipv6.conf.all.dad_transmits=0",
+    "net.ipv6.conf.default.dad_transmits=0",
+    "net.ipv6.conf.all.autoconf=0",
+    "net.ipv6.conf.default.autoconf=0",
+];
+
+/// Present from Linux 6.5 on; per namespace.
+const SYN_LINEAR_TIMEOUTS: &str = "/proc/sys/net/ipv4/tcp_syn_linear_timeouts";
 
 pub struct Topology {
     pub client: String,
@@ -42,6 +104,7 @@ pub struct Topology {
     /// The generators' sink pair in the client namespace: the end they send on, and the end that counts.
     pub sink_tx: String,
     pub sink_rx: String,
+    pub family: Family,
 }
 
 /// Runs `ip ARGS`, failing with its stderr.
@@ -61,8 +124,9 @@ pub fn exec(netns: &str, args: &[&str]) -> anyhow::Result<Output> {
 }
 
 impl Topology {
-    /// Builds the three namespaces for this process. Half-built ones are removed if a step fails.
-    pub fn create() -> anyhow::Result<Topology> {
+    /// Builds the three namespaces for this process, their addresses in `family` (and IPv4's always, for the
+    /// generators' sink). Half-built ones are removed if a step fails.
+    pub fn create(family: Family) -> anyhow::Result<Topology> {
         let id = std::process::id();
         let topology = Topology {
             client: format!("{PREFIX}{id}-client"),
@@ -76,6 +140,7 @@ impl Topology {
             bridge: format!("sl{id}b"),
             sink_tx: format!("sl{id}x"),
             sink_rx: format!("sl{id}y"),
+            family,
         };
         topology.build()?;
         Ok(topology)
@@ -85,8 +150,9 @@ impl Topology {
         for ns in [&self.client, &self.gateway, &self.server] {
             ip(&["netns", "add", ns])?;
             exec(ns, &["ip", "link", "set", "lo", "up"])?;
-            // No IPv6 chatter on the links (router solicitations, DAD) to muddy the counts.
-            exec(ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
+            // Set before the veths exist, so their `default` settings apply to them.
+            let ipv6 = self.family == Family::V6 && ns != &self.gateway;
+            exec(ns, &[&["sysctl", "-qw"][..], if ipv6 { &QUIET_IPV6[..] } else { &NO_IPV6[..] }].concat())?;
         }
         // Each pair is made with both ends already in their namespaces: nothing is ever left in the host's.
         for (ns, end, peer) in
@@ -96,6 +162,12 @@ impl Topology {
         }
         ip(&["-n", &self.client, "addr", "add", &format!("{CLIENT_IP}/24"), "dev", &self.client_if])?;
         ip(&["-n", &self.server, "addr", "add", &format!("{SERVER_IP}/24"), "dev", &self.server_if])?;
+        ip(&["-n", &self.server, "link", "set", &self.server_if, "address", SERVER_MAC])?;
+        if self.family == Family::V6 {
+            // No duplicate address detection: nothing else is on the link, and a tentative address refuses binds.
+            ip(&["-n", &self.client, "addr", "add", &format!("{CLIENT_IP6}/64"), "dev", &self.client_if, "nodad"])?;
+            ip(&["-n", &self.server, "addr", "add", &format!("{SERVER_IP6}/64"), "dev", &self.server_if, "nodad"])?;
+        }
         // Every veth keeps its defaults (GSO, GRO, checksum offload): the guard forwards super-frames as they come.
         ip(&["-n", &self.client, "link", "set", &self.client_if, "up"])?;
         ip(&["-n", &self.server, "link", "set", &self.server_if, "up"])?;
@@ -119,6 +191,12 @@ impl Topology {
             "permanent",
         ])?;
         ip(&["-n", &self.server, "route", "add", "default", "via", UPSTREAM_IP])?;
+        if self.family == Family::V6 {
+            let upstream = ["neigh", "add", UPSTREAM_IP6, "lladdr", UPSTREAM_MAC, "dev", &self.server_if];
+            ip(&[&["-6", "-n", &self.server][..], &upstream[..], &["nud", "permanent"][..]].concat())?;
+            ip(&["-6", "-n", &self.server, "route", "add", "default", "via", UPSTREAM_IP6])?;
+            exec(&self.client, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"])?;
+        }
         // The generators' sink (see SINK_IP).
         ip(&["-n", &self.client, "link", "add", &self.sink_tx, "type", "veth", "peer", "name", &self.sink_rx])?;
         ip(&["-n", &self.client, "addr", "add", SINK_LOCAL, "dev", &self.sink_tx])?;
@@ -128,6 +206,13 @@ impl Topology {
         let sink_neighbour = ["neigh", "add", SINK_IP, "lladdr", SINK_MAC, "dev", &self.sink_tx, "nud", "permanent"];
         ip(&[&["-n", &self.client][..], &sink_neighbour[..]].concat())?;
         exec(&self.client, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
+        // The legitimate clients retransmit their SYN as RFC 6298 says, at 1 s and 3 s (initial RTO 1 s, doubled),
+        // the schedule the report's 1/3/7 s patience levels and the simulation assume. Linux 6.5 and later default
+        // to four linear retries first (`tcp_syn_linear_timeouts=4`, commit ccce324dabfe: SYNs at 1, 2, 3, 4 and
+        // 5 s, as macOS does), which would let a client through a full queue sooner than most deployed stacks do.
+        if std::path::Path::new(SYN_LINEAR_TIMEOUTS).exists() {
+            exec(&self.client, &["sysctl", "-qw", "net.ipv4.tcp_syn_linear_timeouts=0"])?;
+        }
         // Trial hygiene: Linux admits clients it has TCP metrics for even with a full queue ("proven" peers).
         for ns in [&self.client, &self.server] {
             exec(ns, &["sysctl", "-qw", "net.ipv4.tcp_no_metrics_save=1"])?;
@@ -159,7 +244,7 @@ impl Topology {
     }
 
     pub fn server_addr(&self) -> SocketAddr {
-        SocketAddr::new(SERVER_IP.parse().expect("a valid address"), PORT)
+        SocketAddr::new(self.family.server_ip().parse().expect("a valid address"), PORT)
     }
 
     /// Kills what runs inside and deletes the namespaces.
@@ -201,4 +286,21 @@ pub fn cleanup_leftovers() -> anyhow::Result<Vec<String>> {
         remove_namespace(name);
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_names_the_server_as_a_socket_address() {
+        assert_eq!(Family::V4.server(9999), "10.77.0.2:9999");
+        assert_eq!(Family::V6.server(9999), "[fd00:77::2]:9999");
+        for family in [Family::V4, Family::V6] {
+            let addr: SocketAddr = family.server(10004).parse().unwrap();
+            assert_eq!(addr.ip().to_string(), family.server_ip());
+            assert_eq!(addr.is_ipv6(), family == Family::V6);
+        }
+        assert_eq!((Family::V4.version(), Family::V6.version()), (4, 6));
+    }
 }

@@ -1,8 +1,10 @@
 //! One trial of the real lab: a scenario under one flood rate, with the legitimate prober running through it.
 //!
 //! Order: set the server's sysctls, forget TCP metrics, put the guard (or a bridge) in the gateway, start the
-//! listener and a short annotated capture, then the flood, and half a second later the prober. While they run the
-//! listener's SYN-RECV count is sampled every 100 ms. Everything started here is stopped here, error or not.
+//! listener and a short annotated capture, then the flood, and half a second later the prober, whose sessions start
+//! over the trial's duration less a second and each have a real client's 7 s of patience; then the bulk transfer,
+//! and the flood stops. While they run the listener's SYN-RECV count is sampled every 100 ms. Everything started
+//! here is stopped here, error or not.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,7 +17,7 @@ use anyhow::Context;
 use super::process::{self, Process};
 use super::results::Trial;
 use super::scenario::Scenario;
-use super::topology::{SERVER_IP, Topology, UPSTREAM_MAC};
+use super::topology::{Family, SERVER_MAC, Topology, UPSTREAM_MAC};
 use crate::netns::{self, Namespace};
 
 /// Who floods.
@@ -59,14 +61,20 @@ pub struct Plan<'a> {
 
 /// The source range of spoofed SYNs: RFC 2544's benchmarking block, never routed on the Internet.
 pub const SPOOF: &str = "198.18.0.0/15";
+/// Its IPv6 counterpart, RFC 5180's benchmarking block.
+pub const SPOOF6: &str = "2001:2::/48";
 /// Frames kept in each trial's capture.
 const CAPTURE_FRAMES: &str = "3000";
 const READY: Duration = Duration::from_secs(10);
-/// The legitimate prober's patience per session, connect and greeting together (`connect --timeout`). The
-/// simulation's default is the same (`lab::sim::SimConfig::session_timeout`).
-const SESSION_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long the legitimate bulk transfer runs, after the prober, while the flood goes on: the flood lasts this much
-/// longer than the trial's duration, with room to spare for the transfer's connect and close.
+/// The legitimate prober's patience per session, connect and greeting together (`connect --timeout`): a real
+/// client's. Its connect is the kernel's, which sends the SYN again at 1 s and 3 s (RFC 6298's initial RTO of 1 s,
+/// doubled; the client namespace keeps that schedule, see `Topology::build`), so 7 s covers two retransmissions
+/// and the answers to them. The report counts successes within 1 s, 3 s and 7 s (`listener::prober::PATIENCE_S`).
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(7);
+/// The flood starts this long before the first legitimate session.
+const LEAD_IN: Duration = Duration::from_millis(500);
+/// How long the legitimate bulk transfer runs, after the prober, while the flood goes on; the flood is planned to
+/// last `BULK_PHASE` past the last session's patience, room to spare for the transfer's connect and close.
 const BULK: Duration = Duration::from_secs(1);
 const BULK_PHASE: Duration = Duration::from_millis(1800);
 /// The listener's discard service (RFC 863) is on the trial's port plus this: a port the guard does not protect, so
@@ -78,7 +86,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     netns::apply(&topology.server, &plan.scenario.sysctls).context("setting the scenario's sysctls")?;
     topology.flush_metrics();
     let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
-    let addr = format!("{SERVER_IP}:{}", plan.port);
+    let addr = topology.family.server(plan.port);
 
     let mut guard = match plan.scenario.guard_mode {
         Some(mode) => {
@@ -114,7 +122,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         }
     };
     let backlog = plan.scenario.backlog.to_string();
-    let discard = format!("{SERVER_IP}:{}", plan.port.wrapping_add(DISCARD_PORT_OFFSET));
+    let discard = topology.family.server(plan.port.wrapping_add(DISCARD_PORT_OFFSET));
     let listen_args =
         [binary, "listen", "--tcp", &addr, "--discard", &discard, "--backlog", &backlog, "--max-conns", "4096"];
     let mut listener = Process::spawn(&topology.server, &listen_args, plan.work, &format!("{name}-listen"))?;
@@ -129,31 +137,46 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
     let before = netns::read_counters(&topology.server)?;
     let softirq_before = process::softirq_seconds();
     let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = spawn_sampler(&topology.server, plan.port, Arc::clone(&sampling))?;
+    let sampler = spawn_sampler(&topology.server, topology.family, plan.port, Arc::clone(&sampling))?;
     let started = Instant::now();
-    // The flood outlasts the prober by the bulk transfer's phase.
-    let flood_plan = Plan { duration: plan.duration + BULK_PHASE, ..*plan };
+    // Sessions start during the probe window; the last one may take its whole patience, and the bulk transfer
+    // follows. The flood is sized to outlast all of that, so no session is measured after the attack ended, and is
+    // stopped as soon as the bulk transfer is done (`stop_flood`): a trial whose sessions all succeed at once is
+    // not held for a patience nobody needed, and the flood's own report gives the length it really ran.
+    let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+    let flood_plan = Plan { duration: LEAD_IN + probe_window + SESSION_TIMEOUT + BULK_PHASE, ..*plan };
     let mut flood = match plan.rate {
         Rate::PerSecond(0) => None,
         rate => Some(start_flood(topology, &flood_plan, rate, &name)?),
     };
-    std::thread::sleep(Duration::from_millis(500));
-    let probe_window = plan.duration.saturating_sub(Duration::from_secs(1)).max(Duration::from_secs(1));
+    std::thread::sleep(LEAD_IN);
     let sessions = ((plan.legit_rate * probe_window.as_secs_f64()).round() as u64).max(1);
     let (count, rate) = (sessions.to_string(), plan.legit_rate.to_string());
     let timeout = format!("{}ms", SESSION_TIMEOUT.as_millis());
-    let probe_args =
-        [binary, "connect", &addr, "--count", &count, "--concurrency", "64", "--timeout", &timeout, "--rate", &rate];
+    let concurrency = prober_concurrency(plan.legit_rate).to_string();
+    let probe_args = [
+        binary,
+        "connect",
+        &addr,
+        "--count",
+        &count,
+        "--concurrency",
+        &concurrency,
+        "--timeout",
+        &timeout,
+        "--rate",
+        &rate,
+    ];
     let mut prober = Process::spawn(
         &topology.client,
         &[&probe_args[..], &["--format", "json"]].concat(),
         plan.work,
         &format!("{name}-probe"),
     )?;
-    prober.wait(probe_window + Duration::from_secs(10))?;
+    prober.wait(probe_window + SESSION_TIMEOUT + Duration::from_secs(10))?;
     let bulk_gbit_per_s = bulk_transfer(topology, plan, &discard, &name);
     let (rate_achieved, flood_seconds) = match flood.as_mut() {
-        Some(flood) => finish_flood(flood, &flood_plan)?,
+        Some(flood) => stop_flood(flood, &flood_plan)?,
         None => (0.0, 0.0),
     };
     sampling.store(false, Ordering::Relaxed);
@@ -187,6 +210,10 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         .collect();
     let sessions = report["sessions"].as_u64().unwrap_or(0);
     let successes = report["succeeded"].as_u64().unwrap_or(0);
+    let successes_within: Vec<(f64, u64)> = report["succeeded_within"]
+        .as_array()
+        .map(|levels| levels.iter().filter_map(|l| Some((l[0].as_f64()?, l[1].as_u64()?))).collect())
+        .unwrap_or_default();
     Ok(Trial {
         scenario: plan.scenario.name.to_string(),
         rate_requested: match plan.rate {
@@ -201,7 +228,7 @@ pub fn run(topology: &Topology, plan: &Plan<'_>) -> anyhow::Result<Trial> {
         latency_p50_ms: number(&report["connect_ms"]["p50"]),
         latency_p99_ms: number(&report["connect_ms"]["p99"]),
         session_timeout_s: SESSION_TIMEOUT.as_secs_f64(),
-        successes_within: Vec::new(),
+        successes_within,
         failures,
         syn_recv,
         kernel_counters,
@@ -236,7 +263,11 @@ pub fn rate_label(rate: Rate) -> String {
 pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name: &str) -> anyhow::Result<Process> {
     let binary = plan.binary.to_str().context("the synscope binary's path is not UTF-8")?;
     let seconds = plan.duration.as_secs_f64();
-    let target = format!("{SERVER_IP}:{}", plan.port);
+    let target = topology.family.server(plan.port);
+    let spoof = match topology.family {
+        Family::V4 => SPOOF,
+        Family::V6 => SPOOF6,
+    };
     let args: Vec<String> = match plan.attacker {
         Attacker::Synscope => {
             let mut args: Vec<String> = [
@@ -245,7 +276,7 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
                 "--target",
                 &target,
                 "--spoof",
-                SPOOF,
+                spoof,
                 "--source-mac",
                 UPSTREAM_MAC,
                 "--format",
@@ -255,6 +286,11 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
             .map(|s| s.to_string())
             .collect();
             args.extend(["--duration".to_string(), format!("{seconds}s")]);
+            if topology.family == Family::V6 {
+                // The flood reads no IPv6 neighbour table: it is told the way (`flood --dest-mac`).
+                let hop = ["-i", &topology.client_if, "--dest-mac", SERVER_MAC];
+                args.extend(hop.iter().map(|s| s.to_string()));
+            }
             match rate {
                 Rate::PerSecond(r) => args.extend(["--rate".to_string(), r.to_string()]),
                 // At top speed the attacker has a thread on each of two CPUs, as many as this project's machine has.
@@ -286,7 +322,7 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
             .iter()
             .map(|s| s.to_string())
             .chain(pace)
-            .chain([SERVER_IP.to_string()])
+            .chain([topology.family.server_ip().to_string()])
             .collect()
         }
     };
@@ -296,6 +332,21 @@ pub(super) fn start_flood(topology: &Topology, plan: &Plan<'_>, rate: Rate, name
 
 /// Flood threads at the attacker's top speed.
 pub const TOP_SPEED_FLOOD_THREADS: usize = 2;
+
+/// Prober threads: one per session that can be in flight at once, `legit_rate` × the patience, so pacing never
+/// waits for a worker while earlier sessions sit out their retransmissions; bounded, as the prober's threads are.
+fn prober_concurrency(legit_rate: f64) -> usize {
+    ((legit_rate * SESSION_TIMEOUT.as_secs_f64()).ceil() as usize + 16).min(4096)
+}
+
+/// Ends a trial's flood once it is no longer needed: synscope's is stopped (SIGTERM, after which it reports what it
+/// sent and for how long); hping3, whose rate is read against its planned length, runs to its end.
+fn stop_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
+    if plan.attacker == Attacker::Synscope {
+        flood.stop()?;
+    }
+    finish_flood(flood, plan)
+}
 
 /// Waits for the flood to end and reads how many SYNs it sent: (SYN/s achieved, seconds).
 pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Result<(f64, f64)> {
@@ -326,6 +377,7 @@ pub(super) fn finish_flood(flood: &mut Process, plan: &Plan<'_>) -> anyhow::Resu
 /// Samples the listener's SYN-RECV count every 100 ms from inside the server namespace, until told to stop.
 fn spawn_sampler(
     server: &str,
+    family: Family,
     port: u16,
     running: Arc<AtomicBool>,
 ) -> anyhow::Result<std::thread::JoinHandle<Vec<(f64, u64)>>> {
@@ -334,7 +386,7 @@ fn spawn_sampler(
         let started = Instant::now();
         let mut samples = Vec::new();
         while running.load(Ordering::Relaxed) {
-            let count = namespace.run(|| Ok(syn_recv_count(port))).unwrap_or(0);
+            let count = namespace.run(|| Ok(syn_recv_count(family, port))).unwrap_or(0);
             samples.push((started.elapsed().as_secs_f64(), count));
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -342,12 +394,17 @@ fn spawn_sampler(
     }))
 }
 
-/// Request sockets in SYN-RECEIVED for `port`, from /proc/thread-self/net/tcp (the calling thread's
-/// namespace; state 03 is TCP_SYN_RECV in include/net/tcp_states.h). The lab's listener is IPv4 only, and each
-/// read walks every bucket of the host's established hash (namespaces share it), so tcp6 is not read as well.
-fn syn_recv_count(port: u16) -> u64 {
+/// Request sockets in SYN-RECEIVED for `port`, from /proc/thread-self/net/tcp, or tcp6 for an IPv6 run (the
+/// calling thread's namespace; state 03 is TCP_SYN_RECV in include/net/tcp_states.h). Both files list a line per
+/// socket with the same fields, the local address as `ADDR:PORT` in hex. The lab's listener speaks one family, and
+/// each read walks every bucket of the host's established hash (namespaces share it), so only its file is read.
+fn syn_recv_count(family: Family, port: u16) -> u64 {
     let port = format!(":{port:04X}");
-    let Ok(text) = std::fs::read_to_string("/proc/thread-self/net/tcp") else { return 0 };
+    let file = match family {
+        Family::V4 => "/proc/thread-self/net/tcp",
+        Family::V6 => "/proc/thread-self/net/tcp6",
+    };
+    let Ok(text) = std::fs::read_to_string(file) else { return 0 };
     text.lines()
         .skip(1)
         .filter(|line| {

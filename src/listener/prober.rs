@@ -30,14 +30,22 @@ pub struct Outcome {
     /// Set when connect succeeded, even if the exchange failed later.
     pub connect_latency: Option<Duration>,
     pub failure: Option<Cause>,
+    /// From the session's start (its connect) to its end, success or failure: how patient a client had to be.
+    pub elapsed: Duration,
 }
+
+/// Client patience levels the report counts successes within, seconds. A client's kernel sends its SYN at 0 and,
+/// unanswered, again at 1 s and 3 s (initial RTO 1 s, doubled per retry: RFC 6298 sections 2.1 and 5.5), so a
+/// client that waits 1 s never sees a retransmission answered, 3 s sees one, 7 s two.
+pub const PATIENCE_S: [f64; 3] = [1.0, 3.0, 7.0];
 
 /// One full session, checked byte for byte: greeting, each reply, then `exit`.
 pub fn session(addr: SocketAddr, messages: &[Vec<u8>], timeout: Duration) -> Outcome {
+    let started = std::time::Instant::now();
     let budget = Budget::session(timeout);
     let (mut client, latency) = match TcpClient::connect(addr, budget) {
         Ok(connected) => connected,
-        Err(err) => return Outcome { connect_latency: None, failure: Some(err.cause) },
+        Err(err) => return Outcome { connect_latency: None, failure: Some(err.cause), elapsed: started.elapsed() },
     };
     let exchange = || -> Result<(), SessionError> {
         let greeting = client.recv("greeting")?;
@@ -47,7 +55,8 @@ pub fn session(addr: SocketAddr, messages: &[Vec<u8>], timeout: Duration) -> Out
         }
         client.finish()
     };
-    Outcome { connect_latency: Some(latency), failure: exchange().err().map(|e| e.cause) }
+    let failure = exchange().err().map(|e| e.cause);
+    Outcome { connect_latency: Some(latency), failure, elapsed: started.elapsed() }
 }
 
 fn expect(got: &[u8], want: &[u8]) -> Result<(), SessionError> {
@@ -109,6 +118,9 @@ pub struct Report {
     pub timeout_ms: f64,
     pub succeeded: u64,
     pub success_ratio: f64,
+    /// Sessions that succeeded within each client patience, `(seconds, sessions)` rising: every level of
+    /// [`PATIENCE_S`] shorter than the timeout, then the timeout itself (which counts every success).
+    pub succeeded_within: Vec<(f64, u64)>,
     /// `None` when no connect succeeded.
     pub connect_ms: Option<Latency>,
     /// Every cause, zero included, so a reader (or `jq`) never has to guess whether a key is missing.
@@ -127,6 +139,7 @@ impl Report {
         }
         let sessions = outcomes.len() as u64;
         let succeeded = outcomes.iter().filter(|o| o.failure.is_none()).count() as u64;
+        let succeeded_within = succeeded_within(outcomes, config.timeout);
         let mut latencies: Vec<Duration> = outcomes.iter().filter_map(|o| o.connect_latency).collect();
         latencies.sort_unstable();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -142,6 +155,7 @@ impl Report {
             timeout_ms: ms(config.timeout),
             succeeded,
             success_ratio: if sessions == 0 { 0.0 } else { succeeded as f64 / sessions as f64 },
+            succeeded_within,
             connect_ms,
             failures,
             elapsed_s: 0.0,
@@ -169,6 +183,10 @@ impl Report {
             self.sessions,
             self.success_ratio * 100.0
         );
+        if self.succeeded_within.len() > 1 {
+            let levels: Vec<String> = self.succeeded_within.iter().map(|(s, n)| format!("{s} s {n}")).collect();
+            out.push_str(&format!("succeeded within: {}\n", levels.join(", ")));
+        }
         match &self.connect_ms {
             Some(l) => {
                 out.push_str(&format!("connect latency (ms): p50 {:.3}  p99 {:.3}  max {:.3}\n", l.p50, l.p99, l.max))
@@ -183,6 +201,20 @@ impl Report {
         }
         out
     }
+}
+
+/// Successes within each patience level below `timeout`, then within `timeout` (every success: a session cannot
+/// succeed past its budget, though its clock may read a hair over it).
+fn succeeded_within(outcomes: &[Outcome], timeout: Duration) -> Vec<(f64, u64)> {
+    let timeout_s = timeout.as_secs_f64();
+    let successes = || outcomes.iter().filter(|o| o.failure.is_none());
+    let mut within: Vec<(f64, u64)> = PATIENCE_S
+        .iter()
+        .filter(|&&patience| patience < timeout_s)
+        .map(|&patience| (patience, successes().filter(|o| o.elapsed.as_secs_f64() <= patience).count() as u64))
+        .collect();
+    within.push((timeout_s, successes().count() as u64));
+    within
 }
 
 /// JSON keys use underscores (`protocol_mismatch`), the text uses the plain name.
@@ -231,10 +263,10 @@ mod tests {
     #[test]
     fn the_report_counts_every_cause_and_latency_of_every_connect() {
         let outcomes = [
-            Outcome { connect_latency: Some(ms(1)), failure: None },
-            Outcome { connect_latency: Some(ms(3)), failure: Some(Cause::ProtocolMismatch) },
-            Outcome { connect_latency: None, failure: Some(Cause::Refused) },
-            Outcome { connect_latency: Some(ms(2)), failure: None },
+            Outcome { connect_latency: Some(ms(1)), failure: None, elapsed: ms(5) },
+            Outcome { connect_latency: Some(ms(3)), failure: Some(Cause::ProtocolMismatch), elapsed: ms(6) },
+            Outcome { connect_latency: None, failure: Some(Cause::Refused), elapsed: ms(1) },
+            Outcome { connect_latency: Some(ms(2)), failure: None, elapsed: ms(4) },
         ];
         let report = Report::from_outcomes(&config(), &outcomes);
         assert_eq!((report.sessions, report.succeeded, report.failed()), (4, 2, 2));
@@ -250,12 +282,38 @@ mod tests {
 
     #[test]
     fn no_connect_at_all_has_no_latency() {
-        let outcomes = [Outcome { connect_latency: None, failure: Some(Cause::Refused) }];
+        let outcomes = [Outcome { connect_latency: None, failure: Some(Cause::Refused), elapsed: ms(1) }];
         let report = Report::from_outcomes(&config(), &outcomes);
         assert_eq!(report.connect_ms, None);
         assert!(report.text().contains("no connection was established"));
         let json = serde_json::to_value(&report).unwrap();
         assert!(json["connect_ms"].is_null());
         assert_eq!(json["failures"]["refused"], 1);
+    }
+
+    #[test]
+    fn successes_are_counted_within_each_patience_up_to_the_timeout() {
+        let done = |elapsed: u64| Outcome { connect_latency: Some(ms(1)), failure: None, elapsed: ms(elapsed) };
+        let outcomes = [
+            done(20),
+            // Answered at the first SYN retransmission (1 s), then at the second (3 s).
+            done(1_004),
+            done(3_010),
+            // A hair over the budget: the clock read after the last step; still a success within the timeout.
+            done(7_001),
+            Outcome { connect_latency: None, failure: Some(Cause::Timeout), elapsed: ms(7_000) },
+        ];
+        let seven = ProbeConfig { timeout: Duration::from_secs(7), ..config() };
+        let report = Report::from_outcomes(&seven, &outcomes);
+        assert_eq!(report.succeeded_within, vec![(1.0, 1), (3.0, 2), (7.0, 4)]);
+        assert_eq!(report.succeeded, 4);
+        // A shorter timeout keeps only the levels below it, then itself.
+        let two = ProbeConfig { timeout: Duration::from_secs(2), ..config() };
+        assert_eq!(Report::from_outcomes(&two, &outcomes).succeeded_within, vec![(1.0, 1), (2.0, 4)]);
+        let one = ProbeConfig { timeout: Duration::from_secs(1), ..config() };
+        assert_eq!(Report::from_outcomes(&one, &outcomes).succeeded_within, vec![(1.0, 4)]);
+        assert!(report.text().contains("succeeded within: 1 s 1, 3 s 2, 7 s 4\n"), "{}", report.text());
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["succeeded_within"], serde_json::json!([[1.0, 1], [3.0, 2], [7.0, 4]]));
     }
 }
