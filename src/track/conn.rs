@@ -14,20 +14,20 @@ use crate::wire::tcp_options::MAX_WINDOW_SCALE;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HalfFlow {
     /// Initial sequence number (the SYN's), or the first sequence number seen mid-stream.
-    pub isn: u32,
+    pub isn: SeqNumber,
     /// The sequence number after the highest byte (or SYN/FIN) this endpoint sent: its SND.NXT as we saw it.
-    pub next_seq: u32,
+    pub next_seq: SeqNumber,
     /// The highest acknowledgement this endpoint sent.
-    pub max_ack: u32,
+    pub max_ack: SeqNumber,
     /// Sequence number of this endpoint's FIN.
-    pub fin_seq: u32,
+    pub fin_seq: SeqNumber,
     /// Start of the latest hole in this endpoint's sequence space (a gap we saw open), and its end.
-    pub hole_start: u32,
-    pub hole_end: u32,
+    pub hole_start: SeqNumber,
+    pub hole_end: SeqNumber,
     pub packets: u32,
     pub ip_bytes: u64,
     /// Highest payload byte end, for Zeek's sequence-derived byte counts.
-    pub payload_end: u32,
+    pub payload_end: SeqNumber,
     /// Payload bytes sent: how far `payload_end` advanced from the start of the sequence space, added up as it
     /// moves, so a transfer past 4 GiB (sequence numbers wrap) counts in full. For a datagram flow, the payload
     /// bytes of its datagrams.
@@ -90,14 +90,14 @@ impl HalfFlow {
     }
 
     /// Starts this endpoint's payload count: its payload ends at `end`, `bytes` of it already sent (data on a SYN).
-    pub fn start_payload(&mut self, end: u32, bytes: u32) {
+    pub fn start_payload(&mut self, end: SeqNumber, bytes: u32) {
         self.payload_end = end;
         self.payload_total = u64::from(bytes);
     }
 
     /// Moves the payload end forward to `end` when that is ahead of it (modulo 2^32), counting the bytes passed.
-    pub fn advance_payload(&mut self, end: u32) {
-        let by = SeqNumber(end).diff(SeqNumber(self.payload_end));
+    pub fn advance_payload(&mut self, end: SeqNumber) {
+        let by = end.diff(self.payload_end);
         if by > 0 {
             self.payload_end = end;
             self.payload_total += by as u64;

@@ -418,7 +418,7 @@ impl Tracker {
             let conn = self.table.get(slot);
             self.flood.on_half_open_closed(deadline, resp_of(conn));
             let orig = conn.half(Role::Orig);
-            self.timed_out_attempts.remember(&conn.key, orig.isn, orig.syn_tries);
+            self.timed_out_attempts.remember(&conn.key, orig.isn.0, orig.syn_tries);
             self.records.push(record_of(conn, EndReason::Timeout));
             self.table.discard(slot);
         }

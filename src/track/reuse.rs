@@ -48,14 +48,14 @@ pub fn reuse(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> Option<Reuse> {
     }
     let h = conn.half(judged);
     let closed = |h: &HalfFlow| h.has(HalfFlow::SEEN_FIN) || h.has(HalfFlow::SEEN_RST);
-    let same_isn = h.has(HalfFlow::SEEN_SYN) && seg.seq == h.isn;
+    let same_isn = h.has(HalfFlow::SEEN_SYN) && seg.seq_number() == h.isn;
     if closed(conn.half(Role::Orig)) || closed(conn.half(Role::Resp)) {
         return Some(if same_isn { Reuse::Retry } else { Reuse::NewIsn });
     }
     let start_differs = if h.has(HalfFlow::SEEN_SYN) {
-        seg.seq != h.isn
+        seg.seq_number() != h.isn
     } else if h.has(HalfFlow::SEQ_KNOWN) {
-        seg.seq != h.isn.wrapping_sub(1)
+        seg.seq_number() != h.isn.minus(1)
     } else {
         // That end has sent nothing yet: its SYN starts it, nothing to compare with.
         false

@@ -12,8 +12,8 @@ use crate::wire::seq::SeqNumber;
 use crate::wire::tcp_options::{MAX_WINDOW_SCALE, TcpOption};
 
 /// How far sequence number `a` is ahead of `b`, modulo 2^32 (negative when behind).
-fn ahead(a: u32, b: u32) -> i32 {
-    SeqNumber(a).diff(SeqNumber(b))
+fn ahead(a: SeqNumber, b: SeqNumber) -> i32 {
+    a.diff(b)
 }
 
 /// What a segment changed, for the tracker.
@@ -89,9 +89,9 @@ fn analyse(
         if !conn.half(from).has(HalfFlow::SEQ_KNOWN) {
             // First segment from this side without a SYN: start its sequence space here.
             let half = conn.half_mut(from);
-            half.isn = seg.seq;
-            half.next_seq = seg.seq;
-            half.start_payload(seg.seq, 0);
+            half.isn = seg.seq_number();
+            half.next_seq = seg.seq_number();
+            half.start_payload(seg.seq_number(), 0);
             half.set(HalfFlow::SEQ_KNOWN);
             if half.state == TcpState::Closed {
                 half.state = TcpState::Established;
@@ -127,16 +127,16 @@ fn syn(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, out: &m
     // same ISN, but that end's first SYN-ACK, not a retransmission. An end that never acknowledged anything has not
     // sent a SYN-ACK yet.
     let first_syn_ack = seg.flags.ack() && !conn.half(from).has(HalfFlow::ACK_KNOWN);
-    let same_isn = seen_before && conn.half(from).isn == seg.seq && !first_syn_ack;
+    let same_isn = seen_before && conn.half(from).isn == seg.seq_number() && !first_syn_ack;
     if same_isn {
         let half = conn.half_mut(from);
         half.syn_tries = half.syn_tries.saturating_add(1);
         sig.retransmission = true;
     } else {
         let half = conn.half_mut(from);
-        half.isn = seg.seq;
-        half.next_seq = seg.seq.wrapping_add(1).wrapping_add(len);
-        half.start_payload(seg.seq.wrapping_add(1).wrapping_add(len), len);
+        half.isn = seg.seq_number();
+        half.next_seq = seg.seq_number().plus(1).plus(len);
+        half.start_payload(seg.seq_number().plus(1).plus(len), len);
         half.syn_tries = 1;
         half.window = seg.window;
         half.marks |= HalfFlow::MARK_WINDOW_ON_SYN;
@@ -195,9 +195,9 @@ fn tfo_accepted(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> Option<u32> {
     if !peer.has(HalfFlow::SEEN_SYN) {
         return None;
     }
-    let syn_end = peer.isn.wrapping_add(1);
-    let len = ahead(seg.ack, syn_end);
-    (len > 0 && ahead(seg.ack, peer.next_seq) <= 0).then_some(len as u32)
+    let syn_end = peer.isn.plus(1);
+    let len = ahead(seg.ack_number(), syn_end);
+    (len > 0 && ahead(seg.ack_number(), peer.next_seq) <= 0).then_some(len as u32)
 }
 
 /// A SYN-ACK from the end whose RST "refused" the connection, answering the SYN that RST answered: that end
@@ -206,7 +206,7 @@ fn tfo_accepted(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> Option<u32> {
 fn reopen_refused(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>) {
     let to = from.other();
     let peer = *conn.half(to);
-    if !peer.has(HalfFlow::SEEN_SYN) || seg.ack != peer.isn.wrapping_add(1) {
+    if !peer.has(HalfFlow::SEEN_SYN) || seg.ack_number() != peer.isn.plus(1) {
         return;
     }
     conn.reset = false;
@@ -232,7 +232,7 @@ fn handshake_ack(
         || conn.established_at != NOT_SEEN
         || !seg.flags.ack()
         || !resp.has(HalfFlow::SEEN_SYN)
-        || seg.ack != resp.isn.wrapping_add(1)
+        || seg.ack_number() != resp.isn.plus(1)
     {
         return;
     }
@@ -266,8 +266,8 @@ fn reset(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annota
         // An RST is acceptable when its sequence number lies in the receiver's window; RCV.NXT is what the
         // receiver last acknowledged (RFC 5961 §3.2). Without that knowledge we cannot judge, and do not accuse.
         let in_window = if peer.has(HalfFlow::ACK_KNOWN) {
-            let offset = seg.seq.wrapping_sub(peer.max_ack);
-            offset < peer.scaled_window().max(1) || seg.seq == sender.next_seq
+            let offset = seg.seq_number().since(peer.max_ack);
+            offset < peer.scaled_window().max(1) || seg.seq_number() == sender.next_seq
         } else {
             true
         };
@@ -301,12 +301,12 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
     let next = half.next_seq;
     if len == 0 && fin == 0 {
         // Wireshark's keep-alive: no data (or one garbage byte), one below the next expected sequence number.
-        if seg.seq == next.wrapping_sub(1) && half.has(HalfFlow::ACK_KNOWN) {
+        if seg.seq_number() == next.minus(1) && half.has(HalfFlow::ACK_KNOWN) {
             keep_alive(conn, from, out);
         }
         return;
     }
-    if len == 1 && fin == 0 && seg.seq == next && window_is_zero(conn.half(from.other())) {
+    if len == 1 && fin == 0 && seg.seq_number() == next && window_is_zero(conn.half(from.other())) {
         // One byte at the next sequence number into a closed window: a zero-window probe (RFC 9293 §3.8.6.1). The
         // receiver normally drops the byte and answers with its ACK and window, so the byte does not move
         // `next_seq` (the data that follows resends it); an ACK that does take it moves `next_seq` then.
@@ -315,31 +315,31 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
         return;
     }
     // Wireshark's window full: data (no FIN) that ends exactly at the right edge of the receiver's window.
-    let full = len > 0 && fin == 0 && window_edge(conn, from.other()) == Some(seg.seq.wrapping_add(len));
-    let end = seg.seq.wrapping_add(len).wrapping_add(fin);
-    let jump = ahead(seg.seq, next);
+    let full = len > 0 && fin == 0 && window_edge(conn, from.other()) == Some(seg.seq_number().plus(len));
+    let end = seg.seq_number().plus(len).plus(fin);
+    let jump = ahead(seg.seq_number(), next);
     if jump > 0 {
         let missing = jump as u32;
         out.push(Annotation::Gap { missing });
         // For Zeek the skipped bytes are a content gap only once the receiver acknowledges them unseen
         // (zeek_stream::acknowledged); until then they may still arrive.
-        zeek_stream::open_hole(conn, from, next, seg.seq, false);
+        zeek_stream::open_hole(conn, from, next, seg.seq_number(), false);
     } else if jump < 0 {
-        if len <= 1 && fin == 0 && seg.seq == next.wrapping_sub(1) {
+        if len <= 1 && fin == 0 && seg.seq_number() == next.minus(1) {
             keep_alive(conn, from, out);
             return;
         }
         let in_hole = half.has(HalfFlow::HOLE_OPEN)
             && !half.marked(HalfFlow::MARK_TRUNCATED_HOLE)
-            && seg.seq.wrapping_sub(half.hole_start) < half.hole_end.wrapping_sub(half.hole_start)
-            && end.wrapping_sub(half.hole_start) <= half.hole_end.wrapping_sub(half.hole_start);
+            && seg.seq_number().since(half.hole_start) < half.hole_end.since(half.hole_start)
+            && end.since(half.hole_start) <= half.hole_end.since(half.hole_start);
         if in_hole {
             // Fills (part of) a hole we saw open: it was late, not resent ... unless the receiver asked for exactly
             // these bytes again with duplicate ACKs. Then it is the sender's fast retransmit (RFC 5681 §3.2), which
             // Wireshark calls a retransmission from the second duplicate ACK on. (Zeek logs a 'T' for it either
             // way: it lies below the highest sequence number seen, see zeek_stream.)
             let receiver = conn.half(from.other());
-            if receiver.dup_acks >= 2 && receiver.max_ack == seg.seq {
+            if receiver.dup_acks >= 2 && receiver.max_ack == seg.seq_number() {
                 out.push(Annotation::Retransmission);
                 sig.retransmission = true;
             } else {
@@ -350,16 +350,16 @@ fn sequence(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Ann
             sig.retransmission = true;
         }
     }
-    let data_end = seg.seq.wrapping_add(len);
+    let data_end = seg.seq_number().plus(len);
     if (seg.payload.len() as u64) < u64::from(len) {
         // Cut by the snap length: Zeek delivers none of a truncated payload to its reassembler
         // (TCP_Endpoint::DataSent, "truncated_tcp_payload"), so its new bytes wait as a hole like skipped ones.
         if ahead(data_end, next) > 0 {
-            let start = if jump > 0 { seg.seq } else { next };
+            let start = if jump > 0 { seg.seq_number() } else { next };
             zeek_stream::open_hole(conn, from, start, data_end, true);
         }
     } else if len > 0 {
-        zeek_stream::seen(conn.half_mut(from), seg.seq, data_end);
+        zeek_stream::seen(conn.half_mut(from), seg.seq_number(), data_end);
     }
     if full {
         out.push(Annotation::WindowFull);
@@ -403,13 +403,13 @@ fn window_shift(conn: &Conn, role: Role) -> Option<u8> {
 
 /// The right edge of `receiver`'s window: its last acknowledgement plus its advertised window, scaled unless the
 /// window was a SYN's. None when it has not acknowledged anything or its window scale is unknown.
-fn window_edge(conn: &Conn, receiver: Role) -> Option<u32> {
+fn window_edge(conn: &Conn, receiver: Role) -> Option<SeqNumber> {
     let r = conn.half(receiver);
     if !r.has(HalfFlow::ACK_KNOWN) {
         return None;
     }
     let shift = if r.marked(HalfFlow::MARK_WINDOW_ON_SYN) { 0 } else { window_shift(conn, receiver)? };
-    Some(r.max_ack.wrapping_add(u32::from(r.window) << shift))
+    Some(r.max_ack.plus(u32::from(r.window) << shift))
 }
 
 /// Acknowledgement checks: duplicate ACKs, window updates, zero windows, ACKs of data never seen.
@@ -420,11 +420,11 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
     let pure = seg.payload_len == 0 && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
     if !half.has(HalfFlow::ACK_KNOWN) {
         let h = conn.half_mut(from);
-        h.max_ack = seg.ack;
+        h.max_ack = seg.ack_number();
         h.set(HalfFlow::ACK_KNOWN);
-    } else if pure && seg.ack == half.max_ack {
-        let outstanding = peer.has(HalfFlow::SEQ_KNOWN) && peer.next_seq != seg.ack;
-        let repeats = seg.seq == half.next_seq && seg.window == half.window;
+    } else if pure && seg.ack_number() == half.max_ack {
+        let outstanding = peer.has(HalfFlow::SEQ_KNOWN) && peer.next_seq != seg.ack_number();
+        let repeats = seg.seq_number() == half.next_seq && seg.window == half.window;
         if repeats && seg.window != 0 && peer.marked(HalfFlow::MARK_KEEP_ALIVE) {
             // The same ACK and window, answering the peer's keep-alive (Wireshark's keep-alive ACK): not a
             // duplicate ACK, whatever is in flight.
@@ -432,7 +432,7 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         } else if repeats && seg.window == 0 && peer.marked(HalfFlow::MARK_ZW_PROBE) {
             // The window still closed, the probe's byte not taken: the answer to a zero-window probe.
             out.push(Annotation::ZeroWindowProbeAck);
-        } else if seg.window == half.window && seg.window != 0 && outstanding && seg.seq == half.next_seq {
+        } else if seg.window == half.window && seg.window != 0 && outstanding && seg.seq_number() == half.next_seq {
             // Same ACK, same window, no data, while the peer has data in flight (RFC 5681 §2 "duplicate ACK"). Not
             // with a zero window, as in tshark: that ACK repeats a closed window or answers a window probe, and
             // says nothing about a lost segment.
@@ -442,29 +442,29 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
         } else if seg.window > half.window && half.window == 0 || seg.window != half.window && seg.window > 0 {
             out.push(Annotation::WindowUpdate);
         }
-    } else if ahead(seg.ack, half.max_ack) > 0 {
+    } else if ahead(seg.ack_number(), half.max_ack) > 0 {
         let h = conn.half_mut(from);
-        h.max_ack = seg.ack;
+        h.max_ack = seg.ack_number();
         h.dup_acks = 0;
     }
-    if peer.marked(HalfFlow::MARK_ZW_PROBE) && seg.flags.ack() && seg.ack == peer.next_seq.wrapping_add(1) {
+    if peer.marked(HalfFlow::MARK_ZW_PROBE) && seg.flags.ack() && seg.ack_number() == peer.next_seq.plus(1) {
         // The receiver took the probe's byte: it is sent data after all.
         out.push(Annotation::ZeroWindowProbeAck);
         let p = conn.half_mut(to);
-        p.next_seq = seg.ack;
-        p.advance_payload(seg.ack);
+        p.next_seq = seg.ack_number();
+        p.advance_payload(seg.ack_number());
     }
     // Zeek's reassembler learns from the ACK what the receiver got: a hole below it was never seen.
-    zeek_stream::acknowledged(conn, to, seg.ack);
+    zeek_stream::acknowledged(conn, to, seg.ack_number());
     let peer = *conn.half(to);
     if peer.has(HalfFlow::SEQ_KNOWN) {
-        let beyond = ahead(seg.ack, peer.next_seq);
+        let beyond = ahead(seg.ack_number(), peer.next_seq);
         if beyond > 0 {
             out.push(Annotation::AckOfUnseen { bytes: beyond as u32 });
             zeek_stream::content_gap(conn, to, beyond as u32);
             let p = conn.half_mut(to);
-            p.next_seq = seg.ack;
-            p.advance_payload(seg.ack);
+            p.next_seq = seg.ack_number();
+            p.advance_payload(seg.ack_number());
         }
     }
     if seg.window == 0 && !seg.flags.syn() {
@@ -482,10 +482,10 @@ fn acknowledgement(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut 
 /// FIN handling and the ACKs of FINs (RFC 9293 §3.6).
 fn teardown(conn: &mut Conn, from: Role, seg: &TcpSegment<'_>, out: &mut Vec<Annotation>) {
     let to = from.other();
-    let acks = |fin_seq: u32| seg.flags.ack() && ahead(seg.ack, fin_seq.wrapping_add(1)) >= 0;
+    let acks = |fin_seq: SeqNumber| seg.flags.ack() && ahead(seg.ack_number(), fin_seq.plus(1)) >= 0;
     let mut handled_ack_of_fin = false;
     if seg.flags.fin() && !conn.half(from).has(HalfFlow::SEEN_FIN) {
-        let fin_seq = seg.seq.wrapping_add(seg.payload_len);
+        let fin_seq = seg.seq_number().plus(seg.payload_len);
         {
             let h = conn.half_mut(from);
             h.fin_seq = fin_seq;

@@ -30,8 +30,8 @@ const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
 /// The widest hole kept pending; a wider run of missing bytes is settled in parts.
 const MAX_HOLE: u32 = 1 << 30;
 
-fn ahead(a: u32, b: u32) -> i32 {
-    SeqNumber(a).diff(SeqNumber(b))
+fn ahead(a: SeqNumber, b: SeqNumber) -> i32 {
+    a.diff(b)
 }
 
 /// One segment from the end `half` describes, before it moves anything (`sender_state` is the sender's Zeek state
@@ -52,12 +52,12 @@ pub fn retransmitted(half: &HalfFlow, sender_state: ZeekState, seg: &TcpSegment<
     let (syn, fin, rst) = (seg.flags.syn(), seg.flags.fin(), seg.flags.rst());
     // A RST's payload is not in the sequence space Zeek counts (get_segment_len).
     let seg_len = if rst { 0 } else { seg.payload_len } + u32::from(syn) + u32::from(fin);
-    let delta = ahead(seg.seq.wrapping_add(seg_len), half.next_seq);
+    let delta = ahead(seg.seq_number().plus(seg_len), half.next_seq);
     // A SYN or RST far from the expected number is ignored (TOO_LARGE_SEQ_DELTA).
     let wild = (syn || rst) && delta < -TOO_LARGE_SEQ_DELTA;
     // A FIN while only the SYN was seen resets the count instead (Zeek: connections past 2 GB seen only by SYN and
     // FIN).
-    let fin_after_syn_only = fin && half.has(HalfFlow::SEEN_SYN) && half.next_seq == half.isn.wrapping_add(1);
+    let fin_after_syn_only = fin && half.has(HalfFlow::SEEN_SYN) && half.next_seq == half.isn.plus(1);
     delta <= 0 && !wild && !fin_after_syn_only
 }
 
@@ -82,11 +82,11 @@ pub fn content_gap(conn: &mut Conn, sender: Role, bytes: u32) {
 /// `sender`'s bytes `start..end` did not reach the capture whole: skipped (`truncated` false: the segment after them
 /// arrived first) or cut by the snap length (`truncated` true). They wait as the direction's hole until the peer's
 /// ACK passes them ([`acknowledged`]) or they arrive.
-pub fn open_hole(conn: &mut Conn, sender: Role, start: u32, end: u32, truncated: bool) {
+pub fn open_hole(conn: &mut Conn, sender: Role, start: SeqNumber, end: SeqNumber, truncated: bool) {
     let h = *conn.half(sender);
     if h.has(HalfFlow::HOLE_OPEN) {
         // Sequence arithmetic is modulo 2^32: a hole may not grow past 2^30 bytes, or its width would wrap.
-        let bounded = end.wrapping_sub(h.hole_start) < MAX_HOLE;
+        let bounded = end.since(h.hole_start) < MAX_HOLE;
         if h.hole_end == start && bounded {
             // Contiguous (the next truncated segment, or a truncated one right after skipped bytes): the hole
             // grows, as Zeek's reassembler reports one gap for one undelivered run.
@@ -98,7 +98,7 @@ pub fn open_hole(conn: &mut Conn, sender: Role, start: u32, end: u32, truncated:
             return;
         }
         // One hole per direction: the old one is settled now, as if acknowledged.
-        let missing = h.hole_end.wrapping_sub(h.hole_start);
+        let missing = h.hole_end.since(h.hole_start);
         close_hole(conn.half_mut(sender));
         content_gap(conn, sender, missing);
     }
@@ -117,12 +117,12 @@ fn close_hole(h: &mut HalfFlow) {
 }
 
 /// A segment from `sender` at `seq..end` arrived whole: the part of the hole it covers at either edge is seen.
-pub fn seen(h: &mut HalfFlow, seq: u32, end: u32) {
+pub fn seen(h: &mut HalfFlow, seq: SeqNumber, end: SeqNumber) {
     if !h.has(HalfFlow::HOLE_OPEN) {
         return;
     }
-    let width = h.hole_end.wrapping_sub(h.hole_start);
-    let inside = |s: u32| s.wrapping_sub(h.hole_start) <= width;
+    let width = h.hole_end.since(h.hole_start);
+    let inside = |s: SeqNumber| s.since(h.hole_start) <= width;
     if ahead(seq, h.hole_start) <= 0 && ahead(end, h.hole_start) > 0 {
         h.hole_start = if inside(end) { end } else { h.hole_end };
     } else if ahead(end, h.hole_end) >= 0 && ahead(seq, h.hole_end) < 0 && inside(seq) {
@@ -134,13 +134,13 @@ pub fn seen(h: &mut HalfFlow, seq: u32, end: u32) {
 }
 
 /// The peer acknowledged `ack` of `sender`'s stream: the part of the hole below it is a content gap.
-pub fn acknowledged(conn: &mut Conn, sender: Role, ack: u32) {
+pub fn acknowledged(conn: &mut Conn, sender: Role, ack: SeqNumber) {
     let h = *conn.half(sender);
     if !h.has(HalfFlow::HOLE_OPEN) || ahead(ack, h.hole_start) <= 0 {
         return;
     }
     let upto = if ahead(ack, h.hole_end) >= 0 { h.hole_end } else { ack };
-    let missing = upto.wrapping_sub(h.hole_start);
+    let missing = upto.since(h.hole_start);
     let hm = conn.half_mut(sender);
     hm.hole_start = upto;
     if upto == hm.hole_end {

@@ -1,5 +1,6 @@
 //! A TCP segment as the tracker and the printers see it (RFC 9293 §3.1).
 
+use super::seq::SeqNumber;
 use super::tcp_options::TcpOptions;
 // The flags live in a leaf of their own, which `tcp_options` also uses (an MPTCP option reads by SYN and ACK);
 // they are named here too, where every user of a segment already looks.
@@ -26,6 +27,17 @@ pub struct TcpSegment<'a> {
 }
 
 impl<'a> TcpSegment<'a> {
+    /// The sequence number as a [`SeqNumber`], for arithmetic modulo 2^32 (the field stays a plain `u32` for the
+    /// printers, which show it as sent).
+    pub fn seq_number(&self) -> SeqNumber {
+        SeqNumber(self.seq)
+    }
+
+    /// The acknowledgement number as a [`SeqNumber`].
+    pub fn ack_number(&self) -> SeqNumber {
+        SeqNumber(self.ack)
+    }
+
     pub fn options(&self) -> TcpOptions<'a> {
         TcpOptions::new(self.options_raw)
     }

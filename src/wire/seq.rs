@@ -12,9 +12,19 @@ impl SeqNumber {
         SeqNumber(self.0.wrapping_add(n))
     }
 
+    pub fn minus(self, n: u32) -> SeqNumber {
+        SeqNumber(self.0.wrapping_sub(n))
+    }
+
     /// How far `self` is ahead of `earlier` (negative when behind).
     pub fn diff(self, earlier: SeqNumber) -> i32 {
         self.0.wrapping_sub(earlier.0) as i32
+    }
+
+    /// The bytes from `start` up to `self`, counted forward modulo 2^32: the width of a range `[start, self)` even
+    /// when it is 2^31 or more wide (where `diff` would turn negative).
+    pub fn since(self, start: SeqNumber) -> u32 {
+        self.0.wrapping_sub(start.0)
     }
 
     pub fn max(self, other: SeqNumber) -> SeqNumber {
