@@ -21,13 +21,17 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::attacker::Attacker;
+use super::calibration::Costs;
 use super::client::{Client, ClientConfig, Outcome};
 use super::event::EventQueue;
+use super::guard_thread::{GuardThread, Ring, Step, Waiting};
 use super::listener::Listener;
 use super::random::{Rng, mix};
 use super::scenario::Scenario;
 use super::segment::{Seg, SynFrames};
+use super::station::Station;
 use crate::defense::guard::{Checksum, Guard, GuardStats, Outbox, Side, Verdict};
+use crate::defense::policy::Mode;
 use crate::netns::ListenCounters;
 use crate::time::{Duration, Timestamp};
 
@@ -57,6 +61,8 @@ pub struct Setup<'a> {
     pub session_timeout: Duration,
     pub rtt: Duration,
     pub seed: u64,
+    /// What each packet costs the CPUs it crosses ([`super::calibration`]).
+    pub costs: Costs,
 }
 
 /// What a trial saw, for [`super::measure`].
@@ -68,18 +74,41 @@ pub struct Observed {
     pub syn_recv: Vec<(f64, u64)>,
     pub counters: ListenCounters,
     pub guard: Option<GuardStats>,
+    /// The guard thread's busy time and its rings' drops, in guard scenarios.
+    pub guard_thread: Option<ThreadFigures>,
+    /// Packets the kernel's stations dropped for want of a CPU (backlog full).
+    pub kernel_drops: u64,
+}
+
+/// What the guard's thread did, in the real guard's terms (`guard_cpu_s`, `ring_drops`).
+#[derive(Clone, Copy, Debug)]
+pub struct ThreadFigures {
+    pub busy: Duration,
+    /// Outside, inside, outside SYNs.
+    pub ring_drops: [u64; 3],
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Hop {
+    /// Reaching the gateway from the client namespace, before the kernel's delivery there.
+    Gateway,
+    /// Delivered at the gateway: to the guard (its rings, or its XDP program), or routed on to the listener.
+    GatewayDone,
+    /// Reaching the server namespace, before the kernel's delivery there.
     Listener,
+    /// Delivered to the listening socket.
+    ListenerDone,
     Client,
-    GuardOutside,
+    /// Reaching the guard's inside interface.
     GuardInside,
 }
 
 struct GuardBox {
     guard: Guard,
+    thread: GuardThread,
+    /// SYNs to the protected service are answered in XDP, before the rings (`guard-cookies`).
+    xdp: bool,
+    mode: Mode,
     outbox: Outbox,
     frame: Vec<u8>,
     /// The attacker's SYNs, patched rather than crafted.
@@ -91,6 +120,10 @@ struct Network {
     in_flight: EventQueue<(Hop, Seg)>,
     hop: Duration,
     guarded: bool,
+    costs: Costs,
+    /// The kernel's delivery at the gateway of what comes from the client namespace, and at the server.
+    gateway: Station,
+    server: Station,
 }
 
 impl Network {
@@ -99,10 +132,29 @@ impl Network {
     }
 
     fn send_from_client(&mut self, now: Timestamp, seg: Seg) {
-        if self.guarded {
-            self.in_flight.push(self.later(now, 1), (Hop::GuardOutside, seg));
+        self.in_flight.push(self.later(now, 1), (Hop::Gateway, seg));
+    }
+
+    /// A segment reaching the gateway from the client namespace at `now` waits for a CPU there: the bridge's
+    /// forwarding, the guard's XDP program, or the copy into the guard's rings.
+    fn reach_gateway(&mut self, now: Timestamp, seg: Seg, xdp: bool) {
+        let cost = if !self.guarded {
+            self.costs.gateway_bridge
+        } else if xdp && seg.is_syn() {
+            self.costs.gateway_xdp
         } else {
-            self.in_flight.push(self.later(now, 2), (Hop::Listener, seg));
+            self.costs.gateway_rings
+        };
+        if let Some(done) = self.gateway.offer(now, cost) {
+            self.in_flight.push(done, (Hop::GatewayDone, seg));
+        }
+    }
+
+    /// A segment reaching the server namespace waits for a CPU there; a SYN the listener will answer costs more.
+    fn reach_listener(&mut self, now: Timestamp, seg: Seg, answered: bool) {
+        let cost = if answered { self.costs.listener_synack } else { self.costs.listener_segment };
+        if let Some(done) = self.server.offer(now, cost) {
+            self.in_flight.push(done, (Hop::ListenerDone, seg));
         }
     }
 
@@ -154,6 +206,7 @@ pub fn run(setup: &Setup<'_>) -> Observed {
     let start = EPOCH;
     let flood_end = start.saturating_add(setup.duration);
     let scenario = setup.scenario;
+    let costs = setup.costs;
     let listener = scenario.listener(SERVER, ACCEPT_COST);
     let client = ClientConfig {
         addr: CLIENT_IP,
@@ -165,15 +218,22 @@ pub fn run(setup: &Setup<'_>) -> Observed {
     };
     let guard = scenario.guard.map(|g| GuardBox {
         guard: Guard::new(g.config(SocketAddr::V4(SERVER)), Rng::new(mix(setup.seed, 4)).key()),
+        thread: GuardThread::new(costs.ring_slots, costs.guard_pass, costs.guard_wakeup),
+        xdp: g.xdp,
+        mode: g.mode,
         outbox: Outbox::default(),
         frame: Vec::with_capacity(128),
         syns: attack_template().and_then(|syn| SynFrames::new(syn, SERVER).ok()),
     });
+    let backlog = costs.backlog * costs.cpus.max(1);
     let mut world = World {
         net: Network {
             in_flight: EventQueue::default(),
             hop: Duration::from_nanos(setup.rtt.as_nanos() / 4),
             guarded: guard.is_some(),
+            costs,
+            gateway: Station::new(costs.cpus, backlog),
+            server: Station::new(costs.cpus, backlog),
         },
         listener: Listener::new(listener, mix(setup.seed, 3)),
         client: Client::new(client, mix(setup.seed, 2)),
@@ -190,6 +250,7 @@ pub fn run(setup: &Setup<'_>) -> Observed {
             world.net.in_flight.next_at(),
             world.listener.next_deadline(),
             world.guard.as_ref().and_then(|g| g.guard.next_deadline()),
+            world.guard.as_ref().and_then(|g| g.thread.next_at()),
             world.client.next_deadline(),
             world.attacker.next_at(),
             next_sample,
@@ -203,15 +264,16 @@ pub fn run(setup: &Setup<'_>) -> Observed {
                 world.route_from_listener(now);
             }
             2 => world.poll_guard(now),
-            3 => {
+            3 => world.guard_step(now),
+            4 => {
                 world.client.poll(now, &mut world.scratch);
                 for seg in world.scratch.drain(..) {
                     world.net.send_from_client(now, seg);
                 }
             }
-            4 => {
+            5 => {
                 if let Some(syn) = world.attacker.fire() {
-                    world.attack(now, syn);
+                    world.reach_gateway(now, syn);
                 }
             }
             _ => {
@@ -230,6 +292,11 @@ pub fn run(setup: &Setup<'_>) -> Observed {
         syn_recv,
         counters: *world.listener.counters(),
         guard: world.guard.as_ref().map(|g| g.guard.stats()),
+        guard_thread: world.guard.as_ref().map(|g| ThreadFigures {
+            busy: g.thread.busy(),
+            ring_drops: [Ring::Outside, Ring::Inside, Ring::OutsideSyns].map(|r| g.thread.dropped(r)),
+        }),
+        kernel_drops: world.net.gateway.dropped() + world.net.server.dropped(),
     }
 }
 
@@ -239,11 +306,34 @@ fn attack_template() -> Option<Seg> {
     attacker.fire()
 }
 
+/// The attacker's segments come from spoofed sources; only the prober's come from the client's address.
+fn spoofed(seg: &Seg) -> bool {
+    *seg.src.ip() != CLIENT_IP
+}
+
 impl World {
     fn deliver(&mut self, now: Timestamp) {
         let Some((_, (hop, seg))) = self.net.in_flight.pop_due(now) else { return };
         match hop {
+            Hop::Gateway => self.reach_gateway(now, seg),
+            Hop::GatewayDone => match self.guard.as_mut() {
+                None => self.net.in_flight.push(self.net.later(now, 1), (Hop::Listener, seg)),
+                Some(g) if g.xdp && seg.is_syn() => {
+                    // Answered in XDP with the SYN-ACK the guard's userspace would send, byte for byte.
+                    self.through_guard(now, Side::Outside, &seg);
+                }
+                Some(g) => {
+                    let ring = Ring::of(Side::Outside, &seg);
+                    g.thread.arrive(now, ring, Waiting { seg, attack: spoofed(&seg) });
+                }
+            },
             Hop::Listener => {
+                let answered = seg.is_syn()
+                    && (self.listener.config().sysctls.syncookies != 0
+                        || self.listener.syn_queue_len() < self.listener.config().syn_queue_limit());
+                self.net.reach_listener(now, seg, answered);
+            }
+            Hop::ListenerDone => {
                 self.listener.on_segment(now, &seg, &mut self.scratch);
                 self.route_from_listener(now);
             }
@@ -253,25 +343,17 @@ impl World {
                     self.net.send_from_client(now, seg);
                 }
             }
-            Hop::GuardOutside => self.through_guard(now, Side::Outside, &seg),
-            Hop::GuardInside => self.through_guard(now, Side::Inside, &seg),
+            Hop::GuardInside => {
+                if let Some(g) = self.guard.as_mut() {
+                    g.thread.arrive(now, Ring::Inside, Waiting { seg, attack: false });
+                }
+            }
         }
     }
 
-    /// A spoofed SYN reaching the gateway.
-    fn attack(&mut self, now: Timestamp, syn: Seg) {
-        if let Some(g) = self.guard.as_mut() {
-            match &g.syns {
-                Some(syns) => {
-                    syns.write(&syn, &mut g.frame);
-                    self.guard_frame(now, Side::Outside);
-                }
-                None => self.through_guard(now, Side::Outside, &syn),
-            }
-        } else {
-            self.listener.on_segment(now, &syn, &mut self.scratch);
-            self.route_from_listener(now);
-        }
+    fn reach_gateway(&mut self, now: Timestamp, seg: Seg) {
+        let xdp = self.guard.as_ref().is_some_and(|g| g.xdp);
+        self.net.reach_gateway(now, seg, xdp);
     }
 
     fn route_from_listener(&mut self, now: Timestamp) {
@@ -280,17 +362,50 @@ impl World {
         }
     }
 
-    /// A segment arriving at the guard on `side`, as a frame.
-    fn through_guard(&mut self, now: Timestamp, side: Side, seg: &Seg) {
+    /// The guard's thread at `now`: the next frame from its rings through the guard, what it sends leaving when
+    /// the frame's cost has been paid.
+    fn guard_step(&mut self, now: Timestamp) {
         let Some(g) = self.guard.as_mut() else { return };
-        if seg.write_frame(SERVER, &mut g.frame).is_ok() {
-            self.guard_frame(now, side);
+        let Step::Frame(ring, waiting) = g.thread.step(now) else { return };
+        let side = ring.side();
+        let cost = match (ring, g.mode) {
+            (Ring::OutsideSyns, Mode::Limit) => self.net.costs.guard_syn_limit,
+            (Ring::OutsideSyns, Mode::Auto) => self.net.costs.guard_syn_auto,
+            (Ring::OutsideSyns, _) => self.net.costs.guard_syn_cookies,
+            _ => self.net.costs.guard_frame,
+        };
+        g.thread.handled(now, cost);
+        let done = now.saturating_add(cost);
+        match (&g.syns, waiting.attack && waiting.seg.is_syn()) {
+            (Some(syns), true) => syns.write(&waiting.seg, &mut g.frame),
+            _ => {
+                if waiting.seg.write_frame(SERVER, &mut g.frame).is_err() {
+                    return;
+                }
+            }
         }
+        if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward {
+            self.net.send_from_guard(done, side.other(), &g.frame);
+        }
+        for (out_side, frame) in g.outbox.frames() {
+            self.net.send_from_guard(done, out_side, frame);
+        }
+        g.outbox.clear();
     }
 
-    /// The frame in the guard's buffer, arriving on `side`.
-    fn guard_frame(&mut self, now: Timestamp, side: Side) {
+    /// A segment handled by the guard at once, outside its thread (the XDP program's answer to a SYN).
+    fn through_guard(&mut self, now: Timestamp, side: Side, seg: &Seg) {
         let Some(g) = self.guard.as_mut() else { return };
+        let written = match (&g.syns, spoofed(seg)) {
+            (Some(syns), true) => {
+                syns.write(seg, &mut g.frame);
+                true
+            }
+            _ => seg.write_frame(SERVER, &mut g.frame).is_ok(),
+        };
+        if !written {
+            return;
+        }
         if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward {
             self.net.send_from_guard(now, side.other(), &g.frame);
         }
