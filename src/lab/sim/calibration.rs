@@ -81,6 +81,10 @@ pub struct Costs {
     pub guard_pass: Duration,
     /// The guard thread, waking from `poll` when a frame arrives on an idle ring.
     pub guard_wakeup: Duration,
+    /// The paced flood's sends: `synscope flood --rate` sleeps until its bucket has a token, and a sleep lasts at
+    /// least Linux's default timer slack (50 µs, `PR_SET_TIMERSLACK`) plus a wakeup, so SYNs leave in batches about
+    /// this far apart (assumed, not measured: about 5 SYNs a send at 84k SYN/s, 20 at 337k).
+    pub flood_period: Duration,
     /// Slots of each of the guard's receive rings (`cmd/guard/links.rs`: 32 MiB of 4 KiB slots).
     pub ring_slots: usize,
 }
@@ -117,6 +121,7 @@ impl Costs {
             // Fitted (see GUARD_PASS_US and GUARD_WAKEUP_US).
             guard_pass: us(GUARD_PASS_US),
             guard_wakeup: us(GUARD_WAKEUP_US),
+            flood_period: us(60.0),
             ring_slots: 8_192,
         }
     }
@@ -124,11 +129,14 @@ impl Costs {
 
 /// The guard's CPU grows faster than its SYNs at low rates: `guard-limit` at 84379 SYN/s used 6.49 CPU-s above
 /// idle for 996122 SYNs (6.5 µs each) where the saturated trial spent 4.6 µs, and `guard-cookies-rings` 2.18 CPU-s
-/// for 996110 (2.2 µs against 1.4): at low rates its loop runs more passes, each with its flushes and `poll`. These
-/// two are fitted so that the simulated guard's CPU at 84379 SYN/s matches both trials' (`guard_cpu_s` of a
-/// simulated trial is the thread's busy time; `lab --sim --compare` prints both).
-pub const GUARD_PASS_US: f64 = 4.0;
-pub const GUARD_WAKEUP_US: f64 = 10.0;
+/// for 996110 (2.2 µs against 1.4): at low rates the flood's small batches find the thread asleep, and it pays a
+/// wakeup from `poll` and a pass's flushes for a few SYNs. These two are fitted by hand so that the simulated
+/// guard's CPU per SYN at 84379 SYN/s (`guard_cpu_s` of a simulated trial is the thread's busy time) comes near
+/// the real trials': guard-cookies-rings 2.21 µs (real 2.19), guard-auto 2.10 (real 2.10), guard-limit 5.77 (real
+/// 6.52), with `synscope lab --sim --scenarios guard-limit,guard-cookies-rings,guard-auto --rates 84379
+/// --duration 10s`.
+pub const GUARD_PASS_US: f64 = 1.0;
+pub const GUARD_WAKEUP_US: f64 = 3.0;
 
 #[cfg(test)]
 mod tests {

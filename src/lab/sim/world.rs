@@ -124,11 +124,20 @@ struct Network {
     /// The kernel's delivery at the gateway of what comes from the client namespace, and at the server.
     gateway: Station,
     server: Station,
+    /// Draws each service time around its mean.
+    jitter: Rng,
 }
 
 impl Network {
     fn later(&self, now: Timestamp, hops: u64) -> Timestamp {
         now.saturating_add(Duration::from_nanos(self.hop.as_nanos() * hops))
+    }
+
+    /// A service time drawn uniformly from half to one and a half times `mean`. Identical fixed costs would move
+    /// packets in lockstep (two CPUs finishing together, a ring's free slot always going to the first of a pair),
+    /// which real CPUs, with caches and interrupts, never do.
+    fn jittered(&mut self, mean: Duration) -> Duration {
+        Duration::from_nanos((mean.as_nanos() as f64 * (0.5 + self.jitter.unit())).round() as u64)
     }
 
     fn send_from_client(&mut self, now: Timestamp, seg: Seg) {
@@ -145,6 +154,7 @@ impl Network {
         } else {
             self.costs.gateway_rings
         };
+        let cost = self.jittered(cost);
         if let Some(done) = self.gateway.offer(now, cost) {
             self.in_flight.push(done, (Hop::GatewayDone, seg));
         }
@@ -152,7 +162,7 @@ impl Network {
 
     /// A segment reaching the server namespace waits for a CPU there; a SYN the listener will answer costs more.
     fn reach_listener(&mut self, now: Timestamp, seg: Seg, answered: bool) {
-        let cost = if answered { self.costs.listener_synack } else { self.costs.listener_segment };
+        let cost = self.jittered(if answered { self.costs.listener_synack } else { self.costs.listener_segment });
         if let Some(done) = self.server.offer(now, cost) {
             self.in_flight.push(done, (Hop::ListenerDone, seg));
         }
@@ -234,10 +244,11 @@ pub fn run(setup: &Setup<'_>) -> Observed {
             costs,
             gateway: Station::new(costs.cpus, backlog),
             server: Station::new(costs.cpus, backlog),
+            jitter: Rng::new(mix(setup.seed, 5)),
         },
         listener: Listener::new(listener, mix(setup.seed, 3)),
         client: Client::new(client, mix(setup.seed, 2)),
-        attacker: Attacker::new(SERVER, setup.rate, start, flood_end, mix(setup.seed, 1)),
+        attacker: Attacker::new(SERVER, setup.rate, start, flood_end, mix(setup.seed, 1)).batched(costs.flood_period),
         guard,
         scratch: Vec::new(),
     };
@@ -374,6 +385,7 @@ impl World {
             (Ring::OutsideSyns, _) => self.net.costs.guard_syn_cookies,
             _ => self.net.costs.guard_frame,
         };
+        let cost = self.net.jittered(cost);
         g.thread.handled(now, cost);
         let done = now.saturating_add(cost);
         match (&g.syns, waiting.attack && waiting.seg.is_syn()) {
