@@ -6,12 +6,17 @@
 //! ```
 //!
 //! Each link takes a quarter of the round-trip time one way; the attacker's SYNs are stamped with their arrival at
-//! the gateway. The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober starts half a second in
+//! the gateway, in the flood's batches. On top of that every packet waits for a CPU where the real one does, for a
+//! service time from [`super::calibration`] drawn around its mean: what arrives from the client namespace at the
+//! gateway's [`Station`] (the bridge, the guard's XDP program answering a SYN, or the copy into the guard's rings),
+//! what arrives at the server's (the listener's SYN handling), and in the guard scenarios the guard's thread
+//! ([`GuardThread`]: three bounded rings served in `bridge.rs`'s order; what the guard sends leaves when the frame
+//! that caused it has been handled). The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober starts half a second in
 //! and starts sessions for `duration - 1 s`, and SYN-RECV is sampled every 100 ms until the last session has ended.
 //!
 //! Every component keeps its own timers and says when it next needs the clock (sans-IO, DESIGN.md); the loop
-//! always serves the earliest, and on a tie the first in this order: packets in flight, listener, guard, client,
-//! attacker, sampler. Nothing else decides an order, so a seed replays a trial exactly.
+//! always serves the earliest, and on a tie the first in this order: packets in flight, listener, guard timers,
+//! guard thread, client, attacker, sampler. Nothing else decides an order, so a seed replays a trial exactly.
 //!
 //! The guard is driven as `cmd/guard/` drives it: each segment for it is crafted into an Ethernet frame, handed
 //! to [`Guard::handle`] with the side it arrived on, and the verdict and the outbox are read back into segments
