@@ -15,8 +15,8 @@
 //!
 //! The scenarios are the real lab's own definitions (`lab/scenario.rs`, translated in [`scenario`]), and a trial
 //! follows the real lab's timeline (`lab/trial.rs`): the flood lasts `duration`, the prober starts half a second
-//! in and starts `legit_rate` sessions a second for `duration - 1 s`, each with one budget (the client's patience, 7 s by default), and SYN-RECV is
-//! sampled every 100 ms until the last session has ended.
+//! in and starts `legit_rate` sessions a second for `duration - 1 s`, each with one budget (the client's
+//! patience, 7 s by default), and SYN-RECV is sampled every 100 ms until the last session has ended.
 //!
 //! - **What it costs:** every packet waits for a CPU where the real one does ([`station`]: the kernel's delivery at
 //!   the gateway and at the server, `netdev_max_backlog` deep per CPU; [`guard_thread`]: the guard's three rings and

@@ -11,8 +11,9 @@
 //! gateway's [`Station`] (the bridge, the guard's XDP program answering a SYN, or the copy into the guard's rings),
 //! what arrives at the server's (the listener's SYN handling), and in the guard scenarios the guard's thread
 //! ([`GuardThread`]: three bounded rings served in `bridge.rs`'s order; what the guard sends leaves when the frame
-//! that caused it has been handled). The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober starts half a second in
-//! and starts sessions for `duration - 1 s`, and SYN-RECV is sampled every 100 ms until the last session has ended.
+//! that caused it has been handled). The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober
+//! starts half a second in and starts sessions for `duration - 1 s`, and SYN-RECV is sampled every 100 ms until
+//! the last session has ended.
 //!
 //! Every component keeps its own timers and says when it next needs the clock (sans-IO, DESIGN.md); the loop
 //! always serves the earliest, and on a tie the first in this order: packets in flight, listener, guard timers,
@@ -81,8 +82,6 @@ pub struct Observed {
     pub guard: Option<GuardStats>,
     /// The guard thread's busy time and its rings' drops, in guard scenarios.
     pub guard_thread: Option<ThreadFigures>,
-    /// Packets the kernel's stations dropped for want of a CPU (backlog full).
-    pub kernel_drops: u64,
 }
 
 /// What the guard's thread did, in the real guard's terms (`guard_cpu_s`, `ring_drops`).
@@ -312,7 +311,6 @@ pub fn run(setup: &Setup<'_>) -> Observed {
             busy: g.thread.busy(),
             ring_drops: [Ring::Outside, Ring::Inside, Ring::OutsideSyns].map(|r| g.thread.dropped(r)),
         }),
-        kernel_drops: world.net.gateway.dropped() + world.net.server.dropped(),
     }
 }
 
