@@ -50,6 +50,12 @@ pub const GUARD_COOKIES: Figures = Figures { seconds: 11.8, rate: 3_976_146.0 / 
 /// 1626071) and handled 2354760 SYNs, each forwarded, each evicting the oldest entry with a RST to the listener, and
 /// each answered by the listener with a SYN-ACK the guard forwarded.
 pub const GUARD_LIMIT: Figures = Figures { seconds: 11.8, rate: 2_354_760.0 / 11.8, cpu_s: 11.51 - GUARD_IDLE_CPU_S };
+/// `docs/lab/calibration/2026-12-07-quiet-limit/results.json`, `guard-limit` at 249609 SYN/s, on a quieter machine
+/// (load average 2.5-2.9): its SYN ring overflowing (400567 dropped), the guard handled 1296976 SYNs in the
+/// trial's 6.8 s, 6.64 CPU-s. What bounds a saturated guard is SYNs per second of *wall* time, which includes the
+/// moments its CPU went to softirq; so its capacity is taken from this figure (5.24 µs a SYN, 191k SYN/s), not
+/// from its CPU per SYN.
+pub const GUARD_LIMIT_SATURATED: Figures = Figures { seconds: 6.8, rate: 1.0, cpu_s: 6.8 / 1_296_976.0 };
 /// `guard-auto` at 337516 SYN/s: 5.97 guard CPU-s for 3968534 SYNs (cookies after the first 768).
 pub const GUARD_AUTO: Figures = Figures { seconds: 11.8, rate: 3_968_534.0 / 11.8, cpu_s: 5.97 - GUARD_IDLE_CPU_S };
 
@@ -114,7 +120,9 @@ impl Costs {
             listener_segment: us(listener_segment),
             listener_synack: us(listener_synack),
             backlog: 1_000,
-            guard_syn_limit: us(GUARD_LIMIT.us_per_syn() - guard_frame),
+            // The saturated guard's wall time per SYN, its SYN-ACK's share taken out (see GUARD_LIMIT_SATURATED; the
+            // committed run's CPU per SYN, GUARD_LIMIT, was 4.56 µs).
+            guard_syn_limit: us(GUARD_LIMIT_SATURATED.cpu_s * 1e6 - guard_frame),
             guard_syn_cookies: us(GUARD_COOKIES.us_per_syn()),
             guard_syn_auto: us(GUARD_AUTO.us_per_syn()),
             guard_frame: us(guard_frame),
@@ -148,12 +156,15 @@ mod tests {
         // 19.07 CPU-s / (11.8 s × 501957 SYN/s) = 3.22 µs for the whole path of an answered SYN.
         let answered = c.gateway_bridge.as_nanos() + c.listener_synack.as_nanos();
         assert!((answered as i64 - 3_220).abs() <= 2, "{answered}");
-        // The saturated limit-mode guard: 10.74 CPU-s / 2354760 SYNs = 4.56 µs a SYN, its SYN-ACK included.
+        // The committed run's saturated limit-mode guard: 10.74 CPU-s / 2354760 SYNs = 4.56 µs a SYN.
+        assert!((GUARD_LIMIT.us_per_syn() - 4.561).abs() < 0.002);
+        // The quieter run's: 6.8 s of wall time / 1296976 SYNs = 5.24 µs a SYN, its SYN-ACK included.
         let limit = c.guard_syn_limit.as_nanos() + c.guard_frame.as_nanos();
-        assert!((limit as i64 - 4_561).abs() <= 2, "{limit}");
-        // Capacities: the limit-mode guard handles about 219k SYN/s, under the 337k at which it failed; the cookie
-        // guard 704k, over the 337k at which it held.
-        assert!(1e9 / limit as f64 > 200_000.0 && 1e9 / (limit as f64) < 337_516.0);
+        assert!((limit as i64 - 5_243).abs() <= 2, "{limit}");
+        // Capacities: the limit-mode guard handles about 191k SYN/s, under the 200k at which the quieter run's
+        // kept 10% and the 337k at which the committed run's failed; the cookie guard 704k, over the 337k at
+        // which it held.
+        assert!(1e9 / limit as f64 > 150_000.0 && 1e9 / (limit as f64) < 200_000.0);
         assert!(1e9 / c.guard_syn_cookies.as_nanos() as f64 > 600_000.0);
     }
 }

@@ -6,7 +6,8 @@
 //! The loop, per pass: up to [`BURST`] frames from the outside's ring of other frames, then up to [`BURST`] from
 //! the inside's ring, then up to [`BURST`] SYNs, then its timers and a flush of the transmit rings (a pass's
 //! overhead); a pass that found nothing sleeps in `poll` until a frame arrives (a wakeup's cost). Each frame takes
-//! the CPU for its own cost, and what the guard sends for it leaves when it is done. A ring holds
+//! the CPU for its own cost; what the guard sends for it waits in a transmit ring until the pass ends or a batch
+//! is full ([`super::world`]). A ring holds
 //! `ring_slots` frames; the kernel drops what arrives at a full ring (`tpacket_rcv`), which the real guard reports
 //! as `ring_drops`.
 //!
@@ -14,8 +15,7 @@
 //! listener's SYN-ACK for it is read, and the round trip through the guard grows with the flood: what decides
 //! whether a half-open entry survives `--overflow evict-oldest`.
 //!
-//! Not modelled: the transmit rings' batching (a frame leaves when handled, not at the pass's flush), and other
-//! processes taking the guard's CPU (the real lab's `machine` verdicts).
+//! Not modelled: other processes taking the guard's CPU (the real lab's `machine` verdicts).
 
 use std::collections::VecDeque;
 

@@ -10,8 +10,8 @@
 //! service time from [`super::calibration`] drawn around its mean: what arrives from the client namespace at the
 //! gateway's [`Station`] (the bridge, the guard's XDP program answering a SYN, or the copy into the guard's rings),
 //! what arrives at the server's (the listener's SYN handling), and in the guard scenarios the guard's thread
-//! ([`GuardThread`]: three bounded rings served in `bridge.rs`'s order; what the guard sends leaves when the frame
-//! that caused it has been handled). The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober
+//! ([`GuardThread`]: three bounded rings served in `bridge.rs`'s order; what the guard sends waits in its transmit
+//! ring until the pass ends or 256 frames are queued on that side, as `links.rs` sends them). The timeline is `lab/trial.rs`'s: the flood lasts `duration`, the prober
 //! starts half a second in and starts sessions for `duration - 1 s`, and SYN-RECV is sampled every 100 ms until
 //! the last session has ended.
 //!
@@ -114,6 +114,7 @@ struct GuardBox {
     xdp: bool,
     mode: Mode,
     outbox: Outbox,
+    tx: TxRings,
     frame: Vec<u8>,
     /// The attacker's SYNs, patched rather than crafted.
     syns: Option<SynFrames>,
@@ -183,19 +184,65 @@ impl Network {
 
     /// A frame the guard sends (or forwards) out of `side`.
     fn send_from_guard(&mut self, now: Timestamp, side: Side, frame: &[u8]) {
-        match side {
-            Side::Inside => {
-                if let Some(seg) = Seg::from_frame(frame) {
-                    self.in_flight.push(self.later(now, 1), (Hop::Listener, seg));
-                }
-            }
-            Side::Outside => {
-                if Seg::frame_destination(frame) == Some(IpAddr::V4(CLIENT_IP))
-                    && let Some(seg) = Seg::from_frame(frame)
-                {
-                    self.in_flight.push(self.later(now, 1), (Hop::Client, seg));
-                }
-            }
+        if let Some(seg) = guard_output(side, frame) {
+            self.deliver_from_guard(now, side, seg);
+        }
+    }
+
+    fn deliver_from_guard(&mut self, now: Timestamp, side: Side, seg: Seg) {
+        let hop = match side {
+            Side::Inside => Hop::Listener,
+            Side::Outside => Hop::Client,
+        };
+        self.in_flight.push(self.later(now, 1), (hop, seg));
+    }
+}
+
+/// The segment a frame the guard sends out of `side` carries, if it goes anywhere simulated: everything to the
+/// listener, and to the client only what is addressed to it (answers to spoofed sources die in its namespace).
+fn guard_output(side: Side, frame: &[u8]) -> Option<Seg> {
+    match side {
+        Side::Inside => Seg::from_frame(frame),
+        Side::Outside if Seg::frame_destination(frame) == Some(IpAddr::V4(CLIENT_IP)) => Seg::from_frame(frame),
+        Side::Outside => None,
+    }
+}
+
+/// The guard thread's transmit rings (`cmd/guard/links.rs`): what it sends waits in a ring until the pass ends or
+/// [`SEND_BATCH`] frames are queued on that side, then goes out in one send.
+#[derive(Default)]
+struct TxRings {
+    /// Per side (outside, inside): frames queued, and the segments among them that go somewhere simulated.
+    queued: [usize; 2],
+    pending: [Vec<Seg>; 2],
+}
+
+/// Frames handed to the kernel per send (`links.rs`'s `SEND_BATCH`).
+const SEND_BATCH: usize = 256;
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Outside => 0,
+        Side::Inside => 1,
+    }
+}
+
+impl TxRings {
+    /// Queues a frame; true when its side has a batch's worth and must be flushed.
+    fn push(&mut self, side: Side, frame: &[u8]) -> bool {
+        let i = side_index(side);
+        self.queued[i] += 1;
+        if let Some(seg) = guard_output(side, frame) {
+            self.pending[i].push(seg);
+        }
+        self.queued[i] >= SEND_BATCH
+    }
+
+    fn flush(&mut self, net: &mut Network, now: Timestamp, side: Side) {
+        let i = side_index(side);
+        self.queued[i] = 0;
+        for seg in self.pending[i].drain(..) {
+            net.deliver_from_guard(now, side, seg);
         }
     }
 }
@@ -236,6 +283,7 @@ pub fn run(setup: &Setup<'_>) -> Observed {
         xdp: g.xdp,
         mode: g.mode,
         outbox: Outbox::default(),
+        tx: TxRings::default(),
         frame: Vec::with_capacity(128),
         syns: attack_template().and_then(|syn| SynFrames::new(syn, SERVER).ok()),
     });
@@ -380,7 +428,13 @@ impl World {
     /// the frame's cost has been paid.
     fn guard_step(&mut self, now: Timestamp) {
         let Some(g) = self.guard.as_mut() else { return };
-        let Step::Frame(ring, waiting) = g.thread.step(now) else { return };
+        let Step::Frame(ring, waiting) = g.thread.step(now) else {
+            // The pass is over (or the thread sleeps): its transmit rings are flushed.
+            for side in [Side::Outside, Side::Inside] {
+                g.tx.flush(&mut self.net, now, side);
+            }
+            return;
+        };
         let side = ring.side();
         let cost = match (ring, g.mode) {
             (Ring::OutsideSyns, Mode::Limit) => self.net.costs.guard_syn_limit,
@@ -399,11 +453,15 @@ impl World {
                 }
             }
         }
-        if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward {
-            self.net.send_from_guard(done, side.other(), &g.frame);
+        if g.guard.handle(now, side, &mut g.frame, Checksum::Complete, &mut g.outbox) == Verdict::Forward
+            && g.tx.push(side.other(), &g.frame)
+        {
+            g.tx.flush(&mut self.net, done, side.other());
         }
         for (out_side, frame) in g.outbox.frames() {
-            self.net.send_from_guard(done, out_side, frame);
+            if g.tx.push(out_side, frame) {
+                g.tx.flush(&mut self.net, done, out_side);
+            }
         }
         g.outbox.clear();
     }
