@@ -89,6 +89,11 @@ pub struct LabArgs {
     /// Redraw the table, report and charts from a results.json written by an earlier run, into --out.
     #[arg(long, value_name = "RESULTS.json")]
     pub replot: Option<PathBuf>,
+
+    /// With --sim: simulate the trials of a real run's results.json at the rates its flood reached, with its
+    /// session patience, and print real against simulated success (also written to --out/compare.md).
+    #[arg(long, value_name = "REAL.json", requires = "sim")]
+    pub compare: Option<PathBuf>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -115,6 +120,9 @@ pub fn run(args: &LabArgs) -> anyhow::Result<ExitCode> {
             serde_json::from_str(&text).with_context(|| format!("{} is not a lab results.json", path.display()))?;
         write_outputs(&file.results, file.ip_version, &args.out)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.compare {
+        return compare(args, path);
     }
     let scenarios = scenarios(args)?;
     let duration = args.duration.unwrap_or(if args.quick { Duration::from_secs(4) } else { Duration::from_secs(10) });
@@ -245,6 +253,26 @@ fn simulate(args: &LabArgs, scenarios: &[Scenario], rates: Option<&[Rate]>, dura
         config.rates = rates.iter().map(|r| if let Rate::PerSecond(n) = r { *n } else { max }).collect();
     }
     sim::run(&config, &mut |line| eprintln!("{line}"))
+}
+
+/// `--sim --compare REAL.json` (`lab::sim::compare`).
+fn compare(args: &LabArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let real: LabResults =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a lab results.json", path.display()))?;
+    if real.kind != "namespaces" {
+        return Err(UsageError(format!("{} is not a real run (kind {:?})", path.display(), real.kind)).into());
+    }
+    let base = sim::SimConfig { seed: args.seed, ..sim::SimConfig::default() };
+    let comparison = sim::compare::compare(&real, args.legit_rate, &base, &mut |line| eprintln!("{line}"));
+    let table = sim::compare::table(&comparison);
+    println!("{table}");
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let file = args.out.join("compare.md");
+    std::fs::write(&file, format!("# synscope lab: simulation against {}\n\n{table}", path.display()))
+        .with_context(|| format!("writing {}", file.display()))?;
+    eprintln!("synscope: comparison in {}", file.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_outputs(results: &LabResults, ip_version: u8, out: &std::path::Path) -> anyhow::Result<()> {

@@ -12,6 +12,9 @@ use crate::wire::segment::TcpFlags;
 
 pub struct Attacker {
     target: SocketAddrV4,
+    start: Timestamp,
+    /// SYNs leave in batches on this grid from `start` (zero: each at its own instant).
+    period: Duration,
     /// Mean gap between SYNs, nanoseconds; zero rate means no SYN at all.
     mean_gap_ns: f64,
     next: Option<Timestamp>,
@@ -23,7 +26,16 @@ pub struct Attacker {
 impl Attacker {
     /// SYNs at `rate` per second on average, from `start` until `stop`.
     pub fn new(target: SocketAddrV4, rate: u64, start: Timestamp, stop: Timestamp, seed: u64) -> Attacker {
-        let mut attacker = Attacker { target, mean_gap_ns: 0.0, next: None, stop, rng: Rng::new(seed), sent: 0 };
+        let mut attacker = Attacker {
+            target,
+            start,
+            period: Duration::ZERO,
+            mean_gap_ns: 0.0,
+            next: None,
+            stop,
+            rng: Rng::new(seed),
+            sent: 0,
+        };
         if rate > 0 {
             attacker.mean_gap_ns = 1e9 / rate as f64;
             attacker.next = attacker.after(start);
@@ -31,9 +43,23 @@ impl Attacker {
         attacker
     }
 
+    /// SYNs released in batches every `period`, as `synscope flood --rate` sends them: its token bucket's sleep
+    /// (`flood/driver.rs`) lasts at least the kernel's timer slack, and the tokens accrued meanwhile leave in one
+    /// send. The SYNs are the same; each waits for the next multiple of `period` after its own instant.
+    pub fn batched(mut self, period: Duration) -> Attacker {
+        self.period = period;
+        self
+    }
+
     /// When the next SYN arrives.
     pub fn next_at(&self) -> Option<Timestamp> {
-        self.next
+        let at = self.next?;
+        let period = self.period.as_nanos();
+        if period == 0 {
+            return Some(at);
+        }
+        let offset = at.saturating_since(self.start).as_nanos();
+        Some(self.start.saturating_add(Duration::from_nanos(offset.div_ceil(period) * period)))
     }
 
     /// SYNs sent so far.
@@ -83,5 +109,26 @@ mod tests {
         let rate = attacker.sent() as f64 / 2.0;
         assert!((rate - 50_000.0).abs() < 500.0, "{rate}");
         assert!(Attacker::new("10.77.0.2:9999".parse().unwrap(), 0, start, stop, 3).next_at().is_none());
+    }
+
+    #[test]
+    fn a_batched_flood_sends_the_same_syns_on_a_grid() {
+        let start = Timestamp::from_nanos(1_000_000_000);
+        let stop = start.saturating_add(Duration::from_millis(10));
+        let target = "10.77.0.2:9999".parse().unwrap();
+        let mut smooth = Attacker::new(target, 100_000, start, stop, 5);
+        let mut batched = Attacker::new(target, 100_000, start, stop, 5).batched(Duration::from_micros(60));
+        let mut sizes = std::collections::BTreeMap::new();
+        while let Some(at) = batched.next_at() {
+            let raw = smooth.next_at().unwrap();
+            assert!(at >= raw && at.saturating_since(raw) < Duration::from_micros(60));
+            assert_eq!((at.as_nanos() - start.as_nanos()) % 60_000, 0);
+            assert_eq!(batched.fire(), smooth.fire());
+            *sizes.entry(at).or_insert(0) += 1;
+        }
+        assert!(smooth.next_at().is_none());
+        // About 6 SYNs a batch at 100k SYN/s.
+        let mean = batched.sent() as f64 / sizes.len() as f64;
+        assert!((5.0..7.0).contains(&mean), "{mean}");
     }
 }

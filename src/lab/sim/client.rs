@@ -7,8 +7,9 @@
 //!
 //! - **SYN** with Linux's options (MSS, SACK-permitted, timestamps, window scale), retransmitted with the same ISN
 //!   after 1 s, then 2 s, 4 s... (`tcp_connect` arms `TCP_TIMEOUT_INIT`, `tcp_retransmit_timer` doubles it;
-//!   `tcp_syn_retries` = 6). With the lab's 1 s timeout the first retransmission coincides with the deadline, so
-//!   a session whose first SYN is dropped fails; a longer `--timeout` lets retransmissions rescue it.
+//!   `tcp_syn_retries` = 6). With a 7 s patience (the default, as the lab's prober) the SYN goes out at 0, 1 and
+//!   3 s, and the session gives up at 7 s. With a 1 s patience (older real runs) the first retransmission
+//!   coincides with the deadline and is not sent, so a session whose first SYN is dropped fails.
 //! - **SYN-ACK** acknowledging our ISN: `connect()` returns (the connect latency is measured here) and the client
 //!   ACKs, echoing the SYN-ACK's TSval (RFC 7323 §4.3), which is how a SYN cookie's options come back (Linux
 //!   `cookie_init_timestamp`). A retransmitted SYN-ACK is ACKed again, as Linux answers one in ESTABLISHED.
@@ -61,6 +62,8 @@ pub struct Outcome {
     /// From the first SYN to the SYN-ACK, when connect succeeded (even if the session failed later).
     pub connect: Option<Duration>,
     pub failure: Option<Failure>,
+    /// From the first SYN to the greeting, for a session that succeeded: which patience it needed.
+    pub completed: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,7 +127,7 @@ impl Client {
             match timer {
                 Timer::Start => self.start(at, out),
                 Timer::Retransmit(id) => self.retransmit(at, id, out),
-                Timer::Timeout(id) => self.give_up(id, out),
+                Timer::Timeout(id) => self.give_up(at, id, out),
             }
         }
     }
@@ -147,12 +150,14 @@ impl Client {
                 out.push(self.ack(now, me, snd_nxt, seg));
             }
             State::SynSent if seg.flags.rst() && seg.flags.ack() && seg.ack == snd_nxt => {
-                self.end(id, None, Some(Failure::Refused));
+                self.end(id, None, Some(Failure::Refused), now);
             }
             State::Established { .. } if seg.is_synack() => out.push(self.ack(now, me, snd_nxt, seg)),
-            State::Established { connect, .. } if seg.flags.rst() => self.end(id, Some(connect), Some(Failure::Reset)),
+            State::Established { connect, .. } if seg.flags.rst() => {
+                self.end(id, Some(connect), Some(Failure::Reset), now)
+            }
             State::Established { server_isn, connect } if seg.payload > 0 && seg.seq == server_isn.wrapping_add(1) => {
-                self.end(id, Some(connect), None);
+                self.end(id, Some(connect), None, now);
                 out.push(Seg::new(me, self.config.server, TcpFlags::RST, snd_nxt, 0));
             }
             State::Done(_) if seg.is_synack() => {
@@ -192,8 +197,10 @@ impl Client {
         self.config.start.saturating_add(Duration::from_nanos(offset.min(u64::MAX as f64) as u64))
     }
 
-    fn end(&mut self, id: u32, connect: Option<Duration>, failure: Option<Failure>) {
-        self.sessions[id as usize].state = State::Done(Outcome { connect, failure });
+    fn end(&mut self, id: u32, connect: Option<Duration>, failure: Option<Failure>, now: Timestamp) {
+        let session = &mut self.sessions[id as usize];
+        let completed = failure.is_none().then(|| now.saturating_since(session.started));
+        session.state = State::Done(Outcome { connect, failure, completed });
     }
 
     fn retransmit(&mut self, now: Timestamp, id: u32, out: &mut Vec<Seg>) {
@@ -207,13 +214,13 @@ impl Client {
         self.timers.push(started.saturating_add(syn_backoff(syns)), Timer::Retransmit(id));
     }
 
-    fn give_up(&mut self, id: u32, out: &mut Vec<Seg>) {
+    fn give_up(&mut self, now: Timestamp, id: u32, out: &mut Vec<Seg>) {
         let session = self.sessions[id as usize];
         match session.state {
             State::Done(_) => {}
-            State::SynSent => self.end(id, None, Some(Failure::Timeout)),
+            State::SynSent => self.end(id, None, Some(Failure::Timeout), now),
             State::Established { connect, .. } => {
-                self.end(id, Some(connect), Some(Failure::Timeout));
+                self.end(id, Some(connect), Some(Failure::Timeout), now);
                 let me = SocketAddrV4::new(self.config.addr, session.port);
                 out.push(Seg::new(me, self.config.server, TcpFlags::RST, session.isn.wrapping_add(1), 0));
             }
@@ -272,7 +279,7 @@ mod tests {
         let times: Vec<u64> = sent.iter().map(|(at, _)| at.as_nanos() / 1_000_000_000).collect();
         assert_eq!(times, [0, 1, 3, 7]);
         assert!(sent.iter().all(|(_, s)| s.is_syn() && s.seq == sent[0].1.seq));
-        let timeout = Outcome { connect: None, failure: Some(Failure::Timeout) };
+        let timeout = Outcome { connect: None, failure: Some(Failure::Timeout), completed: None };
         assert_eq!(client.outcomes().collect::<Vec<_>>(), [Some(timeout)]);
     }
 
@@ -307,6 +314,7 @@ mod tests {
         client.on_segment(connected.saturating_add(Duration::from_millis(5)), &greeting, &mut out);
         assert!(out[1].flags.rst());
         let outcome = client.outcomes().next().unwrap();
-        assert_eq!(outcome, Some(Outcome { connect: Some(Duration::from_micros(100)), failure: None }));
+        let completed = Some(Duration::from_micros(5_100));
+        assert_eq!(outcome, Some(Outcome { connect: Some(Duration::from_micros(100)), failure: None, completed }));
     }
 }

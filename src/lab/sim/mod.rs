@@ -15,29 +15,45 @@
 //!
 //! The scenarios are the real lab's own definitions (`lab/scenario.rs`, translated in [`scenario`]), and a trial
 //! follows the real lab's timeline (`lab/trial.rs`): the flood lasts `duration`, the prober starts half a second
-//! in and starts `legit_rate` sessions a second for `duration - 1 s`, each with a 1 s budget, and SYN-RECV is
-//! sampled every 100 ms until the last session has ended.
+//! in and starts `legit_rate` sessions a second for `duration - 1 s`, each with one budget (the client's
+//! patience, 7 s by default), and SYN-RECV is sampled every 100 ms until the last session has ended.
 //!
-//! Not modelled: CPU. Every SYN is processed however fast they come, the kernel's and the guard's alike, so a
-//! simulated defence never falls behind a flood the way a real one on two vCPUs can.
+//! - **What it costs:** every packet waits for a CPU where the real one does ([`station`]: the kernel's delivery at
+//!   the gateway and at the server, `netdev_max_backlog` deep per CPU; [`guard_thread`]: the guard's three rings and
+//!   its loop's order), for a service time derived from a real run ([`calibration`]). So the round trip grows
+//!   with the flood, and a ring or backlog overflows where the real one does.
+//!
+//! Not modelled: CPUs shared between those places. The guard's thread has a CPU of its own and the kernel's work
+//! the machine's CPUs, so the simulation cannot follow a real trial whose guard was starved by the flood and the
+//! kernel (the real lab's `machine` verdict, `lab::verdict`); `--compare` says so where it happens.
 
 pub mod attacker;
+pub mod calibration;
 pub mod client;
+pub mod compare;
 pub mod event;
+pub mod guard_thread;
 pub mod kernel_listener;
 pub mod measure;
 pub mod random;
 pub mod segment;
 pub mod setup;
+pub mod station;
 pub mod world;
 
 pub use setup::{SCENARIOS, SimSetup, scenario};
+
+use calibration::Costs;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use crate::lab::results::{LabResults, Trial};
 use crate::time::Duration;
+
+/// A session's patience by default: a client's connect retransmits its SYN at 1 s and 3 s and gives up at 7 s
+/// (RFC 6298's initial RTO of 1 s, doubled), as the lab's prober does with `--timeout 7s`.
+pub const DEFAULT_PATIENCE_S: u64 = 7;
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,13 +69,17 @@ pub struct SimConfig {
     pub legit_rate: f64,
     /// One budget for connect and greeting, as the prober's `--timeout`.
     pub session_timeout: Duration,
-    /// Round-trip time between the client and the listener (each of the two links takes a quarter of it).
+    /// Round-trip time between the client and the listener (each of the two links takes a quarter of it), before
+    /// any queueing.
     pub rtt: Duration,
+    /// What each packet costs the CPUs it crosses, and the queues in front of them.
+    pub costs: Costs,
 }
 
 impl Default for SimConfig {
     /// Every scenario; no flood, then steps up to 150 000 SYN/s (DESIGN.md's hping3 figures reach 120–185 k);
-    /// 10 s each; 50 sessions a second with the lab prober's 1 s timeout; 0.1 ms RTT, as over two veths.
+    /// 10 s each; 50 sessions a second with a client's patience of 7 s (the SYN sent again at 1 s and 3 s);
+    /// 0.1 ms RTT, as over two veths; the lab machine's costs.
     fn default() -> Self {
         SimConfig {
             seed: 1,
@@ -67,8 +87,9 @@ impl Default for SimConfig {
             rates: vec![0, 1_000, 10_000, 50_000, 100_000, 150_000],
             duration: Duration::from_secs(10),
             legit_rate: 50.0,
-            session_timeout: Duration::from_secs(1),
+            session_timeout: Duration::from_secs(DEFAULT_PATIENCE_S),
             rtt: Duration::from_micros(100),
+            costs: Costs::lab_machine(),
         }
     }
 }
@@ -166,6 +187,7 @@ pub fn run_trial(config: &SimConfig, scenario_name: &str, rate: u64) -> Option<T
         session_timeout: config.session_timeout,
         rtt: config.rtt,
         seed: random::mix(config.seed, rate),
+        costs: config.costs,
     };
     let observed = world::run(&setup);
     Some(measure::trial(scenario.name, rate, config.duration, config.session_timeout, observed))
@@ -197,8 +219,9 @@ fn notes(config: &SimConfig) -> Vec<String> {
             config.rtt.as_secs_f64() * 1e3
         ),
         "The listener is a model of Linux's (SYN queue and its 3/4 rule, SYN-ACK retries, cookies, accept queue); \
-         the guard scenarios run the real guard on crafted frames. CPU limits are not modelled: every SYN is \
-         processed, however fast they come."
+         the guard scenarios run the real guard on crafted frames. Packets wait for CPUs whose costs come from a \
+         real run (lab::sim::calibration): the kernel's delivery at the gateway and the server, the guard's rings \
+         and thread; CPUs shared between them, and other processes, are not modelled."
             .into(),
     ]
 }

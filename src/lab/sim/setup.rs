@@ -41,12 +41,15 @@ impl SimSetup {
 pub struct GuardSetup {
     pub mode: Mode,
     pub half_open: HalfOpenConfig,
+    /// SYNs answered by the XDP program before the rings: cookies mode with the default `--fast-path auto`, on a
+    /// machine where the program loads (the real lab's `guard-cookies`; `guard-cookies-rings` asks for the rings).
+    pub xdp: bool,
 }
 
 impl GuardSetup {
     /// `synscope guard`'s defaults ([`crate::defense::guard::defaults`], which its flags take too).
     pub fn with_defaults(mode: Mode) -> GuardSetup {
-        GuardSetup { mode, half_open: defaults::half_open() }
+        GuardSetup { mode, half_open: defaults::half_open(), xdp: false }
     }
 
     /// The configuration `synscope guard` builds from these flags (`cmd/guard/`: auto's watermarks from
@@ -82,6 +85,7 @@ pub fn scenario(name: &str) -> Option<SimSetup> {
                 setup.half_open.synrecv_timeout = Duration::from_secs(limits.synrecv_timeout_s);
                 setup.half_open.overflow = limits.overflow.parse().ok()?;
             }
+            setup.xdp = setup.mode == Mode::Cookies && real.guard_fast_path != Some("packet");
             Some(setup)
         }
     };
@@ -108,6 +112,7 @@ mod tests {
             let s = scenario(name).unwrap();
             assert_eq!(s.name, name);
             assert_eq!(s.guard.is_some(), name.starts_with("guard-"));
+            assert_eq!(s.guard.is_some_and(|g| g.xdp), name == "guard-cookies", "{name}");
         }
         assert!(scenario("bogus").is_none());
         assert_eq!(scenario("none").unwrap().sysctls.syncookies, 0);

@@ -36,8 +36,9 @@
 //!   once with the seed's `Welcome!`.
 //!
 //! Not modelled: TIME-WAIT recycling (`isn != 0` bypasses the limits), re-arming a request's timer when its SYN is
-//! retransmitted (no simulated SYN is retransmitted while its request is pending: links do not lose packets),
-//! `tcp_defer_accept`, and the CPU cost of processing a SYN.
+//! retransmitted (the SYN-ACK is sent again, the timer left as it was; it matters only when a SYN-ACK was lost to
+//! a full ring or backlog), and `tcp_defer_accept`. The CPU cost of processing a segment is the world's (`world.rs`: the server's station,
+//! before a segment reaches this model).
 
 #[cfg(test)]
 mod tests;
