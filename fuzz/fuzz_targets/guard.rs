@@ -21,7 +21,7 @@ use synscope::time::{Duration, Timestamp};
 use synscope::wire::TcpFlags;
 use synscope::wire::checksum::{checksum, pseudo_header_sum};
 use synscope::wire::craft::{self, EthernetSpec, TcpSpec};
-use synscope::wire::tcp_layout::TcpLayout;
+use synscope::wire::tcp_frame::TcpFrame;
 
 #[derive(Arbitrary, Debug)]
 struct Script {
@@ -137,36 +137,31 @@ fn build(from: SocketAddr, to: SocketAddr, from_client: bool, vlan: bool, fields
     Some(out)
 }
 
-fn checksum_valid(frame: &[u8], layout: &TcpLayout) -> bool {
-    let (src, dst) = if layout.ipv6 {
-        (&frame[layout.ip + 8..layout.ip + 24], &frame[layout.ip + 24..layout.ip + 40])
-    } else {
-        (&frame[layout.ip + 12..layout.ip + 16], &frame[layout.ip + 16..layout.ip + 20])
+/// The checksum recomputed here from the addresses, independently of `TcpFrame`'s own sums.
+fn checksum_valid(segment: &TcpFrame<&[u8]>) -> bool {
+    let octets = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
     };
-    let segment = &frame[layout.tcp..layout.end];
-    checksum(pseudo_header_sum(src, dst, 6, segment.len() as u32), segment) == 0
-}
-
-fn checksum_field(frame: &[u8], layout: &TcpLayout) -> u16 {
-    let at = layout.checksum_at();
-    u16::from_be_bytes([frame[at], frame[at + 1]])
+    let tcp = segment.tcp_segment();
+    checksum(pseudo_header_sum(&octets(segment.src_ip()), &octets(segment.dst_ip()), 6, tcp.len() as u32), tcp) == 0
 }
 
 /// An answer to `last`: its addresses swapped, our fields, its seq acknowledged and its TSval echoed. With
 /// `mirror_syn`, a SYN is answered with a SYN-ACK (the listener's side of the proxy's handshake).
 fn answer(last: &[u8], fields: &Fields, ack_offset: i8, mirror_syn: bool, from_client: bool) -> Option<Vec<u8>> {
-    let layout = TcpLayout::of(last)?;
-    let (to, from) = (layout.src(last), layout.dst(last));
+    let last = TcpFrame::new_checked(last).ok()?;
+    let (to, from) = (last.src(), last.dst());
     let mut fields = fields.clone();
-    let flags = layout.flags(last);
-    let consumed = u32::from(flags.syn()) + u32::from(flags.fin()) + layout.payload_len() as u32;
-    fields.ack = layout.seq(last).wrapping_add(consumed).wrapping_add(ack_offset as i32 as u32);
+    let flags = last.flags();
+    let consumed = u32::from(flags.syn()) + u32::from(flags.fin()) + last.payload_len() as u32;
+    fields.ack = last.seq().wrapping_add(consumed).wrapping_add(ack_offset as i32 as u32);
     fields.flags |= 0x10; // ACK
     if mirror_syn && flags.syn() {
         fields.flags |= 0x02;
     }
     // Echo the TSval, when there is one, as a timestamp option ahead of the fuzzed ones.
-    let options = layout.options(last);
+    let options = last.into_options();
     let mut at = 0;
     while at + 1 < options.len() {
         match options[at] {
@@ -242,7 +237,7 @@ fuzz_target!(|script: Script| {
             }
         };
         let Some(mut frame) = frame else { continue };
-        let before = TcpLayout::of(&frame).map(|l| (checksum_valid(&frame, &l), checksum_field(&frame, &l)));
+        let before = TcpFrame::new_checked(frame.as_slice()).map(|s| (checksum_valid(&s), s.checksum())).ok();
         let len = frame.len();
         out.clear();
         let checksum = if partial { Checksum::Partial } else { Checksum::Complete };
@@ -250,11 +245,11 @@ fuzz_target!(|script: Script| {
         if verdict == Verdict::Forward {
             assert_eq!(frame.len(), len);
             if let Some((valid, field)) = before {
-                let layout = TcpLayout::of(&frame).expect("a forwarded segment still lays out");
+                let segment = TcpFrame::new_checked(frame.as_slice()).expect("a forwarded segment still lays out");
                 if partial {
-                    assert_eq!(checksum_field(&frame, &layout), field, "a partial checksum was rewritten");
+                    assert_eq!(segment.checksum(), field, "a partial checksum was rewritten");
                 } else if valid {
-                    assert!(checksum_valid(&frame, &layout), "a forwarded segment's checksum broke: {verdict:?}");
+                    assert!(checksum_valid(&segment), "a forwarded segment's checksum broke: {verdict:?}");
                 }
             }
         }
@@ -264,8 +259,8 @@ fuzz_target!(|script: Script| {
 
 fn check_crafted(out: &Outbox, last_outside: &mut Option<Vec<u8>>, last_inside: &mut Option<Vec<u8>>) {
     for (side, crafted) in out.frames() {
-        let layout = TcpLayout::of(crafted).expect("the guard crafts whole TCP segments");
-        assert!(checksum_valid(crafted, &layout), "a crafted segment has a bad checksum");
+        let segment = TcpFrame::new_checked(crafted).expect("the guard crafts whole TCP segments");
+        assert!(checksum_valid(&segment), "a crafted segment has a bad checksum");
         match side {
             Interface::Outside => *last_outside = Some(crafted.to_vec()),
             Interface::Inside => *last_inside = Some(crafted.to_vec()),

@@ -27,7 +27,7 @@ use synscope::defense::proxy::Translation;
 use synscope::wire::TcpFlags;
 use synscope::wire::checksum::{checksum, pseudo_header_sum};
 use synscope::wire::craft::{self, EthernetSpec, TcpSpec};
-use synscope::wire::tcp_layout::TcpLayout;
+use synscope::wire::tcp_frame::TcpFrame;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -243,47 +243,49 @@ fn build(link: &Link, from_listener: bool, segment: &Segment, options: &[Opt]) -
     out
 }
 
-fn checksum_valid(frame: &[u8], layout: &TcpLayout) -> bool {
-    let (src, dst) = if layout.ipv6 {
-        (&frame[layout.ip + 8..layout.ip + 24], &frame[layout.ip + 24..layout.ip + 40])
-    } else {
-        (&frame[layout.ip + 12..layout.ip + 16], &frame[layout.ip + 16..layout.ip + 20])
+/// The checksum recomputed here from the addresses, independently of `TcpFrame`'s own sums.
+fn checksum_valid(frame: &[u8]) -> bool {
+    let segment = TcpFrame::new_checked(frame).expect("a crafted segment lays out");
+    let octets = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
     };
-    let segment = &frame[layout.tcp..layout.end];
-    checksum(pseudo_header_sum(src, dst, 6, segment.len() as u32), segment) == 0
+    let tcp = segment.tcp_segment();
+    checksum(pseudo_header_sum(&octets(segment.src_ip()), &octets(segment.dst_ip()), 6, tcp.len() as u32), tcp) == 0
 }
 
-fn translate(t: &Translation, frame: &mut [u8], layout: &TcpLayout, to_client: bool) {
-    if to_client { t.to_client(frame, layout) } else { t.to_server(frame, layout) }
+fn translate(t: &Translation, frame: &mut TcpFrame<Vec<u8>>, to_client: bool) {
+    if to_client { t.to_client(frame) } else { t.to_server(frame) }
 }
 
 /// Translates `frame` one way and checks everything that holds whatever its options.
 fn translate_checked(t: &Translation, frame: &[u8], to_client: bool, partial: bool) -> Vec<u8> {
-    let mut layout = TcpLayout::of(frame).expect("a crafted segment lays out");
-    assert!(checksum_valid(frame, &layout), "the crafted segment's checksum");
-    let mut out = frame.to_vec();
-    translate(t, &mut out, &layout, to_client);
+    let view = TcpFrame::new_checked(frame).expect("a crafted segment lays out");
+    assert!(checksum_valid(frame), "the crafted segment's checksum");
+    // The TCP header: its 20 fixed bytes and the options, before the payload.
+    let header_end = view.headers_len();
+    let tcp = header_end - 20 - view.options().len();
+    let mut out = TcpFrame::new_checked(frame.to_vec()).unwrap();
+    translate(t, &mut out, to_client);
+    let out = out.into_inner();
     assert_eq!(out.len(), frame.len());
-    assert_eq!(out[..layout.tcp], frame[..layout.tcp], "bytes before the TCP header changed");
-    let header_end = layout.tcp + layout.tcp_header_len;
+    assert_eq!(out[..tcp], frame[..tcp], "bytes before the TCP header changed");
     assert_eq!(out[header_end..], frame[header_end..], "payload or padding changed");
-    assert!(checksum_valid(&out, &layout), "a valid checksum broke");
+    assert!(checksum_valid(&out), "a valid checksum broke");
     if partial {
         // The same rewrite with the checksum left for the sender to complete: only the field differs.
-        layout.checksum_partial = true;
-        let mut lazy = frame.to_vec();
-        translate(t, &mut lazy, &layout, to_client);
-        let at = layout.checksum_at();
-        assert_eq!(lazy[at..at + 2], frame[at..at + 2], "a partial checksum was rewritten");
-        lazy[at..at + 2].copy_from_slice(&out[at..at + 2]);
-        assert_eq!(lazy, out, "a partial checksum changed more than the checksum field");
+        let mut lazy = TcpFrame::new_checked(frame.to_vec()).unwrap().with_partial_checksum(true);
+        translate(t, &mut lazy, to_client);
+        assert_eq!(lazy.checksum(), view.checksum(), "a partial checksum was rewritten");
+        lazy.set_checksum(TcpFrame::new_checked(out.as_slice()).unwrap().checksum());
+        assert_eq!(lazy.into_inner(), out, "a partial checksum changed more than the checksum field");
     }
     out
 }
 
 /// Reads the first timestamp option's (TSval, TSecr) and every SACK edge, walking the options as a receiver would.
-fn read_options(frame: &[u8], layout: &TcpLayout) -> (Option<(u32, u32)>, Vec<u32>) {
-    let options = layout.options(frame);
+fn read_options(frame: &[u8]) -> (Option<(u32, u32)>, Vec<u32>) {
+    let options = TcpFrame::new_checked(frame).expect("a crafted segment lays out").into_options();
     let word = |at: usize| u32::from_be_bytes([options[at], options[at + 1], options[at + 2], options[at + 3]]);
     let (mut ts, mut edges, mut at) = (None, Vec::new(), 0);
     while at < options.len() {
@@ -346,10 +348,10 @@ fuzz_target!(|input: Input| {
 
     // The listener's segment goes to the client translated; the client answers it, and its answer goes back.
     let listener_frame = build(&input.link, true, segment, &options);
-    let layout = TcpLayout::of(&listener_frame).expect("a crafted segment lays out");
-    let (listener_ts, _) = read_options(&listener_frame, &layout);
+    let (listener_ts, _) = read_options(&listener_frame);
     let sent = translate_checked(&t, &listener_frame, true, false);
-    let (client_seq, (client_ts, _)) = (layout.seq(&sent), read_options(&sent, &layout));
+    let client_seq = TcpFrame::new_checked(sent.as_slice()).expect("a translated segment lays out").seq();
+    let (client_ts, _) = read_options(&sent);
     let answer = &input.answer;
     let sacked: Vec<(u16, u16)> = answer.sack.iter().copied().take(3).collect();
     let mut answer_options = Vec::new();
@@ -370,10 +372,10 @@ fuzz_target!(|input: Input| {
         payload_byte: 0,
     };
     let back = translate_checked(&t, &build(&input.link, false, &reply, &reply.options), false, false);
-    let layout = TcpLayout::of(&back).expect("a translated answer lays out");
+    let back_ack = TcpFrame::new_checked(back.as_slice()).expect("a translated answer lays out").ack();
     let at = |offset: u16| segment.seq.wrapping_add(u32::from(offset));
-    assert_eq!(layout.ack(&back), at(answer.ack_offset), "the ack came back in the client's numbers");
-    let (back_ts, edges) = read_options(&back, &layout);
+    assert_eq!(back_ack, at(answer.ack_offset), "the ack came back in the client's numbers");
+    let (back_ts, edges) = read_options(&back);
     let want_edges: Vec<u32> = sacked.iter().flat_map(|&(l, r)| [at(l), at(r)]).collect();
     assert_eq!(edges, want_edges, "SACK edges came back in the client's numbers");
     if let (Some((_, echo)), Some((tsval, _))) = (back_ts, listener_ts) {

@@ -9,8 +9,7 @@
 //!   IPv6: payload length per segment;
 //! - a complete TCP checksum on every segment, whether the super-frame's was partial or not.
 
-use super::checksum::{checksum, pseudo_header_sum};
-use super::tcp_layout::TcpLayout;
+use super::tcp_frame::TcpFrame;
 use super::vnet::VnetHeader;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,58 +38,32 @@ pub fn segment(frame: &[u8], vnet: &VnetHeader, out: &mut Vec<Vec<u8>>) -> Resul
     if mss < MIN_SEGMENT_SIZE {
         return Err(SegmentError::SegmentSizeTooSmall(vnet.gso_size));
     }
-    let layout = TcpLayout::of(frame).ok_or(SegmentError::NotTcp)?;
-    let headers = layout.tcp + layout.tcp_header_len;
-    let payload = &frame[headers..layout.end];
-    let first_seq = layout.seq(frame);
-    let first_id = (!layout.ipv6).then(|| u16::from_be_bytes([frame[layout.ip + 4], frame[layout.ip + 5]]));
+    let original = TcpFrame::new_checked(frame).map_err(|_| SegmentError::NotTcp)?;
+    let headers = &frame[..original.headers_len()];
+    let payload = original.payload();
+    let (first_seq, first_id) = (original.seq(), original.ipv4_id());
     let chunks = payload.len().div_ceil(mss).max(1);
     for index in 0..chunks {
         let chunk = &payload[(index * mss).min(payload.len())..((index + 1) * mss).min(payload.len())];
-        let mut seg = Vec::with_capacity(headers + chunk.len());
-        seg.extend_from_slice(&frame[..headers]);
-        seg.extend_from_slice(chunk);
-        let ip = layout.ip;
-        match first_id {
-            Some(id) => {
-                let total = (headers - ip + chunk.len()) as u16;
-                seg[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
-                seg[ip + 4..ip + 6].copy_from_slice(&id.wrapping_add(index as u16).to_be_bytes());
-                let header_len = layout.tcp - ip;
-                seg[ip + 10..ip + 12].copy_from_slice(&[0, 0]);
-                let sum = checksum(0, &seg[ip..ip + header_len]);
-                seg[ip + 10..ip + 12].copy_from_slice(&sum.to_be_bytes());
-            }
-            None => {
-                let payload_len = (headers - ip - 40 + chunk.len()) as u16;
-                seg[ip + 4..ip + 6].copy_from_slice(&payload_len.to_be_bytes());
-            }
+        let mut bytes = Vec::with_capacity(headers.len() + chunk.len());
+        bytes.extend_from_slice(headers);
+        bytes.extend_from_slice(chunk);
+        let mut seg = original.same_headers(bytes);
+        if let Some(id) = first_id {
+            seg.set_ipv4_id(id.wrapping_add(index as u16));
         }
-        let tcp = layout.tcp;
-        let seq = first_seq.wrapping_add((index * mss) as u32);
-        seg[tcp + 4..tcp + 8].copy_from_slice(&seq.to_be_bytes());
+        seg.set_ip_length();
+        seg.set_seq_unchecked(first_seq.wrapping_add((index * mss) as u32));
         if index + 1 < chunks {
-            seg[tcp + 13] &= !(FIN | PSH);
+            seg.clear_flags_unchecked(FIN | PSH);
         }
         if index > 0 {
-            seg[tcp + 13] &= !CWR;
+            seg.clear_flags_unchecked(CWR);
         }
-        fill_tcp_checksum(&mut seg, &layout);
-        out.push(seg);
+        seg.fill_checksum();
+        out.push(seg.into_inner());
     }
     Ok(chunks)
-}
-
-/// Computes the whole TCP checksum of a segment laid out like `layout` (up to the segment's own end).
-fn fill_tcp_checksum(seg: &mut [u8], layout: &TcpLayout) {
-    let (ip, tcp) = (layout.ip, layout.tcp);
-    let (src, dst) =
-        if layout.ipv6 { (ip + 8..ip + 24, ip + 24..ip + 40) } else { (ip + 12..ip + 16, ip + 16..ip + 20) };
-    let at = layout.checksum_at();
-    seg[at..at + 2].copy_from_slice(&[0, 0]);
-    let pseudo = pseudo_header_sum(&seg[src], &seg[dst], 6, (seg.len() - tcp) as u32);
-    let sum = checksum(pseudo, &seg[tcp..]);
-    seg[at..at + 2].copy_from_slice(&sum.to_be_bytes());
 }
 
 #[cfg(test)]
@@ -133,20 +106,20 @@ mod tests {
     fn check_segments(frame: &[u8], vnet: &VnetHeader, expect: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         assert_eq!(segment(frame, vnet, &mut out), Ok(expect));
-        let original = TcpLayout::of(frame).unwrap();
+        let original = TcpFrame::new_checked(frame).unwrap();
         let mut joined = Vec::new();
         for (i, seg) in out.iter().enumerate() {
-            let layout = TcpLayout::of(seg).expect("each segment lays out");
-            assert!(layout.payload_len() <= usize::from(vnet.gso_size));
-            assert_eq!(layout.seq(seg), original.seq(frame).wrapping_add(i as u32 * u32::from(vnet.gso_size)));
+            let view = TcpFrame::new_checked(seg).expect("each segment lays out");
+            assert!(view.payload_len() <= usize::from(vnet.gso_size));
+            assert_eq!(view.seq(), original.seq().wrapping_add(i as u32 * u32::from(vnet.gso_size)));
             let mut copy = seg.clone();
             assert!(crate::wire::checksum::fill_transport_checksum(&mut copy));
             assert_eq!(&copy, seg, "segment {i}: TCP checksum");
             let packet = decode(crate::wire::LinkType::Ethernet, seg);
             assert!(packet.malformed.is_none(), "{:?}", packet.malformed);
-            joined.extend_from_slice(&seg[layout.tcp + layout.tcp_header_len..layout.end]);
+            joined.extend_from_slice(view.payload());
         }
-        assert_eq!(joined, frame[original.tcp + original.tcp_header_len..original.end]);
+        assert_eq!(joined, original.payload());
         out
     }
 
@@ -157,11 +130,11 @@ mod tests {
         let frame = super_frame("10.0.0.1:4000", "10.0.0.2:80", flags, &payload, &[]);
         let segments = check_segments(&frame, &tcp_gso(false, 1448), 7);
         for (i, seg) in segments.iter().enumerate() {
-            let layout = TcpLayout::of(seg).unwrap();
-            let id = u16::from_be_bytes([seg[layout.ip + 4], seg[layout.ip + 5]]);
-            assert_eq!(id, 0x1234 + i as u16);
-            assert_eq!(checksum(0, &seg[layout.ip..layout.tcp]), 0, "IPv4 header checksum");
-            let f = layout.flags(seg);
+            let view = TcpFrame::new_checked(seg).unwrap();
+            assert_eq!(view.ipv4_id(), Some(0x1234 + i as u16));
+            // Untagged IPv4 without options: the header is bytes 14..34.
+            assert_eq!(crate::wire::checksum::checksum(0, &seg[14..34]), 0, "IPv4 header checksum");
+            let f = view.flags();
             let last = i == segments.len() - 1;
             assert_eq!(f.fin(), last);
             assert_eq!(f.has(TcpFlags::PSH), last);
@@ -169,7 +142,7 @@ mod tests {
             assert!(f.ack());
         }
         // The sequence space wraps through zero without a hiccup.
-        assert_eq!(TcpLayout::of(&segments[1]).unwrap().seq(&segments[1]), 0xffff_fff0u32.wrapping_add(1448));
+        assert_eq!(TcpFrame::new_checked(&segments[1]).unwrap().seq(), 0xffff_fff0u32.wrapping_add(1448));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Where a TCP segment's fields sit inside an Ethernet frame, for code that edits frames in place (the guard's SYN
-//! proxy). Decoding (`decode.rs`) builds a read-only view; this finds offsets only, so a field can be rewritten and
-//! its checksum adjusted without copying the frame.
+//! Where a TCP segment's fields sit inside an Ethernet frame. Decoding (`decode.rs`) builds a read-only view; this
+//! finds offsets only, so a field can be rewritten and its checksum adjusted without copying the frame. The face
+//! callers use is [`super::tcp_frame::TcpFrame`], which keeps these offsets with the bytes they describe; the
+//! offsets stay private to `wire`. The getters taking a frame remain public for the lab's simulation
+//! (`lab::sim::segment`), which reads frames once and has not moved to `TcpFrame` yet.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,18 +18,14 @@ const IPPROTO_TCP: u8 = 6;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpLayout {
     /// Start of the IP header.
-    pub ip: usize,
-    pub ipv6: bool,
+    pub(super) ip: usize,
+    pub(super) ipv6: bool,
     /// Start of the TCP header.
-    pub tcp: usize,
+    pub(super) tcp: usize,
     /// TCP header length, options included.
-    pub tcp_header_len: usize,
+    pub(super) tcp_header_len: usize,
     /// End of the IP packet (Ethernet padding after it is not part of the segment).
-    pub end: usize,
-    /// The checksum field holds only the pseudo-header sum, to be completed on egress (a frame received with
-    /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`, see [`super::vnet`]). A field rewritten in such a frame needs no checksum
-    /// update: the sum over the rewritten bytes is taken later. `of` cannot tell; the caller says so.
-    pub checksum_partial: bool,
+    pub(super) end: usize,
 }
 
 impl TcpLayout {
@@ -62,11 +60,11 @@ impl TcpLayout {
         if tcp_header_len < 20 || end > frame.len() || tcp + tcp_header_len > end {
             return None;
         }
-        Some(TcpLayout { ip, ipv6, tcp, tcp_header_len, end, checksum_partial: false })
+        Some(TcpLayout { ip, ipv6, tcp, tcp_header_len, end })
     }
 
     /// Whether VLAN tags sit between the Ethernet header and the IP header ([`vlan::skip_tags`]).
-    pub fn tagged(&self) -> bool {
+    pub(super) fn tagged(&self) -> bool {
         self.ip != vlan::ETHERNET_HEADER_LEN
     }
 
@@ -98,7 +96,7 @@ impl TcpLayout {
         TcpFlags(u16::from(frame[self.tcp + 12] & 0x01) << 8 | u16::from(frame[self.tcp + 13]))
     }
 
-    pub fn window(&self, frame: &[u8]) -> u16 {
+    pub(super) fn window(&self, frame: &[u8]) -> u16 {
         self.u16_at(frame, 14)
     }
 
@@ -108,11 +106,6 @@ impl TcpLayout {
 
     pub fn payload_len(&self) -> usize {
         self.end - self.tcp - self.tcp_header_len
-    }
-
-    /// Offset of the TCP checksum field in the frame.
-    pub fn checksum_at(&self) -> usize {
-        self.tcp + 16
     }
 
     fn u16_at(&self, frame: &[u8], field: usize) -> u16 {

@@ -20,7 +20,7 @@ use crate::capture::tx::ring::TxRing;
 use crate::capture::tx::{SEND_TIMEOUT, Tx, TxError};
 use crate::wire::LinkType;
 use crate::wire::gso;
-use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::tcp_frame::TcpFrame;
 use crate::wire::vnet::VnetHeader;
 
 /// Ring for all but the SYNs, per side: 8192 slots. Under a SYN flood it holds little.
@@ -353,7 +353,7 @@ impl Sender {
 /// The virtio header to send `frame` with. hdr_len: the headers, which the kernel puts in the skb's linear part
 /// (packet_snd); the payload of a super-frame goes into pages. It must not exceed the frame.
 fn header_with_len(frame: &[u8], vnet: VnetHeader) -> VnetHeader {
-    let headers = TcpLayout::of(frame).map_or(frame.len().min(128), |l| l.tcp + l.tcp_header_len);
+    let headers = TcpFrame::new_checked(frame).map_or(frame.len().min(128), |segment| segment.headers_len());
     VnetHeader { hdr_len: headers.min(frame.len()) as u16, ..vnet }
 }
 

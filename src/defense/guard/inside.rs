@@ -2,28 +2,21 @@
 //! a proxied connection, translated for the client.
 
 use super::reply::{Segment, timestamp_only};
-use super::{DropReason, Guard, Interface, ListenerOptions, Outbox, Verdict};
+use super::{DropReason, Guard, Interface, ListenerOptions, Outbox, Received, Verdict};
 use crate::defense::Tuple;
 use crate::defense::proxy::translate::rescale;
 use crate::defense::proxy::{ClientHandshake, ProxyState};
 use crate::time::Timestamp;
 use crate::wire::segment::TcpFlags;
-use crate::wire::tcp_layout::TcpLayout;
 use crate::wire::tcp_options::{HandshakeOptions, MAX_WINDOW_SCALE, TcpOptions};
 
 /// A window conversion: (the shift its sender scales by, the shift its reader applies), when these differ.
 type Rescale = Option<(u8, u8)>;
 
 impl Guard {
-    pub(super) fn listener_segment(
-        &mut self,
-        now: Timestamp,
-        frame: &mut [u8],
-        layout: &TcpLayout,
-        out: &mut Outbox,
-    ) -> Verdict {
-        let tuple = Tuple { client: layout.dst(frame), server: layout.src(frame) };
-        let flags = layout.flags(frame);
+    pub(super) fn listener_segment(&mut self, now: Timestamp, segment: &mut Received, out: &mut Outbox) -> Verdict {
+        let tuple = Tuple { client: segment.dst(), server: segment.src() };
+        let flags = segment.flags();
         let Some(entry) = self.proxy.get_mut(&tuple) else {
             if flags.rst() {
                 self.half_open.reset(&tuple);
@@ -41,18 +34,18 @@ impl Guard {
                 if !(flags.syn() && flags.ack()) {
                     return Verdict::Drop(DropReason::NotYetEstablished);
                 }
-                self.listener_synack(now, tuple, handshake, frame, layout, out)
+                self.listener_synack(now, tuple, handshake, segment, out)
             }
             ProxyState::Established(translation) => {
                 let handshake = entry.handshake;
                 let listener_isn = handshake.proxy_isn.wrapping_sub(translation.seq_delta);
-                if flags.syn() && flags.ack() && layout.seq(frame) == listener_isn {
+                if flags.syn() && flags.ack() && segment.seq() == listener_isn {
                     // A retransmitted SYN-ACK (our ACK was lost): the client must not see it, and the listener must
                     // get our ACK again, as Linux answers a SYN-ACK in ESTABLISHED (tcp_rcv_state_process, RFC 9293
                     // §3.10.7.4). Dropping it left the listener in SYN-RECEIVED until the client spoke, so a server
                     // that speaks first never accepted the connection. TSval: what the listener echoes, so PAWS
                     // takes it.
-                    let options = TcpOptions::new(layout.options(frame)).handshake();
+                    let options = TcpOptions::new(segment.options()).handshake();
                     let timestamps = handshake.timestamps.and(options.timestamps).map(|(tsval, tsecr)| (tsecr, tsval));
                     let window = client_window(&handshake, entry.client_window_rescale);
                     let (seq, ack) = (handshake.client_isn.wrapping_add(1), listener_isn.wrapping_add(1));
@@ -62,8 +55,8 @@ impl Guard {
                 if flags.syn() {
                     return Verdict::Drop(DropReason::NotYetEstablished);
                 }
-                translation.to_client(frame, layout);
-                self.follow_established(now, &tuple, false, flags, layout);
+                translation.to_client(segment);
+                self.follow_established(now, &tuple, false, flags, segment.payload_len());
                 Verdict::Forward
             }
         }
@@ -77,14 +70,14 @@ impl Guard {
         tuple: &Tuple,
         from_client: bool,
         flags: TcpFlags,
-        layout: &TcpLayout,
+        payload_len: usize,
     ) {
         if flags.rst() {
             self.proxy.reset(tuple);
             return;
         }
         self.proxy.saw(now, tuple, from_client, flags.fin());
-        if !flags.fin() && layout.payload_len() == 0 {
+        if !flags.fin() && payload_len == 0 {
             self.proxy.close_if_done(tuple);
         }
     }
@@ -95,18 +88,17 @@ impl Guard {
         now: Timestamp,
         tuple: Tuple,
         handshake: ClientHandshake,
-        frame: &[u8],
-        layout: &TcpLayout,
+        synack: &Received,
         out: &mut Outbox,
     ) -> Verdict {
-        let options = TcpOptions::new(layout.options(frame)).handshake();
+        let options = TcpOptions::new(synack.options()).handshake();
         let listener_ts = options.timestamps.map(|(tsval, _)| tsval);
         let (to_client, to_server) = self.window_rescales(&handshake, options.wscale);
         if to_client.is_some() || to_server.is_some() {
             self.counters.wscale_mismatches += 1;
         }
-        self.learn_listener(&handshake, &options, layout.window(frame));
-        let listener_isn = layout.seq(frame);
+        self.learn_listener(&handshake, &options, synack.window());
+        let listener_isn = synack.seq();
         let Some((handshake, _)) = self.proxy.establish(now, &tuple, listener_isn, listener_ts, to_client, to_server)
         else {
             return Verdict::Drop(DropReason::NotYetEstablished);

@@ -37,7 +37,7 @@ use super::{SynOptions, Tuple};
 use crate::hash_key::HashKey;
 use crate::time::{Duration, Timestamp};
 use crate::wire::segment::TcpFlags;
-use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::tcp_frame::TcpFrame;
 use crate::wire::tcp_options::TcpOptions;
 use crate::wire::vlan;
 use reply::{Macs, Segment};
@@ -230,7 +230,7 @@ impl Guard {
 
     /// From now on, note every connection the proxy opens or lets go, for [`Guard::drain_proxy_changes`]: what an
     /// edge that answers SYNs elsewhere (the XDP fast path) needs to leave a tuple the proxy holds to the guard,
-    /// which forgets the old connection first (a client that started over, `client.rs`).
+    /// which forgets the old connection first (a client that started over, `outside.rs`).
     pub fn record_proxy_changes(&mut self) {
         self.proxy.record_changes();
     }
@@ -274,23 +274,23 @@ impl Guard {
             self.counters.bridged += 1;
             return Verdict::Forward;
         }
-        let Some(mut layout) = TcpLayout::of(frame) else {
+        let Ok(segment) = TcpFrame::new_checked(&mut *frame) else {
             if claims_tcp_for(frame, self.config.protect.ip()) {
                 return Verdict::Drop(DropReason::Malformed);
             }
             self.counters.bridged += 1;
             return Verdict::Forward;
         };
-        layout.checksum_partial = checksum == Checksum::Partial;
+        let mut segment = segment.with_partial_checksum(checksum == Checksum::Partial);
         let ours = match side {
-            Interface::Outside => layout.dst(frame) == self.config.protect,
-            Interface::Inside => layout.src(frame) == self.config.protect,
+            Interface::Outside => segment.dst() == self.config.protect,
+            Interface::Inside => segment.src() == self.config.protect,
         };
         if !ours {
             self.counters.bridged += 1;
             return Verdict::Forward;
         }
-        if layout.tagged() {
+        if segment.tagged() {
             // Crafted answers carry no VLAN tags (`reply::Segment::write` lays the IP header right after the
             // Ethernet header), so tagged links are bridged uninspected: from here on every frame is untagged.
             self.counters.tagged_bridged += 1;
@@ -298,11 +298,11 @@ impl Guard {
         }
         match side {
             Interface::Outside => {
-                self.macs.client_side.copy_from_slice(&frame[6..12]);
-                self.macs.server_side.copy_from_slice(&frame[..6]);
-                self.client_segment(now, frame, &layout, out)
+                self.macs.client_side = segment.src_mac();
+                self.macs.server_side = segment.dst_mac();
+                self.client_segment(now, &mut segment, out)
             }
-            Interface::Inside => self.listener_segment(now, frame, &layout, out),
+            Interface::Inside => self.listener_segment(now, &mut segment, out),
         }
     }
 
@@ -377,10 +377,13 @@ impl Guard {
     }
 }
 
+/// A segment to or from the protected service, in the frame the guard was handed (rewritten in place).
+type Received<'f> = TcpFrame<&'f mut [u8]>;
+
 /// The options of a client's SYN.
-fn syn_options(frame: &[u8], layout: &TcpLayout) -> SynOptions {
-    let options = TcpOptions::new(layout.options(frame)).handshake();
-    let flags = layout.flags(frame);
+fn syn_options(syn: &Received) -> SynOptions {
+    let options = TcpOptions::new(syn.options()).handshake();
+    let flags = syn.flags();
     SynOptions {
         mss: options.mss,
         wscale: options.wscale,
@@ -391,7 +394,7 @@ fn syn_options(frame: &[u8], layout: &TcpLayout) -> SynOptions {
 }
 
 /// Whether an unparseable frame still says it is IP carrying TCP to `ip`: such frames are dropped, not bridged.
-/// VLAN tags are looked past by the walk [`TcpLayout::of`] uses ([`vlan::skip_tags`]), so the two agree on which
+/// VLAN tags are looked past by the walk [`TcpFrame::new_checked`] uses ([`vlan::skip_tags`]), so the two agree on which
 /// tags they see through: a damaged tagged frame used to be bridged, since only the untagged EtherType was read.
 fn claims_tcp_for(frame: &[u8], ip: IpAddr) -> bool {
     let Some((ethertype, at)) = vlan::skip_tags(frame) else { return false };

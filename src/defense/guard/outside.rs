@@ -2,7 +2,7 @@
 //! connection to the listener (RFC 4987 §3.6–3.8).
 
 use super::reply::{Segment, handshake_options};
-use super::{DropReason, Guard, Interface, Outbox, Verdict, syn_options};
+use super::{DropReason, Guard, Interface, Outbox, Received, Verdict, syn_options};
 use crate::defense::cookie::CookieError;
 use crate::defense::half_open::SynVerdict;
 use crate::defense::policy::{Decision, Mode};
@@ -11,21 +11,14 @@ use crate::defense::proxy::{ClientHandshake, ProxyState};
 use crate::defense::{SynOptions, Tuple};
 use crate::time::Timestamp;
 use crate::wire::segment::TcpFlags;
-use crate::wire::tcp_layout::TcpLayout;
 use crate::wire::tcp_options::{MAX_WINDOW_SCALE, TcpOptions};
 
 impl Guard {
-    pub(super) fn client_segment(
-        &mut self,
-        now: Timestamp,
-        frame: &mut [u8],
-        layout: &TcpLayout,
-        out: &mut Outbox,
-    ) -> Verdict {
-        let tuple = Tuple { client: layout.src(frame), server: layout.dst(frame) };
-        let flags = layout.flags(frame);
+    pub(super) fn client_segment(&mut self, now: Timestamp, segment: &mut Received, out: &mut Outbox) -> Verdict {
+        let tuple = Tuple { client: segment.src(), server: segment.dst() };
+        let flags = segment.flags();
         if flags.syn() && !flags.ack() && !flags.rst() {
-            return self.client_syn(now, tuple, frame, layout, out);
+            return self.client_syn(now, tuple, segment, out);
         }
         if let Some(entry) = self.proxy.get_mut(&tuple) {
             let (state, client_window_rescale) = (entry.state, entry.client_window_rescale);
@@ -41,11 +34,11 @@ impl Guard {
                 }
                 ProxyState::SynSent(_) => Verdict::Drop(DropReason::NotYetEstablished),
                 ProxyState::Established(translation) => {
-                    translation.to_server(frame, layout);
+                    translation.to_server(segment);
                     if let Some(shifts) = client_window_rescale {
-                        rescale_window(frame, layout, shifts);
+                        rescale_window(segment, shifts);
                     }
-                    self.follow_established(now, &tuple, true, flags, layout);
+                    self.follow_established(now, &tuple, true, flags, segment.payload_len());
                     Verdict::Forward
                 }
             };
@@ -59,7 +52,7 @@ impl Guard {
             // Established connections pass untracked in the transparent mode; only an ACK that may answer a
             // cookie sent on overflow is worth checking.
             if flags.ack() && !flags.rst() && self.counters.cookies_sent > 0 {
-                return match self.open_from_ack(now, tuple, frame, layout, out, false) {
+                return match self.open_from_ack(now, tuple, segment, out, false) {
                     Verdict::Consumed => Verdict::Consumed,
                     _ => Verdict::Forward,
                 };
@@ -71,27 +64,20 @@ impl Guard {
             return Verdict::Drop(DropReason::NoConnection);
         }
         if flags.ack() {
-            return self.open_from_ack(now, tuple, frame, layout, out, true);
+            return self.open_from_ack(now, tuple, segment, out, true);
         }
         Verdict::Drop(DropReason::NoConnection)
     }
 
-    fn client_syn(
-        &mut self,
-        now: Timestamp,
-        tuple: Tuple,
-        frame: &[u8],
-        layout: &TcpLayout,
-        out: &mut Outbox,
-    ) -> Verdict {
+    fn client_syn(&mut self, now: Timestamp, tuple: Tuple, syn: &Received, out: &mut Outbox) -> Verdict {
         self.counters.syns_seen += 1;
         if let Some(limiter) = self.rate_limit.as_mut()
             && !limiter.allow(now, tuple.client.ip())
         {
             return Verdict::Drop(DropReason::RateLimited);
         }
-        let syn = syn_options(frame, layout);
-        let client_isn = layout.seq(frame);
+        let client_isn = syn.seq();
+        let syn = syn_options(syn);
         if let Some(entry) = self.proxy.get_mut(&tuple) {
             if entry.handshake.client_isn == client_isn {
                 // An old duplicate of this connection's own SYN (RFC 9293 §3.10.7.4, RFC 5961 §4: a SYN must not end
@@ -110,12 +96,12 @@ impl Guard {
                     self.reset_listener(&victim.tuple, victim.client_isn.wrapping_add(1), out);
                     Verdict::Forward
                 }
-                SynVerdict::UseCookie => self.answer_with_cookie(now, tuple, client_isn, &syn, frame, out),
+                SynVerdict::UseCookie => self.answer_with_cookie(now, tuple, client_isn, &syn, out),
                 SynVerdict::Dropped(_) => Verdict::Drop(DropReason::HalfOpenLimit),
             },
-            Mode::Cookies => self.answer_with_cookie(now, tuple, client_isn, &syn, frame, out),
+            Mode::Cookies => self.answer_with_cookie(now, tuple, client_isn, &syn, out),
             Mode::Auto => match self.policy.decide(now, self.half_open.len()) {
-                Decision::Cookie => self.answer_with_cookie(now, tuple, client_isn, &syn, frame, out),
+                Decision::Cookie => self.answer_with_cookie(now, tuple, client_isn, &syn, out),
                 Decision::Stateful | Decision::Pass => {
                     let issued = self.cookies.issue(now, &tuple, client_isn, &syn);
                     match self.half_open.on_syn(now, tuple, client_isn, issued.isn, syn) {
@@ -124,7 +110,7 @@ impl Guard {
                             self.send_synack(tuple, isn, client_isn, &syn, issued.tsval, out);
                             Verdict::Consumed
                         }
-                        SynVerdict::UseCookie => self.answer_with_cookie(now, tuple, client_isn, &syn, frame, out),
+                        SynVerdict::UseCookie => self.answer_with_cookie(now, tuple, client_isn, &syn, out),
                         SynVerdict::Dropped(_) => Verdict::Drop(DropReason::HalfOpenLimit),
                     }
                 }
@@ -138,7 +124,6 @@ impl Guard {
         tuple: Tuple,
         client_isn: u32,
         syn: &SynOptions,
-        _frame: &[u8],
         out: &mut Outbox,
     ) -> Verdict {
         // A cookie keeps the client's window scale and SACK in the TSecr it echoes (tsopt.rs); a client that sent no
@@ -201,13 +186,12 @@ impl Guard {
         &mut self,
         now: Timestamp,
         tuple: Tuple,
-        frame: &[u8],
-        layout: &TcpLayout,
+        ack_segment: &Received,
         out: &mut Outbox,
         drop_invalid: bool,
     ) -> Verdict {
-        let (seq, ack) = (layout.seq(frame), layout.ack(frame));
-        let client_ts = TcpOptions::new(layout.options(frame)).handshake().timestamps;
+        let (seq, ack) = (ack_segment.seq(), ack_segment.ack());
+        let client_ts = TcpOptions::new(ack_segment.options()).handshake().timestamps;
         let stateful = self
             .half_open
             .get(&tuple)
@@ -244,7 +228,7 @@ impl Guard {
             wscale,
             sack_permitted: sack_permitted && self.config.listener.sack_permitted,
             timestamps,
-            window: layout.window(frame),
+            window: ack_segment.window(),
         };
         if !self.proxy.open(now, tuple, handshake) {
             return Verdict::Drop(DropReason::ProxyFull);

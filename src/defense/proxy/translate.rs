@@ -13,8 +13,7 @@
 //! ([`rescale_window`], with the shifts the proxy table keeps beside the translation). Checksums are adjusted
 //! incrementally (RFC 1624).
 
-use crate::wire::checksum::{adjust_u16, adjust_u32};
-use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::tcp_frame::TcpFrame;
 use crate::wire::tcp_options::{MAX_WINDOW_SCALE, OptionWalk};
 
 const OPT_SACK: u8 = 5;
@@ -33,39 +32,37 @@ pub struct Translation {
 
 impl Translation {
     /// Rewrites a listener → client segment in place.
-    pub fn to_client(&self, frame: &mut [u8], layout: &TcpLayout) {
-        let mut segment = Rewrite { frame, layout };
-        segment.update_u32(4, |seq| seq.wrapping_add(self.seq_delta));
+    pub fn to_client<T: AsRef<[u8]> + AsMut<[u8]>>(&self, segment: &mut TcpFrame<T>) {
+        segment.update_seq(|seq| seq.wrapping_add(self.seq_delta));
         if let Some((from, to)) = self.window_rescale {
-            segment.update_u16(14, |window| rescale(window, from, to));
+            segment.update_window(|window| rescale(window, from, to));
         }
         if let Some(ts_delta) = self.ts_delta {
-            segment.each_option(|segment, kind, at, _| {
+            each_option(segment, |segment, kind, at, _| {
                 if kind == OPT_TIMESTAMP {
-                    segment.update_u32(at + 2, |tsval| tsval.wrapping_add(ts_delta));
+                    segment.update_option_u32(at + 2, |tsval| tsval.wrapping_add(ts_delta));
                 }
             });
         }
     }
 
     /// Rewrites a client → listener segment in place.
-    pub fn to_server(&self, frame: &mut [u8], layout: &TcpLayout) {
-        let mut segment = Rewrite { frame, layout };
-        if layout.flags(segment.frame).ack() {
-            segment.update_u32(8, |ack| ack.wrapping_sub(self.seq_delta));
+    pub fn to_server<T: AsRef<[u8]> + AsMut<[u8]>>(&self, segment: &mut TcpFrame<T>) {
+        if segment.flags().ack() {
+            segment.update_ack(|ack| ack.wrapping_sub(self.seq_delta));
         }
         let (delta, ts_delta) = (self.seq_delta, self.ts_delta);
-        segment.each_option(|segment, kind, at, len| match kind {
+        each_option(segment, |segment, kind, at, len| match kind {
             OPT_SACK => {
                 let mut edge = at + 2;
                 while edge + 4 <= at + len {
-                    segment.update_u32(edge, |edge| edge.wrapping_sub(delta));
+                    segment.update_option_u32(edge, |edge| edge.wrapping_sub(delta));
                     edge += 4;
                 }
             }
             OPT_TIMESTAMP => {
                 if let Some(ts_delta) = ts_delta {
-                    segment.update_u32(at + 6, |tsecr| tsecr.wrapping_sub(ts_delta));
+                    segment.update_option_u32(at + 6, |tsecr| tsecr.wrapping_sub(ts_delta));
                 }
             }
             _ => {}
@@ -83,68 +80,30 @@ pub fn rescale(window: u16, from: u8, to: u8) -> u16 {
 }
 
 /// Rewrites a segment's window, sent with shift `from`, for a reader that applies shift `to` ([`rescale`]).
-pub fn rescale_window(frame: &mut [u8], layout: &TcpLayout, (from, to): (u8, u8)) {
-    Rewrite { frame, layout }.update_u16(14, |window| rescale(window, from, to));
+pub fn rescale_window<T: AsRef<[u8]> + AsMut<[u8]>>(segment: &mut TcpFrame<T>, (from, to): (u8, u8)) {
+    segment.update_window(|window| rescale(window, from, to));
 }
 
-/// A segment being rewritten in place: the frame and its layout kept together, so that every offset is counted
-/// from the TCP header the layout found, and every write adjusts the checksum. Offsets (`at`) are bytes into the
-/// TCP header.
-struct Rewrite<'f> {
-    frame: &'f mut [u8],
-    layout: &'f TcpLayout,
-}
-
-impl Rewrite<'_> {
-    /// Replaces the 32-bit value at `at` with `new(value)` and adjusts the checksum.
-    fn update_u32(&mut self, at: usize, new: impl FnOnce(u32) -> u32) {
-        let field = &mut self.frame[self.layout.tcp + at..][..4];
-        let old = u32::from_be_bytes([field[0], field[1], field[2], field[3]]);
-        let new = new(old);
-        field.copy_from_slice(&new.to_be_bytes());
-        self.adjust_checksum(|checksum| adjust_u32(checksum, at, old, new));
-    }
-
-    /// Replaces the 16-bit value at `at` with `new(value)` and adjusts the checksum.
-    fn update_u16(&mut self, at: usize, new: impl FnOnce(u16) -> u16) {
-        let field = &mut self.frame[self.layout.tcp + at..][..2];
-        let old = u16::from_be_bytes([field[0], field[1]]);
-        let new = new(old);
-        field.copy_from_slice(&new.to_be_bytes());
-        self.adjust_checksum(|checksum| adjust_u16(checksum, at, old, new));
-    }
-
-    /// Applies an incremental update (RFC 1624) to the checksum field. A partial checksum (the pseudo-header sum
-    /// only) is left alone: the bytes are summed on egress, after the rewrite, and the pseudo-header's fields
-    /// (addresses, protocol, length) are never rewritten here.
-    fn adjust_checksum(&mut self, adjust: impl FnOnce(u16) -> u16) {
-        if self.layout.checksum_partial {
-            return;
-        }
-        let field = &mut self.frame[self.layout.checksum_at()..][..2];
-        let adjusted = adjust(u16::from_be_bytes([field[0], field[1]]));
-        field.copy_from_slice(&adjusted.to_be_bytes());
-    }
-
-    /// Calls `each(self, kind, at, len)` for every SACK and timestamp option [`OptionWalk`] frames whose length is
-    /// right for its kind, `at` being its kind byte's offset in the TCP header. One with a wrong length is skipped,
-    /// untranslated, and the walk goes on after it (its length byte still says where the next option starts). The
-    /// walk stops at End of option list and at an option whose length byte is missing, below 2 or past the header:
-    /// nothing from there on is translated. (The `proxy` fuzz target checks exactly this.)
-    fn each_option(&mut self, mut each: impl FnMut(&mut Self, u8, usize, usize)) {
-        let options = self.layout.tcp + 20..self.layout.tcp + self.layout.tcp_header_len;
-        let mut walk = OptionWalk::default();
-        // `each` rewrites option values only, never a kind or length byte, so the walk frames the same options
-        // from one step to the next.
-        while let Some(Ok(span)) = walk.step(&self.frame[options.clone()]) {
-            let translated = match span.kind {
-                OPT_TIMESTAMP => span.len == 10,
-                OPT_SACK => span.len >= 10 && (span.len - 2).is_multiple_of(8),
-                _ => false,
-            };
-            if translated {
-                each(self, span.kind, 20 + span.offset, span.len);
-            }
+/// Calls `each(segment, kind, at, len)` for every SACK and timestamp option [`OptionWalk`] frames whose length is
+/// right for its kind, `at` being its kind byte's offset in the options. One with a wrong length is skipped,
+/// untranslated, and the walk goes on after it (its length byte still says where the next option starts). The walk
+/// stops at End of option list and at an option whose length byte is missing, below 2 or past the header: nothing
+/// from there on is translated. (The `proxy` fuzz target checks exactly this.)
+fn each_option<T: AsRef<[u8]> + AsMut<[u8]>>(
+    segment: &mut TcpFrame<T>,
+    mut each: impl FnMut(&mut TcpFrame<T>, u8, usize, usize),
+) {
+    let mut walk = OptionWalk::default();
+    // `each` rewrites option values only, never a kind or length byte, so the walk frames the same options from one
+    // step to the next.
+    while let Some(Ok(span)) = walk.step(segment.options()) {
+        let translated = match span.kind {
+            OPT_TIMESTAMP => span.len == 10,
+            OPT_SACK => span.len >= 10 && (span.len - 2).is_multiple_of(8),
+            _ => false,
+        };
+        if translated {
+            each(segment, span.kind, span.offset, span.len);
         }
     }
 }
@@ -161,6 +120,11 @@ mod tests {
 
     /// A segment with a timestamp option after a single NOP (an odd offset) and one SACK block.
     fn segment(seq: u32, ack: u32, tsval: u32, tsecr: u32, sack: (u32, u32)) -> Vec<u8> {
+        segment_with(seq, ack, tsval, tsecr, sack, b"hello")
+    }
+
+    /// [`segment`] with another payload.
+    fn segment_with(seq: u32, ack: u32, tsval: u32, tsecr: u32, sack: (u32, u32), payload: &[u8]) -> Vec<u8> {
         let (src, dst): (SocketAddr, SocketAddr) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:80".parse().unwrap());
         let mut options = vec![1, 8, 10];
         options.extend_from_slice(&tsval.to_be_bytes());
@@ -182,7 +146,7 @@ mod tests {
                 flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
                 window: 512,
                 options: &options,
-                payload: b"hello",
+                payload,
             },
         )
         .unwrap();
@@ -201,10 +165,9 @@ mod tests {
 
     #[test]
     fn client_to_server_rewrites_ack_sack_and_echo() {
-        let mut frame = segment(7, 0x1000_0064, 9, 1500, (0x1000_00c8, 0x1000_012c));
-        let layout = TcpLayout::of(&frame).unwrap();
-        T.to_server(&mut frame, &layout);
-        assert_same(&frame, &segment(7, 0x64, 9, 1000, (0xc8, 0x12c)));
+        let mut frame = TcpFrame::new_checked(segment(7, 0x1000_0064, 9, 1500, (0x1000_00c8, 0x1000_012c))).unwrap();
+        T.to_server(&mut frame);
+        assert_same(frame.as_bytes(), &segment(7, 0x64, 9, 1000, (0xc8, 0x12c)));
     }
 
     /// A client's segment acknowledging `ack`, with `options` (a multiple of 4 bytes).
@@ -234,85 +197,67 @@ mod tests {
         let ts = |ecr: u32| [&[8, 10, 0, 0, 0, 9][..], &ecr.to_be_bytes()].concat();
         // A SACK option of 11 bytes is skipped, untranslated, and the timestamps after it are translated.
         let skipped = [&[5, 11][..], &[0xee; 9], &ts(1500), &[1, 1, 1]].concat();
-        let mut frame = with_options(0x1000_0064, &skipped);
-        let layout = TcpLayout::of(&frame).unwrap();
-        T.to_server(&mut frame, &layout);
-        assert_same(&frame, &with_options(0x64, &[&[5, 11][..], &[0xee; 9], &ts(1000), &[1, 1, 1]].concat()));
+        let mut frame = TcpFrame::new_checked(with_options(0x1000_0064, &skipped)).unwrap();
+        T.to_server(&mut frame);
+        assert_same(frame.as_bytes(), &with_options(0x64, &[&[5, 11][..], &[0xee; 9], &ts(1000), &[1, 1, 1]].concat()));
         // A length below 2 ends the walk: the timestamps before it are translated, those after it are not.
         let ended = [&ts(1500)[..], &[30, 0], &ts(1500), &[1, 1]].concat();
-        let mut frame = with_options(0x1000_0064, &ended);
-        let layout = TcpLayout::of(&frame).unwrap();
-        T.to_server(&mut frame, &layout);
-        assert_same(&frame, &with_options(0x64, &[&ts(1000)[..], &[30, 0], &ts(1500), &[1, 1]].concat()));
+        let mut frame = TcpFrame::new_checked(with_options(0x1000_0064, &ended)).unwrap();
+        T.to_server(&mut frame);
+        assert_same(frame.as_bytes(), &with_options(0x64, &[&ts(1000)[..], &[30, 0], &ts(1500), &[1, 1]].concat()));
     }
 
     #[test]
     fn server_to_client_rewrites_seq_and_tsval() {
-        let mut frame = segment(0xfff0_0000, 7, 1000, 9, (1, 2));
-        let layout = TcpLayout::of(&frame).unwrap();
-        T.to_client(&mut frame, &layout);
-        assert_same(&frame, &segment(0x0ff0_0000, 7, 1500, 9, (1, 2)));
+        let mut frame = TcpFrame::new_checked(segment(0xfff0_0000, 7, 1000, 9, (1, 2))).unwrap();
+        T.to_client(&mut frame);
+        assert_same(frame.as_bytes(), &segment(0x0ff0_0000, 7, 1500, 9, (1, 2)));
     }
 
     #[test]
     fn translating_there_and_back_is_the_identity_on_the_numbers() {
         let original = segment(123, 456, 789, 1011, (1213, 1415));
-        let mut frame = original.clone();
-        let layout = TcpLayout::of(&frame).unwrap();
+        let mut frame = TcpFrame::new_checked(original.clone()).unwrap();
         let t = Translation { seq_delta: 0xdead_beef, ts_delta: Some(0x8000_0001), window_rescale: None };
-        t.to_client(&mut frame, &layout);
+        t.to_client(&mut frame);
         // Undo with the inverse deltas on the same fields: seq and TSval come back.
         Translation { seq_delta: 0u32.wrapping_sub(0xdead_beef), ts_delta: Some(0u32.wrapping_sub(0x8000_0001)), ..t }
-            .to_client(&mut frame, &layout);
-        assert_same(&frame, &original);
+            .to_client(&mut frame);
+        assert_same(frame.as_bytes(), &original);
     }
 
     #[test]
     fn a_window_scale_mismatch_rescales_listener_windows() {
-        let mut frame = segment(1, 2, 3, 4, (5, 6));
-        let layout = TcpLayout::of(&frame).unwrap();
+        let mut frame = TcpFrame::new_checked(segment(1, 2, 3, 4, (5, 6))).unwrap();
         // 512 << 7 >> 9 = 128: the client multiplies by 2^9 and gets the listener's real window back.
-        Translation { seq_delta: 0, ts_delta: None, window_rescale: Some((7, 9)) }.to_client(&mut frame, &layout);
-        assert_eq!(layout.window(&frame), 128);
-        assert!(decode(crate::wire::LinkType::Ethernet, &frame).malformed.is_none());
+        Translation { seq_delta: 0, ts_delta: None, window_rescale: Some((7, 9)) }.to_client(&mut frame);
+        assert_eq!(frame.window(), 128);
+        assert!(decode(crate::wire::LinkType::Ethernet, frame.as_bytes()).malformed.is_none());
     }
 
     /// A super-frame: `segment`'s options, 20 KB of payload, as the kernel hands it over from a veth (GSO, and a
     /// partial checksum: only the pseudo-header's sum in the field) or as it would be with a complete checksum.
     fn super_frame(seq: u32, ack: u32, partial: bool) -> (Vec<u8>, VnetHeader) {
-        let mut frame = segment(seq, ack, 1000, 2000, (ack.wrapping_add(3000), ack.wrapping_add(4000)));
-        let layout = TcpLayout::of(&frame).unwrap();
         let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 7) as u8).collect();
-        frame.truncate(layout.end);
-        frame.truncate(layout.tcp + layout.tcp_header_len);
-        frame.extend_from_slice(&payload);
-        let ip_len = (frame.len() - layout.ip) as u16;
-        frame[layout.ip + 2..layout.ip + 4].copy_from_slice(&ip_len.to_be_bytes());
-        frame[layout.ip + 10..layout.ip + 12].copy_from_slice(&[0, 0]);
-        let ip_sum = crate::wire::checksum::checksum(0, &frame[layout.ip..layout.tcp]);
-        frame[layout.ip + 10..layout.ip + 12].copy_from_slice(&ip_sum.to_be_bytes());
-        assert!(crate::wire::checksum::fill_transport_checksum(&mut frame));
+        let mut frame = TcpFrame::new_checked(segment_with(seq, ack, 1000, 2000, (ack + 3000, ack + 4000), &payload))
+            .unwrap()
+            .with_partial_checksum(partial);
+        assert_eq!(frame.payload().len(), 20_000);
         if partial {
-            let tcp_len = (frame.len() - layout.tcp) as u32;
-            let pseudo = crate::wire::checksum::pseudo_header_sum(
-                &frame[layout.ip + 12..layout.ip + 16],
-                &frame[layout.ip + 16..layout.ip + 20],
-                6,
-                tcp_len,
-            );
             // What Linux leaves in a CHECKSUM_PARTIAL segment: the folded pseudo-header sum, not complemented.
-            let at = layout.checksum_at();
-            frame[at..at + 2].copy_from_slice(&(pseudo as u16).to_be_bytes());
+            let pseudo = frame.pseudo_header_sum();
+            frame.set_checksum(pseudo as u16);
         }
+        let csum_start = frame.as_bytes().len() - frame.tcp_segment().len();
         let vnet = VnetHeader {
             flags: if partial { crate::wire::vnet::F_NEEDS_CSUM } else { 0 },
             gso_type: crate::wire::vnet::GSO_TCPV4,
             gso_size: 1448,
-            csum_start: layout.tcp as u16,
+            csum_start: csum_start as u16,
             csum_offset: 16,
-            hdr_len: (layout.tcp + layout.tcp_header_len) as u16,
+            hdr_len: frame.headers_len() as u16,
         };
-        (frame, vnet)
+        (frame.into_inner(), vnet)
     }
 
     fn segmented(frame: &[u8], vnet: &VnetHeader) -> Vec<Vec<u8>> {
@@ -329,35 +274,32 @@ mod tests {
         let rescale = Translation { window_rescale: Some((7, 9)), ..T };
         for partial in [false, true] {
             for (direction, translation) in [("to server", T), ("to client", rescale)] {
-                let (mut whole, vnet) = super_frame(0xffff_f000, 0x1000_0064, partial);
+                let (whole, vnet) = super_frame(0xffff_f000, 0x1000_0064, partial);
                 let (reference, _) = super_frame(0xffff_f000, 0x1000_0064, false);
-                let mut layout = TcpLayout::of(&whole).unwrap();
-                layout.checksum_partial = partial;
-                let translate = |frame: &mut Vec<u8>, layout: &TcpLayout| {
-                    if direction == "to server" {
-                        translation.to_server(frame, layout)
-                    } else {
-                        translation.to_client(frame, layout)
-                    }
+                let translate = |frame: &mut TcpFrame<Vec<u8>>| {
+                    if direction == "to server" { translation.to_server(frame) } else { translation.to_client(frame) }
                 };
-                translate(&mut whole, &layout);
+                let mut whole = TcpFrame::new_checked(whole).unwrap().with_partial_checksum(partial);
+                translate(&mut whole);
                 // Completing the checksum where the kernel would (skb_checksum_help: the sum from csum_start, the
                 // seed in the field included) must give the frame translated with incremental updates.
                 let mut completed = whole.clone();
                 if partial {
-                    let at = layout.checksum_at();
-                    let sum = crate::wire::checksum::checksum(0, &completed[layout.tcp..layout.end]);
-                    completed[at..at + 2].copy_from_slice(&sum.to_be_bytes());
+                    let sum = crate::wire::checksum::checksum(0, completed.tcp_segment());
+                    completed.set_checksum(sum);
                 }
-                let mut reference_whole = reference.clone();
-                translate(&mut reference_whole, &TcpLayout::of(&reference).unwrap());
-                assert_eq!(completed, reference_whole, "partial {partial}, {direction}: completed checksum");
-                let from_whole = segmented(&whole, &vnet);
-                let mut one_by_one = segmented(&reference, &vnet);
-                for seg in &mut one_by_one {
-                    let layout = TcpLayout::of(seg).unwrap();
-                    translate(seg, &layout);
-                }
+                let mut reference_whole = TcpFrame::new_checked(reference.clone()).unwrap();
+                translate(&mut reference_whole);
+                assert_eq!(completed.as_bytes(), reference_whole.as_bytes(), "partial {partial}, {direction}");
+                let from_whole = segmented(whole.as_bytes(), &vnet);
+                let one_by_one: Vec<Vec<u8>> = segmented(&reference, &vnet)
+                    .into_iter()
+                    .map(|seg| {
+                        let mut seg = TcpFrame::new_checked(seg).unwrap();
+                        translate(&mut seg);
+                        seg.into_inner()
+                    })
+                    .collect();
                 assert_eq!(from_whole.len(), 14);
                 assert_eq!(from_whole, one_by_one, "partial {partial}, {direction}");
                 for seg in &from_whole {

@@ -18,7 +18,7 @@ fn a_valid_cookie_ack_gives_the_listener_the_clients_syn() {
     // MSS 1460, SACK-permitted with timestamps (the ACK's TSval, no echo), window scale 7, Linux's order.
     let tsval = (CLIENT_TSVAL + 1).to_be_bytes();
     let want = [2, 4, 0x05, 0xb4, 4, 2, 8, 10, tsval[0], tsval[1], tsval[2], tsval[3], 0, 0, 0, 0, 1, 3, 3, 7];
-    assert_eq!(TcpLayout::of(syn).unwrap().options(syn), want);
+    assert_eq!(TcpFrame::new_checked(syn).unwrap().options(), want);
     assert_eq!(window_of(syn), 502 << 7, "the ACK's scaled window, unscaled as a SYN's must be (RFC 7323 §2.2)");
     let stats = script.stats();
     assert_eq!((stats.counters.cookies_validated, stats.counters.cookies_failed), (1, 0));

@@ -39,7 +39,7 @@ fn a_damaged_frame_claiming_tcp_to_the_protected_address_is_dropped_and_counted(
         let mut count = 0;
         for (frame, ip) in [(&untagged, 14), (&tagged, 18), (&qinq, 22)] {
             for (what, bad) in damaged(frame, ip, ip + 20) {
-                assert_eq!(TcpLayout::of(&bad), None, "{what}: the test must damage the frame");
+                assert!(TcpFrame::new_checked(&bad).is_err(), "{what}: the test must damage the frame");
                 let step = script.handle(Interface::Outside, bad);
                 assert_eq!(step.verdict, Verdict::Drop(DropReason::Malformed), "{mode}, {what}, tags at {ip}");
                 assert!(step.sent.is_empty());
@@ -119,7 +119,7 @@ fn vlan_tagged_frames_are_bridged_uninspected() {
 
 #[test]
 fn a_0x9100_outer_tag_is_seen_alike_by_every_frame_walker() {
-    // 0x9100, the QinQ outer tag before 802.1ad, used to be a tag to the decoder only: `TcpLayout::of`, the
+    // 0x9100, the QinQ outer tag before 802.1ad, used to be a tag to the decoder only: the frame view's layout, the
     // checksum filler and the damaged-frame check read it as an unknown EtherType, so a damaged SYN behind it was
     // bridged to the listener. All four walk the tags with `wire::vlan` now.
     use crate::wire::checksum::fill_transport_checksum;
@@ -138,12 +138,15 @@ fn a_0x9100_outer_tag_is_seen_alike_by_every_frame_walker() {
         let Transport::Tcp(segment) = &packet.transport else { panic!("decoded as TCP") };
         assert_eq!((segment.dst_port, segment.seq), (listener().port(), 1000));
 
-        let layout = TcpLayout::of(&frame).expect("laid out behind the tags");
-        assert_eq!((layout.ip, layout.tcp, layout.tagged()), (ip, ip + 20, true));
-        assert_eq!((layout.src(&frame), layout.dst(&frame)), (client(), listener()));
+        let segment = TcpFrame::new_checked(frame.as_slice()).expect("laid out behind the tags");
+        // The TCP header starts 20 bytes (an IPv4 header without options) after the tags.
+        assert_eq!((segment.headers_len() - segment.options().len(), segment.tagged()), (ip + 20 + 20, true));
+        assert_eq!((segment.src(), segment.dst()), (client(), listener()));
 
-        let mut spoiled = frame.clone();
-        spoiled[layout.checksum_at()] ^= 0x5a;
+        let mut spoiled = TcpFrame::new_checked(frame.clone()).unwrap();
+        spoiled.set_checksum(segment.checksum() ^ 0x5a00);
+        let mut spoiled = spoiled.into_inner();
+        assert_ne!(spoiled, frame);
         assert!(fill_transport_checksum(&mut spoiled), "the checksum is found behind the tags");
         assert_eq!(spoiled, frame);
 
@@ -156,7 +159,7 @@ fn a_0x9100_outer_tag_is_seen_alike_by_every_frame_walker() {
             assert_eq!(script.stats().counters.tagged_bridged, 1, "{mode}");
             // Damaged, it is dropped.
             for (what, bad) in damaged(&frame, ip, ip + 20) {
-                assert_eq!(TcpLayout::of(&bad), None, "{what}: the test must damage the frame");
+                assert!(TcpFrame::new_checked(&bad).is_err(), "{what}: the test must damage the frame");
                 let step = script.handle(Interface::Outside, bad);
                 assert_eq!(step.verdict, Verdict::Drop(DropReason::Malformed), "{mode}, {what}, tags at {ip}");
             }

@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 
 use super::*;
 use crate::defense::half_open::HalfOpenConfig;
-use crate::wire::checksum::{checksum, pseudo_header_sum};
+use crate::wire::checksum::checksum;
 use crate::wire::craft::{self, EthernetSpec, TcpSpec};
 use crate::wire::tcp_options::TcpOption;
 
@@ -221,29 +221,22 @@ fn at(secs: u64, millis: u64) -> Timestamp {
 /// The TCP checksum of a frame checks out (the guard rewrites fields and adjusts it incrementally).
 #[track_caller]
 fn assert_checksum_valid(frame: &[u8]) {
-    let layout = TcpLayout::of(frame).expect("a TCP frame");
-    let (src, dst) = if layout.ipv6 {
-        (&frame[layout.ip + 8..layout.ip + 24], &frame[layout.ip + 24..layout.ip + 40])
-    } else {
-        (&frame[layout.ip + 12..layout.ip + 16], &frame[layout.ip + 16..layout.ip + 20])
-    };
-    let segment = &frame[layout.tcp..layout.end];
-    let pseudo = pseudo_header_sum(src, dst, 6, segment.len() as u32);
-    assert_eq!(checksum(pseudo, segment), 0, "bad TCP checksum");
+    let segment = TcpFrame::new_checked(frame).expect("a TCP frame");
+    assert_eq!(checksum(segment.pseudo_header_sum(), segment.tcp_segment()), 0, "bad TCP checksum");
 }
 
 /// A frame's TCP segment in one line, tcpdump's way: `192.0.2.10:40000 > 192.0.2.20:9999 [S.] seq 1 ack 2 win 3`.
 fn summary(frame: &[u8]) -> String {
-    let Some(layout) = TcpLayout::of(frame) else { return format!("{} bytes, not TCP", frame.len()) };
+    let Ok(segment) = TcpFrame::new_checked(frame) else { return format!("{} bytes, not TCP", frame.len()) };
     format!(
         "{} > {} [{}] seq {} ack {} win {} len {}",
-        layout.src(frame),
-        layout.dst(frame),
-        layout.flags(frame).tcpdump_letters().as_str(),
-        layout.seq(frame),
-        layout.ack(frame),
-        layout.window(frame),
-        layout.payload_len()
+        segment.src(),
+        segment.dst(),
+        segment.flags().tcpdump_letters().as_str(),
+        segment.seq(),
+        segment.ack(),
+        segment.window(),
+        segment.payload_len()
     )
 }
 
@@ -261,11 +254,11 @@ fn assert_segment(frame: &[u8], client_to_listener: bool, flags: &str, seq: u32,
 /// [`assert_segment`] for another client.
 #[track_caller]
 fn assert_segment_between(frame: &[u8], peer: SocketAddr, client_to_listener: bool, flags: &str, seq: u32, ack: u32) {
-    let layout = TcpLayout::of(frame).unwrap_or_else(|| panic!("not a TCP frame: {frame:?}"));
+    let segment = TcpFrame::new_checked(frame).unwrap_or_else(|_| panic!("not a TCP frame: {frame:?}"));
     let (from, to) = if client_to_listener { (peer, listener()) } else { (listener(), peer) };
-    let got = (layout.src(frame), layout.dst(frame), layout.flags(frame).tcpdump_letters().as_str().to_owned());
+    let got = (segment.src(), segment.dst(), segment.flags().tcpdump_letters().as_str().to_owned());
     assert_eq!(got, (from, to, flags.to_owned()), "{}", summary(frame));
-    assert_eq!((layout.seq(frame), layout.ack(frame)), (seq, ack), "seq, ack of {}", summary(frame));
+    assert_eq!((segment.seq(), segment.ack()), (seq, ack), "seq, ack of {}", summary(frame));
     assert_checksum_valid(frame);
     // Crafted and forwarded frames alike go from the MAC of the side they leave towards the other.
     let macs = if client_to_listener { (LISTENER_MAC, CLIENT_MAC) } else { (CLIENT_MAC, LISTENER_MAC) };
@@ -273,16 +266,15 @@ fn assert_segment_between(frame: &[u8], peer: SocketAddr, client_to_listener: bo
 }
 
 fn window_of(frame: &[u8]) -> u16 {
-    TcpLayout::of(frame).unwrap().window(frame)
+    TcpFrame::new_checked(frame).unwrap().window()
 }
 
 fn seq_of(frame: &[u8]) -> u32 {
-    TcpLayout::of(frame).unwrap().seq(frame)
+    TcpFrame::new_checked(frame).unwrap().seq()
 }
 
 fn options_of(frame: &[u8]) -> Vec<TcpOption<'_>> {
-    let layout = TcpLayout::of(frame).unwrap();
-    TcpOptions::new(layout.options(frame)).collect()
+    TcpOptions::new(TcpFrame::new_checked(frame).unwrap().into_options()).collect()
 }
 
 fn wscale_of(frame: &[u8]) -> Option<u8> {
@@ -307,8 +299,7 @@ fn tsecr_of(frame: &[u8]) -> Option<u32> {
 }
 
 fn payload_of(frame: &[u8]) -> &[u8] {
-    let layout = TcpLayout::of(frame).unwrap();
-    &frame[layout.tcp + layout.tcp_header_len..layout.end]
+    TcpFrame::new_checked(frame).unwrap().into_payload()
 }
 
 /// Linux's SYN options for the scripts' clients: MSS 1460, SACK, timestamps, window scale 7.
