@@ -173,11 +173,11 @@ fn assert_patience_is_consistent(trials: &[serde_json::Value]) {
     }
 }
 
-/// The committed run (docs/lab/, written before the patience levels, with a 1 s timeout) still replots: the table
+/// The run committed before the patience levels (docs/lab/calibration/previous-run/, 1 s timeout) still replots: the table
 /// has no patience columns to invent, and the report says its success is the 1 s figure.
 #[test]
 fn results_from_before_the_patience_levels_still_replot() {
-    let old = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/results.json");
+    let old = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/calibration/previous-run/results.json");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN).args(["lab", "--replot"]).arg(&old).arg("--out").arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -188,8 +188,23 @@ mod tests {
     }
 
     #[test]
-    fn the_committed_run_loads_as_a_results_file() {
+    fn the_committed_run_counts_every_session_by_patience() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/results.json");
+        let file: ResultsFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(file.results.trials.len(), 28);
+        for t in &file.results.trials {
+            assert_eq!(t.session_timeout_s, 7.0, "{}", t.scenario);
+            let levels: Vec<f64> = t.successes_within.iter().map(|&(s, _)| s).collect();
+            assert_eq!(levels, [1.0, 3.0, 7.0], "{}", t.scenario);
+            let counts: Vec<u64> = t.successes_within.iter().map(|&(_, n)| n).collect();
+            assert!(counts.windows(2).all(|w| w[0] <= w[1]) && counts[2] == t.successes, "{}", t.scenario);
+        }
+    }
+
+    #[test]
+    fn the_previous_committed_run_loads_as_a_results_file() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab/calibration/previous-run/results.json");
         let file: ResultsFile = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(file.ip_version, 4);
         assert!(!file.results.trials.is_empty());

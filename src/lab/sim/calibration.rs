@@ -2,8 +2,8 @@
 //! the queues in front of them are. Every number is derived here from a real run's recorded figures, so a reader
 //! can check each one against the JSON it comes from, and a new run on another machine can replace them.
 //!
-//! The source is the committed real run, `docs/lab/results.json` (a 2-vCPU VM, `synscope lab` with every scenario,
-//! 10 s trials; its table is in `docs/lab/report.md`), cross-checked with the calibration run recorded in
+//! The source is the real run committed before this model, `docs/lab/calibration/previous-run/results.json` (a
+//! 2-vCPU VM, `synscope lab` with every scenario, 10 s trials, 1 s patience; its table is in `report.md` beside it), cross-checked with the calibration run recorded in
 //! `docs/lab/calibration/` (see its README). Costs are CPU time per packet at the rates where the path was busy,
 //! from two of the trial's fields: `guard_cpu_s` (the guard process's own CPU seconds) and `softirq_cpu_s` (the
 //! whole machine's seconds in softirq, where the kernel's packet work runs: veth delivery, the listener's SYN
@@ -31,7 +31,7 @@ impl Figures {
     }
 }
 
-/// `docs/lab/results.json`, `none` at 771585 SYN/s: every SYN crossed the bridge and was dropped by a full queue
+/// `docs/lab/calibration/previous-run/results.json`, `none` at 771585 SYN/s: every SYN crossed the bridge and was dropped by a full queue
 /// (ListenDrops 9105163 in 11.8 s), softirq 10.93 CPU-s.
 pub const BRIDGE_AND_DROP: Figures = Figures { seconds: 11.8, rate: 771_585.0, cpu_s: 10.93 };
 /// `kernel-cookies` at 501957 SYN/s: every SYN answered with a cookie (SyncookiesSent 5923840), softirq 19.07 CPU-s.
