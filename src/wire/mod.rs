@@ -14,7 +14,7 @@ pub mod segment;
 pub mod seq;
 pub mod tcp_flags;
 pub mod tcp_frame;
-pub mod tcp_layout;
+mod tcp_layout;
 pub mod tcp_options;
 pub mod vlan;
 pub mod vnet;

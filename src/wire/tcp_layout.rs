@@ -30,7 +30,7 @@ pub struct TcpLayout {
 
 impl TcpLayout {
     /// Lays out `frame`, or `None` when it is not a whole, unfragmented TCP segment.
-    pub fn of(frame: &[u8]) -> Option<TcpLayout> {
+    pub(super) fn of(frame: &[u8]) -> Option<TcpLayout> {
         let (ethertype, ip) = vlan::skip_tags(frame)?;
         let (tcp, end, ipv6) = match ethertype {
             ETHERTYPE_IPV4 => {
@@ -68,31 +68,31 @@ impl TcpLayout {
         self.ip != vlan::ETHERNET_HEADER_LEN
     }
 
-    pub fn src_ip(&self, frame: &[u8]) -> IpAddr {
+    pub(super) fn src_ip(&self, frame: &[u8]) -> IpAddr {
         if self.ipv6 { IpAddr::V6(v6(frame, self.ip + 8)) } else { IpAddr::V4(v4(frame, self.ip + 12)) }
     }
 
-    pub fn dst_ip(&self, frame: &[u8]) -> IpAddr {
+    pub(super) fn dst_ip(&self, frame: &[u8]) -> IpAddr {
         if self.ipv6 { IpAddr::V6(v6(frame, self.ip + 24)) } else { IpAddr::V4(v4(frame, self.ip + 16)) }
     }
 
-    pub fn src(&self, frame: &[u8]) -> SocketAddr {
+    pub(super) fn src(&self, frame: &[u8]) -> SocketAddr {
         SocketAddr::new(self.src_ip(frame), self.u16_at(frame, 0))
     }
 
-    pub fn dst(&self, frame: &[u8]) -> SocketAddr {
+    pub(super) fn dst(&self, frame: &[u8]) -> SocketAddr {
         SocketAddr::new(self.dst_ip(frame), self.u16_at(frame, 2))
     }
 
-    pub fn seq(&self, frame: &[u8]) -> u32 {
+    pub(super) fn seq(&self, frame: &[u8]) -> u32 {
         self.u32_at(frame, 4)
     }
 
-    pub fn ack(&self, frame: &[u8]) -> u32 {
+    pub(super) fn ack(&self, frame: &[u8]) -> u32 {
         self.u32_at(frame, 8)
     }
 
-    pub fn flags(&self, frame: &[u8]) -> TcpFlags {
+    pub(super) fn flags(&self, frame: &[u8]) -> TcpFlags {
         TcpFlags(u16::from(frame[self.tcp + 12] & 0x01) << 8 | u16::from(frame[self.tcp + 13]))
     }
 
@@ -100,11 +100,11 @@ impl TcpLayout {
         self.u16_at(frame, 14)
     }
 
-    pub fn options<'f>(&self, frame: &'f [u8]) -> &'f [u8] {
+    pub(super) fn options<'f>(&self, frame: &'f [u8]) -> &'f [u8] {
         &frame[self.tcp + 20..self.tcp + self.tcp_header_len]
     }
 
-    pub fn payload_len(&self) -> usize {
+    pub(super) fn payload_len(&self) -> usize {
         self.end - self.tcp - self.tcp_header_len
     }
 

@@ -9,7 +9,7 @@ use crate::listener::GREETING;
 use crate::wire::checksum::adjust;
 use crate::wire::craft::{CraftError, EthernetSpec, IpSpec, TcpSpec, linux_syn_options, tcp_frame, timestamp_option};
 use crate::wire::segment::TcpFlags;
-use crate::wire::tcp_layout::TcpLayout;
+use crate::wire::tcp_frame::TcpFrame;
 use crate::wire::tcp_options::TcpOptions;
 
 /// The MSS and window scale a Linux host on an Ethernet link offers (and the guard's `ListenerOptions` default).
@@ -92,18 +92,18 @@ impl Seg {
 
     /// Reads a frame the guard forwarded or crafted; `None` for anything but IPv4 TCP.
     pub fn from_frame(frame: &[u8]) -> Option<Seg> {
-        let layout = TcpLayout::of(frame)?;
-        let (SocketAddr::V4(src), SocketAddr::V4(dst)) = (layout.src(frame), layout.dst(frame)) else {
+        let tcp = TcpFrame::new_checked(frame).ok()?;
+        let (SocketAddr::V4(src), SocketAddr::V4(dst)) = (tcp.src(), tcp.dst()) else {
             return None;
         };
-        let options = TcpOptions::new(layout.options(frame)).handshake();
+        let options = TcpOptions::new(tcp.options()).handshake();
         Some(Seg {
             src,
             dst,
-            flags: layout.flags(frame),
-            seq: layout.seq(frame),
-            ack: layout.ack(frame),
-            payload: u16::try_from(layout.payload_len()).unwrap_or(u16::MAX),
+            flags: tcp.flags(),
+            seq: tcp.seq(),
+            ack: tcp.ack(),
+            payload: u16::try_from(tcp.payload_len()).unwrap_or(u16::MAX),
             ts: options.timestamps,
             handshake_options: options.mss.is_some(),
         })
@@ -112,7 +112,7 @@ impl Seg {
     /// Where a frame goes, without reading the rest of it (the guard's SYN-ACKs to spoofed sources are only
     /// counted).
     pub fn frame_destination(frame: &[u8]) -> Option<IpAddr> {
-        TcpLayout::of(frame).map(|layout| layout.dst_ip(frame))
+        TcpFrame::new_checked(frame).ok().map(|tcp| tcp.dst_ip())
     }
 }
 
