@@ -12,13 +12,8 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::crafted::{Case, case, ethernet, write_capture};
 use common::tcpdump::{both_lines, tcpdump_4_99};
-use synscope::capture::writer::PcapFileWriter;
-use synscope::capture::{Frame, Precision};
-use synscope::time::Timestamp;
-use synscope::wire::LinkType;
 use synscope::wire::checksum::checksum;
 
 const ICMP: u8 = 1;
@@ -26,25 +21,6 @@ const TCP: u8 = 6;
 const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 const IPV6_FRAGMENT: u8 = 44;
-
-/// One crafted frame: Ethernet, then IPv4 or IPv6.
-struct Case {
-    what: String,
-    frame: Vec<u8>,
-    /// Bytes cut off the end of the frame, as a short snap length would.
-    cut: usize,
-}
-
-fn case(what: &str, frame: Vec<u8>) -> Case {
-    Case { what: what.into(), frame, cut: 0 }
-}
-
-fn ethernet(ether_type: u16, packet: &[u8]) -> Vec<u8> {
-    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-    frame.extend_from_slice(&ether_type.to_be_bytes());
-    frame.extend_from_slice(packet);
-    frame
-}
 
 /// An IPv4 packet from 192.0.2.1 to 192.0.2.2 (RFC 5737) with a correct header checksum; `offset` in bytes.
 fn ipv4(protocol: u8, id: u16, offset: usize, more_fragments: bool, payload: &[u8]) -> Vec<u8> {
@@ -234,17 +210,6 @@ fn tcp_offset(words: u8, flags: u8, extra: usize) -> Vec<u8> {
     segment[12] = words << 4;
     segment[13] = flags;
     segment
-}
-
-/// Writes the cases to `path`, one frame each, a millisecond apart.
-fn write_capture(path: &Path, cases: &[Case]) {
-    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    for (i, c) in cases.iter().enumerate() {
-        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        let data = &c.frame[..c.frame.len() - c.cut];
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data }).unwrap();
-    }
-    writer.finish().unwrap();
 }
 
 /// synscope prints a header length beyond the wire as tcpdump 4.99.5 and later do; 4.99.0 to 4.99.4 said

@@ -13,32 +13,9 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::crafted::{Case, case, ethernet, write_capture};
 use common::tcpdump::{both_lines, tcpdump_4_99};
-use synscope::capture::writer::PcapFileWriter;
-use synscope::capture::{Frame, Precision};
-use synscope::time::Timestamp;
-use synscope::wire::LinkType;
 use synscope::wire::checksum::checksum;
-
-struct Case {
-    what: String,
-    frame: Vec<u8>,
-    /// Bytes cut off the end of the frame, as a short snap length would.
-    cut: usize,
-}
-
-fn case(what: &str, frame: Vec<u8>) -> Case {
-    Case { what: what.into(), frame, cut: 0 }
-}
-
-fn ethernet(ether_type: u16, packet: &[u8]) -> Vec<u8> {
-    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-    frame.extend_from_slice(&ether_type.to_be_bytes());
-    frame.extend_from_slice(packet);
-    frame
-}
 
 /// An IPv4 header with `options` (a multiple of 4 bytes), then `payload`.
 fn ipv4_with(protocol: u8, src: [u8; 4], dst: [u8; 4], options: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -226,17 +203,6 @@ fn icmpv6_cases() -> Vec<Case> {
     cases.push(case("MLDv2 report", icmp6(143, 0, [0, 0, 0, 2], &[])));
     cases.push(case("home agent discovery request", icmp6(144, 0, [0x12, 0x34, 0, 0], &[])));
     cases
-}
-
-/// Writes the cases to `path`, one frame each, a millisecond apart.
-fn write_capture(path: &Path, cases: &[Case]) {
-    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    for (i, c) in cases.iter().enumerate() {
-        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        let data = &c.frame[..c.frame.len() - c.cut];
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data }).unwrap();
-    }
-    writer.finish().unwrap();
 }
 
 fn assert_same_as_tcpdump(cases: &[Case], name: &str) -> String {

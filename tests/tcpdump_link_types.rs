@@ -17,6 +17,7 @@ mod common;
 
 use std::path::Path;
 
+use common::crafted::ethernet;
 use common::tcpdump::{both_lines, tcpdump_4_99};
 use common::{conn_log_json, stdout, synscope};
 use synscope::capture::writer::PcapFileWriter;
@@ -81,13 +82,6 @@ fn radiotap(present: u32, fields: &[u8], frame: &[u8]) -> Vec<u8> {
     out.extend_from_slice(fields);
     out.extend_from_slice(frame);
     out
-}
-
-fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-    frame.extend_from_slice(&ether_type.to_be_bytes());
-    frame.extend_from_slice(payload);
-    frame
 }
 
 fn mpls(label: u32, bottom: bool, ttl: u8) -> [u8; 4] {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bulk;
+pub mod crafted;
 pub mod guard_lab;
 pub mod netns;
 pub mod process;

@@ -1,0 +1,40 @@
+//! Frames that the tcpdump comparisons craft at test time, and the capture they are written to: one Ethernet frame
+//! per case, a millisecond apart, each optionally cut short as a small snap length would cut it.
+
+use std::path::Path;
+
+use synscope::capture::writer::PcapFileWriter;
+use synscope::capture::{Frame, Precision};
+use synscope::time::Timestamp;
+use synscope::wire::LinkType;
+
+/// One crafted frame and what it shows.
+pub struct Case {
+    pub what: String,
+    pub frame: Vec<u8>,
+    /// Bytes cut off the end of the frame, as a short snap length would.
+    pub cut: usize,
+}
+
+pub fn case(what: &str, frame: Vec<u8>) -> Case {
+    Case { what: what.into(), frame, cut: 0 }
+}
+
+/// An Ethernet header (locally administered MACs) in front of `payload`.
+pub fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    frame.extend_from_slice(&ether_type.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Writes the cases to `path`, one frame each, a millisecond apart; a cut frame keeps its whole length on the wire.
+pub fn write_capture(path: &Path, cases: &[Case]) {
+    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
+    for (i, c) in cases.iter().enumerate() {
+        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
+        let data = &c.frame[..c.frame.len() - c.cut];
+        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data }).unwrap();
+    }
+    writer.finish().unwrap();
+}
