@@ -12,6 +12,7 @@ pub mod pcapng;
 pub mod pcapng_writer;
 pub mod read_buffer;
 pub mod source;
+mod staged;
 pub mod tx;
 pub mod writer;
 

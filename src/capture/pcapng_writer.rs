@@ -4,8 +4,8 @@
 //! which Wireshark shows in the packet list and tshark as `frame.comment`; and frames of several link types in one
 //! file (`sniff -i lo -i eth0`).
 //!
-//! As the pcap writer does, blocks are staged in memory and reach the file only whole, so the file always ends on a
-//! block boundary.
+//! As the pcap writer does, blocks are staged in memory and reach the file only whole ([`super::staged`]), so the
+//! file always ends on a block boundary.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,6 +14,7 @@ use super::error::{CaptureError, CaptureErrorKind};
 use super::file::Precision;
 use super::frame::Frame;
 use super::pcapng::{INTERFACE_DESCRIPTION, SECTION_HEADER};
+use super::staged::Staged;
 use crate::wire::LinkType;
 
 /// Enhanced packet block (draft §4.3).
@@ -29,16 +30,13 @@ const SHB_USERAPPL: u16 = 4;
 const IF_TSRESOL: u16 = 9;
 /// A snap length that fits any record we read (pcap's MAXIMUM_SNAPLEN, as the pcap writer uses).
 const SNAPLEN: u32 = 262_144;
-/// Staged bytes that trigger a write to the sink.
-const STAGE_BYTES: usize = 1 << 16;
 /// An option value is at most 65535 bytes; a longer comment is cut at a character boundary below that.
 const MAX_OPTION: usize = u16::MAX as usize;
 
 pub struct PcapngFileWriter<W: Write> {
-    name: String,
     precision: Precision,
-    sink: W,
-    staged: Vec<u8>,
+    /// Whole blocks on their way to the sink.
+    out: Staged<W>,
     started: bool,
     /// The link type of each interface description written, by interface id.
     interfaces: Vec<LinkType>,
@@ -53,14 +51,7 @@ impl PcapngFileWriter<File> {
 
 impl<W: Write> PcapngFileWriter<W> {
     pub fn new(name: &str, sink: W, precision: Precision) -> Self {
-        PcapngFileWriter {
-            name: name.to_string(),
-            precision,
-            sink,
-            staged: Vec::with_capacity(STAGE_BYTES),
-            started: false,
-            interfaces: Vec::new(),
-        }
+        PcapngFileWriter { precision, out: Staged::new(name, sink), started: false, interfaces: Vec::new() }
     }
 
     /// Writes `frame` with `comment` as its `opt_comment`, when there is one.
@@ -84,10 +75,7 @@ impl<W: Write> PcapngFileWriter<W> {
             push_option(&mut body, OPT_ENDOFOPT, &[]);
         }
         self.stage_block(ENHANCED_PACKET, &body);
-        if self.staged.len() >= STAGE_BYTES {
-            self.write_staged()?;
-        }
-        Ok(())
+        self.out.record_done()
     }
 
     /// Stages the section header and an interface description for `link_type`: a live capture calls this up
@@ -137,26 +125,16 @@ impl<W: Write> PcapngFileWriter<W> {
     /// Block type, total length, body (already padded to 32 bits), total length again (draft §3.1).
     fn stage_block(&mut self, kind: u32, body: &[u8]) {
         let total = (12 + body.len()) as u32;
-        push_u32(&mut self.staged, kind);
-        push_u32(&mut self.staged, total);
-        self.staged.extend_from_slice(body);
-        push_u32(&mut self.staged, total);
-    }
-
-    fn write_staged(&mut self) -> Result<(), CaptureError> {
-        if !self.staged.is_empty() {
-            self.sink
-                .write_all(&self.staged)
-                .map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))?;
-            self.staged.clear();
-        }
-        Ok(())
+        let staged = self.out.bytes();
+        push_u32(staged, kind);
+        push_u32(staged, total);
+        staged.extend_from_slice(body);
+        push_u32(staged, total);
     }
 
     /// Writes every staged block to the sink now.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.write_staged()?;
-        self.sink.flush().map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))
+        self.out.flush()
     }
 
     /// Flushes and returns the sink. A writer that never saw a frame still writes a valid pcapng: a section and an
@@ -165,8 +143,7 @@ impl<W: Write> PcapngFileWriter<W> {
         if self.interfaces.is_empty() {
             self.start(LinkType::Ethernet)?;
         }
-        self.flush()?;
-        Ok(self.sink)
+        self.out.finish()
     }
 }
 

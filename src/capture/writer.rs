@@ -1,8 +1,7 @@
 //! pcap files out (`-w`): every frame keeps its original timestamp, wire length and link type.
 //!
-//! Records are staged in memory and reach the file only whole, one `write` per flush. A reader of the file, or the
-//! file left behind when synscope is killed, therefore always ends on a record boundary: a valid pcap (a buffered
-//! writer could flush between a record's header and its data and leave a truncated record behind).
+//! Records are staged in memory and reach the file only whole ([`super::staged`]), so the file always ends on a
+//! record boundary: a valid pcap.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,24 +13,21 @@ use pcap_file::{DataLink, Endianness, TsResolution};
 use super::error::{CaptureError, CaptureErrorKind};
 use super::file::Precision;
 use super::frame::Frame;
+use super::staged::Staged;
 use crate::wire::LinkType;
 
 /// Writes a classic pcap file. The link type is fixed by the first frame (or given up front), since pcap has one
 /// per file; a frame of another link type is refused with an error rather than written wrongly.
 pub struct PcapFileWriter<W: Write> {
-    name: String,
     precision: Precision,
-    sink: W,
-    /// Whole records (and the file header) not yet written to `sink`.
-    staged: Vec<u8>,
+    /// Whole records (and the file header) on their way to the sink.
+    out: Staged<W>,
     /// The file's link type, once its header is staged.
     link: Option<LinkType>,
 }
 
 /// A snap length that fits any record we read (pcap's own MAXIMUM_SNAPLEN).
 const SNAPLEN: u32 = 262_144;
-/// Staged bytes that trigger a write to the sink.
-const STAGE_BYTES: usize = 1 << 16;
 
 impl PcapFileWriter<File> {
     pub fn create(path: &str, precision: Precision) -> Result<Self, CaptureError> {
@@ -42,7 +38,7 @@ impl PcapFileWriter<File> {
 
 impl<W: Write> PcapFileWriter<W> {
     pub fn new(name: &str, sink: W, precision: Precision) -> Self {
-        PcapFileWriter { name: name.to_string(), precision, sink, staged: Vec::with_capacity(STAGE_BYTES), link: None }
+        PcapFileWriter { precision, out: Staged::new(name, sink), link: None }
     }
 
     fn ts_resolution(&self) -> TsResolution {
@@ -65,19 +61,16 @@ impl<W: Write> PcapFileWriter<W> {
                 "cannot mix link type {} into a pcap of link type {}; filter to one interface first",
                 frame.link_type, link
             );
-            return Err(CaptureError::new(&self.name, None, CaptureErrorKind::Malformed(msg)));
+            return Err(CaptureError::new(self.out.name(), None, CaptureErrorKind::Malformed(msg)));
         }
         let ts = std::time::Duration::new(frame.ts.secs(), frame.ts.subsec_nanos());
         let data = &frame.data[..frame.data.len().min(SNAPLEN as usize)];
         let packet = PcapPacket::new(ts, frame.orig_len.max(data.len() as u32), data);
         let resolution = self.ts_resolution();
         packet
-            .write_to::<_, LittleEndian>(&mut self.staged, resolution, SNAPLEN)
-            .map_err(|e| CaptureError::new(&self.name, None, io_kind(e)))?;
-        if self.staged.len() >= STAGE_BYTES {
-            self.write_staged()?;
-        }
-        Ok(())
+            .write_to::<_, LittleEndian>(self.out.bytes(), resolution, SNAPLEN)
+            .map_err(|e| CaptureError::new(self.out.name(), None, io_kind(e)))?;
+        self.out.record_done()
     }
 
     /// Stages the file header for `link_type`. Called by the first frame, or up front by a live capture so that
@@ -97,33 +90,21 @@ impl<W: Write> PcapFileWriter<W> {
             // Always little-endian, so generated files are byte-identical on every host.
             endianness: Endianness::Little,
         };
-        header.write_to(&mut self.staged).map_err(|e| CaptureError::new(&self.name, None, io_kind(e)))?;
+        header.write_to(self.out.bytes()).map_err(|e| CaptureError::new(self.out.name(), None, io_kind(e)))?;
         self.link = Some(link_type);
-        Ok(())
-    }
-
-    fn write_staged(&mut self) -> Result<(), CaptureError> {
-        if !self.staged.is_empty() {
-            self.sink
-                .write_all(&self.staged)
-                .map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))?;
-            self.staged.clear();
-        }
         Ok(())
     }
 
     /// Writes every staged record to the sink now (a live capture calls this after each batch).
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        self.write_staged()?;
-        self.sink.flush().map_err(|e| CaptureError::new(&self.name, None, CaptureErrorKind::Write(e)))
+        self.out.flush()
     }
 
     /// Flushes and returns the sink. A writer that never saw a frame still writes a valid, empty pcap (as
     /// tcpdump does), with the Ethernet link type since no frame named another.
     pub fn finish(mut self) -> Result<W, CaptureError> {
         self.start(LinkType::Ethernet)?;
-        self.flush()?;
-        Ok(self.sink)
+        self.out.finish()
     }
 }
 
