@@ -11,12 +11,9 @@
 mod common;
 
 use std::net::IpAddr;
-use std::path::Path;
 
+use common::crafted::write_frames;
 use common::tcpdump::{both_lines_with, tcpdump_4_99};
-use synscope::capture::writer::PcapFileWriter;
-use synscope::capture::{Frame, Precision};
-use synscope::time::Timestamp;
 use synscope::wire::craft::{EthernetSpec, IpSpec, TcpSpec, tcp_frame, udp_frame};
 use synscope::wire::{LinkType, TcpFlags};
 
@@ -169,19 +166,10 @@ fn groups() -> Vec<(&'static str, LinkType, Vec<Vec<u8>>)> {
     ]
 }
 
-fn write_capture(path: &Path, link_type: LinkType, frames: &[Vec<u8>]) {
-    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    for (i, data) in frames.iter().enumerate() {
-        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        writer.write(&Frame { ts, link_type, orig_len: data.len() as u32, data }).unwrap();
-    }
-    writer.finish().unwrap();
-}
-
 fn compare(name: &str, link_type: LinkType, frames: &[Vec<u8>], flags: &[&str]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join(format!("{name}.pcap"));
-    write_capture(&pcap, link_type, frames);
+    write_frames(&pcap, link_type, frames);
     let (theirs, ours) = both_lines_with(&pcap, frames.len(), flags);
     let failures: Vec<String> = theirs
         .iter()

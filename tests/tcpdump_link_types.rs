@@ -18,11 +18,9 @@ mod common;
 use std::path::Path;
 
 use common::crafted::ethernet;
+use common::crafted::write_frames;
 use common::tcpdump::{both_lines, tcpdump_4_99};
 use common::{conn_log_json, stdout, synscope};
-use synscope::capture::writer::PcapFileWriter;
-use synscope::capture::{Frame, Precision};
-use synscope::time::Timestamp;
 use synscope::wire::LinkType;
 use synscope::wire::checksum::checksum;
 
@@ -259,15 +257,6 @@ fn pppoe_discovery() -> Vec<Vec<u8>> {
     vec![ethernet(0x8863, &packet(0x09, 0, &padi)), ethernet(0x8863, &packet(0x07, 0, &pado)), padded]
 }
 
-fn write_capture(path: &Path, link_type: LinkType, frames: &[Vec<u8>]) {
-    let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    for (i, data) in frames.iter().enumerate() {
-        let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        writer.write(&Frame { ts, link_type, orig_len: data.len() as u32, data }).unwrap();
-    }
-    writer.finish().unwrap();
-}
-
 #[test]
 fn new_link_types_print_as_tcpdump_prints_them() {
     if !tcpdump_4_99("the new link types") {
@@ -279,7 +268,7 @@ fn new_link_types_print_as_tcpdump_prints_them() {
     let mut all_ours = Vec::new();
     for (link_type, frames) in captures().into_iter().chain([(LinkType::Ethernet, pppoe_discovery())]) {
         let pcap = dir.path().join(format!("{}.pcap", link_type.linktype_value()));
-        write_capture(&pcap, link_type, &frames);
+        write_frames(&pcap, link_type, &frames);
         let (theirs, ours) = both_lines(&pcap, frames.len());
         all_ours.extend(ours.iter().cloned());
         for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
@@ -318,7 +307,7 @@ fn new_link_types_print_as_tcpdump_prints_them() {
 /// synscope's text lines for `frames` on `link_type`.
 fn our_lines(dir: &Path, link_type: LinkType, frames: &[Vec<u8>]) -> Vec<String> {
     let pcap = dir.join(format!("ours-{}.pcap", link_type.linktype_value()));
-    write_capture(&pcap, link_type, frames);
+    write_frames(&pcap, link_type, frames);
     let out = synscope([std::ffi::OsStr::new("read"), "--no-track".as_ref(), pcap.as_os_str()]);
     assert!(out.status.success());
     stdout(&out).lines().map(String::from).collect()
@@ -363,7 +352,7 @@ fn filters_and_the_conn_log_see_through_the_new_headers() {
         segments.iter().map(|s| radiotap(0, &[], &wlan([0x08, 0x01], 24, &SNAP_IPV4, s))).collect();
     for (link_type, frames) in [(LinkType::Ethernet, pppoe), (LinkType::Radiotap, wifi)] {
         let pcap = dir.path().join(format!("handshake-{}.pcap", link_type.linktype_value()));
-        write_capture(&pcap, link_type, &frames);
+        write_frames(&pcap, link_type, &frames);
         let out = synscope([
             std::ffi::OsStr::new("read"),
             "--no-track".as_ref(),
@@ -396,7 +385,7 @@ fn w_writes_every_new_link_type_through() {
     for (link_type, frames) in captures() {
         let input = dir.path().join(format!("in-{}.pcap", link_type.linktype_value()));
         let output = dir.path().join(format!("out-{}.pcap", link_type.linktype_value()));
-        write_capture(&input, link_type, &frames);
+        write_frames(&input, link_type, &frames);
         let out = synscope([
             std::ffi::OsStr::new("read"),
             "-q".as_ref(),

@@ -28,13 +28,26 @@ pub fn ethernet(ether_type: u16, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// Writes the cases to `path`, one frame each, a millisecond apart; a cut frame keeps its whole length on the wire.
+/// Writes the cases to `path` as Ethernet, one frame each, a millisecond apart; a cut frame keeps its whole length
+/// on the wire.
 pub fn write_capture(path: &Path, cases: &[Case]) {
+    let frames: Vec<(&[u8], u32)> =
+        cases.iter().map(|c| (&c.frame[..c.frame.len() - c.cut], c.frame.len() as u32)).collect();
+    write_cut_frames(path, LinkType::Ethernet, &frames);
+}
+
+/// Writes whole frames of `link_type` to `path`, a millisecond apart.
+pub fn write_frames(path: &Path, link_type: LinkType, frames: &[Vec<u8>]) {
+    let frames: Vec<(&[u8], u32)> = frames.iter().map(|f| (f.as_slice(), f.len() as u32)).collect();
+    write_cut_frames(path, link_type, &frames);
+}
+
+/// Writes `(captured bytes, length on the wire)` pairs of `link_type` to `path`, a millisecond apart.
+fn write_cut_frames(path: &Path, link_type: LinkType, frames: &[(&[u8], u32)]) {
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
-    for (i, c) in cases.iter().enumerate() {
+    for (i, &(data, orig_len)) in frames.iter().enumerate() {
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        let data = &c.frame[..c.frame.len() - c.cut];
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: c.frame.len() as u32, data }).unwrap();
+        writer.write(&Frame { ts, link_type, orig_len, data }).unwrap();
     }
     writer.finish().unwrap();
 }
