@@ -124,8 +124,31 @@ fn sll_protocol(line: &mut String, protocol: u16, wire: u32) {
     let _ = write!(line, ", length {wire}: ");
 }
 
-/// This host's name for interface `index`, as if_indextoname(3) gives it.
+/// Interface indexes whose names are remembered, per printing thread. A capture names a handful; one that names
+/// more (a crafted file can hold any index) is looked up each time past this, so memory stays bounded.
+const REMEMBERED_INTERFACES: usize = 64;
+
+thread_local! {
+    static INTERFACE_NAMES: std::cell::RefCell<Vec<(u32, Option<String>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// This host's name for interface `index`, as if_indextoname(3) gives it. Remembered, since glibc's
+/// if_indextoname opens a socket and asks the kernel on every call, and `-e` prints one per SLL2 packet.
 fn interface_name(index: u32) -> Option<String> {
+    INTERFACE_NAMES.with(|names| {
+        if let Some((_, name)) = names.borrow().iter().find(|(i, _)| *i == index) {
+            return name.clone();
+        }
+        let name = look_up_interface_name(index);
+        let mut names = names.borrow_mut();
+        if names.len() < REMEMBERED_INTERFACES {
+            names.push((index, name.clone()));
+        }
+        name
+    })
+}
+
+fn look_up_interface_name(index: u32) -> Option<String> {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     // SAFETY: buf holds IF_NAMESIZE bytes, as if_indextoname requires; it writes a NUL-terminated name or fails.
     let name = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
