@@ -507,11 +507,11 @@ fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, crate::wire::f
         return None;
     }
     let (src, dst) = match &packet.net {
-        Net::Ipv4(ip) => (std::net::IpAddr::V4(ip.src), std::net::IpAddr::V4(ip.dst)),
-        Net::Ipv6(ip) => (std::net::IpAddr::V6(ip.src), std::net::IpAddr::V6(ip.dst)),
+        Net::Ipv4(ip) => (Endpoint::v4(ip.src, 0), Endpoint::v4(ip.dst, 0)),
+        Net::Ipv6(ip) => (Endpoint::v6(ip.src, 0), Endpoint::v6(ip.dst, 0)),
         _ => return None,
     };
-    Some(FlowKey::between(Endpoint::new(src, 0), Endpoint::new(dst, 0), protocol))
+    Some(FlowKey::between(src, dst, protocol))
 }
 
 /// `None` means "it closed": by RST or by FINs.

@@ -22,11 +22,25 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(ip: IpAddr, port: u16) -> Endpoint {
-        let addr = match ip {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
+        match ip {
+            IpAddr::V4(v4) => Endpoint::v4(v4, port),
+            IpAddr::V6(v6) => Endpoint::v6(v6, port),
+        }
+    }
+
+    /// An IPv4 endpoint: its address after the IPv4-mapped prefix, written as whole arrays (through
+    /// `Ipv4Addr::to_ipv6_mapped` and an `IpAddr` the compiler copied it a byte at a time).
+    #[inline]
+    pub fn v4(ip: Ipv4Addr, port: u16) -> Endpoint {
+        let mut addr = [0u8; 16];
+        addr[..12].copy_from_slice(&MAPPED_PREFIX);
+        addr[12..].copy_from_slice(&ip.octets());
         Endpoint { addr, port }
+    }
+
+    #[inline]
+    pub fn v6(ip: Ipv6Addr, port: u16) -> Endpoint {
+        Endpoint { addr: ip.octets(), port }
     }
 
     pub fn ip(&self) -> IpAddr {
@@ -160,11 +174,6 @@ impl FlowKey {
 
     /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0).
     pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
-        let (src_ip, dst_ip) = match &packet.net {
-            Net::Ipv4(ip) => (IpAddr::V4(ip.src), IpAddr::V4(ip.dst)),
-            Net::Ipv6(ip) => (IpAddr::V6(ip.src), IpAddr::V6(ip.dst)),
-            _ => return None,
-        };
         let (protocol, sport, dport) = match &packet.transport {
             Transport::Tcp(t) => (6, t.src_port, t.dst_port),
             Transport::Udp(u) => (17, u.src_port, u.dst_port),
@@ -174,11 +183,15 @@ impl FlowKey {
             }
             _ => return None,
         };
-        let src = Endpoint::new(src_ip, sport);
-        let dst = Endpoint::new(dst_ip, dport);
+        let (src, dst) = match &packet.net {
+            Net::Ipv4(ip) => (Endpoint::v4(ip.src, sport), Endpoint::v4(ip.dst, dport)),
+            Net::Ipv6(ip) => (Endpoint::v6(ip.src, sport), Endpoint::v6(ip.dst, dport)),
+            _ => return None,
+        };
         Some(FlowKey::between(src, dst, protocol))
     }
 
+    #[inline]
     pub fn between(src: Endpoint, dst: Endpoint, protocol: u8) -> (FlowKey, Direction, Endpoint, Endpoint) {
         if src <= dst {
             (FlowKey { low: src, high: dst, protocol }, Direction::LowToHigh, src, dst)
