@@ -64,6 +64,15 @@ impl Endpoint {
         SocketAddr::new(self.ip(), self.port)
     }
 
+    /// The address then the port, big-endian: what `Hash` writes, and what [`HashKey::hash_bytes`] hashes.
+    #[inline]
+    pub fn to_bytes(&self) -> [u8; 18] {
+        let mut bytes = [0u8; 18];
+        bytes[..16].copy_from_slice(&self.addr);
+        bytes[16..].copy_from_slice(&self.port.to_be_bytes());
+        bytes
+    }
+
     pub fn is_ipv4(&self) -> bool {
         self.addr[..12] == MAPPED_PREFIX
     }
@@ -113,10 +122,7 @@ pub struct FlowKey {
 /// per `write` call as much as per byte, and the derived impl made three (a length prefix, the address, the port).
 impl Hash for Endpoint {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut bytes = [0u8; 18];
-        bytes[..16].copy_from_slice(&self.addr);
-        bytes[16..].copy_from_slice(&self.port.to_be_bytes());
-        state.write(&bytes);
+        state.write(&self.to_bytes());
     }
 }
 
