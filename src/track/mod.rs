@@ -138,6 +138,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp::default(),
             still_half_open: Vec::new(),
+            // Under the flow table's key, so a packet's flow hash is also its tag there (`take_hashed`).
             timed_out_attempts: attempts::TimedOutAttempts::new(key),
             finishing: false,
         }
@@ -264,7 +265,7 @@ impl Tracker {
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
-            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take(&key, seg.seq))
+            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take_hashed(flow.hash, seg.seq))
         {
             let tries = tries.saturating_add(1);
             conn.half_mut(Role::Orig).syn_tries = tries;
