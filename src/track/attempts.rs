@@ -4,8 +4,6 @@
 //! every table facing attacker-chosen tuples ([`crate::hash_key`]): with an unkeyed hash a flood could aim its SYNs
 //! at the slots of real attempts, or forge a tag match.
 
-use std::hash::BuildHasher;
-
 use crate::hash_key::HashKey;
 use crate::wire::flow::FlowKey;
 
@@ -30,7 +28,7 @@ impl TimedOutAttempts {
     }
 
     fn tag_of(&self, key: &FlowKey) -> u64 {
-        self.key.hash_one(key) | 1
+        key.hash_under(&self.key) | 1
     }
 
     pub fn remember(&mut self, key: &FlowKey, isn: u32, tries: u8) {
@@ -40,7 +38,13 @@ impl TimedOutAttempts {
 
     /// The SYN count of a timed-out attempt on this tuple with this ISN, forgetting it.
     pub fn take(&mut self, key: &FlowKey, isn: u32) -> Option<u8> {
-        let tag = self.tag_of(key);
+        self.take_hashed(key.hash_under(&self.key), isn)
+    }
+
+    /// `take`, for a caller that already has `key.hash_under` of this table's key (the tracker's flow table hashes
+    /// under the same key, and each new attempt looked its tuple up here with a second SipHash).
+    pub fn take_hashed(&mut self, hash: u64, isn: u32) -> Option<u8> {
+        let tag = hash | 1;
         let slot = &mut self.slots[(tag >> 1) as usize % SLOTS];
         if slot.tag == tag && slot.isn == isn {
             let tries = slot.tries;

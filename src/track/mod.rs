@@ -28,7 +28,7 @@ use table::{FlowTable, Slot};
 use crate::hash_key::HashKey;
 use crate::time::{Duration, Timestamp};
 use crate::wire::Packet;
-use crate::wire::flow::{Endpoint, FlowKey};
+use crate::wire::flow::{Direction, Endpoint, FlowKey};
 use crate::wire::packet::{Net, Transport};
 
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +103,25 @@ pub struct Tracker {
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
+/// What the tracker works out once about a packet's flow: its key, the key's hash in the flow table, which way
+/// it travels, and the packet's sender and receiver.
+struct PacketFlow {
+    key: FlowKey,
+    hash: u64,
+    direction: Direction,
+    src: Endpoint,
+    dst: Endpoint,
+}
+
+impl PacketFlow {
+    /// Which end of `conn` sent the packet, from the packet's direction and the originator's side of the key: the
+    /// same answer as comparing the sender with the originator's endpoint (when both ends are one endpoint, the
+    /// packet goes low to high and the originator is the low side), with one byte compared instead of 18.
+    fn role_in(&self, conn: &Conn) -> Role {
+        if (self.direction == Direction::LowToHigh) == conn.orig_is_low { Role::Orig } else { Role::Resp }
+    }
+}
+
 impl Tracker {
     /// A tracker with `config`, whose tables hash under `key`: the edge passes a fresh one from the kernel
     /// ([`crate::os_random::os_random_hash_key`]), tests a fixed one ([`crate::hash_key`]).
@@ -119,6 +138,7 @@ impl Tracker {
             stats: TrackerStats::default(),
             now: Timestamp::default(),
             still_half_open: Vec::new(),
+            // Under the flow table's key, so a packet's flow hash is also its tag there (`take_hashed`).
             timed_out_attempts: attempts::TimedOutAttempts::new(key),
             finishing: false,
         }
@@ -169,7 +189,7 @@ impl Tracker {
         if ts > self.now {
             self.now = ts;
         }
-        let Some((key, _, src, dst)) = FlowKey::of(packet).or_else(|| unknown_transport_key(packet)) else {
+        let Some((key, direction, src, dst)) = FlowKey::of(packet).or_else(|| unknown_transport_key(packet)) else {
             return &self.annotations;
         };
         let ip_len = match &packet.net {
@@ -177,14 +197,17 @@ impl Tracker {
             Net::Ipv6(ip) => 40 + u32::from(ip.payload_len),
             _ => 0,
         };
+        // Hashed once: the lookup, an insert on a miss and the connection's later removal all use this hash.
+        let hash = self.table.hash(&key);
+        let flow = PacketFlow { key, hash, direction, src, dst };
         match &packet.transport {
-            Transport::Tcp(seg) => self.tcp(ts, key, src, dst, seg, ip_len),
+            Transport::Tcp(seg) => self.tcp(ts, &flow, seg, ip_len),
             // IP header plus the 8-byte UDP or ICMP header.
             Transport::Udp(_) | Transport::Icmp(_) => {
-                self.datagram(ts, key, src, dst, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
+                self.datagram(ts, &flow, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
             }
             // Zeek counts no payload bytes for these (conn.log's orig_bytes and resp_bytes stay 0).
-            Transport::Other { .. } => self.datagram(ts, key, src, dst, ip_len, ip_len),
+            Transport::Other { .. } => self.datagram(ts, &flow, ip_len, ip_len),
             _ => {}
         }
         self.drain_flood_events();
@@ -201,21 +224,14 @@ impl Tracker {
         c.syn_timeout.min(c.tcp_inactivity).min(c.close_delay).min(c.udp_inactivity)
     }
 
-    fn tcp(
-        &mut self,
-        ts: Timestamp,
-        key: FlowKey,
-        src: Endpoint,
-        dst: Endpoint,
-        seg: &crate::wire::TcpSegment<'_>,
-        ip_len: u32,
-    ) {
+    fn tcp(&mut self, ts: Timestamp, flow: &PacketFlow, seg: &crate::wire::TcpSegment<'_>, ip_len: u32) {
+        let key = flow.key;
         // SYNs the originator already sent with this ISN, when this SYN retries an attempt on a closed tuple.
         let mut retried_tries = None;
-        let slot = match self.table.find(&key) {
+        let slot = match self.table.find_hashed(&key, flow.hash) {
             Some(slot) => {
                 let conn = self.table.get(slot);
-                let from = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+                let from = flow.role_in(conn);
                 match reuse::reuse(conn, from, seg) {
                     None => slot,
                     Some(kind) => {
@@ -232,7 +248,7 @@ impl Tracker {
                         }
                         let ended = old.timer_list() == Phase::Closed || old.reset;
                         self.finalize(old, if ended { None } else { Some(EndReason::Reuse) });
-                        let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
+                        let slot = self.create(ts, flow, seg.flags.syn(), seg.flags.ack());
                         if announce {
                             self.stats.port_reuses += 1;
                             self.annotations.push(Annotation::PortReuse);
@@ -241,15 +257,15 @@ impl Tracker {
                     }
                 }
             }
-            None => self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack()),
+            None => self.create(ts, flow, seg.flags.syn(), seg.flags.ack()),
         };
         let conn = self.table.get_mut(slot);
-        let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+        let role = flow.role_in(conn);
         let old_list = conn.timer_list();
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
         if sig.new_attempt
-            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take(&key, seg.seq))
+            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take_hashed(flow.hash, seg.seq))
         {
             let tries = tries.saturating_add(1);
             conn.half_mut(Role::Orig).syn_tries = tries;
@@ -259,9 +275,6 @@ impl Tracker {
                 }
             }
         }
-        let resp = resp_of(conn);
-        let orig = orig_of(conn);
-        let rtt = conn.handshake_rtt();
         let now_list = conn.timer_list();
         let moved = conn.last_ts == ts;
         // Half-open connections stay in creation order (their timer counts from the SYN); the others move to the
@@ -275,6 +288,22 @@ impl Tracker {
         if now_list != old_list || (now_list != Phase::HalfOpen && moved) {
             self.table.requeue(slot, old_list);
         }
+        if sig.new_attempt || sig.syn_ack || sig.established || sig.reset {
+            self.report_handshake(ts, slot, sig, was_half_open);
+        }
+        if sig.refused {
+            self.stats.refused += 1;
+        }
+        if sig.retransmission {
+            self.stats.retransmissions += 1;
+        }
+    }
+
+    /// Tells the flood detector and the statistics about a segment's attempt, SYN-ACK, handshake or reset. Most
+    /// segments have none, so the connection's ends and round trip are looked up only here.
+    fn report_handshake(&mut self, ts: Timestamp, slot: Slot, sig: tcp::Signals, was_half_open: bool) {
+        let conn = self.table.get(slot);
+        let (orig, resp, rtt) = (orig_of(conn), resp_of(conn), conn.handshake_rtt());
         if sig.new_attempt {
             self.stats.attempts += 1;
             self.flood.on_syn(ts, resp, orig.ip());
@@ -295,15 +324,10 @@ impl Tracker {
                 self.flood.on_half_open_closed(ts, resp);
             }
         }
-        if sig.refused {
-            self.stats.refused += 1;
-        }
-        if sig.retransmission {
-            self.stats.retransmissions += 1;
-        }
     }
 
-    fn create(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> Slot {
+    fn create(&mut self, ts: Timestamp, flow: &PacketFlow, syn: bool, ack: bool) -> Slot {
+        let PacketFlow { key, hash, src, dst, .. } = *flow;
         // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
         // and the roles are flipped (Zeek's '^'). Mid-stream, Zeek's port heuristic picks the likely server as the
         // responder, and otherwise the sender of the first packet is the originator.
@@ -320,7 +344,7 @@ impl Tracker {
         if mid_stream {
             self.annotations.push(Annotation::MidStream);
         }
-        let (slot, evicted) = self.table.insert(conn);
+        let (slot, evicted) = self.table.insert(conn, hash);
         if let Some(old) = evicted {
             if old.is_half_open() {
                 self.flood.on_half_open_closed(ts, resp_of(&old));
@@ -333,8 +357,9 @@ impl Tracker {
     /// UDP and ICMP flows: counted, and ended by inactivity (Zeek's udp/icmp_inactivity_timeout, 1 min). The first
     /// datagram's sender is the originator, unless it is a UDP datagram from a likely server port (Zeek's
     /// `likely_server_ports`, [`ports::flip_udp`]): then the other side is the client.
-    fn datagram(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, ip_len: u32, headers: u32) {
-        let slot = match self.table.find(&key) {
+    fn datagram(&mut self, ts: Timestamp, flow: &PacketFlow, ip_len: u32, headers: u32) {
+        let PacketFlow { key, hash, src, dst, .. } = *flow;
+        let slot = match self.table.find_hashed(&key, hash) {
             Some(slot) => slot,
             None => {
                 let to_broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
@@ -343,7 +368,7 @@ impl Tracker {
                 // A flipped flow's history starts with '^', as Zeek's FlipRoles adds it (src/Conn.cc).
                 let conn = Conn::new(key, orig == key.low, ts, flip, Phase::Udp);
                 self.stats.connections += 1;
-                let (slot, evicted) = self.table.insert(conn);
+                let (slot, evicted) = self.table.insert(conn, hash);
                 if let Some(old) = evicted {
                     self.finalize(old, Some(EndReason::Eviction));
                 }
@@ -351,7 +376,7 @@ impl Tracker {
             }
         };
         let conn = self.table.get_mut(slot);
-        let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
+        let role = flow.role_in(conn);
         conn.last_ts = ts;
         let half = conn.half_mut(role);
         half.packets = half.packets.saturating_add(1);
@@ -494,17 +519,17 @@ impl Tracker {
 /// (scripts/base/packet-protocols/ip/main.zeek makes it the default): not TCP, UDP or ICMP, nor IP-in-IP (4), IPv6
 /// in IP (41) and GRE (47), which it decapsulates, nor IGMP (2), which base/packet-protocols/igmp registers with
 /// an analyzer of its own.
-fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, crate::wire::flow::Direction, Endpoint, Endpoint)> {
+fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
     let Transport::Other { protocol, .. } = packet.transport else { return None };
     if matches!(protocol, 2 | 4 | 41 | 47) {
         return None;
     }
     let (src, dst) = match &packet.net {
-        Net::Ipv4(ip) => (std::net::IpAddr::V4(ip.src), std::net::IpAddr::V4(ip.dst)),
-        Net::Ipv6(ip) => (std::net::IpAddr::V6(ip.src), std::net::IpAddr::V6(ip.dst)),
+        Net::Ipv4(ip) => (Endpoint::v4(ip.src, 0), Endpoint::v4(ip.dst, 0)),
+        Net::Ipv6(ip) => (Endpoint::v6(ip.src, 0), Endpoint::v6(ip.dst, 0)),
         _ => return None,
     };
-    Some(FlowKey::between(Endpoint::new(src, 0), Endpoint::new(dst, 0), protocol))
+    Some(FlowKey::between(src, dst, protocol))
 }
 
 /// `None` means "it closed": by RST or by FINs.
