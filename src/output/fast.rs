@@ -20,15 +20,29 @@ pub fn push_padded(line: &mut String, n: u64, width: usize) {
     line.push_str(digits);
 }
 
+/// Appends the four octets of `ip`, dotted.
 pub fn push_ipv4(line: &mut String, ip: Ipv4Addr) {
     let [a, b, c, d] = ip.octets();
-    push_u64(line, u64::from(a));
+    line.reserve(15);
+    push_octet(line, a);
     line.push('.');
-    push_u64(line, u64::from(b));
+    push_octet(line, b);
     line.push('.');
-    push_u64(line, u64::from(c));
+    push_octet(line, c);
     line.push('.');
-    push_u64(line, u64::from(d));
+    push_octet(line, d);
+}
+
+/// Appends an octet's one to three digits a char at a time. Formatting each octet with itoa and copying it in took
+/// 520 instr/pkt for the two addresses of a line, a copy call per octet; this takes 335 (callgrind, `gen bench`).
+fn push_octet(line: &mut String, n: u8) {
+    if n >= 100 {
+        line.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        line.push(char::from(b'0' + n / 10 % 10));
+    }
+    line.push(char::from(b'0' + n % 10));
 }
 
 /// IPv4 by hand; IPv6 through its Display, whose RFC 5952 compression is worth not rewriting.
@@ -60,6 +74,19 @@ mod tests {
         push_ip(&mut line, "192.0.2.255".parse().unwrap());
         line.push(' ');
         push_ip(&mut line, "2001:db8::1".parse().unwrap());
-        assert_eq!(line, "0 4294967295 000042 1234567 192.0.2.255 2001:db8::1");
+        line.push(' ');
+        push_padded(&mut line, 999_999_999, 9);
+        line.push(' ');
+        push_padded(&mut line, u64::MAX, 20);
+        assert_eq!(line, "0 4294967295 000042 1234567 192.0.2.255 2001:db8::1 999999999 18446744073709551615");
+    }
+
+    #[test]
+    fn every_octet_is_printed_as_display_prints_it() {
+        for n in 0..=255u8 {
+            let mut line = String::new();
+            push_ipv4(&mut line, Ipv4Addr::new(n, 0, 255, n));
+            assert_eq!(line, Ipv4Addr::new(n, 0, 255, n).to_string());
+        }
     }
 }
