@@ -199,7 +199,10 @@ mod tests {
     fn the_clock_follows_each_new_second() {
         let stamps = [T0, T0 + 999_999_999, T0 + 1_000_000_000, T0 + 86_400_000_000_000, T0 + 5];
         let lines = column(TimeFormat::TimeOfDay, false, &stamps);
-        assert_eq!(lines, ["22:13:20.000000 ", "22:13:20.999999 ", "22:13:21.000000 ", "22:13:20.000000 ", "22:13:20.000000 "]);
+        assert_eq!(
+            lines,
+            ["22:13:20.000000 ", "22:13:20.999999 ", "22:13:21.000000 ", "22:13:20.000000 ", "22:13:20.000000 "]
+        );
         let lines = column(TimeFormat::DateTime, true, &stamps);
         assert_eq!(
             lines,
