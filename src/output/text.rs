@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
-use super::fast::{push_ip, push_u64};
+use super::fast::{Ipv4Text, push_ip, push_u64};
 use super::icmp_text::write_icmp;
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
 use super::link_header::{ether_type, mac, write_link_header};
@@ -36,6 +37,7 @@ pub struct TextPrinter<W: Write> {
     line: String,
     relative: RelativeSeq,
     time: TimeColumn,
+    ipv4: Ipv4Text,
 }
 
 impl<W: Write> TextPrinter<W> {
@@ -46,6 +48,7 @@ impl<W: Write> TextPrinter<W> {
             line: String::with_capacity(256),
             relative: RelativeSeq::default(),
             time: TimeColumn::new(options.time, options.nano),
+            ipv4: Ipv4Text::default(),
         }
     }
 
@@ -62,7 +65,8 @@ impl<W: Write> TextPrinter<W> {
         let shown = self.options.link_header;
         super::link_prefix::write(&mut line, record.packet, record.frame.data);
         if !super::link_prefix::write_undecoded(&mut line, record.packet, record.frame.data, record.frame.orig_len) {
-            write_packet(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown, relative);
+            let frame = record.frame;
+            write_packet(&mut line, &mut self.ipv4, record.packet, frame.data, frame.orig_len, shown, relative);
         }
         for annotation in record.annotations {
             let _ = write!(line, " {annotation}");
@@ -123,6 +127,7 @@ impl<W: Write> Sink for TextPrinter<W> {
 /// neither IP, IPv6 nor ARP again.
 fn write_packet(
     line: &mut String,
+    ipv4: &mut Ipv4Text,
     packet: &Packet<'_>,
     frame: &[u8],
     orig_len: u32,
@@ -135,7 +140,7 @@ fn write_packet(
     let mut notation_shown = false;
     match &packet.net {
         Net::Ipv4(_) | Net::Ipv6(_) => {
-            notation_shown = write_ip(line, packet, frame, on_wire, link_shown, relative);
+            notation_shown = write_ip(line, ipv4, packet, frame, on_wire, link_shown, relative);
         }
         // arp_print's length is what the link layer passed on: the wire's, Ethernet padding included.
         Net::Arp(arp) => write_arp(line, arp, on_wire, link_shown),
@@ -190,6 +195,7 @@ const NO_NEXT_HEADER: u8 = 59;
 /// whether the line ended in tcpdump's truncation notation for the damage (so no `[malformed]` note is needed).
 fn write_ip(
     line: &mut String,
+    ipv4: &mut Ipv4Text,
     packet: &Packet<'_>,
     frame: &[u8],
     on_wire: u32,
@@ -224,16 +230,16 @@ fn write_ip(
         let _ = write!(line, "[total length {} < header length {}] (invalid)", ip.total_len, ip.header_len);
         return false;
     }
-    let addresses = |line: &mut String| {
-        push_ip(line, src);
+    let addresses = |line: &mut String, ipv4: &mut Ipv4Text| {
+        push_addr(line, ipv4, src);
         line.push_str(" > ");
-        push_ip(line, dst);
+        push_addr(line, ipv4, dst);
     };
     if let Net::Ipv4(ip) = &packet.net
         && ip.fragment_offset != 0
     {
         // A later fragment has no transport header: tcpdump names only the protocol, by number under -n.
-        addresses(line);
+        addresses(line, ipv4);
         let _ = write!(line, ": ip-proto-{}", ip.protocol);
         return false;
     }
@@ -243,7 +249,7 @@ fn write_ip(
     {
         // Unless TCP, UDP, DCCP or SCTP follows the fixed header, ip6_print prints the addresses alone, then each
         // extension header, then the upper layer, a TCP or UDP header as `SPORT > DPORT: `.
-        addresses(line);
+        addresses(line, ipv4);
         line.push_str(": ");
         match write_extensions(line, ip_bytes) {
             ChainEnd::Stop => return false,
@@ -266,16 +272,16 @@ fn write_ip(
             ChainEnd::Upper { .. } => {}
         }
     } else if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
-        push_ip(line, src);
+        push_addr(line, ipv4, src);
         line.push('.');
         push_u64(line, u64::from(sport));
         line.push_str(" > ");
-        push_ip(line, dst);
+        push_addr(line, ipv4, dst);
         line.push('.');
         push_u64(line, u64::from(dport));
         line.push_str(": ");
     } else {
-        addresses(line);
+        addresses(line, ipv4);
         line.push_str(": ");
     }
     match &packet.transport {
@@ -300,6 +306,14 @@ fn write_ip(
         },
     }
     false
+}
+
+/// An address of the IP header: IPv4 through the printer's cache of dotted addresses.
+fn push_addr(line: &mut String, ipv4: &mut Ipv4Text, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => ipv4.push(line, v4),
+        IpAddr::V6(_) => push_ip(line, ip),
+    }
 }
 
 fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
