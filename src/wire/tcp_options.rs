@@ -329,7 +329,40 @@ pub fn write_tcpdump_options(out: &mut String, raw: &[u8], view: &TcpdumpView) -
         out.push(']');
         return OptionsEnd::Closed;
     }
+    if let Some(syn) = linux_syn_options(raw) {
+        // Likewise for the list Linux puts on its SYN and SYN-ACK: 52 instr/pkt fewer on a `gen bench` file.
+        out.push_str("[mss ");
+        push_dec(out, syn.mss);
+        out.push_str(",sackOK,TS val ");
+        push_dec(out, syn.val);
+        out.push_str(" ecr ");
+        push_dec(out, syn.ecr);
+        out.push_str(",nop,wscale ");
+        push_dec(out, syn.wscale);
+        out.push(']');
+        return OptionsEnd::Closed;
+    }
     walk_tcpdump_options(out, raw, view)
+}
+
+/// The values of the option list a Linux SYN or SYN-ACK carries: MSS, SACK permitted, timestamps, NOP, window scale.
+struct LinuxSyn {
+    mss: u16,
+    val: u32,
+    ecr: u32,
+    wscale: u8,
+}
+
+fn linux_syn_options(raw: &[u8]) -> Option<LinuxSyn> {
+    match *raw {
+        [2, 4, m0, m1, 4, 2, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3, 1, 3, 3, wscale] => Some(LinuxSyn {
+            mss: u16::from_be_bytes([m0, m1]),
+            val: u32::from_be_bytes([v0, v1, v2, v3]),
+            ecr: u32::from_be_bytes([e0, e1, e2, e3]),
+            wscale,
+        }),
+        _ => None,
+    }
 }
 
 /// The values of an option list that is two NOPs and a timestamp option, and nothing else: the list Linux and the
@@ -822,7 +855,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_nop_nop_timestamp_shortcut_prints_what_the_walk_prints() {
+    fn the_shortcuts_print_what_the_walk_prints() {
         let view = TcpdumpView::default();
         for (val, ecr) in [(0u32, 0u32), (1, u32::MAX), (2_204_053_196, 9), (u32::MAX, 1_000_000_000)] {
             let mut raw = vec![1, 1, 8, 10];
@@ -833,6 +866,20 @@ mod tests {
             assert_eq!(walk_tcpdump_options(&mut walked, &raw, &view), OptionsEnd::Closed);
             assert_eq!(short, walked);
             assert_eq!(short, format!("[nop,nop,TS val {val} ecr {ecr}]"));
+        }
+        for (mss, val, ecr, wscale) in
+            [(0u16, 0u32, 0u32, 0u8), (1460, 2_204_053_196, 0, 7), (u16::MAX, u32::MAX, 1, 255)]
+        {
+            let mut raw = vec![2, 4];
+            raw.extend_from_slice(&mss.to_be_bytes());
+            raw.extend_from_slice(&[4, 2, 8, 10]);
+            raw.extend_from_slice(&val.to_be_bytes());
+            raw.extend_from_slice(&ecr.to_be_bytes());
+            raw.extend_from_slice(&[1, 3, 3, wscale]);
+            let (mut short, mut walked) = (String::new(), String::new());
+            assert_eq!(write_tcpdump_options(&mut short, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(walk_tcpdump_options(&mut walked, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(short, walked);
         }
         // Anything else takes the walk.
         for raw in [
