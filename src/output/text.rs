@@ -69,7 +69,8 @@ impl<W: Write> TextPrinter<W> {
             write_packet(&mut line, &mut self.ipv4, record.packet, frame.data, frame.orig_len, shown, relative);
         }
         for annotation in record.annotations {
-            let _ = write!(line, " {annotation}");
+            line.push(' ');
+            annotation.push_text(&mut line);
         }
         self.line = line;
         &mut self.line
