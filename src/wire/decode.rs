@@ -18,24 +18,18 @@ use super::link::{ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 
 /// Decodes one captured frame of the given link type.
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Packet<'_> {
-    let mut packet = Packet {
-        link: Link {
-            link_type,
-            ethernet: None,
-            vlans: Vlans::default(),
-            encaps: Encaps::default(),
-            ether_type: None,
-            header_len: 0,
-        },
-        net: Net::None,
-        transport: Transport::None,
-        malformed: None,
-        partial: None,
-    };
-    if let Err(err) = decode_into(link_type, frame, &mut packet) {
+    let mut packet = Packet::undecoded(link_type);
+    decode_in_place(frame, &mut packet);
+    packet
+}
+
+/// [`decode`] into a packet the caller holds, which must be [`Packet::undecoded`] for the frame's link type. The
+/// engine decodes every frame this way: returning the 336-byte `Packet` by value cost a copy of it per frame
+/// (`decode`'s memcpy, 64 instructions per packet in callgrind).
+pub fn decode_in_place<'a>(frame: &'a [u8], packet: &mut Packet<'a>) {
+    if let Err(err) = decode_into(packet.link.link_type, frame, packet) {
         packet.malformed = Some(err);
     }
-    packet
 }
 
 fn truncated(what: &'static str, got: usize, need: usize) -> DecodeError {
