@@ -49,6 +49,78 @@ impl HashKey {
         let half = |at: usize| HashKey::from_bytes(secret[at..at + 16].try_into().unwrap_or([0; 16]));
         HashKey { k0: half(0).hash_one(("k0", label)), k1: half(16).hash_one(("k1", label)) }
     }
+
+    /// SipHash-1-3 of `bytes` under this key: the same value as `hash_one` of a value whose `Hash` impl makes one
+    /// `write(bytes)` (checked against siphasher in the tests below), for a message whose length is known at
+    /// compile time. siphasher's streaming `write` buffers each call's bytes through a tail and loads them a byte
+    /// range at a time; with the length a constant the message is read as whole little-endian words and the rounds
+    /// run straight through: the flow table's 13-byte key went from about 170 instructions (`hash_one` and `write`) to
+    /// about 115 (callgrind), most of them the five SipHash rounds themselves.
+    #[inline]
+    pub fn hash_bytes<const N: usize>(&self, bytes: &[u8; N]) -> u64 {
+        let mut state = SipState::new(self.k0, self.k1);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            state.compress(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        }
+        // The last block: the bytes left over, then the length's low byte in the top byte (SipHash §2).
+        let mut last = [0u8; 8];
+        last[..words.remainder().len()].copy_from_slice(words.remainder());
+        state.compress(u64::from_le_bytes(last) | ((N as u64) << 56));
+        state.finish()
+    }
+}
+
+/// SipHash's four state words (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012), run with one
+/// compression round per block and three finalisation rounds: SipHash-1-3, as siphasher's `SipHasher13` and std's
+/// `HashMap` run it.
+struct SipState {
+    v0: u64,
+    v1: u64,
+    v2: u64,
+    v3: u64,
+}
+
+impl SipState {
+    #[inline(always)]
+    fn new(k0: u64, k1: u64) -> SipState {
+        SipState {
+            v0: k0 ^ 0x736f_6d65_7073_6575,
+            v1: k1 ^ 0x646f_7261_6e64_6f6d,
+            v2: k0 ^ 0x6c79_6765_6e65_7261,
+            v3: k1 ^ 0x7465_6462_7974_6573,
+        }
+    }
+
+    #[inline(always)]
+    fn round(&mut self) {
+        self.v0 = self.v0.wrapping_add(self.v1);
+        self.v1 = self.v1.rotate_left(13) ^ self.v0;
+        self.v0 = self.v0.rotate_left(32);
+        self.v2 = self.v2.wrapping_add(self.v3);
+        self.v3 = self.v3.rotate_left(16) ^ self.v2;
+        self.v0 = self.v0.wrapping_add(self.v3);
+        self.v3 = self.v3.rotate_left(21) ^ self.v0;
+        self.v2 = self.v2.wrapping_add(self.v1);
+        self.v1 = self.v1.rotate_left(17) ^ self.v2;
+        self.v2 = self.v2.rotate_left(32);
+    }
+
+    #[inline(always)]
+    fn compress(&mut self, m: u64) {
+        self.v3 ^= m;
+        self.round();
+        self.v0 ^= m;
+    }
+
+    #[inline(always)]
+    fn finish(mut self) -> u64 {
+        self.v2 ^= 0xff;
+        self.round();
+        self.round();
+        self.round();
+        self.v0 ^ self.v1 ^ self.v2 ^ self.v3
+    }
 }
 
 impl BuildHasher for HashKey {
@@ -90,6 +162,40 @@ mod tests {
         assert_ne!(flows, HashKey::derive(&[0x5b; 32], "half-open"));
         let raw = HashKey::from_bytes(secret[..16].try_into().unwrap());
         assert_ne!(flows, raw, "a table's key is never the secret's own bytes");
+    }
+
+    /// One `write` of the bytes, as `FlowKey`'s and `Endpoint`'s `Hash` impls make.
+    struct OneWrite<'a>(&'a [u8]);
+
+    impl std::hash::Hash for OneWrite<'_> {
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            state.write(self.0);
+        }
+    }
+
+    fn check_against_siphasher<const N: usize>(key: HashKey, state: &mut u64) {
+        let mut bytes = [0u8; N];
+        for chunk in bytes.chunks_mut(8) {
+            let word = splitmix64(state).to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        assert_eq!(key.hash_bytes(&bytes), key.hash_one(OneWrite(&bytes)), "{N} bytes {bytes:?} under {key:?}");
+    }
+
+    #[test]
+    fn hash_bytes_is_siphasher_s_siphash_1_3() {
+        let mut state = 1;
+        for seed in 0..2_000 {
+            let key = HashKey::from_seed(seed);
+            check_against_siphasher::<0>(key, &mut state);
+            check_against_siphasher::<1>(key, &mut state);
+            check_against_siphasher::<7>(key, &mut state);
+            check_against_siphasher::<8>(key, &mut state);
+            check_against_siphasher::<13>(key, &mut state);
+            check_against_siphasher::<16>(key, &mut state);
+            check_against_siphasher::<18>(key, &mut state);
+            check_against_siphasher::<37>(key, &mut state);
+        }
     }
 
     #[test]

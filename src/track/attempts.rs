@@ -4,8 +4,6 @@
 //! every table facing attacker-chosen tuples ([`crate::hash_key`]): with an unkeyed hash a flood could aim its SYNs
 //! at the slots of real attempts, or forge a tag match.
 
-use std::hash::BuildHasher;
-
 use crate::hash_key::HashKey;
 use crate::wire::flow::FlowKey;
 
@@ -30,7 +28,7 @@ impl TimedOutAttempts {
     }
 
     fn tag_of(&self, key: &FlowKey) -> u64 {
-        self.key.hash_one(key) | 1
+        key.hash_under(&self.key) | 1
     }
 
     pub fn remember(&mut self, key: &FlowKey, isn: u32, tries: u8) {

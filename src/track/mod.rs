@@ -103,6 +103,15 @@ pub struct Tracker {
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
+/// What the tracker works out once about a packet's flow: its key, the key's hash in the flow table, and the
+/// packet's sender and receiver.
+struct PacketFlow {
+    key: FlowKey,
+    hash: u64,
+    src: Endpoint,
+    dst: Endpoint,
+}
+
 impl Tracker {
     /// A tracker with `config`, whose tables hash under `key`: the edge passes a fresh one from the kernel
     /// ([`crate::os_random::os_random_hash_key`]), tests a fixed one ([`crate::hash_key`]).
@@ -177,14 +186,17 @@ impl Tracker {
             Net::Ipv6(ip) => 40 + u32::from(ip.payload_len),
             _ => 0,
         };
+        // Hashed once: the lookup, an insert on a miss and the connection's later removal all use this hash.
+        let hash = self.table.hash(&key);
+        let flow = PacketFlow { key, hash, src, dst };
         match &packet.transport {
-            Transport::Tcp(seg) => self.tcp(ts, key, src, dst, seg, ip_len),
+            Transport::Tcp(seg) => self.tcp(ts, &flow, seg, ip_len),
             // IP header plus the 8-byte UDP or ICMP header.
             Transport::Udp(_) | Transport::Icmp(_) => {
-                self.datagram(ts, key, src, dst, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
+                self.datagram(ts, &flow, ip_len, if key.low.is_ipv4() { 28 } else { 48 })
             }
             // Zeek counts no payload bytes for these (conn.log's orig_bytes and resp_bytes stay 0).
-            Transport::Other { .. } => self.datagram(ts, key, src, dst, ip_len, ip_len),
+            Transport::Other { .. } => self.datagram(ts, &flow, ip_len, ip_len),
             _ => {}
         }
         self.drain_flood_events();
@@ -201,18 +213,11 @@ impl Tracker {
         c.syn_timeout.min(c.tcp_inactivity).min(c.close_delay).min(c.udp_inactivity)
     }
 
-    fn tcp(
-        &mut self,
-        ts: Timestamp,
-        key: FlowKey,
-        src: Endpoint,
-        dst: Endpoint,
-        seg: &crate::wire::TcpSegment<'_>,
-        ip_len: u32,
-    ) {
+    fn tcp(&mut self, ts: Timestamp, flow: &PacketFlow, seg: &crate::wire::TcpSegment<'_>, ip_len: u32) {
+        let PacketFlow { key, src, .. } = *flow;
         // SYNs the originator already sent with this ISN, when this SYN retries an attempt on a closed tuple.
         let mut retried_tries = None;
-        let slot = match self.table.find(&key) {
+        let slot = match self.table.find_hashed(&key, flow.hash) {
             Some(slot) => {
                 let conn = self.table.get(slot);
                 let from = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
@@ -232,7 +237,7 @@ impl Tracker {
                         }
                         let ended = old.timer_list() == Phase::Closed || old.reset;
                         self.finalize(old, if ended { None } else { Some(EndReason::Reuse) });
-                        let slot = self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack());
+                        let slot = self.create(ts, flow, seg.flags.syn(), seg.flags.ack());
                         if announce {
                             self.stats.port_reuses += 1;
                             self.annotations.push(Annotation::PortReuse);
@@ -241,7 +246,7 @@ impl Tracker {
                     }
                 }
             }
-            None => self.create(ts, key, src, dst, seg.flags.syn(), seg.flags.ack()),
+            None => self.create(ts, flow, seg.flags.syn(), seg.flags.ack()),
         };
         let conn = self.table.get_mut(slot);
         let role = if src == orig_of(conn) { Role::Orig } else { Role::Resp };
@@ -303,7 +308,8 @@ impl Tracker {
         }
     }
 
-    fn create(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, syn: bool, ack: bool) -> Slot {
+    fn create(&mut self, ts: Timestamp, flow: &PacketFlow, syn: bool, ack: bool) -> Slot {
+        let PacketFlow { key, hash, src, dst } = *flow;
         // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
         // and the roles are flipped (Zeek's '^'). Mid-stream, Zeek's port heuristic picks the likely server as the
         // responder, and otherwise the sender of the first packet is the originator.
@@ -320,7 +326,7 @@ impl Tracker {
         if mid_stream {
             self.annotations.push(Annotation::MidStream);
         }
-        let (slot, evicted) = self.table.insert(conn);
+        let (slot, evicted) = self.table.insert(conn, hash);
         if let Some(old) = evicted {
             if old.is_half_open() {
                 self.flood.on_half_open_closed(ts, resp_of(&old));
@@ -333,8 +339,9 @@ impl Tracker {
     /// UDP and ICMP flows: counted, and ended by inactivity (Zeek's udp/icmp_inactivity_timeout, 1 min). The first
     /// datagram's sender is the originator, unless it is a UDP datagram from a likely server port (Zeek's
     /// `likely_server_ports`, [`ports::flip_udp`]): then the other side is the client.
-    fn datagram(&mut self, ts: Timestamp, key: FlowKey, src: Endpoint, dst: Endpoint, ip_len: u32, headers: u32) {
-        let slot = match self.table.find(&key) {
+    fn datagram(&mut self, ts: Timestamp, flow: &PacketFlow, ip_len: u32, headers: u32) {
+        let PacketFlow { key, hash, src, dst } = *flow;
+        let slot = match self.table.find_hashed(&key, hash) {
             Some(slot) => slot,
             None => {
                 let to_broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
@@ -343,7 +350,7 @@ impl Tracker {
                 // A flipped flow's history starts with '^', as Zeek's FlipRoles adds it (src/Conn.cc).
                 let conn = Conn::new(key, orig == key.low, ts, flip, Phase::Udp);
                 self.stats.connections += 1;
-                let (slot, evicted) = self.table.insert(conn);
+                let (slot, evicted) = self.table.insert(conn, hash);
                 if let Some(old) = evicted {
                     self.finalize(old, Some(EndReason::Eviction));
                 }
@@ -500,11 +507,11 @@ fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, crate::wire::f
         return None;
     }
     let (src, dst) = match &packet.net {
-        Net::Ipv4(ip) => (std::net::IpAddr::V4(ip.src), std::net::IpAddr::V4(ip.dst)),
-        Net::Ipv6(ip) => (std::net::IpAddr::V6(ip.src), std::net::IpAddr::V6(ip.dst)),
+        Net::Ipv4(ip) => (Endpoint::v4(ip.src, 0), Endpoint::v4(ip.dst, 0)),
+        Net::Ipv6(ip) => (Endpoint::v6(ip.src, 0), Endpoint::v6(ip.dst, 0)),
         _ => return None,
     };
-    Some(FlowKey::between(Endpoint::new(src, 0), Endpoint::new(dst, 0), protocol))
+    Some(FlowKey::between(src, dst, protocol))
 }
 
 /// `None` means "it closed": by RST or by FINs.

@@ -3,8 +3,6 @@
 //! looks at list heads, and eviction under pressure takes the oldest half-open connection first (the victims of a
 //! SYN flood) before touching anything established.
 
-use std::hash::BuildHasher;
-
 use hashbrown::HashTable;
 
 use super::conn::{Conn, Phase};
@@ -76,13 +74,23 @@ impl FlowTable {
         self.capacity
     }
 
-    fn hash(&self, key: &FlowKey) -> u64 {
-        hash_key(&self.hasher, key)
+    /// The key's hash in the index. The tracker computes it once per packet and passes it to `find_hashed`, then to
+    /// `insert` on a miss. Connections do not keep it: 8 more bytes would take an entry past its 256 (see the size
+    /// test below), and only removal and the index's growth hash a stored key again.
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        key.hash_under(&self.hasher)
     }
 
+    /// The connection with this key.
     pub fn find(&self, key: &FlowKey) -> Option<Slot> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    /// The connection with this key, whose [`FlowTable::hash`] the caller already has.
+    pub fn find_hashed(&self, key: &FlowKey, hash: u64) -> Option<Slot> {
+        debug_assert_eq!(hash, self.hash(key));
         let slots = &self.slots;
-        self.index.find(self.hash(key), |&s| slots[s as usize].as_ref().is_some_and(|c| c.key == *key)).copied()
+        self.index.find(hash, |&s| slots[s as usize].as_ref().is_some_and(|c| c.key == *key)).copied()
     }
 
     pub fn get(&self, slot: Slot) -> &Conn {
@@ -93,12 +101,12 @@ impl FlowTable {
         self.slots[slot as usize].as_mut().expect("live slot")
     }
 
-    /// Inserts a connection whose key is not in the table. When the table is full, first evicts one connection
-    /// (returned so its record can still be written).
-    pub fn insert(&mut self, conn: Conn) -> (Slot, Option<Conn>) {
+    /// Inserts a connection whose key is not in the table; `hash` is [`FlowTable::hash`] of its key. When the table
+    /// is full, first evicts one connection (returned so its record can still be written).
+    pub fn insert(&mut self, conn: Conn, hash: u64) -> (Slot, Option<Conn>) {
+        debug_assert_eq!(hash, self.hash(&conn.key));
         let evicted = if self.len() >= self.capacity { self.evict() } else { None };
         let phase = conn.timer_list();
-        let hash = self.hash(&conn.key);
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(conn);
@@ -113,7 +121,7 @@ impl FlowTable {
         let hasher = &self.hasher;
         // On growth the index rehashes every slot; it must hash exactly as `find` does.
         self.index.insert_unique(hash, slot, |&s| match &slots[s as usize] {
-            Some(c) => hash_key(hasher, &c.key),
+            Some(c) => c.key.hash_under(hasher),
             None => 0,
         });
         self.push_back(list_of(phase), slot);
@@ -136,8 +144,7 @@ impl FlowTable {
     fn forget(&mut self, slot: Slot) {
         let phase = self.get(slot).timer_list();
         self.unlink(list_of(phase), slot);
-        let key = self.get(slot).key;
-        let hash = self.hash(&key);
+        let hash = self.hash(&self.get(slot).key);
         if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
             entry.remove();
         }
@@ -224,10 +231,6 @@ impl FlowTable {
     }
 }
 
-fn hash_key(hasher: &HashKey, key: &FlowKey) -> u64 {
-    hasher.hash_one(key)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +247,12 @@ mod tests {
         Conn::new(key(n), true, Timestamp::from_nanos(u64::from(n)), false, phase)
     }
 
+    /// Inserts connection `n`, hashed as the tracker hashes.
+    fn insert(table: &mut FlowTable, n: u32, phase: Phase) -> (Slot, Option<Conn>) {
+        let hash = table.hash(&key(n));
+        table.insert(conn(n, phase), hash)
+    }
+
     #[test]
     fn an_entry_costs_at_most_256_bytes() {
         // The slot (Option<Conn>, key included) plus the index's slot number and control byte, at the index's
@@ -256,29 +265,29 @@ mod tests {
     #[test]
     fn finds_what_was_inserted_and_forgets_what_was_removed() {
         let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
-        let (a, _) = table.insert(conn(1, Phase::Active));
-        let (b, _) = table.insert(conn(2, Phase::HalfOpen));
+        let (a, _) = insert(&mut table, 1, Phase::Active);
+        let (b, _) = insert(&mut table, 2, Phase::HalfOpen);
         assert_eq!(table.find(&key(1)), Some(a));
         assert_eq!(table.find(&key(2)), Some(b));
         let removed = table.remove(a);
         assert_eq!(removed.key, key(1));
         assert_eq!(table.find(&key(1)), None);
         assert_eq!(table.len(), 1);
-        let (c, _) = table.insert(conn(3, Phase::Active));
+        let (c, _) = insert(&mut table, 3, Phase::Active);
         assert_eq!(c, a, "freed slots are reused");
     }
 
     #[test]
     fn eviction_takes_the_oldest_half_open_before_anything_established() {
         let mut table = FlowTable::new(3, crate::hash_key::HashKey::from_seed(1));
-        table.insert(conn(1, Phase::Active));
-        table.insert(conn(2, Phase::HalfOpen));
-        table.insert(conn(3, Phase::HalfOpen));
-        let (_, evicted) = table.insert(conn(4, Phase::Active));
+        insert(&mut table, 1, Phase::Active);
+        insert(&mut table, 2, Phase::HalfOpen);
+        insert(&mut table, 3, Phase::HalfOpen);
+        let (_, evicted) = insert(&mut table, 4, Phase::Active);
         assert_eq!(evicted.map(|c| c.key), Some(key(2)));
-        let (_, evicted) = table.insert(conn(5, Phase::Active));
+        let (_, evicted) = insert(&mut table, 5, Phase::Active);
         assert_eq!(evicted.map(|c| c.key), Some(key(3)));
-        let (_, evicted) = table.insert(conn(6, Phase::Active));
+        let (_, evicted) = insert(&mut table, 6, Phase::Active);
         assert_eq!(evicted.map(|c| c.key), Some(key(1)), "then the oldest established");
         assert_eq!((table.evictions, table.evicted_half_open), (3, 2));
         assert_eq!(table.len(), 3);
@@ -288,7 +297,7 @@ mod tests {
     fn many_entries_survive_index_growth() {
         let mut table = FlowTable::new(100_000, crate::hash_key::HashKey::from_seed(1));
         for n in 0..50_000 {
-            table.insert(conn(n, Phase::Active));
+            insert(&mut table, n, Phase::Active);
         }
         assert!((0..50_000).all(|n| table.find(&key(n)).is_some()));
         assert_eq!(table.find(&key(60_000)), None);
@@ -297,9 +306,9 @@ mod tests {
     #[test]
     fn oldest_follows_the_eviction_order() {
         let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
-        table.insert(conn(1, Phase::Active));
-        table.insert(conn(2, Phase::HalfOpen));
-        table.insert(conn(3, Phase::Closed));
+        insert(&mut table, 1, Phase::Active);
+        insert(&mut table, 2, Phase::HalfOpen);
+        insert(&mut table, 3, Phase::Closed);
         let mut keys = Vec::new();
         while let Some(slot) = table.oldest() {
             keys.push(table.get(slot).key);
@@ -313,8 +322,8 @@ mod tests {
     #[test]
     fn requeue_moves_to_the_tail_of_the_new_phase() {
         let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
-        let (a, _) = table.insert(conn(1, Phase::HalfOpen));
-        let (b, _) = table.insert(conn(2, Phase::HalfOpen));
+        let (a, _) = insert(&mut table, 1, Phase::HalfOpen);
+        let (b, _) = insert(&mut table, 2, Phase::HalfOpen);
         assert_eq!(table.head(Phase::HalfOpen), Some(a));
         table.get_mut(a).phase = Phase::Active;
         table.requeue(a, Phase::HalfOpen);

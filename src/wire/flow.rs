@@ -6,6 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::Packet;
 use super::packet::{Net, Transport};
+use crate::hash_key::HashKey;
+
+/// The first 12 bytes of an IPv4-mapped IPv6 address, `::ffff:0:0/96` (RFC 4291 §2.5.5.2).
+const MAPPED_PREFIX: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /// An endpoint packed into 18 bytes plus a family tag, so a key stays small in a table of a million flows.
 /// Ordered by address (as bytes, most significant first) then port: the order that picks a flow key's `low` side.
@@ -18,11 +22,25 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(ip: IpAddr, port: u16) -> Endpoint {
-        let addr = match ip {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
+        match ip {
+            IpAddr::V4(v4) => Endpoint::v4(v4, port),
+            IpAddr::V6(v6) => Endpoint::v6(v6, port),
+        }
+    }
+
+    /// An IPv4 endpoint: its address after the IPv4-mapped prefix, written as whole arrays (through
+    /// `Ipv4Addr::to_ipv6_mapped` and an `IpAddr` the compiler copied it a byte at a time).
+    #[inline]
+    pub fn v4(ip: Ipv4Addr, port: u16) -> Endpoint {
+        let mut addr = [0u8; 16];
+        addr[..12].copy_from_slice(&MAPPED_PREFIX);
+        addr[12..].copy_from_slice(&ip.octets());
         Endpoint { addr, port }
+    }
+
+    #[inline]
+    pub fn v6(ip: Ipv6Addr, port: u16) -> Endpoint {
+        Endpoint { addr: ip.octets(), port }
     }
 
     pub fn ip(&self) -> IpAddr {
@@ -46,8 +64,17 @@ impl Endpoint {
         SocketAddr::new(self.ip(), self.port)
     }
 
+    /// The address then the port, big-endian: what `Hash` writes, and what [`HashKey::hash_bytes`] hashes.
+    #[inline]
+    pub fn to_bytes(&self) -> [u8; 18] {
+        let mut bytes = [0u8; 18];
+        bytes[..16].copy_from_slice(&self.addr);
+        bytes[16..].copy_from_slice(&self.port.to_be_bytes());
+        bytes
+    }
+
     pub fn is_ipv4(&self) -> bool {
-        Ipv6Addr::from(self.addr).to_ipv4_mapped().is_some()
+        self.addr[..12] == MAPPED_PREFIX
     }
 
     pub const UNSPECIFIED: Endpoint = Endpoint { addr: [0; 16], port: 0 };
@@ -95,10 +122,7 @@ pub struct FlowKey {
 /// per `write` call as much as per byte, and the derived impl made three (a length prefix, the address, the port).
 impl Hash for Endpoint {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut bytes = [0u8; 18];
-        bytes[..16].copy_from_slice(&self.addr);
-        bytes[16..].copy_from_slice(&self.port.to_be_bytes());
-        state.write(&bytes);
+        state.write(&self.to_bytes());
     }
 }
 
@@ -106,38 +130,56 @@ impl Hash for Endpoint {
 /// hottest hash. When both ends are IPv4 (the `::ffff:0:0/96` prefix on both, RFC 4291 §2.5.5.2) only what varies is
 /// written: 13 bytes, two SipHash blocks instead of five. Equal keys still hash equally (whether both ends are
 /// IPv4 is a property of the key), and the 13-byte form can only collide with a 37-byte one through SipHash itself,
-/// since the length is part of SipHash's last block.
+/// since the length is part of SipHash's last block. [`FlowKey::hash_under`] gives the same value faster.
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        const MAPPED_PREFIX: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-        if self.low.addr[..12] == MAPPED_PREFIX && self.high.addr[..12] == MAPPED_PREFIX {
-            let mut bytes = [0u8; 13];
-            bytes[..4].copy_from_slice(&self.low.addr[12..]);
-            bytes[4..6].copy_from_slice(&self.low.port.to_be_bytes());
-            bytes[6..10].copy_from_slice(&self.high.addr[12..]);
-            bytes[10..12].copy_from_slice(&self.high.port.to_be_bytes());
-            bytes[12] = self.protocol;
-            state.write(&bytes);
-            return;
+        match self.ipv4_bytes() {
+            Some(bytes) => state.write(&bytes),
+            None => state.write(&self.bytes()),
         }
+    }
+}
+
+impl FlowKey {
+    /// `key.hash_one(self)`, the value `Hash` gives, through [`HashKey::hash_bytes`]: the message's length is
+    /// known here, so the hash runs on whole words instead of siphasher's streaming `write`.
+    #[inline]
+    pub fn hash_under(&self, key: &HashKey) -> u64 {
+        match self.ipv4_bytes() {
+            Some(bytes) => key.hash_bytes(&bytes),
+            None => key.hash_bytes(&self.bytes()),
+        }
+    }
+
+    /// The 13 bytes that vary when both ends are IPv4: each address's last four bytes and port, then the protocol.
+    #[inline]
+    fn ipv4_bytes(&self) -> Option<[u8; 13]> {
+        if !(self.low.is_ipv4() && self.high.is_ipv4()) {
+            return None;
+        }
+        let mut bytes = [0u8; 13];
+        bytes[..4].copy_from_slice(&self.low.addr[12..]);
+        bytes[4..6].copy_from_slice(&self.low.port.to_be_bytes());
+        bytes[6..10].copy_from_slice(&self.high.addr[12..]);
+        bytes[10..12].copy_from_slice(&self.high.port.to_be_bytes());
+        bytes[12] = self.protocol;
+        Some(bytes)
+    }
+
+    /// The whole key: each address and port, then the protocol.
+    #[inline]
+    fn bytes(&self) -> [u8; 37] {
         let mut bytes = [0u8; 37];
         bytes[..16].copy_from_slice(&self.low.addr);
         bytes[16..18].copy_from_slice(&self.low.port.to_be_bytes());
         bytes[18..34].copy_from_slice(&self.high.addr);
         bytes[34..36].copy_from_slice(&self.high.port.to_be_bytes());
         bytes[36] = self.protocol;
-        state.write(&bytes);
+        bytes
     }
-}
 
-impl FlowKey {
     /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0).
     pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
-        let (src_ip, dst_ip) = match &packet.net {
-            Net::Ipv4(ip) => (IpAddr::V4(ip.src), IpAddr::V4(ip.dst)),
-            Net::Ipv6(ip) => (IpAddr::V6(ip.src), IpAddr::V6(ip.dst)),
-            _ => return None,
-        };
         let (protocol, sport, dport) = match &packet.transport {
             Transport::Tcp(t) => (6, t.src_port, t.dst_port),
             Transport::Udp(u) => (17, u.src_port, u.dst_port),
@@ -147,11 +189,15 @@ impl FlowKey {
             }
             _ => return None,
         };
-        let src = Endpoint::new(src_ip, sport);
-        let dst = Endpoint::new(dst_ip, dport);
+        let (src, dst) = match &packet.net {
+            Net::Ipv4(ip) => (Endpoint::v4(ip.src, sport), Endpoint::v4(ip.dst, dport)),
+            Net::Ipv6(ip) => (Endpoint::v6(ip.src, sport), Endpoint::v6(ip.dst, dport)),
+            _ => return None,
+        };
         Some(FlowKey::between(src, dst, protocol))
     }
 
+    #[inline]
     pub fn between(src: Endpoint, dst: Endpoint, protocol: u8) -> (FlowKey, Direction, Endpoint, Endpoint) {
         if src <= dst {
             (FlowKey { low: src, high: dst, protocol }, Direction::LowToHigh, src, dst)
