@@ -319,6 +319,65 @@ pub enum OptionsEnd {
 /// header, a too-short experimental option and an MPTCP option its subtype cannot be read from end the list with
 /// `[bad opt]`.
 pub fn write_tcpdump_options(out: &mut String, raw: &[u8], view: &TcpdumpView) -> OptionsEnd {
+    if let Some((val, ecr)) = nop_nop_timestamps(raw) {
+        // What the walk below prints for these 12 bytes, in four appends: the walk took ~400 instr/pkt on a
+        // `gen bench` file, where nearly every segment carries this list (callgrind).
+        out.push_str("[nop,nop,TS val ");
+        push_dec(out, val);
+        out.push_str(" ecr ");
+        push_dec(out, ecr);
+        out.push(']');
+        return OptionsEnd::Closed;
+    }
+    if let Some(syn) = linux_syn_options(raw) {
+        // Likewise for the list Linux puts on its SYN and SYN-ACK: 52 instr/pkt fewer on a `gen bench` file.
+        out.push_str("[mss ");
+        push_dec(out, syn.mss);
+        out.push_str(",sackOK,TS val ");
+        push_dec(out, syn.val);
+        out.push_str(" ecr ");
+        push_dec(out, syn.ecr);
+        out.push_str(",nop,wscale ");
+        push_dec(out, syn.wscale);
+        out.push(']');
+        return OptionsEnd::Closed;
+    }
+    walk_tcpdump_options(out, raw, view)
+}
+
+/// The values of the option list a Linux SYN or SYN-ACK carries: MSS, SACK permitted, timestamps, NOP, window scale.
+struct LinuxSyn {
+    mss: u16,
+    val: u32,
+    ecr: u32,
+    wscale: u8,
+}
+
+fn linux_syn_options(raw: &[u8]) -> Option<LinuxSyn> {
+    match *raw {
+        [2, 4, m0, m1, 4, 2, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3, 1, 3, 3, wscale] => Some(LinuxSyn {
+            mss: u16::from_be_bytes([m0, m1]),
+            val: u32::from_be_bytes([v0, v1, v2, v3]),
+            ecr: u32::from_be_bytes([e0, e1, e2, e3]),
+            wscale,
+        }),
+        _ => None,
+    }
+}
+
+/// The values of an option list that is two NOPs and a timestamp option, and nothing else: the list Linux and the
+/// BSDs put on every segment after a handshake that agreed on timestamps (RFC 7323 Appendix A's layout).
+fn nop_nop_timestamps(raw: &[u8]) -> Option<(u32, u32)> {
+    match *raw {
+        [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] => {
+            Some((u32::from_be_bytes([v0, v1, v2, v3]), u32::from_be_bytes([e0, e1, e2, e3])))
+        }
+        _ => None,
+    }
+}
+
+/// [`write_tcpdump_options`] for any list: tcpdump's walk, option by option.
+fn walk_tcpdump_options(out: &mut String, raw: &[u8], view: &TcpdumpView) -> OptionsEnd {
     out.push('[');
     let mut pos = 0;
     let mut printed_one = false;
@@ -784,25 +843,53 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// A decimal number without going through `fmt` (the common options are on every printed line).
-fn push_dec(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written, so the slice is always UTF-8.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"));
+/// A decimal number without going through `fmt` (the common options are on every printed line). itoa writes two
+/// digits a step and hands back its `&str` without UTF-8 validation: the digit loop and `str::from_utf8` it replaces
+/// cost 6.3k instructions per 100 TS options (measured with callgrind on a `gen bench` file).
+fn push_dec(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shortcuts_print_what_the_walk_prints() {
+        let view = TcpdumpView::default();
+        for (val, ecr) in [(0u32, 0u32), (1, u32::MAX), (2_204_053_196, 9), (u32::MAX, 1_000_000_000)] {
+            let mut raw = vec![1, 1, 8, 10];
+            raw.extend_from_slice(&val.to_be_bytes());
+            raw.extend_from_slice(&ecr.to_be_bytes());
+            let (mut short, mut walked) = (String::new(), String::new());
+            assert_eq!(write_tcpdump_options(&mut short, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(walk_tcpdump_options(&mut walked, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(short, walked);
+            assert_eq!(short, format!("[nop,nop,TS val {val} ecr {ecr}]"));
+        }
+        for (mss, val, ecr, wscale) in
+            [(0u16, 0u32, 0u32, 0u8), (1460, 2_204_053_196, 0, 7), (u16::MAX, u32::MAX, 1, 255)]
+        {
+            let mut raw = vec![2, 4];
+            raw.extend_from_slice(&mss.to_be_bytes());
+            raw.extend_from_slice(&[4, 2, 8, 10]);
+            raw.extend_from_slice(&val.to_be_bytes());
+            raw.extend_from_slice(&ecr.to_be_bytes());
+            raw.extend_from_slice(&[1, 3, 3, wscale]);
+            let (mut short, mut walked) = (String::new(), String::new());
+            assert_eq!(write_tcpdump_options(&mut short, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(walk_tcpdump_options(&mut walked, &raw, &view), OptionsEnd::Closed);
+            assert_eq!(short, walked);
+        }
+        // Anything else takes the walk.
+        for raw in [
+            &[1u8, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0][..],
+            &[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 0],
+            &[1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 2],
+        ] {
+            assert_eq!(nop_nop_timestamps(raw), None);
+        }
+    }
 
     fn render(raw: &[u8]) -> Vec<String> {
         TcpOptions::new(raw).map(|o| o.to_string()).collect()
