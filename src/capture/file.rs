@@ -11,7 +11,7 @@ use pcap_file::pcap::PcapHeader;
 use pcap_file::{Endianness, TsResolution};
 
 use super::error::{CaptureError, CaptureErrorKind, Location, RecordUnit};
-use super::frame::Frame;
+use super::frame::{Frame, RawStamp};
 use super::pcapng;
 use super::read_buffer::ReadBuffer;
 use crate::time::Timestamp;
@@ -238,12 +238,14 @@ impl<R: Read> CaptureReader<R> {
         let total = PCAP_RECORD_HEADER + incl_len as usize;
         self.need(total, RecordUnit::Record)?;
         // A fraction of a second or more is carried into the seconds rather than rejected: the packet is still
-        // worth showing.
+        // worth showing. The fields are kept as they are for the printer, which shows them as tcpdump does.
         let nanos = if format.nano { u64::from(ts_frac) } else { u64::from(ts_frac) * 1_000 };
         let ts = Timestamp::from_nanos(u64::from(ts_sec) * 1_000_000_000 + nanos);
+        let raw_stamp =
+            (nanos >= 1_000_000_000).then_some(RawStamp { secs: ts_sec, fraction: ts_frac, nanos: format.nano });
         self.pending = total;
         let data = &self.buf.data()[PCAP_RECORD_HEADER..total];
-        Ok(Some(Frame { ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
+        Ok(Some(Frame { raw_stamp, ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
@@ -360,7 +362,13 @@ impl<R: Read> CaptureReader<R> {
             let data_len = data.len();
             self.pending = len;
             let data = &self.buf.data()[data_start..data_start + data_len];
-            return Ok(Some(Frame { ts, link_type: link, orig_len: origlen.max(data_len as u32), data }));
+            return Ok(Some(Frame {
+                raw_stamp: None,
+                ts,
+                link_type: link,
+                orig_len: origlen.max(data_len as u32),
+                data,
+            }));
         }
     }
 }
