@@ -193,7 +193,9 @@ fn write_capture(path: &Path, cases: &[(&str, Vec<u8>)], snapped: &[(&str, Vec<u
     for (i, (frame, keep)) in whole.chain(cut).enumerate() {
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
         let data = &frame[..keep];
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: frame.len() as u32, data }).unwrap();
+        writer
+            .write(&Frame { raw_stamp: None, ts, link_type: LinkType::Ethernet, orig_len: frame.len() as u32, data })
+            .unwrap();
     }
     writer.finish().unwrap();
 }

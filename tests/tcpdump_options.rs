@@ -217,7 +217,7 @@ fn write_capture(path: &std::path::Path, cases: &[Case]) {
         let orig_len = frame.len() as u32;
         frame.truncate(frame.len() - c.cut);
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len, data: &frame }).unwrap();
+        writer.write(&Frame { raw_stamp: None, ts, link_type: LinkType::Ethernet, orig_len, data: &frame }).unwrap();
     }
     writer.finish().unwrap();
 }

@@ -46,6 +46,7 @@ fn write_capture(path: &Path, precision: Precision) {
         udp_frame(&mut data, Some(&eth), &ip, 40000, 9999, b"stamp").unwrap();
         let frame = Frame {
             ts: Timestamp::from_nanos(ns),
+            raw_stamp: None,
             link_type: LinkType::Ethernet,
             orig_len: data.len() as u32,
             data: &data,
@@ -96,6 +97,89 @@ fn time_columns_print_as_tcpdump_prints_them() {
         "\n 01:01:01.123456 IP",
         "\n[Error converting time] IP",
         "\n 00:00:00.000000002 IP",
+    ] {
+        assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
+    }
+}
+
+/// Records whose sub-second field is out of range, as a damaged or hand-made file can hold them: 1,500,000 µs,
+/// 0xffffffff (-1 to libpcap, which reads the field as a signed 32-bit number) and, in a nanosecond file,
+/// 1,500,000,000 ns. Our writer cannot make these (it normalises), so the file is written byte by byte here.
+const RAW_STAMPS: [(u32, u32); 5] = [
+    (1_700_000_000, 100),
+    (1_700_000_000, 1_500_000),
+    (1_700_000_001, 200),
+    (1_700_000_001, u32::MAX),
+    (1_700_000_002, 7),
+];
+
+fn write_raw_capture(path: &Path, nanos: bool, stamps: &[(u32, u32)]) {
+    let eth = EthernetSpec { src: [2, 0, 0, 0, 0, 1], dst: [2, 0, 0, 0, 0, 2], vlans: &[] };
+    let ip = ip_between("192.0.2.1:40000".parse().unwrap(), "192.0.2.2:9999".parse().unwrap(), 64, 1);
+    let mut data = Vec::new();
+    udp_frame(&mut data, Some(&eth), &ip, 40000, 9999, b"stamp").unwrap();
+    // The classic pcap header (little-endian), then one record per stamp.
+    let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+    let mut file = Vec::new();
+    for word in [
+        magic.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &[0; 8],
+        &65535u32.to_le_bytes(),
+        &1u32.to_le_bytes(),
+    ] {
+        file.extend_from_slice(word);
+    }
+    for &(secs, fraction) in stamps {
+        for word in [secs, fraction, data.len() as u32, data.len() as u32] {
+            file.extend_from_slice(&word.to_le_bytes());
+        }
+        file.extend_from_slice(&data);
+    }
+    std::fs::write(path, file).unwrap();
+}
+
+#[test]
+fn out_of_range_fractions_print_as_tcpdump_prints_them() {
+    if !tcpdump_4_99("the time columns of out-of-range fractions") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut all = String::new();
+    let nano_file = [(1_700_000_000, 100), (1_700_000_000, 1_500_000_000), (1_700_000_001, 200)];
+    for (name, nanos, stamps) in [("micro", false, &RAW_STAMPS[..]), ("nano", true, &nano_file[..])] {
+        let pcap = dir.path().join(format!("raw-{name}.pcap"));
+        write_raw_capture(&pcap, nanos, stamps);
+        for t in ["", "-tt", "-ttt", "-tttt", "-ttttt"] {
+            for nano in [false, true] {
+                let mut flags: Vec<&str> = [t].into_iter().filter(|f| !f.is_empty()).collect();
+                if nano {
+                    flags.push("--nano");
+                }
+                let (theirs, ours) = both_lines_with(&pcap, stamps.len(), &flags);
+                for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+                    if t != o {
+                        failures.push(format!(
+                            "{name} file, {flags:?}, frame {}:\n  tcpdump:  {t}\n  synscope: {o}",
+                            i + 1
+                        ));
+                    }
+                }
+                all.push_str(&ours.join("\n"));
+                all.push('\n');
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} lines differ:\n{}", failures.len(), failures.join("\n"));
+    // The fields are printed as they are, not carried into the seconds.
+    for needle in [
+        "\n22:13:20.1500000 IP",
+        "\n1700000001.4294967295 IP",
+        "\n 00:00:00.1499900 IP",
+        "\n-00:00:00.000201 IP",
+        "\n22:13:20.1500000000 IP",
     ] {
         assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
     }

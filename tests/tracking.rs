@@ -181,7 +181,7 @@ fn the_conn_log_counts_bytes_past_4_gib() {
         micros += 50;
         let ts = Timestamp::from_nanos(micros * 1_000);
         let orig_len = frame.len() as u32 + u32::from(len);
-        writer.write(&Frame { ts, link_type: LinkType::RawIp, orig_len, data: &frame }).unwrap();
+        writer.write(&Frame { raw_stamp: None, ts, link_type: LinkType::RawIp, orig_len, data: &frame }).unwrap();
     };
     let (c_isn, s_isn) = (4_000_000_000u32, 3_000_000_000u32);
     write(snapped_segment(true, SYN, c_isn, 0, 0), 0);

@@ -58,7 +58,7 @@ fuzz_target!(|input: &[u8]| {
         assert!(ip.extensions().len() * 8 <= data.len().saturating_sub(40));
     }
 
-    let frame = Frame { ts: Timestamp::from_nanos(1_000_000_000), link_type, orig_len: data.len() as u32, data };
+    let frame = Frame { raw_stamp: None, ts: Timestamp::from_nanos(1_000_000_000), link_type, orig_len: data.len() as u32, data };
     // A small table: the default one is sized for millions of flows and would dominate each run.
     let config = TrackerConfig { max_flows: 64, ..TrackerConfig::default() };
     let mut tracker = Tracker::new(config, synscope::hash_key::HashKey::from_seed(1));

@@ -11,7 +11,7 @@ use pcap_file::pcap::PcapHeader;
 use pcap_file::{Endianness, TsResolution};
 
 use super::error::{CaptureError, CaptureErrorKind, Location, RecordUnit};
-use super::frame::Frame;
+use super::frame::{Frame, RawStamp};
 use super::pcapng;
 use super::read_buffer::ReadBuffer;
 use crate::time::Timestamp;
@@ -50,7 +50,7 @@ pub struct CaptureReader<R> {
 enum Format {
     Pcap {
         header: PcapHeader,
-        link: Result<LinkType, u32>,
+        records: PcapRecords,
     },
     /// `big`: the current section's byte order.
     PcapNg {
@@ -59,6 +59,37 @@ enum Format {
         last_ts: Timestamp,
     },
 }
+
+/// What every record of a classic pcap file is read with, worked out once from its header rather than per record.
+#[derive(Clone, Copy, Debug)]
+struct PcapRecords {
+    big_endian: bool,
+    nano: bool,
+    /// The record length cap: [`MAX_PCAP_RECORD`], raised by the header's snap length up to
+    /// [`MAX_PCAP_SNAPLEN_HONOURED`].
+    limit: u32,
+    link: Result<LinkType, u32>,
+}
+
+impl PcapRecords {
+    fn new(header: &PcapHeader, link: Result<LinkType, u32>) -> Self {
+        PcapRecords {
+            big_endian: header.endianness == Endianness::Big,
+            nano: header.ts_resolution == TsResolution::NanoSecond,
+            // A header's snap length may raise the cap (some writers use larger ones), but only up to a bound: the
+            // cap must not come from the file alone, or one hostile header would make us allocate gigabytes.
+            limit: MAX_PCAP_RECORD.max(header.snaplen.min(MAX_PCAP_SNAPLEN_HONOURED)),
+            link,
+        }
+    }
+
+    fn word(&self, bytes: [u8; 4]) -> u32 {
+        if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) }
+    }
+}
+
+/// A classic pcap record header: ts_sec, ts_usec (or ts_nsec), incl_len, orig_len.
+const PCAP_RECORD_HEADER: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Interface {
@@ -106,7 +137,8 @@ impl<R: Read> CaptureReader<R> {
                 // them sit reserved bits and the FCS-length flag and value (draft-ietf-opsawg-pcap §4), which
                 // libpcap masks off (LT_LINKTYPE) and so do we, e.g. 0x30000001 is Ethernet.
                 let dlt = u32::from(header.datalink) & 0xffff;
-                Format::Pcap { header, link: LinkType::from_linktype(dlt).ok_or(dlt) }
+                let records = PcapRecords::new(&header, LinkType::from_linktype(dlt).ok_or(dlt));
+                Format::Pcap { header, records }
             }
             PCAPNG_SHB => {
                 let at_shb = Some(Location { record: 1, unit: RecordUnit::Block, offset: 0 });
@@ -159,7 +191,17 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Makes `n` bytes available, or says how the file ended.
+    #[inline]
     fn need(&mut self, n: usize, unit: RecordUnit) -> Result<bool, CaptureError> {
+        if self.buf.data().len() >= n {
+            return Ok(true);
+        }
+        self.need_more(n, unit)
+    }
+
+    /// [`Self::need`] when the buffer is short: reads more, or describes the end of the file.
+    #[cold]
+    fn need_more(&mut self, n: usize, unit: RecordUnit) -> Result<bool, CaptureError> {
         match self.buf.fill(n) {
             Ok(true) => Ok(true),
             Ok(false) if self.buf.data().is_empty() => Ok(false),
@@ -172,44 +214,38 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn next_pcap(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        let Format::Pcap { header, link } = &self.format else { unreachable!("pcap state") };
-        let (big_endian, nano, snaplen, link) = (
-            header.endianness == Endianness::Big,
-            header.ts_resolution == TsResolution::NanoSecond,
-            header.snaplen,
-            *link,
-        );
+        let Format::Pcap { records: format, .. } = &self.format else { unreachable!("pcap state") };
+        let format = *format;
         self.records += 1;
-        if !self.need(16, RecordUnit::Record)? {
+        if !self.need(PCAP_RECORD_HEADER, RecordUnit::Record)? {
             return Ok(None);
         }
-        let word = |d: &[u8], at: usize| {
-            let b = [d[at], d[at + 1], d[at + 2], d[at + 3]];
-            if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }
-        };
-        let d = self.buf.data();
-        let (ts_sec, ts_frac, incl_len, orig_len) = (word(d, 0), word(d, 4), word(d, 8), word(d, 12));
-        // A header's snap length may raise the cap (some writers use larger ones), but only up to a bound: the cap
-        // must not come from the file alone, or one hostile header would make us allocate gigabytes.
-        let limit = MAX_PCAP_RECORD.max(snaplen.min(MAX_PCAP_SNAPLEN_HONOURED));
-        if incl_len > limit {
+        // One bounds check for the whole header, then fixed offsets into an array.
+        let mut header = [0u8; PCAP_RECORD_HEADER];
+        header.copy_from_slice(&self.buf.data()[..PCAP_RECORD_HEADER]);
+        let word = |at: usize| format.word([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        let (ts_sec, ts_frac, incl_len, orig_len) = (word(0), word(4), word(8), word(12));
+        if incl_len > format.limit {
             let kind = CaptureErrorKind::ImpossibleLength {
                 what: "record length",
                 len: u64::from(incl_len),
-                limit: u64::from(limit),
+                limit: u64::from(format.limit),
             };
             return Err(self.error(RecordUnit::Record, kind));
         }
-        let link = link.map_err(|dlt| self.error(RecordUnit::Record, CaptureErrorKind::UnsupportedLinkType(dlt)))?;
-        let total = 16 + incl_len as usize;
+        let link =
+            format.link.map_err(|dlt| self.error(RecordUnit::Record, CaptureErrorKind::UnsupportedLinkType(dlt)))?;
+        let total = PCAP_RECORD_HEADER + incl_len as usize;
         self.need(total, RecordUnit::Record)?;
         // A fraction of a second or more is carried into the seconds rather than rejected: the packet is still
-        // worth showing.
-        let nanos = if nano { u64::from(ts_frac) } else { u64::from(ts_frac) * 1_000 };
+        // worth showing. The fields are kept as they are for the printer, which shows them as tcpdump does.
+        let nanos = if format.nano { u64::from(ts_frac) } else { u64::from(ts_frac) * 1_000 };
         let ts = Timestamp::from_nanos(u64::from(ts_sec) * 1_000_000_000 + nanos);
+        let raw_stamp =
+            (nanos >= 1_000_000_000).then_some(RawStamp { secs: ts_sec, fraction: ts_frac, nanos: format.nano });
         self.pending = total;
-        let data = &self.buf.data()[16..total];
-        Ok(Some(Frame { ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
+        let data = &self.buf.data()[PCAP_RECORD_HEADER..total];
+        Ok(Some(Frame { raw_stamp, ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
     }
 
     fn next_pcapng(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
@@ -326,7 +362,13 @@ impl<R: Read> CaptureReader<R> {
             let data_len = data.len();
             self.pending = len;
             let data = &self.buf.data()[data_start..data_start + data_len];
-            return Ok(Some(Frame { ts, link_type: link, orig_len: origlen.max(data_len as u32), data }));
+            return Ok(Some(Frame {
+                raw_stamp: None,
+                ts,
+                link_type: link,
+                orig_len: origlen.max(data_len as u32),
+                data,
+            }));
         }
     }
 }

@@ -8,15 +8,29 @@ use crate::wire::LinkType;
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     pub ts: Timestamp,
+    /// A classic pcap record's own stamp fields, kept only when the fraction is not a sub-second value (10^6 µs or
+    /// more, or 10^9 ns): `ts` carries the excess into the seconds so the packet still sorts and times out
+    /// sensibly, while tcpdump prints the fields as libpcap hands them over, and so does the text printer.
+    pub raw_stamp: Option<RawStamp>,
     pub link_type: LinkType,
     /// Length on the wire; `data` may be shorter when the capture used a snap length.
     pub orig_len: u32,
     pub data: &'a [u8],
 }
 
+/// A pcap record's timestamp fields as the file holds them (already in host byte order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawStamp {
+    pub secs: u32,
+    pub fraction: u32,
+    /// The file counts the fraction in nanoseconds (magic 0xa1b23c4d), not microseconds.
+    pub nanos: bool,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct FrameMeta {
     ts: Timestamp,
+    raw_stamp: Option<RawStamp>,
     link_type: LinkType,
     orig_len: u32,
     start: usize,
@@ -40,6 +54,7 @@ impl FrameBatch {
         self.bytes.extend_from_slice(frame.data);
         self.frames.push(FrameMeta {
             ts: frame.ts,
+            raw_stamp: frame.raw_stamp,
             link_type: frame.link_type,
             orig_len: frame.orig_len,
             start,
@@ -54,7 +69,7 @@ impl FrameBatch {
         for part in parts {
             self.bytes.extend_from_slice(part);
         }
-        self.frames.push(FrameMeta { ts, link_type, orig_len, start, end: self.bytes.len() });
+        self.frames.push(FrameMeta { ts, raw_stamp: None, link_type, orig_len, start, end: self.bytes.len() });
     }
 
     pub fn len(&self) -> usize {
@@ -77,6 +92,7 @@ impl FrameBatch {
     pub fn iter(&self) -> impl Iterator<Item = Frame<'_>> {
         self.frames.iter().map(move |m| Frame {
             ts: m.ts,
+            raw_stamp: m.raw_stamp,
             link_type: m.link_type,
             orig_len: m.orig_len,
             data: &self.bytes[m.start..m.end],
@@ -94,6 +110,7 @@ mod tests {
         for (i, data) in [&b"abc"[..], b"", b"defgh"].iter().enumerate() {
             batch.push(Frame {
                 ts: Timestamp::from_nanos(i as u64),
+                raw_stamp: None,
                 link_type: LinkType::Ethernet,
                 orig_len: 99,
                 data,

@@ -18,4 +18,4 @@ pub mod writer;
 
 pub use error::CaptureError;
 pub use file::{CaptureReader, Precision};
-pub use frame::{Frame, FrameBatch};
+pub use frame::{Frame, FrameBatch, RawStamp};

@@ -187,7 +187,13 @@ mod tests {
     use crate::time::Timestamp;
 
     fn frame(data: &[u8], link_type: LinkType) -> Frame<'_> {
-        Frame { ts: Timestamp::from_secs_nanos(1_700_000_000, 123_456_789), link_type, orig_len: 60, data }
+        Frame {
+            raw_stamp: None,
+            ts: Timestamp::from_secs_nanos(1_700_000_000, 123_456_789),
+            link_type,
+            orig_len: 60,
+            data,
+        }
     }
 
     /// Splits a file into (type, body) blocks, checking each trailing length.

@@ -128,7 +128,13 @@ mod tests {
         // The engine hands back batches it has printed; reusing one without clearing it would print them again.
         let (tx, rx) = bounded(1);
         let mut used = FrameBatch::default();
-        used.push(Frame { ts: Timestamp::from_nanos(1), link_type: LinkType::Ethernet, orig_len: 3, data: b"abc" });
+        used.push(Frame {
+            raw_stamp: None,
+            ts: Timestamp::from_nanos(1),
+            link_type: LinkType::Ethernet,
+            orig_len: 3,
+            data: b"abc",
+        });
         tx.send(used).unwrap();
         assert!(reuse(&rx).is_empty());
     }

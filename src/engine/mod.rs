@@ -11,7 +11,8 @@ use crate::output::connlog_thread::ConnLogThread;
 use crate::output::summary::Summary;
 use crate::output::{PacketRecord, Sink};
 use crate::track::{Tracker, TrackerEvent};
-use crate::wire::decode;
+use crate::wire::Packet;
+use crate::wire::decode::decode_in_place;
 
 pub mod fail_on;
 
@@ -87,7 +88,9 @@ impl<'s> Engine<'s> {
 
     pub fn frame(&mut self, frame: &Frame<'_>) -> Result<Flow, EngineError> {
         self.number += 1;
-        let packet = decode(frame.link_type, frame.data);
+        // Decoded in place rather than returned: see `decode_in_place`.
+        let mut packet = Packet::undecoded(frame.link_type);
+        decode_in_place(frame.data, &mut packet);
         self.summary.count(frame.ts, frame.orig_len, &packet);
         if packet.malformed.is_some() {
             self.fail_on.malformed(self.number);

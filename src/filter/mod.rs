@@ -61,6 +61,7 @@ impl Filter {
 
     /// Whether `packet` passes the filter. Does not allocate.
     #[must_use]
+    #[inline]
     pub fn matches(&self, packet: &Packet<'_>) -> bool {
         eval::matches(&self.root, packet)
     }

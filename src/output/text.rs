@@ -55,8 +55,7 @@ impl<W: Write> TextPrinter<W> {
     /// Formats one packet without the newline; annotations may be appended before it is written.
     pub fn format(&mut self, record: &PacketRecord<'_>) -> &mut String {
         self.line.clear();
-        let ts = record.frame.ts;
-        self.write_time(ts);
+        self.time.write_raw(&mut self.line, record.frame.ts, record.frame.raw_stamp);
         let mut line = std::mem::take(&mut self.line);
         if self.options.link_header {
             write_link_header(&mut line, record);

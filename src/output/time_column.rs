@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 
 use super::fast::push_padded;
+use crate::capture::RawStamp;
 use crate::time::{Timestamp, utc_civil};
 
 /// How the time column is shown, after tcpdump's `-t` family.
@@ -50,13 +51,41 @@ impl TimeFormat {
 pub struct TimeColumn {
     format: TimeFormat,
     nano: bool,
-    first: Option<Timestamp>,
-    previous: Option<Timestamp>,
+    first: Option<TimeVal>,
+    previous: Option<TimeVal>,
     /// The time of day (and date under `-tttt`) of the second in `clock_of`, with the fraction's `.`: packets come
     /// many to a second, so the civil-time conversion and its six zero-padded fields run once a second instead of
     /// once a packet (330 instr/pkt for the column before, measured with callgrind on a `gen bench` file).
     clock: String,
-    clock_of: Option<u64>,
+    clock_of: Option<i64>,
+}
+
+/// A stamp as tcpdump holds it when it prints: libpcap's `struct timeval` at the printing precision. The seconds
+/// are a pcap record's signed 32-bit field (`struct pcap_timeval`'s `bpf_int32`), so a stamp past 2038 is negative;
+/// the fraction is in printed units (µs, or ns under `--nano`) and is whatever the record held, scaled: a damaged
+/// record can leave it at a second or more, or negative, and tcpdump prints it anyway (`%06u` of the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TimeVal {
+    secs: i64,
+    frac: i64,
+}
+
+impl TimeVal {
+    /// netdissect_timevalcmp(self, other, <): seconds first, then the fraction, each as it is.
+    fn before(self, other: TimeVal) -> bool {
+        (self.secs, self.frac) < (other.secs, other.frac)
+    }
+
+    /// netdissect_timevalsub: one borrow of a second when the fraction goes negative, and no more, so an
+    /// out-of-range fraction stays out of range in the difference.
+    fn minus(self, other: TimeVal, per_second: i64) -> TimeVal {
+        let (mut secs, mut frac) = (self.secs - other.secs, self.frac - other.frac);
+        if frac < 0 {
+            secs -= 1;
+            frac += per_second;
+        }
+        TimeVal { secs, frac }
+    }
 }
 
 const ERROR: &str = "[Error converting time]";
@@ -71,58 +100,80 @@ impl TimeColumn {
         if self.nano { 1_000_000_000 } else { 1_000_000 }
     }
 
-    /// The stamp in printed units, truncated as libpcap truncates nanoseconds read at microsecond precision.
-    fn units(&self, ts: Timestamp) -> u64 {
-        if self.nano { ts.as_nanos() } else { ts.as_nanos() / 1_000 }
-    }
-
-    /// The stamp in printed units as a delta sees it: seconds as libpcap's signed 32-bit record field holds them.
-    fn signed_units(&self, ts: Timestamp) -> i64 {
-        let per_second = self.per_second();
-        let units = self.units(ts);
-        i64::from((units / per_second) as u32 as i32) * per_second as i64 + (units % per_second) as i64
+    /// The stamp as tcpdump would hold it. From a valid stamp: truncated to the printed unit as libpcap truncates
+    /// nanoseconds read at microsecond precision. From a record's raw fields (kept only when its fraction is out of
+    /// range): both read as signed 32-bit numbers, the fraction scaled as libpcap scales it between a file's
+    /// precision and the printed one (x1000, or /1000 rounding toward zero, as C divides).
+    fn timeval(&self, ts: Timestamp, raw: Option<RawStamp>) -> TimeVal {
+        match raw {
+            None => {
+                let per_second = self.per_second();
+                let units = if self.nano { ts.as_nanos() } else { ts.as_nanos() / 1_000 };
+                TimeVal { secs: i64::from((units / per_second) as u32 as i32), frac: (units % per_second) as i64 }
+            }
+            Some(raw) => {
+                let frac = i64::from(raw.fraction as i32);
+                let frac = match (raw.nanos, self.nano) {
+                    (true, false) => frac / 1_000,
+                    (false, true) => frac * 1_000,
+                    _ => frac,
+                };
+                TimeVal { secs: i64::from(raw.secs as i32), frac }
+            }
+        }
     }
 
     /// Appends the column for a packet at `ts`, with its trailing space (nothing under `-t`).
     pub fn write(&mut self, line: &mut String, ts: Timestamp) {
-        let first = *self.first.get_or_insert(ts);
-        let previous = self.previous.replace(ts).unwrap_or(ts);
-        let per_second = self.per_second();
-        let units = self.units(ts);
-        let (secs, frac) = (units / per_second, units % per_second);
+        self.write_raw(line, ts, None);
+    }
+
+    /// As [`Self::write`], for a frame whose record's own stamp fields were kept ([`Frame::raw_stamp`]): those are
+    /// printed, as tcpdump prints them.
+    ///
+    /// [`Frame::raw_stamp`]: crate::capture::Frame::raw_stamp
+    pub fn write_raw(&mut self, line: &mut String, ts: Timestamp, raw: Option<RawStamp>) {
+        let now = self.timeval(ts, raw);
+        let first = *self.first.get_or_insert(now);
+        let previous = self.previous.replace(now).unwrap_or(now);
         match self.format {
             TimeFormat::None => return,
             TimeFormat::TimeOfDay | TimeFormat::DateTime => {
-                if too_late(secs) {
+                if too_late(now.secs) {
                     line.push_str(ERROR);
                 } else {
-                    if self.clock_of != Some(secs) {
-                        self.set_clock(secs, ts);
+                    if self.clock_of != Some(now.secs) {
+                        // A valid stamp's own seconds (a pcapng stamp may pass 2^32 s); a raw record's as read.
+                        let civil = if raw.is_some() { Timestamp::from_secs_nanos(now.secs as u64, 0) } else { ts };
+                        self.set_clock(now.secs, civil);
                     }
                     line.push_str(&self.clock);
-                    push_padded(line, frac, if self.nano { 9 } else { 6 });
+                    self.digits(line, now.frac);
                 }
             }
             TimeFormat::Epoch => {
-                if too_late(secs) {
+                if too_late(now.secs) {
                     line.push_str(ERROR);
                 } else {
-                    let _ = write!(line, "{secs}");
-                    self.fraction(line, frac);
+                    let _ = write!(line, "{}", now.secs);
+                    line.push('.');
+                    self.digits(line, now.frac);
                 }
             }
             TimeFormat::Delta | TimeFormat::SinceFirst => {
-                let base = self.signed_units(if self.format == TimeFormat::Delta { previous } else { first });
-                let units = self.signed_units(ts);
-                line.push(if units < base { '-' } else { ' ' });
-                let delta = units.abs_diff(base);
-                let (secs, frac) = (delta / per_second, delta % per_second);
-                if too_late(secs) {
+                let base = if self.format == TimeFormat::Delta { previous } else { first };
+                let negative = now.before(base);
+                let per_second = self.per_second() as i64;
+                let delta = if negative { base.minus(now, per_second) } else { now.minus(base, per_second) };
+                line.push(if negative { '-' } else { ' ' });
+                if too_late(delta.secs) {
                     line.push_str(ERROR);
                 } else {
                     // gmtime of the delta: hours of the day, the days dropped.
+                    let secs = delta.secs as u64;
                     clock(line, (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-                    self.fraction(line, frac);
+                    line.push('.');
+                    self.digits(line, delta.frac);
                 }
             }
         }
@@ -130,7 +181,7 @@ impl TimeColumn {
     }
 
     /// Remembers the date and time of day of `ts`, whose second is `secs`, up to the fraction's `.`.
-    fn set_clock(&mut self, secs: u64, ts: Timestamp) {
+    fn set_clock(&mut self, secs: i64, ts: Timestamp) {
         let (y, mo, d, h, mi, s) = utc_civil(ts);
         self.clock.clear();
         if self.format == TimeFormat::DateTime {
@@ -141,14 +192,15 @@ impl TimeColumn {
         self.clock_of = Some(secs);
     }
 
-    fn fraction(&self, line: &mut String, frac: u64) {
-        line.push('.');
-        push_padded(line, frac, if self.nano { 9 } else { 6 });
+    /// The fraction's digits as tcpdump's `%06u` (`%09u` under `--nano`) prints them: of the value as an unsigned
+    /// 32-bit number, zero-padded to the width and never cut, so 1500000 µs prints `1500000`.
+    fn digits(&self, line: &mut String, frac: i64) {
+        push_padded(line, u64::from(frac as u32), if self.nano { 9 } else { 6 });
     }
 }
 
 /// tcpdump refuses seconds whose 32-bit value has the top bit set (past 2038-01-19, or a huge delta).
-fn too_late(secs: u64) -> bool {
+fn too_late(secs: i64) -> bool {
     (secs as u32) & 0x8000_0000 != 0
 }
 

@@ -42,7 +42,13 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8, hosts: Option<u3
             .teardown(Peer::Client, Duration::from_micros(60));
         let session_frames = c.frames.len() as u64;
         for f in &c.frames {
-            writer.write(&Frame { ts: f.ts, link_type: LinkType::Ethernet, orig_len: f.orig_len, data: &f.data })?;
+            writer.write(&Frame {
+                raw_stamp: None,
+                ts: f.ts,
+                link_type: LinkType::Ethernet,
+                orig_len: f.orig_len,
+                data: &f.data,
+            })?;
         }
         written += session_frames;
         now = c.now;
@@ -69,7 +75,13 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8, hosts: Option<u3
                 payload: &[],
             };
             craft::tcp_frame(&mut syn, Some(&ETH), &ip, &spec)?;
-            writer.write(&Frame { ts: now, link_type: LinkType::Ethernet, orig_len: syn.len() as u32, data: &syn })?;
+            writer.write(&Frame {
+                raw_stamp: None,
+                ts: now,
+                link_type: LinkType::Ethernet,
+                orig_len: syn.len() as u32,
+                data: &syn,
+            })?;
             written += 1;
         }
         now = now.saturating_add(Duration::from_micros(5));

@@ -28,7 +28,7 @@ pub fn write_pcap(path: &Path, link_type: LinkType, frames: &[SynthFrame]) -> an
     let name = path.display().to_string();
     let mut writer = PcapFileWriter::create(&name, Precision::Micro)?;
     for f in frames {
-        writer.write(&Frame { ts: f.ts, link_type, orig_len: f.orig_len, data: &f.data })?;
+        writer.write(&Frame { raw_stamp: None, ts: f.ts, link_type, orig_len: f.orig_len, data: &f.data })?;
     }
     writer.finish()?;
     Ok(())

@@ -324,6 +324,24 @@ impl IcmpInfo {
 }
 
 impl Packet<'_> {
+    /// A frame of `link_type` with nothing decoded yet: where [`super::decode::decode`] starts.
+    pub fn undecoded(link_type: LinkType) -> Self {
+        Packet {
+            link: Link {
+                link_type,
+                ethernet: None,
+                vlans: Vlans::default(),
+                encaps: Encaps::default(),
+                ether_type: None,
+                header_len: 0,
+            },
+            net: Net::None,
+            transport: Transport::None,
+            malformed: None,
+            partial: None,
+        }
+    }
+
     pub fn src_ip(&self) -> Option<IpAddr> {
         match &self.net {
             Net::Ipv4(ip) => Some(IpAddr::V4(ip.src)),

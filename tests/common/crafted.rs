@@ -47,7 +47,7 @@ fn write_cut_frames(path: &Path, link_type: LinkType, frames: &[(&[u8], u32)]) {
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
     for (i, &(data, orig_len)) in frames.iter().enumerate() {
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1_000_000);
-        writer.write(&Frame { ts, link_type, orig_len, data }).unwrap();
+        writer.write(&Frame { raw_stamp: None, ts, link_type, orig_len, data }).unwrap();
     }
     writer.finish().unwrap();
 }

@@ -134,7 +134,15 @@ pub fn flood_pcap(path: &Path, topology: &Topology, syns: usize, acks: usize) {
         )
         .unwrap();
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1000);
-        writer.write(&Frame { ts, link_type: LinkType::Ethernet, orig_len: frame.len() as u32, data: &frame }).unwrap();
+        writer
+            .write(&Frame {
+                raw_stamp: None,
+                ts,
+                link_type: LinkType::Ethernet,
+                orig_len: frame.len() as u32,
+                data: &frame,
+            })
+            .unwrap();
     }
     writer.finish().unwrap();
 }
