@@ -261,9 +261,11 @@ impl Tracker {
         };
         let conn = self.table.get_mut(slot);
         let role = flow.role_in(conn);
-        let old_list = conn.timer_list();
+        // Whether the clock had stopped is read once, for the old list and for tcp::segment.
+        let clock_was_stopped = conn.clock_stopped();
+        let old_list = conn.timer_list_given(clock_was_stopped);
         let was_half_open = conn.is_half_open();
-        let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
+        let sig = tcp::segment(conn, ts, role, seg, ip_len, clock_was_stopped, &mut self.annotations);
         if sig.new_attempt
             && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take_hashed(flow.hash, seg.seq))
         {
@@ -286,7 +288,7 @@ impl Tracker {
         // older time, would break the list's time order (found by the tracker fuzz target). Every list change comes
         // with a packet that moved `last_ts` (tcp::segment), so a moved connection always goes to a tail at `now`.
         if now_list != old_list || (now_list != Phase::HalfOpen && moved) {
-            self.table.requeue(slot, old_list);
+            self.table.requeue_onto(slot, old_list, now_list);
         }
         if sig.new_attempt || sig.syn_ack || sig.established || sig.reset {
             self.report_handshake(ts, slot, sig, was_half_open);
