@@ -224,7 +224,14 @@ impl Conn {
     /// (they do not move `last_ts`), so every list stays in time order: the timer walk stops at the first head not
     /// yet due and relies on that order.
     pub fn timer_list(&self) -> Phase {
-        if self.clock_stopped() { Phase::Closed } else { self.phase }
+        self.timer_list_given(self.clock_stopped())
+    }
+
+    /// [`Conn::timer_list`] for a caller that already read [`Conn::clock_stopped`] (`clock_stopped` must be its
+    /// current value).
+    pub fn timer_list_given(&self, clock_stopped: bool) -> Phase {
+        debug_assert_eq!(clock_stopped, self.clock_stopped());
+        if clock_stopped { Phase::Closed } else { self.phase }
     }
 
     /// A SYN went out and nothing answered it yet.

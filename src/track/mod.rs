@@ -103,17 +103,20 @@ pub struct Tracker {
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
-/// What the tracker works out once about a packet's flow: its key, the key's hash in the flow table, which way
-/// it travels, and the packet's sender and receiver.
+/// What the tracker works out once about a packet's flow: its key, the key's hash in the flow table, and which way
+/// it travels.
 struct PacketFlow {
     key: FlowKey,
     hash: u64,
     direction: Direction,
-    src: Endpoint,
-    dst: Endpoint,
 }
 
 impl PacketFlow {
+    /// The packet's sender and receiver (only a new connection and a datagram need them).
+    fn ends(&self) -> (Endpoint, Endpoint) {
+        self.key.ends(self.direction)
+    }
+
     /// Which end of `conn` sent the packet, from the packet's direction and the originator's side of the key: the
     /// same answer as comparing the sender with the originator's endpoint (when both ends are one endpoint, the
     /// packet goes low to high and the originator is the low side), with one byte compared instead of 18.
@@ -189,7 +192,7 @@ impl Tracker {
         if ts > self.now {
             self.now = ts;
         }
-        let Some((key, direction, src, dst)) = FlowKey::of(packet).or_else(|| unknown_transport_key(packet)) else {
+        let Some((key, direction)) = FlowKey::of(packet).or_else(|| unknown_transport_key(packet)) else {
             return &self.annotations;
         };
         let ip_len = match &packet.net {
@@ -199,7 +202,7 @@ impl Tracker {
         };
         // Hashed once: the lookup, an insert on a miss and the connection's later removal all use this hash.
         let hash = self.table.hash(&key);
-        let flow = PacketFlow { key, hash, direction, src, dst };
+        let flow = PacketFlow { key, hash, direction };
         match &packet.transport {
             Transport::Tcp(seg) => self.tcp(ts, &flow, seg, ip_len),
             // IP header plus the 8-byte UDP or ICMP header.
@@ -261,9 +264,11 @@ impl Tracker {
         };
         let conn = self.table.get_mut(slot);
         let role = flow.role_in(conn);
-        let old_list = conn.timer_list();
+        // Whether the clock had stopped is read once, for the old list and for tcp::segment.
+        let clock_was_stopped = conn.clock_stopped();
+        let old_list = conn.timer_list_given(clock_was_stopped);
         let was_half_open = conn.is_half_open();
-        let sig = tcp::segment(conn, ts, role, seg, ip_len, &mut self.annotations);
+        let sig = tcp::segment(conn, ts, role, seg, ip_len, clock_was_stopped, &mut self.annotations);
         if sig.new_attempt
             && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take_hashed(flow.hash, seg.seq))
         {
@@ -286,7 +291,7 @@ impl Tracker {
         // older time, would break the list's time order (found by the tracker fuzz target). Every list change comes
         // with a packet that moved `last_ts` (tcp::segment), so a moved connection always goes to a tail at `now`.
         if now_list != old_list || (now_list != Phase::HalfOpen && moved) {
-            self.table.requeue(slot, old_list);
+            self.table.requeue_onto(slot, old_list, now_list);
         }
         if sig.new_attempt || sig.syn_ack || sig.established || sig.reset {
             self.report_handshake(ts, slot, sig, was_half_open);
@@ -327,7 +332,8 @@ impl Tracker {
     }
 
     fn create(&mut self, ts: Timestamp, flow: &PacketFlow, syn: bool, ack: bool) -> Slot {
-        let PacketFlow { key, hash, src, dst, .. } = *flow;
+        let PacketFlow { key, hash, .. } = *flow;
+        let (src, dst) = flow.ends();
         // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
         // and the roles are flipped (Zeek's '^'). Mid-stream, Zeek's port heuristic picks the likely server as the
         // responder, and otherwise the sender of the first packet is the originator.
@@ -358,10 +364,11 @@ impl Tracker {
     /// datagram's sender is the originator, unless it is a UDP datagram from a likely server port (Zeek's
     /// `likely_server_ports`, [`ports::flip_udp`]): then the other side is the client.
     fn datagram(&mut self, ts: Timestamp, flow: &PacketFlow, ip_len: u32, headers: u32) {
-        let PacketFlow { key, hash, src, dst, .. } = *flow;
+        let PacketFlow { key, hash, .. } = *flow;
         let slot = match self.table.find_hashed(&key, hash) {
             Some(slot) => slot,
             None => {
+                let (src, dst) = flow.ends();
                 let to_broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
                 let flip = key.protocol == 17 && ports::flip_udp(src.port(), dst.port(), to_broadcast);
                 let orig = if flip { dst } else { src };
@@ -519,7 +526,7 @@ impl Tracker {
 /// (scripts/base/packet-protocols/ip/main.zeek makes it the default): not TCP, UDP or ICMP, nor IP-in-IP (4), IPv6
 /// in IP (41) and GRE (47), which it decapsulates, nor IGMP (2), which base/packet-protocols/igmp registers with
 /// an analyzer of its own.
-fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
+fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, Direction)> {
     let Transport::Other { protocol, .. } = packet.transport else { return None };
     if matches!(protocol, 2 | 4 | 41 | 47) {
         return None;
@@ -529,7 +536,7 @@ fn unknown_transport_key(packet: &Packet<'_>) -> Option<(FlowKey, Direction, End
         Net::Ipv6(ip) => (Endpoint::v6(ip.src, 0), Endpoint::v6(ip.dst, 0)),
         _ => return None,
     };
-    Some(FlowKey::between(src, dst, protocol))
+    Some(FlowKey::ordered(src, dst, protocol))
 }
 
 /// `None` means "it closed": by RST or by FINs.

@@ -154,9 +154,17 @@ impl FlowTable {
     /// Moves a connection to the tail of its timer list ([`Conn::timer_list`]): call after changing what that list is
     /// (`old_phase` is the list it was on), or on activity for lists whose timer counts from the last packet.
     pub fn requeue(&mut self, slot: Slot, old_phase: Phase) {
-        self.unlink(list_of(old_phase), slot);
         let phase = self.get(slot).timer_list();
-        self.push_back(list_of(phase), slot);
+        self.requeue_onto(slot, old_phase, phase);
+    }
+
+    /// [`FlowTable::requeue`] for a caller that already knows the connection's timer list (`new_phase`, its
+    /// [`Conn::timer_list`]): the tracker reads it for every TCP packet anyway, and reading it again here cost
+    /// about 6 instr/pkt (callgrind, 100k bench file).
+    pub fn requeue_onto(&mut self, slot: Slot, old_phase: Phase, new_phase: Phase) {
+        debug_assert_eq!(new_phase, self.get(slot).timer_list());
+        self.unlink(list_of(old_phase), slot);
+        self.push_back(list_of(new_phase), slot);
     }
 
     /// The oldest connection of a phase.

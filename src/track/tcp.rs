@@ -28,18 +28,20 @@ pub struct Signals {
     pub retransmission: bool,
 }
 
-/// Feeds one segment from `from` to its connection.
+/// Feeds one segment from `from` to its connection; `clock_was_stopped` is the connection's
+/// [`Conn::clock_stopped`] before the segment (the caller reads it anyway, for the timer list it leaves).
 pub fn segment(
     conn: &mut Conn,
     ts: Timestamp,
     from: Role,
     seg: &TcpSegment<'_>,
     ip_len: u32,
+    clock_was_stopped: bool,
     out: &mut Vec<Annotation>,
 ) -> Signals {
     // Zeek moves the connection's clock before the packet moves its state machine, while one end has not closed
     // (Conn::clock_stopped): the packet that closes the second end counts, a later ACK, resent FIN or RST does not.
-    let clock_was_stopped = conn.clock_stopped();
+    debug_assert_eq!(clock_was_stopped, conn.clock_stopped());
     if !clock_was_stopped {
         conn.last_ts = ts;
     }

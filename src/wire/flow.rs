@@ -178,8 +178,9 @@ impl FlowKey {
         bytes
     }
 
-    /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0).
-    pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction, Endpoint, Endpoint)> {
+    /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0). The sender and receiver are
+    /// [`FlowKey::ends`]: returning them too made a 96-byte tuple the tracker copied once more per packet.
+    pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction)> {
         let (protocol, sport, dport) = match &packet.transport {
             Transport::Tcp(t) => (6, t.src_port, t.dst_port),
             Transport::Udp(u) => (17, u.src_port, u.dst_port),
@@ -194,16 +195,32 @@ impl FlowKey {
             Net::Ipv6(ip) => (Endpoint::v6(ip.src, sport), Endpoint::v6(ip.dst, dport)),
             _ => return None,
         };
-        Some(FlowKey::between(src, dst, protocol))
+        Some(FlowKey::ordered(src, dst, protocol))
+    }
+
+    /// The key of a packet from `src` to `dst`, and which way it goes.
+    #[inline]
+    pub fn ordered(src: Endpoint, dst: Endpoint, protocol: u8) -> (FlowKey, Direction) {
+        if src <= dst {
+            (FlowKey { low: src, high: dst, protocol }, Direction::LowToHigh)
+        } else {
+            (FlowKey { low: dst, high: src, protocol }, Direction::HighToLow)
+        }
+    }
+
+    /// A packet's sender and receiver, from its key and direction.
+    #[inline]
+    pub fn ends(&self, direction: Direction) -> (Endpoint, Endpoint) {
+        match direction {
+            Direction::LowToHigh => (self.low, self.high),
+            Direction::HighToLow => (self.high, self.low),
+        }
     }
 
     #[inline]
     pub fn between(src: Endpoint, dst: Endpoint, protocol: u8) -> (FlowKey, Direction, Endpoint, Endpoint) {
-        if src <= dst {
-            (FlowKey { low: src, high: dst, protocol }, Direction::LowToHigh, src, dst)
-        } else {
-            (FlowKey { low: dst, high: src, protocol }, Direction::HighToLow, src, dst)
-        }
+        let (key, direction) = FlowKey::ordered(src, dst, protocol);
+        (key, direction, src, dst)
     }
 }
 
