@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 use crate::track::TrackerEvent;
 use crate::track::flood_detector::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
-use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
+use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options_field};
 use crate::wire::{LinkType, Packet, TcpFlags, TcpSegment};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -408,7 +408,6 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
         let _ = write!(line, ", urg {}", tcp.urgent);
     }
     if !tcp.options_raw.is_empty() {
-        line.push_str(", options ");
         let view = TcpdumpView {
             flags: tcp.flags,
             sack_base,
@@ -416,7 +415,7 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
             payload_complete: tcp.payload.len() as u64 >= u64::from(tcp.payload_len),
         };
         // After `[bad opt]` or a truncation tcpdump prints nothing more of the segment, not even its length.
-        if write_tcpdump_options(line, tcp.options_raw, &view) != OptionsEnd::Closed {
+        if write_tcpdump_options_field(line, tcp.options_raw, &view) != OptionsEnd::Closed {
             return;
         }
     }
