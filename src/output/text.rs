@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use super::fast::{Ipv4Text, push_ip, push_u64};
+use super::fast::{Ipv4Text, push_dec, push_ip, push_u64};
 use super::icmp_text::write_icmp;
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
 use super::link_header::{ether_type, mac, write_link_header};
@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 use crate::track::TrackerEvent;
 use crate::track::flood_detector::FloodEvent;
 use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
-use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options};
+use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options_field};
 use crate::wire::{LinkType, Packet, TcpFlags, TcpSegment};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -274,11 +274,11 @@ fn write_ip(
     } else if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
         push_addr(line, ipv4, src);
         line.push('.');
-        push_u64(line, u64::from(sport));
+        push_dec(line, sport);
         line.push_str(" > ");
         push_addr(line, ipv4, dst);
         line.push('.');
-        push_u64(line, u64::from(dport));
+        push_dec(line, dport);
         line.push_str(": ");
     } else {
         addresses(line, ipv4);
@@ -391,23 +391,22 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
     // tcpdump prints seq only when the segment occupies sequence space or carries a control flag.
     if tcp.payload_len > 0 || tcp.flags.syn() || tcp.flags.fin() || tcp.flags.rst() {
         line.push_str(", seq ");
-        push_u64(line, u64::from(seq));
+        push_dec(line, seq);
         if tcp.payload_len > 0 {
             line.push(':');
-            push_u64(line, u64::from(seq.wrapping_add(tcp.payload_len)));
+            push_dec(line, seq.wrapping_add(tcp.payload_len));
         }
     }
     if tcp.flags.ack() {
         line.push_str(", ack ");
-        push_u64(line, u64::from(ack));
+        push_dec(line, ack);
     }
     line.push_str(", win ");
-    push_u64(line, u64::from(tcp.window));
+    push_dec(line, tcp.window);
     if tcp.flags.has(TcpFlags::URG) {
         let _ = write!(line, ", urg {}", tcp.urgent);
     }
     if !tcp.options_raw.is_empty() {
-        line.push_str(", options ");
         let view = TcpdumpView {
             flags: tcp.flags,
             sack_base,
@@ -415,12 +414,12 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
             payload_complete: tcp.payload.len() as u64 >= u64::from(tcp.payload_len),
         };
         // After `[bad opt]` or a truncation tcpdump prints nothing more of the segment, not even its length.
-        if write_tcpdump_options(line, tcp.options_raw, &view) != OptionsEnd::Closed {
+        if write_tcpdump_options_field(line, tcp.options_raw, &view) != OptionsEnd::Closed {
             return;
         }
     }
     line.push_str(", length ");
-    push_u64(line, u64::from(tcp.payload_len));
+    push_dec(line, tcp.payload_len);
 }
 
 /// `Flags [letters]` for the flag sets of nearly every segment, as constants: building the letters bit by bit and

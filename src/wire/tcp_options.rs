@@ -312,6 +312,27 @@ pub enum OptionsEnd {
     Truncated,
 }
 
+/// Appends `, options ` and the option list, as tcp_print puts them after the window: the same text as
+/// `, options ` followed by [`write_tcpdump_options`], but the two shortcut lists start with one constant append
+/// instead of two (`, options [nop,nop,TS val `): 12 instr/pkt fewer on a `gen bench` file (callgrind, text read).
+pub fn write_tcpdump_options_field(out: &mut String, raw: &[u8], view: &TcpdumpView) -> OptionsEnd {
+    if let Some((val, ecr)) = nop_nop_timestamps(raw) {
+        out.push_str(", options [nop,nop,TS val ");
+        push_dec(out, val);
+        out.push_str(" ecr ");
+        push_dec(out, ecr);
+        out.push(']');
+        return OptionsEnd::Closed;
+    }
+    if let Some(syn) = linux_syn_options(raw) {
+        out.push_str(", options [mss ");
+        push_linux_syn_after_mss(out, &syn);
+        return OptionsEnd::Closed;
+    }
+    out.push_str(", options ");
+    walk_tcpdump_options(out, raw, view)
+}
+
 /// Appends the option list as `tcpdump -nn` 4.99 prints it, from `[` on: `[mss 1460,sackOK,TS val 1 ecr 0]`.
 ///
 /// The walk is tcpdump's: a fixed-size option (MSS, window scale, timestamps, MD5, ...) consumes its own size
@@ -332,17 +353,22 @@ pub fn write_tcpdump_options(out: &mut String, raw: &[u8], view: &TcpdumpView) -
     if let Some(syn) = linux_syn_options(raw) {
         // Likewise for the list Linux puts on its SYN and SYN-ACK: 52 instr/pkt fewer on a `gen bench` file.
         out.push_str("[mss ");
-        push_dec(out, syn.mss);
-        out.push_str(",sackOK,TS val ");
-        push_dec(out, syn.val);
-        out.push_str(" ecr ");
-        push_dec(out, syn.ecr);
-        out.push_str(",nop,wscale ");
-        push_dec(out, syn.wscale);
-        out.push(']');
+        push_linux_syn_after_mss(out, &syn);
         return OptionsEnd::Closed;
     }
     walk_tcpdump_options(out, raw, view)
+}
+
+/// The Linux SYN list from the MSS value on: `1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
+fn push_linux_syn_after_mss(out: &mut String, syn: &LinuxSyn) {
+    push_dec(out, syn.mss);
+    out.push_str(",sackOK,TS val ");
+    push_dec(out, syn.val);
+    out.push_str(" ecr ");
+    push_dec(out, syn.ecr);
+    out.push_str(",nop,wscale ");
+    push_dec(out, syn.wscale);
+    out.push(']');
 }
 
 /// The values of the option list a Linux SYN or SYN-ACK carries: MSS, SACK permitted, timestamps, NOP, window scale.
@@ -888,6 +914,23 @@ mod tests {
             &[1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 2],
         ] {
             assert_eq!(nop_nop_timestamps(raw), None);
+        }
+    }
+
+    #[test]
+    fn the_field_is_options_then_the_list() {
+        let view = TcpdumpView::default();
+        for raw in [
+            &[1u8, 1, 8, 10, 0, 0, 0, 1, 255, 0, 0, 2][..],
+            &[2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7],
+            &[2, 4, 5, 180, 1, 1, 4, 2],
+            &[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0],
+            &[2, 1],
+        ] {
+            let (mut field, mut list) = (String::new(), String::from(", options "));
+            let end = write_tcpdump_options_field(&mut field, raw, &view);
+            assert_eq!(end, write_tcpdump_options(&mut list, raw, &view), "{raw:?}");
+            assert_eq!(field, list, "{raw:?}");
         }
     }
 
