@@ -290,15 +290,7 @@ fn malformed_pcap(path: &Path, topology: &Topology) {
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
     for (i, frame) in frames.iter().cycle().take(400).enumerate() {
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64);
-        writer
-            .write(&Frame {
-                raw_stamp: None,
-                ts,
-                link_type: LinkType::Ethernet,
-                orig_len: frame.len() as u32,
-                data: frame,
-            })
-            .unwrap();
+        writer.write(&Frame::whole(ts, LinkType::Ethernet, frame)).unwrap();
     }
     writer.finish().unwrap();
 }

@@ -67,15 +67,7 @@ fn segment_pcap(path: &Path, topology: &Topology, flags: u16, seq: u32, ack: u32
     .unwrap();
     let mut writer = PcapFileWriter::create(path.to_str().unwrap(), Precision::Micro).unwrap();
     let ts = Timestamp::from_nanos(1_700_000_000_000_000_000);
-    writer
-        .write(&Frame {
-            raw_stamp: None,
-            ts,
-            link_type: LinkType::Ethernet,
-            orig_len: frame.len() as u32,
-            data: &frame,
-        })
-        .unwrap();
+    writer.write(&Frame::whole(ts, LinkType::Ethernet, &frame)).unwrap();
     writer.finish().unwrap();
 }
 

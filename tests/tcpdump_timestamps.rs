@@ -56,38 +56,57 @@ fn write_capture(path: &Path, precision: Precision) {
     writer.finish().unwrap();
 }
 
+/// tcpdump's lines against ours over `-t` counts, each with and without `--nano`: the lines that differ, and all of
+/// ours (so a test can check that the cases it means to show are really there).
+#[derive(Default)]
+struct Columns {
+    failures: Vec<String>,
+    all: String,
+}
+
+impl Columns {
+    fn compare(&mut self, name: &str, pcap: &Path, frames: usize, t_flags: &[&str]) {
+        for t in t_flags {
+            for nano in [false, true] {
+                let mut flags: Vec<&str> = [*t].into_iter().filter(|f| !f.is_empty()).collect();
+                if nano {
+                    flags.push("--nano");
+                }
+                let (theirs, ours) = both_lines_with(pcap, frames, &flags);
+                for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+                    if t != o {
+                        self.failures.push(format!(
+                            "{name} file, {flags:?}, frame {}:\n  tcpdump:  {t}\n  synscope: {o}",
+                            i + 1
+                        ));
+                    }
+                }
+                self.all.push_str(&ours.join("\n"));
+                self.all.push('\n');
+            }
+        }
+    }
+
+    /// Fails listing every differing line; otherwise returns all of our lines.
+    fn all_agree(self) -> String {
+        assert!(self.failures.is_empty(), "{} lines differ:\n{}", self.failures.len(), self.failures.join("\n"));
+        self.all
+    }
+}
+
 #[test]
 fn time_columns_print_as_tcpdump_prints_them() {
     if !tcpdump_4_99("the time columns") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    let mut all = String::new();
+    let mut columns = Columns::default();
     for (name, precision) in [("micro", Precision::Micro), ("nano", Precision::Nano)] {
         let pcap = dir.path().join(format!("{name}.pcap"));
         write_capture(&pcap, precision);
-        for t in ["", "-t", "-tt", "-ttt", "-tttt", "-ttttt"] {
-            for nano in [false, true] {
-                let mut flags: Vec<&str> = [t].into_iter().filter(|f| !f.is_empty()).collect();
-                if nano {
-                    flags.push("--nano");
-                }
-                let (theirs, ours) = both_lines_with(&pcap, STAMPS.len(), &flags);
-                for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
-                    if t != o {
-                        failures.push(format!(
-                            "{name} file, {flags:?}, frame {}:\n  tcpdump:  {t}\n  synscope: {o}",
-                            i + 1
-                        ));
-                    }
-                }
-                all.push_str(&ours.join("\n"));
-                all.push('\n');
-            }
-        }
+        columns.compare(name, &pcap, STAMPS.len(), &["", "-t", "-tt", "-ttt", "-tttt", "-ttttt"]);
     }
-    assert!(failures.is_empty(), "{} lines differ:\n{}", failures.len(), failures.join("\n"));
+    let all = columns.all_agree();
     for needle in [
         "\n 00:00:00.000001 IP",
         "\n-00:00:00.001500 IP",
@@ -146,33 +165,14 @@ fn out_of_range_fractions_print_as_tcpdump_prints_them() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut failures = Vec::new();
-    let mut all = String::new();
+    let mut columns = Columns::default();
     let nano_file = [(1_700_000_000, 100), (1_700_000_000, 1_500_000_000), (1_700_000_001, 200)];
     for (name, nanos, stamps) in [("micro", false, &RAW_STAMPS[..]), ("nano", true, &nano_file[..])] {
         let pcap = dir.path().join(format!("raw-{name}.pcap"));
         write_raw_capture(&pcap, nanos, stamps);
-        for t in ["", "-tt", "-ttt", "-tttt", "-ttttt"] {
-            for nano in [false, true] {
-                let mut flags: Vec<&str> = [t].into_iter().filter(|f| !f.is_empty()).collect();
-                if nano {
-                    flags.push("--nano");
-                }
-                let (theirs, ours) = both_lines_with(&pcap, stamps.len(), &flags);
-                for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
-                    if t != o {
-                        failures.push(format!(
-                            "{name} file, {flags:?}, frame {}:\n  tcpdump:  {t}\n  synscope: {o}",
-                            i + 1
-                        ));
-                    }
-                }
-                all.push_str(&ours.join("\n"));
-                all.push('\n');
-            }
-        }
+        columns.compare(name, &pcap, stamps.len(), &["", "-tt", "-ttt", "-tttt", "-ttttt"]);
     }
-    assert!(failures.is_empty(), "{} lines differ:\n{}", failures.len(), failures.join("\n"));
+    let all = columns.all_agree();
     // The fields are printed as they are, not carried into the seconds.
     for needle in [
         "\n22:13:20.1500000 IP",

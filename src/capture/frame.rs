@@ -18,6 +18,14 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
+impl<'a> Frame<'a> {
+    /// A frame captured whole (its length on the wire is its length here), with a valid stamp: what a crafted
+    /// capture or a test writes.
+    pub fn whole(ts: Timestamp, link_type: LinkType, data: &'a [u8]) -> Frame<'a> {
+        Frame { ts, raw_stamp: None, link_type, orig_len: data.len() as u32, data }
+    }
+}
+
 /// A pcap record's timestamp fields as the file holds them (already in host byte order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawStamp {

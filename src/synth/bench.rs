@@ -75,13 +75,7 @@ pub fn write_bench(out: &Path, packets: u64, flood_percent: u8, hosts: Option<u3
                 payload: &[],
             };
             craft::tcp_frame(&mut syn, Some(&ETH), &ip, &spec)?;
-            writer.write(&Frame {
-                raw_stamp: None,
-                ts: now,
-                link_type: LinkType::Ethernet,
-                orig_len: syn.len() as u32,
-                data: &syn,
-            })?;
+            writer.write(&Frame::whole(now, LinkType::Ethernet, &syn))?;
             written += 1;
         }
         now = now.saturating_add(Duration::from_micros(5));

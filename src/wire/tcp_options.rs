@@ -313,20 +313,10 @@ pub enum OptionsEnd {
 }
 
 /// Appends `, options ` and the option list, as tcp_print puts them after the window: the same text as
-/// `, options ` followed by [`write_tcpdump_options`], but the two shortcut lists start with one constant append
+/// `, options ` followed by [`write_tcpdump_options`], but the two common lists start with one constant append
 /// instead of two (`, options [nop,nop,TS val `): 12 instr/pkt fewer on a `gen bench` file (callgrind, text read).
 pub fn write_tcpdump_options_field(out: &mut String, raw: &[u8], view: &TcpdumpView) -> OptionsEnd {
-    if let Some((val, ecr)) = nop_nop_timestamps(raw) {
-        out.push_str(", options [nop,nop,TS val ");
-        push_dec(out, val);
-        out.push_str(" ecr ");
-        push_dec(out, ecr);
-        out.push(']');
-        return OptionsEnd::Closed;
-    }
-    if let Some(syn) = linux_syn_options(raw) {
-        out.push_str(", options [mss ");
-        push_linux_syn_after_mss(out, &syn);
+    if write_common_list(out, raw, ", options [nop,nop,TS val ", ", options [mss ") {
         return OptionsEnd::Closed;
     }
     out.push_str(", options ");
@@ -340,23 +330,31 @@ pub fn write_tcpdump_options_field(out: &mut String, raw: &[u8], view: &TcpdumpV
 /// header, a too-short experimental option and an MPTCP option its subtype cannot be read from end the list with
 /// `[bad opt]`.
 pub fn write_tcpdump_options(out: &mut String, raw: &[u8], view: &TcpdumpView) -> OptionsEnd {
+    if write_common_list(out, raw, "[nop,nop,TS val ", "[mss ") {
+        return OptionsEnd::Closed;
+    }
+    walk_tcpdump_options(out, raw, view)
+}
+
+/// The two lists nearly every segment carries, printed without the walk, each after its own opening text (which
+/// ends where the first number goes): `nop,nop,TS` on every segment after a timestamped handshake, and Linux's SYN
+/// and SYN-ACK list. The walk took ~400 instr/pkt on a `gen bench` file, where nearly every segment carries one of
+/// them (callgrind); the tests check both against the walk. Whether one was written.
+fn write_common_list(out: &mut String, raw: &[u8], timestamps_opener: &str, syn_opener: &str) -> bool {
     if let Some((val, ecr)) = nop_nop_timestamps(raw) {
-        // What the walk below prints for these 12 bytes, in four appends: the walk took ~400 instr/pkt on a
-        // `gen bench` file, where nearly every segment carries this list (callgrind).
-        out.push_str("[nop,nop,TS val ");
+        out.push_str(timestamps_opener);
         push_dec(out, val);
         out.push_str(" ecr ");
         push_dec(out, ecr);
         out.push(']');
-        return OptionsEnd::Closed;
+        return true;
     }
     if let Some(syn) = linux_syn_options(raw) {
-        // Likewise for the list Linux puts on its SYN and SYN-ACK: 52 instr/pkt fewer on a `gen bench` file.
-        out.push_str("[mss ");
+        out.push_str(syn_opener);
         push_linux_syn_after_mss(out, &syn);
-        return OptionsEnd::Closed;
+        return true;
     }
-    walk_tcpdump_options(out, raw, view)
+    false
 }
 
 /// The Linux SYN list from the MSS value on: `1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.

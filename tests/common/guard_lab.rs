@@ -134,15 +134,7 @@ pub fn flood_pcap(path: &Path, topology: &Topology, syns: usize, acks: usize) {
         )
         .unwrap();
         let ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as u64 * 1000);
-        writer
-            .write(&Frame {
-                raw_stamp: None,
-                ts,
-                link_type: LinkType::Ethernet,
-                orig_len: frame.len() as u32,
-                data: &frame,
-            })
-            .unwrap();
+        writer.write(&Frame::whole(ts, LinkType::Ethernet, &frame)).unwrap();
     }
     writer.finish().unwrap();
 }
