@@ -87,9 +87,14 @@ fn mpls(label: u32, bottom: bool, ttl: u8) -> [u8; 4] {
 }
 
 fn pppoe_session(session: u16, ppp: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x11, 0x00];
+    pppoe_session_header(0x11, session, ppp.len() as u16, ppp)
+}
+
+/// A PPPoE session header with any version and type nibbles and length field, then `ppp`.
+fn pppoe_session_header(version_type: u8, session: u16, length: u16, ppp: &[u8]) -> Vec<u8> {
+    let mut out = vec![version_type, 0x00];
     out.extend_from_slice(&session.to_be_bytes());
-    out.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+    out.extend_from_slice(&length.to_be_bytes());
     out.extend_from_slice(ppp);
     out
 }
@@ -229,6 +234,10 @@ fn captures() -> Vec<(LinkType, Vec<Vec<u8>>)> {
             vec![
                 ethernet(0x8864, &pppoe_session(1, &cat(&[&[0x00, 0x21], &v4]))),
                 ethernet(0x8864, &pppoe_session(0x1234, &cat(&[&[0x00, 0x57], &v6]))),
+                // tcpdump's notes on a version or type other than 1, and on a length past the frame.
+                ethernet(0x8864, &pppoe_session_header(0x21, 1, 2 + v4.len() as u16, &cat(&[&[0x00, 0x21], &v4]))),
+                ethernet(0x8864, &pppoe_session_header(0x13, 1, 2 + v4.len() as u16, &cat(&[&[0x00, 0x21], &v4]))),
+                ethernet(0x8864, &pppoe_session_header(0x11, 9, 500, &cat(&[&[0x00, 0x21], &v4]))),
                 ethernet(0x8847, &cat(&[&mpls(100, false, 64), &mpls(200, true, 63), &v4])),
                 ethernet(0x8847, &cat(&[&mpls(2, true, 9), &v6])),
                 ethernet(0x8848, &cat(&[&mpls(17, true, 64), &v4])),
@@ -288,6 +297,9 @@ fn new_link_types_print_as_tcpdump_prints_them() {
     for expected in [
         "IP: IP 192.0.2.1",
         "PPPoE  [ses 0x1234] IP6",
+        " [ver 2]PPPoE  [ses 0x1] IP ",
+        " [type 3]PPPoE  [ses 0x1] IP ",
+        "PPPoE  [len 500 > 42!] [ses 0x9] IP ",
         "MPLS (label 100, tc 0, ttl 64) (label 200, tc 0, [S], ttl 63) IP ",
         "1234567us tsft short preamble 54.0 Mb/s 5180 MHz 11a -52dBm signal -95dBm noise antenna 1 IP ",
         "1.0 Mb/s 30dB signal 5dB noise 2412 MHz 11g ht/20 IP6 ",

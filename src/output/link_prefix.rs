@@ -9,7 +9,7 @@ use crate::wire::packet::{Encap, Net};
 use crate::wire::{LinkType, Packet};
 
 /// Writes the prefix for an IP packet (`frame` is the captured frame, which radiotap's fields are read from).
-pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8]) {
+pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32) {
     if !matches!(packet.net, Net::Ipv4(_) | Net::Ipv6(_)) {
         return;
     }
@@ -25,7 +25,10 @@ pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8]) {
         }
         _ => {}
     }
-    write_encaps(line, packet.link.encaps.as_slice());
+    // Bytes of the packet on the wire that the capture cut off (snap length): a PPPoE length is judged against the
+    // wire, as tcpdump's is.
+    let cut = (orig_len as usize).saturating_sub(frame.len());
+    write_encaps(line, packet.link.encaps.as_slice(), cut);
 }
 
 /// Writes the whole text for a packet of a protocol `text` shows by EtherType alone but tcpdump decodes and this
@@ -42,14 +45,27 @@ pub fn write_undecoded(line: &mut String, packet: &Packet<'_>, frame: &[u8], ori
     }
 }
 
-/// print-pppoe.c: `PPPoE`, the code's name (empty for session data), the session if not 0, then the payload
-/// after a space; print-mpls.c: `MPLS` and each label entry in parentheses, then a space.
-fn write_encaps(line: &mut String, encaps: &[Encap]) {
+/// print-pppoe.c: ` [ver N]` and ` [type N]` when not 1, `PPPoE`, the code's name (empty for session data),
+/// ` [len N > M!]` when the length field claims more than the wire holds after the header, the session if not 0,
+/// then the payload after a space; print-mpls.c: `MPLS` and each label entry in parentheses, then a space. `cut` is
+/// how many bytes of the packet the capture did not keep.
+fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize) {
     let mut in_mpls = false;
     for encap in encaps {
         match *encap {
-            Encap::PppoeSession { code: _, session } => {
+            Encap::PppoeSession { version_type, code: _, session, length, captured_after } => {
+                let (version, kind) = (version_type >> 4, version_type & 0x0f);
+                if version != 1 {
+                    let _ = write!(line, " [ver {version}]");
+                }
+                if kind != 1 {
+                    let _ = write!(line, " [type {kind}]");
+                }
                 line.push_str("PPPoE ");
+                let on_wire = usize::from(captured_after) + cut;
+                if usize::from(length) > on_wire {
+                    let _ = write!(line, " [len {length} > {on_wire}!]");
+                }
                 if session != 0 {
                     let _ = write!(line, " [ses 0x{session:x}]");
                 }

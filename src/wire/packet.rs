@@ -67,8 +67,10 @@ pub struct Link {
 pub enum Encap {
     /// An MPLS label stack entry (RFC 3032 §2.1; the EXP bits renamed Traffic Class by RFC 5462).
     Mpls { label: u32, tc: u8, bottom: bool, ttl: u8 },
-    /// A PPPoE session-stage header (RFC 2516 §4): its code (0 for session data) and session ID.
-    PppoeSession { code: u8, session: u16 },
+    /// A PPPoE session-stage header (RFC 2516 §4): its version and type nibbles (both 1 in RFC 2516), code (0 for
+    /// session data), session ID and length field, and how many bytes were captured after it (at most 65,535, which
+    /// the 16-bit length can never exceed), so the printer can note a length past the frame as tcpdump does.
+    PppoeSession { version_type: u8, code: u8, session: u16, length: u16, captured_after: u16 },
     /// PPP's protocol field (RFC 1661 §2), on PPP links and inside PPPoE.
     Ppp { protocol: u16 },
     /// An 802.1ah (PBB) I-tag's service instance identifier; an inner Ethernet header follows it.

@@ -45,8 +45,10 @@ fn encapsulation<'a>(ether_type: u16, payload: &'a [u8], link: &mut Link) -> Opt
 fn pppoe_session<'a>(bytes: &'a [u8], link: &mut Link) -> Result<Next<'a>, DecodeError> {
     let h = header(bytes, 6, "PPPoE header")?;
     let code = h[1];
-    link.encaps.push(Encap::PppoeSession { code, session: be16(h, 2) });
-    let len = usize::from(be16(h, 4));
+    let captured_after = u16::try_from(bytes.len() - 6).unwrap_or(u16::MAX);
+    let (version_type, session, length) = (h[0], be16(h, 2), be16(h, 4));
+    link.encaps.push(Encap::PppoeSession { version_type, code, session, length, captured_after });
+    let len = usize::from(length);
     let payload = &bytes[6..(6 + len).min(bytes.len())];
     if code != 0 {
         return Ok(Next::Opaque(payload));
@@ -166,7 +168,10 @@ mod tests {
         assert_eq!(next, Ok(Next::EtherType(ETHERTYPE_IPV4, &[0x45][..])));
         assert_eq!(
             link.encaps.as_slice(),
-            [Encap::PppoeSession { code: 0, session: 42 }, Encap::Ppp { protocol: 0x21 }]
+            [
+                Encap::PppoeSession { version_type: 0x11, code: 0, session: 42, length: 3, captured_after: 5 },
+                Encap::Ppp { protocol: 0x21 }
+            ]
         );
         refuses_every_cut(&frame, 6, "PPPoE header", |b| run(0x8864, b).0);
     }
