@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::output::fast::{push_ip, push_padded, push_u64};
+use crate::output::fast::{push_dec, push_ip, push_padded};
 use crate::time::{Timestamp, utc_civil};
 use crate::track::record::ConnRecord;
 
@@ -153,7 +153,7 @@ fn micros(nanos: u64) -> (u64, u64) {
 /// Seconds with six decimals: TSV `time` and `interval`.
 fn push_secs6(line: &mut String, nanos: u64) {
     let (s, us) = micros(nanos);
-    push_u64(line, s);
+    push_dec(line, s);
     line.push('.');
     push_padded(line, us, 6);
 }
@@ -198,7 +198,7 @@ fn push_tsv_str(line: &mut String, s: &str) {
 
 fn push_opt_count(line: &mut String, v: Option<u64>) {
     match v {
-        Some(v) => push_u64(line, v),
+        Some(v) => push_dec(line, v),
         None => line.push_str(UNSET),
     }
 }
@@ -220,11 +220,11 @@ fn tsv_line(line: &mut String, r: &ConnRecord) {
     line.push('\t');
     push_ip(line, r.orig.ip());
     line.push('\t');
-    push_u64(line, u64::from(r.orig.port()));
+    push_dec(line, r.orig.port());
     line.push('\t');
     push_ip(line, r.resp.ip());
     line.push('\t');
-    push_u64(line, u64::from(r.resp.port()));
+    push_dec(line, r.resp.port());
     line.push('\t');
     line.push_str(r.proto.as_str());
     line.push('\t');
@@ -239,7 +239,7 @@ fn tsv_line(line: &mut String, r: &ConnRecord) {
     line.push('\t');
     line.push_str(r.conn_state.as_str());
     line.push('\t');
-    push_u64(line, r.missed_bytes);
+    push_dec(line, r.missed_bytes);
     line.push('\t');
     // Zeek sets `history` only when it is non-empty, so an empty one is unset, not "(empty)".
     if r.history.is_empty() {
@@ -249,7 +249,7 @@ fn tsv_line(line: &mut String, r: &ConnRecord) {
     }
     for count in [r.orig_pkts, r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes] {
         line.push('\t');
-        push_u64(line, count);
+        push_dec(line, count);
     }
     line.push('\t');
     match r.handshake_rtt {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use super::fast::{Ipv4Text, push_dec, push_ip, push_u64};
+use super::fast::{Ipv4Text, push_dec, push_ip};
 use super::icmp_text::write_icmp;
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
 use super::link_header::{ether_type, mac, write_link_header};
@@ -330,7 +330,7 @@ fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
         let _ = write!(line, "UDP, bad length {} > {}", udp.length - 8, ip_payload.saturating_sub(8));
     } else {
         line.push_str("UDP, length ");
-        push_u64(line, u64::from(udp.payload_len()));
+        push_dec(line, udp.payload_len());
     }
 }
 
