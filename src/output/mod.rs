@@ -1,5 +1,6 @@
 //! Printers. Every output mode implements [`Sink`]; the engine feeds each decoded packet that passed the filter.
 
+pub mod app;
 pub mod connlog;
 pub mod connlog_thread;
 pub mod fast;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use super::app::{self, Payload};
 use super::fast::{Ipv4Text, push_dec, push_ip};
 use super::icmp_text::write_icmp;
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
@@ -286,7 +287,7 @@ fn write_ip(
     }
     match &packet.transport {
         Transport::Tcp(tcp) => write_tcp(line, tcp, relative),
-        Transport::Udp(udp) => write_udp(line, packet, udp),
+        Transport::Udp(udp) => write_udp(line, packet, udp, frame),
         Transport::Icmp(icmp) => write_icmp(line, icmp, icmp_bytes(packet, icmp, frame)),
         // Only a later fragment, whose transport header is in the first: printed above.
         Transport::Fragment { .. } => {}
@@ -316,7 +317,7 @@ fn push_addr(line: &mut String, ipv4: &mut Ipv4Text, ip: IpAddr) {
     }
 }
 
-fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
+fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo, frame: &[u8]) {
     // The IP payload as announced (unknown under a total length of 0); a fragment's UDP length covers the whole
     // datagram, so tcpdump lets it exceed the fragment.
     let ip_payload = match &packet.net {
@@ -326,7 +327,15 @@ fn write_udp(line: &mut String, packet: &Packet<'_>, udp: &UdpInfo) {
     };
     if udp.length < 8 {
         let _ = write!(line, "truncated-udplength {}", udp.length);
-    } else if !packet.is_fragment() && u32::from(udp.length) > ip_payload {
+        return;
+    }
+    // udp_print hands its printers the smaller of the lengths the UDP and IP headers give.
+    let payload_len = u32::from(udp.length - 8).min(ip_payload.saturating_sub(8));
+    let payload_bytes = transport_bytes(packet, frame).get(8..).unwrap_or_default();
+    if app::write_udp_payload(line, udp.src_port, udp.dst_port, Payload::new(payload_bytes, payload_len)) {
+        return;
+    }
+    if !packet.is_fragment() && u32::from(udp.length) > ip_payload {
         let _ = write!(line, "UDP, bad length {} > {}", udp.length - 8, ip_payload.saturating_sub(8));
     } else {
         line.push_str("UDP, length ");
@@ -420,6 +429,9 @@ fn write_tcp(line: &mut String, tcp: &TcpSegment<'_>, relative: Option<Relative>
     }
     line.push_str(", length ");
     push_dec(line, tcp.payload_len);
+    if tcp.payload_len > 0 {
+        app::write_tcp_payload(line, tcp.src_port, tcp.dst_port, Payload::new(tcp.payload, tcp.payload_len));
+    }
 }
 
 /// `Flags [letters]` for the flag sets of nearly every segment, as constants: building the letters bit by bit and
@@ -450,19 +462,29 @@ fn common_flags_field(flags: TcpFlags) -> Option<&'static str> {
 /// The captured bytes of the ICMP message in `frame`: after the link header, the IP header and any IPv6 extension
 /// headers, and no further than the message's length (Ethernet padding is not part of it).
 fn icmp_bytes<'a>(packet: &Packet<'_>, icmp: &IcmpInfo, frame: &'a [u8]) -> &'a [u8] {
+    let bytes = transport_bytes(packet, frame);
+    &bytes[..bytes.len().min(icmp.len as usize)]
+}
+
+/// The captured bytes from the transport header on, up to the end of the IP packet (not the link's padding).
+fn transport_bytes<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> &'a [u8] {
     let ip_start = usize::from(packet.link.header_len);
-    let start = match &packet.net {
-        Net::Ipv4(ip) => ip_start + usize::from(ip.header_len),
+    let (start, ip_end) = match &packet.net {
+        Net::Ipv4(ip) => {
+            // A total length of 0 (segmentation offload) stands for the rest of the frame.
+            let end = if ip.total_len == 0 { frame.len() } else { ip_start + usize::from(ip.total_len) };
+            (ip_start + usize::from(ip.header_len), end)
+        }
         // The extension headers are what the payload length counts beyond the upper layer; a jumbogram (payload
         // length 0, RFC 2675) runs to the end of the frame, so they are what the frame holds beyond it.
         Net::Ipv6(ip) if ip.payload_len != 0 => {
-            ip_start + 40 + usize::from(ip.payload_len).saturating_sub(ip.upper_len as usize)
+            let end = ip_start + 40 + usize::from(ip.payload_len);
+            (end.saturating_sub(ip.upper_len as usize), end)
         }
-        Net::Ipv6(ip) => frame.len().saturating_sub(ip.upper_len as usize),
+        Net::Ipv6(ip) => (frame.len().saturating_sub(ip.upper_len as usize), frame.len()),
         _ => return &[],
     };
-    let end = start.saturating_add(icmp.len as usize).min(frame.len());
-    frame.get(start..end).unwrap_or(&[])
+    frame.get(start..ip_end.min(frame.len())).unwrap_or_default()
 }
 
 fn write_arp(line: &mut String, arp: &ArpInfo, on_wire: u32, link_shown: bool) {
