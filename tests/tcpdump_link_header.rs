@@ -222,3 +222,19 @@ fn unknown_ether_types_and_arp_padding_print_as_tcpdump_prints_them_without_e() 
         assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
     }
 }
+
+#[test]
+fn cooked_v2_names_the_interface_and_direction_without_e() {
+    if !tcpdump_4_99("the cooked v2 lines without -e") {
+        return;
+    }
+    let (name, link_type, frames) = groups().into_iter().find(|(name, ..)| *name == "sll2").unwrap();
+    let all = compare(name, link_type, &frames, &[]).join("\n") + "\n";
+    for needle in [
+        " lo    In  IP 192.0.2.10.40000 > 192.0.2.20.9999: Flags [S]",
+        " ?     Out IP6 2001:db8::10.40000 > 2001:db8::20.9999: UDP, length 12\n",
+        " lo    B   ARP, Request who-has ",
+    ] {
+        assert!(all.contains(needle), "no line has {needle:?}:\n{all}");
+    }
+}

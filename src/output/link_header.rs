@@ -81,10 +81,8 @@ pub fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
             // struct sll2_header: protocol, reserved, interface index, ARPHRD type, packet type, address length,
             // 8 address bytes.
             let Some(header) = data.get(..20) else { return };
+            write_sll2_interface(line, data);
             let index = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-            // tcpdump names the interface as the host it runs on numbers them (if_indextoname), `?` if none.
-            let name = interface_name(index).unwrap_or_else(|| "?".into());
-            let _ = write!(line, "{name:<5} {:<3} ", packet_type(u16::from(header[10])));
             let _ = write!(line, "ifindex {index} ");
             if header[11] == 6 {
                 mac(line, &header[12..18]);
@@ -97,6 +95,16 @@ pub fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
             let _ = write!(line, "{}, length {wire}: ", link.link_type.name());
         }
     }
+}
+
+/// sll2_if_print's start, with or without -e: the interface's name and the packet's direction in columns
+/// (`lo    In  `). tcpdump names the interface as the host it runs on numbers them (if_indextoname), `?` if
+/// none; loopback is index 1 on every Linux host. Nothing for a frame too short for the header.
+pub fn write_sll2_interface(line: &mut String, data: &[u8]) {
+    let Some(header) = data.get(..20) else { return };
+    let index = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+    let name = interface_name(index).unwrap_or_else(|| "?".into());
+    let _ = write!(line, "{name:<5} {:<3} ", packet_type(u16::from(header[10])));
 }
 
 /// `sll_pkttype_values` (Linux's PACKET_HOST ... PACKET_OUTGOING).

@@ -8,7 +8,7 @@ use super::app::{self, Payload};
 use super::fast::{Ipv4Text, push_dec, push_ip};
 use super::icmp_text::write_icmp;
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
-use super::link_header::{ether_type, mac, write_link_header};
+use super::link_header::{ether_type, mac, write_link_header, write_sll2_interface};
 use super::names::{ether_type_name, ip_protocol_name};
 use super::relative_seq::{Relative, RelativeSeq};
 use super::time_column::TimeColumn;
@@ -60,6 +60,8 @@ impl<W: Write> TextPrinter<W> {
         let mut line = std::mem::take(&mut self.line);
         if self.options.link_header {
             write_link_header(&mut line, record);
+        } else if record.packet.link.link_type == LinkType::LinuxSll2 {
+            write_sll2_interface(&mut line, record.frame.data);
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
         let shown = self.options.link_header;
