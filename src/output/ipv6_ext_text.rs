@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 
+use super::ipsec_text::{AH, ESP, write_ah, write_esp};
+
 /// Where the walk ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChainEnd {
@@ -85,6 +87,16 @@ pub fn write_extensions(line: &mut String, ip: &[u8]) -> ChainEnd {
                     return ChainEnd::Stop;
                 }
                 8
+            }
+            // ip6_print hands AH and ESP to ip_demux_print, which prints them as after IPv4.
+            AH => match write_ah(line, header) {
+                Some((_, len)) => len,
+                None => return ChainEnd::Truncated,
+            },
+            ESP => {
+                let length = (40 + payload_len).saturating_sub(at);
+                write_esp(line, header, length as u32);
+                return if header.len() <= 8 { ChainEnd::Truncated } else { ChainEnd::Stop };
             }
             MOBILITY | MOBILITY_OLD => {
                 write_mobility(line, header);

@@ -5,6 +5,7 @@ pub mod connlog;
 pub mod connlog_thread;
 pub mod fast;
 pub mod icmp_text;
+pub mod ipsec_text;
 pub mod ipv6_ext_text;
 pub mod json;
 pub mod link_header;

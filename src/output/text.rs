@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use super::app::{self, Payload};
 use super::fast::{Ipv4Text, push_dec, push_ip};
 use super::icmp_text::write_icmp;
+use super::ipsec_text::{AH, ESP, write_ah, write_esp};
 use super::ipv6_ext_text::{ChainEnd, write_extensions};
 use super::link_header::{ether_type, mac, write_link_header, write_sll2_interface};
 use super::names::{ether_type_name, ip_protocol_name};
@@ -17,7 +18,7 @@ use super::{PacketRecord, Sink};
 use crate::time::Timestamp;
 use crate::track::TrackerEvent;
 use crate::track::flood_detector::FloodEvent;
-use crate::wire::packet::{ArpInfo, IcmpInfo, Net, PartialTransport, Transport, UdpInfo};
+use crate::wire::packet::{ArpInfo, IcmpInfo, Ipv4Info, Net, PartialTransport, Transport, UdpInfo};
 use crate::wire::tcp_options::{OptionsEnd, TcpdumpView, write_tcpdump_options_field};
 use crate::wire::{LinkType, Packet, TcpFlags, TcpSegment};
 
@@ -247,7 +248,23 @@ fn write_ip(
         return false;
     }
     let ip_bytes = frame.get(usize::from(packet.link.header_len)..).unwrap_or(&[]);
-    if let Net::Ipv6(ip) = &packet.net
+    if let Net::Ipv4(ip) = &packet.net
+        && matches!(ip.protocol, AH | ESP)
+    {
+        addresses(line, ipv4);
+        line.push_str(": ");
+        match write_ipsec_v4(line, ip, ip_bytes) {
+            IpsecEnd::Upper { protocol: TCP | UDP } => {
+                // What follows is printed as after an IPv6 extension header: the ports without the addresses.
+                if let Some((sport, dport)) = packet.ports().or_else(|| partial_ports(packet)) {
+                    let _ = write!(line, "{sport} > {dport}: ");
+                }
+            }
+            IpsecEnd::Upper { .. } => {}
+            IpsecEnd::Done => return false,
+            IpsecEnd::Truncated => return true,
+        }
+    } else if let Net::Ipv6(ip) = &packet.net
         && !matches!(ip_bytes.get(6), Some(&(TCP | UDP | DCCP | SCTP)) | None)
     {
         // Unless TCP, UDP, DCCP or SCTP follows the fixed header, ip6_print prints the addresses alone, then each
@@ -309,6 +326,53 @@ fn write_ip(
         },
     }
     false
+}
+
+/// Where the transport header starts behind any IPv4 authentication headers (RFC 4302 §2.2: next header, then the
+/// length in 32-bit words minus 2) that begin at `at` in `frame`.
+fn after_authentication_headers(frame: &[u8], mut at: usize, mut protocol: u8) -> usize {
+    while protocol == AH {
+        let Some(&[next, len]) = frame.get(at..at + 2) else { break };
+        at += (usize::from(len) + 2) * 4;
+        protocol = next;
+    }
+    at
+}
+
+/// Where the IPsec headers after an IPv4 header led.
+enum IpsecEnd {
+    /// To this protocol, which the caller prints.
+    Upper { protocol: u8 },
+    /// ESP: nothing more can be read.
+    Done,
+    /// The capture ended in an authentication header (` [|ah]`).
+    Truncated,
+}
+
+/// ip_demux_print's loop over AH and ESP for an IPv4 packet (`ip_bytes` from its header on): each AH header, then
+/// ESP or the protocol the last one protects.
+fn write_ipsec_v4(line: &mut String, ip: &Ipv4Info, ip_bytes: &[u8]) -> IpsecEnd {
+    let end = if ip.total_len == 0 { ip_bytes.len() } else { usize::from(ip.total_len).min(ip_bytes.len()) };
+    let mut rest = ip_bytes.get(usize::from(ip.header_len)..end).unwrap_or_default();
+    let mut length = u32::from(ip.total_len.saturating_sub(ip.header_len));
+    let mut protocol = ip.protocol;
+    loop {
+        match protocol {
+            AH => match write_ah(line, rest) {
+                Some((next, len)) => {
+                    protocol = next;
+                    rest = rest.get(len..).unwrap_or_default();
+                    length = length.saturating_sub(len as u32);
+                }
+                None => return IpsecEnd::Truncated,
+            },
+            ESP => {
+                write_esp(line, rest, length);
+                return IpsecEnd::Done;
+            }
+            protocol => return IpsecEnd::Upper { protocol },
+        }
+    }
 }
 
 /// An address of the IP header: IPv4 through the printer's cache of dotted addresses.
@@ -475,7 +539,7 @@ fn transport_bytes<'a>(packet: &Packet<'_>, frame: &'a [u8]) -> &'a [u8] {
         Net::Ipv4(ip) => {
             // A total length of 0 (segmentation offload) stands for the rest of the frame.
             let end = if ip.total_len == 0 { frame.len() } else { ip_start + usize::from(ip.total_len) };
-            (ip_start + usize::from(ip.header_len), end)
+            (after_authentication_headers(frame, ip_start + usize::from(ip.header_len), ip.protocol), end)
         }
         // The extension headers are what the payload length counts beyond the upper layer; a jumbogram (payload
         // length 0, RFC 2675) runs to the end of the frame, so they are what the frame holds beyond it.
