@@ -352,6 +352,13 @@ fn e_branches() -> Vec<(LinkType, Vec<Vec<u8>>)> {
         header[10] = 6;
         cat(&[&header, packet])
     };
+    // A SLIP pseudo-header whose compressed-header bytes are `chdr`.
+    let vj = |direction: u8, chdr: &[u8], packet: &[u8]| {
+        let mut header = [0u8; 16];
+        header[0] = direction;
+        header[1..1 + chdr.len()].copy_from_slice(chdr);
+        cat(&[&header, packet])
+    };
     vec![
         (
             LinkType::Ieee80211,
@@ -363,7 +370,23 @@ fn e_branches() -> Vec<(LinkType, Vec<Vec<u8>>)> {
                 wlan([0x98, 0x03], 32, &SNAP_IPV4, &v4),
             ],
         ),
-        (LinkType::Slip, vec![slip(0, 0x45, &v4), slip(1, 0x70, &v4), slip(2, 0x00, &v6), slip(1, 0x40, &v6)]),
+        (
+            LinkType::Slip,
+            vec![
+                slip(0, 0x45, &v4),
+                slip(1, 0x70, &v4),
+                slip(2, 0x00, &v6),
+                slip(1, 0x40, &v6),
+                // Van Jacobson compressed TCP (RFC 1144), whose text tcpdump carries over from packet to packet:
+                // connection 6's shorthand, then the deltas, one- and two-byte, and a bogus direction.
+                vj(1, &[0xcb, 6, 0, 0], &v4),
+                vj(1, &[0x8f, 0, 0], &v4),
+                vj(0, &[0xe7, 9, 0, 0, 3, 0, 1, 0, 7, 2], &v4),
+                vj(1, &[0xc2, 9, 0, 0, 0, 0xff, 0xfe], &v4),
+                vj(0, &[0x85, 0, 0, 0, 1, 0], &v4),
+                vj(3, &[0x80, 0, 0], &v4),
+            ],
+        ),
         (
             LinkType::FrameRelay,
             vec![cat(&[&[0x1a, 0x4f, 0x03, 0xcc], &v4]), cat(&[&[0x18, 0x41, 0x03, 0xcf, 0x00, 0x21], &v4])],
@@ -416,6 +439,12 @@ fn link_headers_under_e_print_as_tcpdump_prints_them() {
         "I ip 56: ",
         "O utcp 6: ",
         "Invalid direction 2 ",
+        "O ctcp 6 *SA+0 0 (4): ",
+        "O ctcp * *S+0 0 (3): ",
+        "I ctcp 9 U=3 W+3 A+3 I+3 0 (4): ",
+        "O ctcp 9 W-2 0 (7): ",
+        "I ctcp * U=256 A+0 0 (9): ",
+        "Invalid direction 3 192.0.2.1",
         "Q.922, hdr-len 2, DLCI 100, Flags [none], NLPID IPv4 (0xcc), length 44: ",
         "Pad! Q.922, hdr-len 2, DLCI 100, Flags [none], NLPID SNAP (0x80), length 62: oui Ethernet (0x000000), \
          ethertype IPv6 (0x86dd), length 52: ",

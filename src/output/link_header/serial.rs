@@ -69,10 +69,6 @@ pub fn cisco_hdlc(line: &mut String, frame: &[u8], wire: u32) {
 /// print-sl.c's sliplink_print: the direction (`I`, `O`), then by the compressed-header byte's type nibble `ip N`
 /// (the frame's length), `utcp N` (the connection number, from the saved header's protocol field), `ctcp ...` for
 /// a compressed TCP header, or `slip-N!` for anything else. `frame` starts at the 16-byte pseudo-header.
-///
-/// A compressed header's text ends in what tcpdump computes from the previous uncompressed packet of the same
-/// connection (`lastlen`, state kept across packets); this prints what a first packet would, `ctcp` and the
-/// connection, then stops at the colon, so it matches only on uncompressed and IP frames (the common case).
 pub fn slip(line: &mut String, frame: &[u8], wire: u32) {
     let Some(header) = frame.get(..16) else { return };
     let direction = header[0];
@@ -83,29 +79,133 @@ pub fn slip(line: &mut String, frame: &[u8], wire: u32) {
             let _ = write!(line, "Invalid direction {direction} ");
         }
     }
+    // What follows the pseudo-header, as sliplink_print's `length` counts it.
+    let length = wire.saturating_sub(16);
     let chdr = header[1];
-    match chdr & 0xf0 {
-        0x40 => {
-            let _ = write!(line, "ip {wire}: ");
-        }
-        0x70 => {
-            // The saved IP header's protocol field (offset 9 in it, at 1 + 9 in the pseudo-header) holds the
-            // connection number.
-            let _ = write!(line, "utcp {}: ", header[10]);
-        }
-        _ if direction > 1 => {}
-        _ if chdr & 0x80 != 0 => {
-            // NEW_C: a connection number follows the flags byte.
-            if chdr & 0x40 != 0 {
-                let _ = write!(line, "ctcp {}: ", header[2]);
-            } else {
-                line.push_str("ctcp *: ");
+    SLIP_STATE.with(|state| {
+        let mut state = state.borrow_mut();
+        match chdr & 0xf0 {
+            0x40 => {
+                let _ = write!(line, "ip {wire}: ");
+            }
+            0x70 => {
+                // The saved IP header's protocol field (offset 9 in it, at 1 + 9 in the pseudo-header) holds the
+                // connection number.
+                let conn = header[10];
+                state.last_conn = conn;
+                let _ = write!(line, "utcp {conn}: ");
+                if let Some(data) = tcp_data_length(&frame[16..], length)
+                    && direction <= 1
+                {
+                    state.last_len[usize::from(direction)][usize::from(conn)] = data;
+                }
+            }
+            _ if direction > 1 => {}
+            _ if chdr & 0x80 != 0 => compressed_tcp(line, &mut state, frame, length, usize::from(direction)),
+            _ => {
+                let _ = write!(line, "slip-{chdr}!: ");
             }
         }
-        _ => {
-            let _ = write!(line, "slip-{chdr}!: ");
-        }
+    });
+}
+
+/// Van Jacobson compression's state as tcpdump keeps it across packets (print-sl.c's `lastconn` and `lastlen`):
+/// the connection a compressed header without its own number refers to, and each direction's and connection's
+/// last TCP data length, which the `*SA+`/`*S+` shorthands print.
+struct SlipState {
+    last_conn: u8,
+    last_len: [[u32; 256]; 2],
+}
+
+thread_local! {
+    static SLIP_STATE: std::cell::RefCell<SlipState> =
+        const { std::cell::RefCell::new(SlipState { last_conn: 0, last_len: [[0; 256]; 2] }) };
+}
+
+/// The TCP data length of the (uncompressed) IP packet `ip`: `length` less the IP and TCP headers, wrapping as
+/// tcpdump's unsigned arithmetic does. `None` when either header was not captured.
+fn tcp_data_length(ip: &[u8], length: u32) -> Option<u32> {
+    let ip_words = u32::from(ip.get(..20)?[0] & 0x0f);
+    let tcp = ip.get(ip_words as usize * 4..)?.get(..20)?;
+    let words = ip_words + u32::from(tcp[12] >> 4);
+    Some(length.wrapping_sub(words << 2))
+}
+
+/// RFC 1144's change mask bits (slcompress.h).
+const NEW_C: u8 = 0x40;
+const NEW_I: u8 = 0x20;
+const NEW_S: u8 = 0x08;
+const NEW_A: u8 = 0x04;
+const NEW_W: u8 = 0x02;
+const NEW_U: u8 = 0x01;
+const SPECIALS_MASK: u8 = NEW_S | NEW_A | NEW_W | NEW_U;
+const SPECIAL_I: u8 = NEW_S | NEW_W | NEW_U;
+const SPECIAL_D: u8 = SPECIALS_MASK;
+
+/// print-sl.c's compressed_sl_print: `ctcp CONN` (or `*`), the deltas the change mask announces, then the data
+/// length and the compressed header's size; it remembers the length for the connection. Stops quietly where a
+/// delta or the packet's headers were not captured (tcpdump: `[|slip]`).
+fn compressed_tcp(line: &mut String, state: &mut SlipState, frame: &[u8], length: u32, direction: usize) {
+    let chdr = &frame[1..];
+    let flags = chdr[0];
+    let mut at = 1;
+    if flags & NEW_C != 0 {
+        state.last_conn = chdr[1];
+        at += 1;
+        let _ = write!(line, "ctcp {}", state.last_conn);
+    } else {
+        line.push_str("ctcp *");
     }
+    // The TCP checksum.
+    at += 2;
+    // A delta: one byte, or a zero byte then two (RFC 1144 §3.2.2). `None` past the captured bytes. tcpdump
+    // 4.99's print_sl_change and print_sl_winchange step past the two-byte form only: after a one-byte delta the
+    // next is read from the same byte, and the header's size comes out short. Reproduced, as it prints so.
+    let delta = |at: &mut usize| -> Option<u16> {
+        let first = *chdr.get(*at)?;
+        if first != 0 {
+            return Some(u16::from(first));
+        }
+        let &[hi, lo] = chdr.get(*at + 1..*at + 3)? else { return None };
+        *at += 3;
+        Some(u16::from_be_bytes([hi, lo]))
+    };
+    let conn = usize::from(state.last_conn);
+    let done = (|| -> Option<()> {
+        match flags & SPECIALS_MASK {
+            SPECIAL_I => {
+                let _ = write!(line, " *SA+{}", state.last_len[direction][conn]);
+            }
+            SPECIAL_D => {
+                let _ = write!(line, " *S+{}", state.last_len[direction][conn]);
+            }
+            _ => {
+                if flags & NEW_U != 0 {
+                    let _ = write!(line, " U={}", delta(&mut at)?);
+                }
+                if flags & NEW_W != 0 {
+                    // The window delta is signed when it takes two bytes.
+                    let window = delta(&mut at)? as i16;
+                    let sign = if window >= 0 { "+" } else { "" };
+                    let _ = write!(line, " W{sign}{window}");
+                }
+                if flags & NEW_A != 0 {
+                    let _ = write!(line, " A+{}", delta(&mut at)?);
+                }
+                if flags & NEW_S != 0 {
+                    let _ = write!(line, " S+{}", delta(&mut at)?);
+                }
+            }
+        }
+        if flags & NEW_I != 0 {
+            let _ = write!(line, " I+{}", delta(&mut at)?);
+        }
+        let data = tcp_data_length(frame.get(16..)?, length)?;
+        state.last_len[direction][conn] = data;
+        let _ = write!(line, " {data} ({at}): ");
+        Some(())
+    })();
+    let _ = done;
 }
 
 /// The Q.922 address as print-fr.c's parse_q922_header reads it: length, DLCI and flags (C/R, FECN, BECN, DE and
@@ -255,6 +355,18 @@ mod tests {
         assert_eq!(text(0, 0x45), "I ip 56: ");
         assert_eq!(text(1, 0x70), "O utcp 7: ");
         assert_eq!(text(0, 0), "I slip-0!: ");
+        // Compressed: connection 3, TCP checksum, a window delta of -2 (two bytes) and a sequence delta of 5; the
+        // packet is 40 bytes of IP and TCP header and 10 of data.
+        let mut frame = [0u8; 16];
+        frame[..8].copy_from_slice(&[1, 0xca, 3, 0, 0, 0, 0xff, 0xfe]);
+        frame[8] = 5;
+        let mut ip = [0u8; 40];
+        ip[0] = 0x45;
+        ip[32] = 0x50;
+        let frame = [frame.as_slice(), &ip].concat();
+        let mut line = String::new();
+        slip(&mut line, &frame, 66);
+        assert_eq!(line, "O ctcp 3 W-2 S+5 10 (7): ");
         assert_eq!(text(5, 0), "Invalid direction 5 ");
     }
 }
