@@ -1,6 +1,8 @@
 //! The link-level text tcpdump prints before the IP line even without `-e`: radiotap's rate, channel and signal,
-//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack, Frame Relay's pad notes. Everything else about a link header is
-//! `-e`'s business (`text::write_link_header`), or not shown, as tcpdump does for VLAN tags.
+//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack, Frame Relay's pad notes. Everything else about a
+//! link header is `-e`'s business ([`super::link_header`]), or not shown, as tcpdump does for VLAN tags; the -e text
+//! tcpdump prints after these notes (the 802.11 header after radiotap's fields, PPP's protocol after PPPoE or Frame
+//! Relay) is written here, in its place.
 
 use std::fmt::Write;
 
@@ -106,21 +108,20 @@ fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize, ppp_shown: Opti
                     in_mpls = false;
                 }
             }
-            // print-fr.c's notes on a pad byte where it expects none, or none where it expects one.
-            // Under -e the notes lead the Frame Relay header's text (link_header).
+            // print-fr.c's notes on a pad byte where it expects none, or none where it expects one. Under -e they
+            // lead the Frame Relay header's text, which link_header writes with them.
             Encap::FrameRelay { address_len, padded } => {
                 let header_len = u32::from(address_len) + if padded { 3 } else { 2 };
                 ppp_length = ppp_shown.map(|c| c.orig_len.saturating_sub(header_len));
-                if ppp_shown.is_some() {
-                } else if padded && address_len != 3 {
+                let shown_by_link_header = ppp_shown.is_some();
+                if !shown_by_link_header && padded && address_len != 3 {
                     line.push_str("Pad! ");
-                } else if !padded && address_len == 3 {
+                } else if !shown_by_link_header && !padded && address_len == 3 {
                     line.push_str("No pad! ");
                 }
             }
-            // tcpdump 4.99 does not decode 802.1ah, VN-Tag or FabricPath (it prints an unknown EtherType and the
-            // bytes), and shows PPP's protocol only as above: nothing here, as for VLAN tags.
-            // PPP-in-HDLC names the protocol its own way (above, and `ff 03 N ` under -e).
+            // ppp_print's `NAME (0xNNNN), length N: ` under -e; PPP-in-HDLC names the protocol its own way (above,
+            // and `ff 03 N ` under -e).
             Encap::Ppp { protocol } => {
                 if let Some(context) = ppp_shown
                     && context.link_type != LinkType::PppSerial
@@ -130,6 +131,8 @@ fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize, ppp_shown: Opti
                 }
                 ppp_length = None;
             }
+            // tcpdump 4.99 does not decode 802.1ah, VN-Tag or FabricPath (it prints an unknown EtherType and the
+            // bytes): nothing here, as for VLAN tags.
             Encap::Pbb { .. } | Encap::VnTag { .. } | Encap::FabricPath { .. } => {}
         }
     }

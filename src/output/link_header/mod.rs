@@ -1,7 +1,8 @@
 //! `-e`: the link-level prefix tcpdump 4.99 prints before the packet, per link type (print-ether.c, print-sll.c,
 //! print-null.c, print-raw.c here; the LAN, serial and firewall-log families in their own files). Where tcpdump
-//! prints part of a link header without -e too (radiotap's fields, Frame Relay's pad notes, PPPoE), the -e text
-//! that follows that part is written by [`super::link_prefix`] in its place. With it shown, tcpdump prints no `IP `/`IP6 `/`ARP, ` before the packet (ip_print,
+//! prints part of a link header without -e too and the -e text follows it (radiotap's fields, PPPoE's header),
+//! [`super::link_prefix`] writes that -e text in its place; Frame Relay's pad notes lead its -e text, so under -e
+//! they are written here. With it shown, tcpdump prints no `IP `/`IP6 `/`ARP, ` before the packet (ip_print,
 //! ip6_print and arp_print leave their name out under -e), which [`super::text`] follows.
 
 mod lan;
