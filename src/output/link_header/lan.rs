@@ -218,15 +218,32 @@ pub fn radiotap_inner(line: &mut String, frame: &[u8], wire: u32) {
     ieee80211(line, inner, wire, flags & crate::wire::link::radiotap::F_DATA_PAD != 0);
 }
 
-/// libpcap's pcap_datalink_val_to_name for the link types a PPI header is likely to name.
+/// libpcap's pcap_datalink_val_to_name (its dlt_choices names) for the link types a PPI header is likely to name,
+/// and those synscope reads; `UNKNOWN` for the rest, as libpcap says for a value it has no name for.
 fn dlt_name(dlt: u32) -> &'static str {
     match dlt {
         0 => "NULL",
         1 => "EN10MB",
+        6 => "IEEE802",
+        8 => "SLIP",
+        9 => "PPP",
+        10 => "FDDI",
+        12 => "RAW",
+        50 => "PPP_SERIAL",
+        104 => "C_HDLC",
         105 => "IEEE802_11",
+        107 => "FRELAY",
+        108 => "LOOP",
+        113 => "LINUX_SLL",
+        117 => "PFLOG",
         119 => "PRISM_HEADER",
         127 => "IEEE802_11_RADIO",
         163 => "IEEE802_11_RADIO_AVS",
+        192 => "PPI",
+        228 => "IPV4",
+        229 => "IPV6",
+        239 => "NFLOG",
+        276 => "LINUX_SLL2",
         _ => "UNKNOWN",
     }
 }
