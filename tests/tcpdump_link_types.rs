@@ -19,7 +19,7 @@ use std::path::Path;
 
 use common::crafted::ethernet;
 use common::crafted::write_frames;
-use common::tcpdump::{both_lines, tcpdump_4_99};
+use common::tcpdump::{both_lines, both_lines_with, tcpdump_4_99};
 use common::{conn_log_json, stdout, synscope};
 use synscope::wire::LinkType;
 use synscope::wire::checksum::checksum;
@@ -311,6 +311,169 @@ fn new_link_types_print_as_tcpdump_prints_them() {
         "No pad! IP ",
         "PPPoE PADI [Service-Name] [Host-Uniq 0x123400FF]",
         "PPPoE PADT [ses 0x1234] [Generic-Error \"session.closed\"] [EOL]",
+    ] {
+        assert!(all_ours.iter().any(|l| l.contains(expected)), "no line has {expected:?}:\n{}", all_ours.join("\n"));
+    }
+}
+
+/// A pflog header for rule `rule` (subrule `subrule`, `u32::MAX` for none, in `ruleset`), with the reason, action
+/// and direction given, on em1.
+fn pflog_rule(
+    rule: u32,
+    subrule: u32,
+    ruleset: &[u8],
+    reason: u8,
+    action: u8,
+    direction: u8,
+    packet: &[u8],
+) -> Vec<u8> {
+    let mut header = vec![61, 2, action, reason];
+    header.extend_from_slice(b"em1");
+    header.resize(20, 0);
+    header.extend_from_slice(ruleset);
+    header.resize(36, 0);
+    header.extend_from_slice(&rule.to_be_bytes());
+    header.extend_from_slice(&subrule.to_be_bytes());
+    header.resize(60, 0);
+    header.push(direction);
+    header.resize(64, 0);
+    cat(&[&header, packet])
+}
+
+/// Frames where tcpdump's -e text branches, beside those of [`captures`]: 802.11's To/From-DS combinations and CF
+/// subtypes, SLIP's directions and compression types, Frame Relay's flags and PPP inside it, pflog's rules,
+/// reasons, actions and directions, NFLOG's resource IDs.
+fn e_branches() -> Vec<(LinkType, Vec<Vec<u8>>)> {
+    let (v4, v6) = (syn(), ipv6_udp());
+    let slip = |direction: u8, chdr: u8, packet: &[u8]| {
+        let mut header = [0u8; 16];
+        header[0] = direction;
+        header[1] = chdr;
+        header[10] = 6;
+        cat(&[&header, packet])
+    };
+    // A SLIP pseudo-header whose compressed-header bytes are `chdr`.
+    let vj = |direction: u8, chdr: &[u8], packet: &[u8]| {
+        let mut header = [0u8; 16];
+        header[0] = direction;
+        header[1..1 + chdr.len()].copy_from_slice(chdr);
+        cat(&[&header, packet])
+    };
+    vec![
+        (
+            LinkType::Ieee80211,
+            vec![
+                wlan([0x08, 0x00], 24, &SNAP_IPV4, &v4),
+                wlan([0x18, 0x01], 24, &SNAP_IPV4, &v4),
+                wlan([0x28, 0x02], 24, &SNAP_IPV6, &v6),
+                wlan([0x38, 0x00], 24, &SNAP_IPV4, &v4),
+                wlan([0x98, 0x03], 32, &SNAP_IPV4, &v4),
+            ],
+        ),
+        (
+            LinkType::Slip,
+            vec![
+                slip(0, 0x45, &v4),
+                slip(1, 0x70, &v4),
+                slip(2, 0x00, &v6),
+                slip(1, 0x40, &v6),
+                // Van Jacobson compressed TCP (RFC 1144), whose text tcpdump carries over from packet to packet:
+                // connection 6's shorthand, then the deltas, one- and two-byte, and a bogus direction.
+                vj(1, &[0xcb, 6, 0, 0], &v4),
+                vj(1, &[0x8f, 0, 0], &v4),
+                vj(0, &[0xe7, 9, 0, 0, 3, 0, 1, 0, 7, 2], &v4),
+                vj(1, &[0xc2, 9, 0, 0, 0, 0xff, 0xfe], &v4),
+                vj(0, &[0x85, 0, 0, 0, 1, 0], &v4),
+                vj(3, &[0x80, 0, 0], &v4),
+            ],
+        ),
+        (
+            LinkType::FrameRelay,
+            vec![cat(&[&[0x1a, 0x4f, 0x03, 0xcc], &v4]), cat(&[&[0x18, 0x41, 0x03, 0xcf, 0x00, 0x21], &v4])],
+        ),
+        (
+            LinkType::Pflog,
+            vec![
+                pflog_rule(3, u32::MAX, b"", 1, 1, 1, &v4),
+                pflog_rule(12, 4, b"anchor", 4, 8, 2, &v4),
+                pflog_rule(0, 0, b"", 14, 10, 0, &v4),
+            ],
+        ),
+        (LinkType::Nflog, vec![cat(&[&[2, 0, 0x12, 0x34], &nflog(2, &v4)[4..]])]),
+        (LinkType::Fddi, vec![cat(&[&[0x51], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], &SNAP_IPV4, &v4])]),
+    ]
+}
+
+#[test]
+fn link_headers_under_e_print_as_tcpdump_prints_them() {
+    if !tcpdump_4_99("the new link types under -e") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let mut all_ours = Vec::new();
+    let all = captures().into_iter().chain([(LinkType::Ethernet, pppoe_discovery())]).chain(e_branches());
+    for (n, (link_type, frames)) in all.enumerate() {
+        let pcap = dir.path().join(format!("e-{n}-{}.pcap", link_type.linktype_value()));
+        write_frames(&pcap, link_type, &frames);
+        let (theirs, ours) = both_lines_with(&pcap, frames.len(), &["-e"]);
+        all_ours.extend(ours.iter().cloned());
+        for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+            compared += 1;
+            if t != o {
+                failures.push(format!("{link_type} frame {i}:\n  tcpdump:  {t}\n  synscope: {o}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {compared} lines differ:\n{}", failures.len(), failures.join("\n"));
+    // The link-level text was there to compare, not two empty prefixes.
+    for expected in [
+        " IP (0x0021), length 44: 192.0.2.1",
+        "PPPoE  [ses 0x1234] IP6 (0x0057), length 54: ",
+        "ff 03 44 IP: ",
+        "unicast, ethertype IPv4 (0x0800), length 44: ",
+        "bcast, ethertype IPv6 (0x86dd), length 56: ",
+        "I slip-0!: ",
+        "O slip-1!: ",
+        "I ip 56: ",
+        "O utcp 6: ",
+        "Invalid direction 2 ",
+        "O ctcp 6 *SA+0 0 (4): ",
+        "O ctcp * *S+0 0 (3): ",
+        "I ctcp 9 U=3 W+3 A+3 I+3 0 (4): ",
+        "O ctcp 9 W-2 0 (7): ",
+        "I ctcp * U=256 A+0 0 (9): ",
+        "Invalid direction 3 192.0.2.1",
+        "Q.922, hdr-len 2, DLCI 100, Flags [none], NLPID IPv4 (0xcc), length 44: ",
+        "Pad! Q.922, hdr-len 2, DLCI 100, Flags [none], NLPID SNAP (0x80), length 62: oui Ethernet (0x000000), \
+         ethertype IPv6 (0x86dd), length 52: ",
+        "No pad! Q.922, hdr-len 3, DLCI 6400,",
+        "cisco-ethertype IPv4 (0x0800), length 44: ",
+        "Flags [C!, DE, BECN, FECN]",
+        "NLPID PPP (0xcf), length 46: IP (0x0021), length 42: ",
+        "async0 02:02:02:02:02:02 > 02:02:02:02:02:02, length 61: LLC, dsap SNAP (0xaa) Individual, ssap SNAP \
+         (0xaa) Command, ctrl 0x03: oui Ethernet (0x000000), ethertype IPv4 (0x0800), length 40: ",
+        "async1 07:08:09:0a:0b:0c > 01:02:03:04:05:06",
+        "ip: 192.0.2.1",
+        "rule 0..0/0(match): pass in/out on em0: ",
+        "rule 3/1(bad-offset): block in on em1: ",
+        "rule 12.anchor.4/3(short): rdr out on em1: ",
+        "version 0, resource ID 1, family IPv4 (2), length 68: ",
+        "family IPv6 (10)",
+        "resource ID 4660,",
+        "DA:02:00:00:00:00:01 SA:02:00:00:00:00:02 BSSID:02:00:00:00:00:03 LLC",
+        "BSSID:02:00:00:00:00:01 SA:02:00:00:00:00:02 DA:02:00:00:00:00:03 LLC",
+        "DA:02:00:00:00:00:01 BSSID:02:00:00:00:00:02 SA:02:00:00:00:00:03 LLC",
+        "RA:02:00:00:00:00:01 TA:02:00:00:00:00:02 DA:02:00:00:00:00:03 SA:",
+        "CF Ack BSSID",
+        "CF Poll DA",
+        "CF Ack/Poll DA",
+        "CF Ack+QoS RA",
+        "antenna 1 BSSID:02:00:00:00:00:01",
+        "V.0 DLT IEEE802_11 (105) len 8, length 80: BSSID:",
+        "V.0 DLT EN10MB (1) len 8, length 74: 02:00:00:00:00:01 > 02:00:00:00:00:02, ethertype IPv6 (0x86dd), \
+         length 66: ",
     ] {
         assert!(all_ours.iter().any(|l| l.contains(expected)), "no line has {expected:?}:\n{}", all_ours.join("\n"));
     }

@@ -1,6 +1,8 @@
 //! The link-level text tcpdump prints before the IP line even without `-e`: radiotap's rate, channel and signal,
-//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack, Frame Relay's pad notes. Everything else about a link header is
-//! `-e`'s business (`text::write_link_header`), or not shown, as tcpdump does for VLAN tags.
+//! PPP-in-HDLC's protocol name, PPPoE's session, MPLS's label stack, Frame Relay's pad notes. Everything else about a
+//! link header is `-e`'s business ([`super::link_header`]), or not shown, as tcpdump does for VLAN tags; the -e text
+//! tcpdump prints after these notes (the 802.11 header after radiotap's fields, PPP's protocol after PPPoE or Frame
+//! Relay) is written here, in its place.
 
 use std::fmt::Write;
 
@@ -9,12 +11,19 @@ use crate::wire::packet::{Encap, Net};
 use crate::wire::{LinkType, Packet};
 
 /// Writes the prefix for an IP packet (`frame` is the captured frame, which radiotap's fields are read from).
-pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32) {
+/// `link_header` (-e): the parts of the -e text that tcpdump prints after these notes come in their place (the
+/// 802.11 header after radiotap's fields, PPP's protocol after PPPoE or Frame Relay).
+pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32, link_header: bool) {
     if !matches!(packet.net, Net::Ipv4(_) | Net::Ipv6(_)) {
         return;
     }
     match packet.link.link_type {
-        LinkType::Radiotap => write_radiotap(line, frame),
+        LinkType::Radiotap => {
+            write_radiotap(line, frame);
+            if link_header {
+                super::link_header::radiotap_inner(line, frame, orig_len);
+            }
+        }
         // print-ppp.c's ppp_hdlc_if_print names the protocol before the packet; the other PPP printers do not.
         LinkType::PppSerial => {
             if let Some(Encap::Ppp { protocol }) = packet.link.encaps.as_slice().first()
@@ -28,7 +37,15 @@ pub fn write(line: &mut String, packet: &Packet<'_>, frame: &[u8], orig_len: u32
     // Bytes of the packet on the wire that the capture cut off (snap length): a PPPoE length is judged against the
     // wire, as tcpdump's is.
     let cut = (orig_len as usize).saturating_sub(frame.len());
-    write_encaps(line, packet.link.encaps.as_slice(), cut);
+    let ppp_shown = link_header.then_some(PppContext { link_type: packet.link.link_type, orig_len });
+    write_encaps(line, packet.link.encaps.as_slice(), cut, ppp_shown);
+}
+
+/// What -e's PPP text needs to know of where a PPP header sits: on a PPP link it starts the frame.
+#[derive(Clone, Copy)]
+struct PppContext {
+    link_type: LinkType,
+    orig_len: u32,
 }
 
 /// Writes the whole text for a packet of a protocol `text` shows by EtherType alone but tcpdump decodes and this
@@ -48,9 +65,13 @@ pub fn write_undecoded(line: &mut String, packet: &Packet<'_>, frame: &[u8], ori
 /// print-pppoe.c: ` [ver N]` and ` [type N]` when not 1, `PPPoE`, the code's name (empty for session data),
 /// ` [len N > M!]` when the length field claims more than the wire holds after the header, the session if not 0,
 /// then the payload after a space; print-mpls.c: `MPLS` and each label entry in parentheses, then a space. `cut` is
-/// how many bytes of the packet the capture did not keep.
-fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize) {
+/// how many bytes of the packet the capture did not keep. With `ppp_shown` (-e), print-ppp.c's ppp_print text for a
+/// PPP header, with the length the wire holds from that header on: the frame's on a PPP link, the PPPoE payload's
+/// (its length field, capped at the wire as pppoe_print caps it), or what follows Frame Relay's header.
+fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize, ppp_shown: Option<PppContext>) {
     let mut in_mpls = false;
+    // The wire's length from the next header on, where it is known.
+    let mut ppp_length = ppp_shown.and_then(|c| (c.link_type == LinkType::Ppp).then_some(c.orig_len));
     for encap in encaps {
         match *encap {
             Encap::PppoeSession { version_type, code: _, session, length, captured_after } => {
@@ -66,6 +87,7 @@ fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize) {
                 if usize::from(length) > on_wire {
                     let _ = write!(line, " [len {length} > {on_wire}!]");
                 }
+                ppp_length = Some(usize::from(length).min(on_wire) as u32);
                 if session != 0 {
                     let _ = write!(line, " [ses 0x{session:x}]");
                 }
@@ -86,17 +108,32 @@ fn write_encaps(line: &mut String, encaps: &[Encap], cut: usize) {
                     in_mpls = false;
                 }
             }
-            // print-fr.c's notes on a pad byte where it expects none, or none where it expects one.
+            // print-fr.c's notes on a pad byte where it expects none, or none where it expects one. Under -e they
+            // lead the Frame Relay header's text, which link_header writes with them.
             Encap::FrameRelay { address_len, padded } => {
-                if padded && address_len != 3 {
+                let header_len = u32::from(address_len) + if padded { 3 } else { 2 };
+                ppp_length = ppp_shown.map(|c| c.orig_len.saturating_sub(header_len));
+                let shown_by_link_header = ppp_shown.is_some();
+                if !shown_by_link_header && padded && address_len != 3 {
                     line.push_str("Pad! ");
-                } else if !padded && address_len == 3 {
+                } else if !shown_by_link_header && !padded && address_len == 3 {
                     line.push_str("No pad! ");
                 }
             }
+            // ppp_print's `NAME (0xNNNN), length N: ` under -e; PPP-in-HDLC names the protocol its own way (above,
+            // and `ff 03 N ` under -e).
+            Encap::Ppp { protocol } => {
+                if let Some(context) = ppp_shown
+                    && context.link_type != LinkType::PppSerial
+                    && let Some(length) = ppp_length
+                {
+                    super::link_header::ppp(line, protocol, length);
+                }
+                ppp_length = None;
+            }
             // tcpdump 4.99 does not decode 802.1ah, VN-Tag or FabricPath (it prints an unknown EtherType and the
-            // bytes), and shows PPP's protocol only as above: nothing here, as for VLAN tags.
-            Encap::Ppp { .. } | Encap::Pbb { .. } | Encap::VnTag { .. } | Encap::FabricPath { .. } => {}
+            // bytes): nothing here, as for VLAN tags.
+            Encap::Pbb { .. } | Encap::VnTag { .. } | Encap::FabricPath { .. } => {}
         }
     }
 }

@@ -66,7 +66,7 @@ impl<W: Write> TextPrinter<W> {
         }
         let relative = if self.options.absolute_seq { None } else { self.relative.relative(record.packet) };
         let shown = self.options.link_header;
-        super::link_prefix::write(&mut line, record.packet, record.frame.data, record.frame.orig_len);
+        super::link_prefix::write(&mut line, record.packet, record.frame.data, record.frame.orig_len, shown);
         if !super::link_prefix::write_undecoded(&mut line, record.packet, record.frame.data, record.frame.orig_len) {
             let frame = record.frame;
             write_packet(&mut line, &mut self.ipv4, record.packet, frame.data, frame.orig_len, shown, relative);

@@ -1,6 +1,16 @@
 //! `-e`: the link-level prefix tcpdump 4.99 prints before the packet, per link type (print-ether.c, print-sll.c,
-//! print-null.c, print-raw.c). With it shown, tcpdump prints no `IP `/`IP6 `/`ARP, ` before the packet (ip_print,
+//! print-null.c, print-raw.c here; the LAN, serial and firewall-log families in their own files). Where tcpdump
+//! prints part of a link header without -e too and the -e text follows it (radiotap's fields, PPPoE's header),
+//! [`super::link_prefix`] writes that -e text in its place; Frame Relay's pad notes lead its -e text, so under -e
+//! they are written here. With it shown, tcpdump prints no `IP `/`IP6 `/`ARP, ` before the packet (ip_print,
 //! ip6_print and arp_print leave their name out under -e), which [`super::text`] follows.
+
+mod lan;
+mod logs;
+mod serial;
+
+pub(super) use lan::radiotap_inner;
+pub(super) use serial::ppp;
 
 use std::fmt::Write as _;
 
@@ -29,23 +39,28 @@ pub fn write_link_header(line: &mut String, record: &PacketRecord<'_>) {
     let data = record.frame.data;
     let wire = record.frame.orig_len;
     match link.link_type {
-        LinkType::Ethernet => {
-            // A frame too short for its Ethernet header has none to show (tcpdump prints only `[|ether]`).
-            let Some(eth) = &link.ethernet else { return };
-            mac(line, &eth.src);
-            line.push_str(" > ");
-            mac(line, &eth.dst);
-            line.push_str(", ");
-            ether_type(line, eth.outer_ether_type);
-            let _ = write!(line, ", length {wire}: ");
-            for tag in link.vlans.as_slice() {
-                let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
-                ether_type(line, tag.inner_ether_type);
-                line.push_str(", ");
-            }
-        }
+        LinkType::Ethernet => ethernet(line, link, wire),
         // raw_if_print: `ip: ` and nothing of the (absent) link header.
-        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => line.push_str("ip: "),
+        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 | LinkType::RawDlt12 | LinkType::RawDlt14 => {
+            line.push_str("ip: ")
+        }
+        LinkType::Fddi => lan::fddi(line, data, wire),
+        LinkType::Ieee80211 => lan::ieee80211(line, data, wire, false),
+        // Radiotap's fields come first, with or without -e: link_prefix writes them, then the 802.11 part. A packet
+        // that is not IP gets no fields from it (synscope does not show them there), so the 802.11 part is here.
+        LinkType::Radiotap if !is_ip(record) => lan::radiotap_inner(line, data, wire),
+        LinkType::Radiotap => {}
+        LinkType::Ppi => lan::ppi(line, data, wire, |line, inner_wire| ethernet(line, link, inner_wire)),
+        LinkType::CiscoHdlc => serial::cisco_hdlc(line, data, wire),
+        LinkType::PppSerial => serial::ppp_hdlc(line, data, wire),
+        LinkType::Slip => serial::slip(line, data, wire),
+        LinkType::FrameRelay => {
+            let _ = serial::frame_relay(line, data, wire);
+        }
+        // The PPP header's text follows the encapsulations (link_prefix), as PPP inside PPPoE and Frame Relay does.
+        LinkType::Ppp => {}
+        LinkType::Pflog => logs::pflog(line, data),
+        LinkType::Nflog => logs::nflog(line, data, wire),
         LinkType::Null | LinkType::Loop => {
             let Some(bytes) = data.get(..4) else { return };
             // tcpdump reads the family in its host's order and swaps it when the upper half is set (a capture from
@@ -105,6 +120,28 @@ pub fn write_sll2_interface(line: &mut String, data: &[u8]) {
     let index = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
     let name = interface_name(index).unwrap_or_else(|| "?".into());
     let _ = write!(line, "{name:<5} {:<3} ", packet_type(u16::from(header[10])));
+}
+
+fn is_ip(record: &PacketRecord<'_>) -> bool {
+    matches!(record.packet.net, crate::wire::packet::Net::Ipv4(_) | crate::wire::packet::Net::Ipv6(_))
+}
+
+/// print-ether.c under -e: `src > dst, ethertype NAME (0xNNNN), length N: ` and each VLAN tag's line. `wire` is
+/// the length from the Ethernet header on (a PPI header before it is not counted).
+fn ethernet(line: &mut String, link: &crate::wire::packet::Link, wire: u32) {
+    // A frame too short for its Ethernet header has none to show (tcpdump prints only `[|ether]`).
+    let Some(eth) = &link.ethernet else { return };
+    mac(line, &eth.src);
+    line.push_str(" > ");
+    mac(line, &eth.dst);
+    line.push_str(", ");
+    ether_type(line, eth.outer_ether_type);
+    let _ = write!(line, ", length {wire}: ");
+    for tag in link.vlans.as_slice() {
+        let _ = write!(line, "vlan {}, p {}, ", tag.id, tag.priority);
+        ether_type(line, tag.inner_ether_type);
+        line.push_str(", ");
+    }
 }
 
 /// `sll_pkttype_values` (Linux's PACKET_HOST ... PACKET_OUTGOING).
