@@ -225,7 +225,10 @@ impl Sink for PrinterThread {
 
 impl Drop for PrinterThread {
     fn drop(&mut self) {
-        // Closing the channel ends the thread's loop; on an early error path it must not be left blocked.
+        // An early error path (a `-w` write failing, say) drops the sink without `finish`. The packets queued so far
+        // still go out before the error line, as the inline printer's `BufWriter` writes them when dropped; then
+        // closing the channel ends the thread's loop, which flushes.
+        let _ = self.send_job();
         self.tx = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -377,12 +380,21 @@ mod tests {
     }
 
     #[test]
-    fn dropping_it_without_finish_stops_the_thread() {
+    fn dropping_it_without_finish_prints_everything_and_stops_the_thread() {
         let out = Shared::new();
         let mut thread = PrinterThread::spawn(text_printer(out.clone())).unwrap();
         feed(&mut thread, 2000).unwrap();
         drop(thread);
-        // The thread printed what reached it and ended; the drop joined it.
-        assert!(out.text().lines().count() >= JOB_ITEMS, "{}", out.text().lines().count());
+        // The drop sent the partial job, closed the channel and joined the thread.
+        let half_opens = (0..2000).filter(|i| i % 7 == 3).count();
+        assert_eq!(out.text().lines().count(), 2000 + half_opens);
+    }
+
+    #[test]
+    fn dropping_it_after_an_error_does_not_hang() {
+        let out = Shared::failing_after(100, io::ErrorKind::BrokenPipe);
+        let mut thread = PrinterThread::spawn(text_printer(out)).unwrap();
+        let _ = feed(&mut thread, 20_000);
+        drop(thread);
     }
 }
