@@ -348,6 +348,48 @@ mod tests {
         assert_eq!(threaded.text(), inline.text());
     }
 
+    /// What the engine prints for a capture of this repository, through the printer thread or inline.
+    fn engine_output(capture: &str, threaded: bool, json: bool) -> String {
+        use crate::capture::file::CaptureReader;
+        use crate::engine::Engine;
+        use crate::filter::Filter;
+        use crate::hash_key::HashKey;
+        use crate::output::json::JsonPrinter;
+        use crate::track::{Tracker, TrackerConfig};
+        let out = Shared::new();
+        let sink: Box<dyn Sink> = match (threaded, json) {
+            (false, false) => Box::new(text_printer(out.clone())),
+            (false, true) => Box::new(JsonPrinter::new(out.clone())),
+            (true, false) => Box::new(PrinterThread::spawn(text_printer(out.clone())).unwrap()),
+            (true, true) => Box::new(PrinterThread::spawn(JsonPrinter::new(out.clone())).unwrap()),
+        };
+        let tracker = Tracker::new(TrackerConfig::default(), HashKey::from_seed(1));
+        let mut engine = Engine::new(Filter::parse("").unwrap(), sink, Some(tracker), None);
+        let path = format!("{}/captures/{capture}", env!("CARGO_MANIFEST_DIR"));
+        let mut reader = CaptureReader::open(&path).unwrap();
+        while let Some(frame) = reader.next_frame().unwrap() {
+            engine.frame(&frame).unwrap();
+        }
+        engine.finish().unwrap();
+        out.text()
+    }
+
+    #[test]
+    fn a_capture_with_floods_and_half_open_timeouts_prints_as_inline() {
+        for capture in ["syn-flood.pcap", "syn-unanswered.pcap", "multi-interface.pcapng"] {
+            for json in [false, true] {
+                let inline = engine_output(capture, false, json);
+                assert_eq!(engine_output(capture, true, json), inline, "{capture}, json {json}");
+            }
+        }
+        // The events do come between packet lines, so their order was tested.
+        let flood = engine_output("syn-flood.pcap", true, false);
+        let lines: Vec<&str> = flood.lines().collect();
+        let at = lines.iter().position(|l| l.contains("[flood] SYN flood")).unwrap();
+        assert!(at > 0 && at + 1 < lines.len() && lines[at + 1].contains(" IP "), "{flood}");
+        assert!(engine_output("syn-unanswered.pcap", true, false).contains("[half-open: no SYN-ACK"));
+    }
+
     #[test]
     fn finish_writes_everything_before_it_returns() {
         let out = Shared::new();
