@@ -14,6 +14,7 @@ use crate::filter::Filter;
 use crate::output::connlog::{ConnLogFormat, ConnLogWriter};
 use crate::output::connlog_thread::ConnLogThread;
 use crate::output::json::JsonPrinter;
+use crate::output::printer_thread::threaded_if_useful;
 use crate::output::text::{TextOptions, TextPrinter, TimeFormat};
 use crate::output::{QuietSink, Sink};
 use crate::track::flood_detector::FloodConfig;
@@ -29,10 +30,11 @@ pub fn engine(expression: &str, output: &OutputArgs, track: &TrackArgs) -> anyho
         return Err(UsageError("--conn-log and --fail-on need tracking; drop --no-track".into()).into());
     }
     let out = BufWriter::with_capacity(1 << 16, io::stdout());
-    let sink: Box<dyn Sink> = match (output.quiet, output.format) {
-        (true, _) => Box::new(QuietSink),
-        (false, Format::Json) => Box::new(JsonPrinter::new(out)),
-        (false, Format::Text) => Box::new(TextPrinter::new(
+    // Formatting runs on a printer thread of its own when there is a core for it (output::printer_thread).
+    let sink: io::Result<Box<dyn Sink>> = match (output.quiet, output.format) {
+        (true, _) => Ok(Box::new(QuietSink)),
+        (false, Format::Json) => threaded_if_useful(JsonPrinter::new(out)),
+        (false, Format::Text) => threaded_if_useful(TextPrinter::new(
             out,
             TextOptions {
                 time: TimeFormat::from_t_count(output.time_format),
@@ -42,6 +44,7 @@ pub fn engine(expression: &str, output: &OutputArgs, track: &TrackArgs) -> anyho
             },
         )),
     };
+    let sink = sink.context("starting the printer thread")?;
     let mut engine =
         Engine::new(filter, sink, tracker_for(track)?, output.count).with_fail_on(FailOnCheck::new(&track.fail_on));
     if let Some(path) = &track.conn_log {

@@ -12,6 +12,7 @@ pub mod link_header;
 pub mod link_prefix;
 pub mod names;
 pub mod pppoe;
+pub mod printer_thread;
 pub mod progress;
 pub mod relative_seq;
 pub mod summary;
