@@ -11,7 +11,7 @@ use pcap_file::pcap::PcapHeader;
 use pcap_file::{Endianness, TsResolution};
 
 use super::error::{CaptureError, CaptureErrorKind, Location, RecordUnit};
-use super::frame::{Frame, RawStamp};
+use super::frame::{Frame, PlacedFrame, RawStamp};
 use super::pcapng;
 use super::read_buffer::ReadBuffer;
 use crate::time::Timestamp;
@@ -44,6 +44,8 @@ pub struct CaptureReader<R> {
     format: Format,
     /// Bytes of the record returned last, released at the next call (the frame borrowed them).
     pending: usize,
+    /// Where the bytes of the frame returned last start in the read buffer ([`Self::next_placed`]).
+    placed_at: usize,
     records: u64,
 }
 
@@ -83,8 +85,13 @@ impl PcapRecords {
         }
     }
 
-    fn word(&self, bytes: [u8; 4]) -> u32 {
-        if self.big_endian { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) }
+    /// A record header's four words. Read little-endian and swapped together when the file is big-endian: one
+    /// test of the byte order instead of one per word (measured: `CaptureReader::next_frame` 123 -> 111 instructions
+    /// per packet, callgrind).
+    fn words(&self, header: &[u8; PCAP_RECORD_HEADER]) -> [u32; 4] {
+        let le = |at: usize| u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+        let words = [le(0), le(4), le(8), le(12)];
+        if self.big_endian { words.map(u32::swap_bytes) } else { words }
     }
 }
 
@@ -150,7 +157,7 @@ impl<R: Read> CaptureReader<R> {
             other => return Err(err(at_start, CaptureErrorKind::UnknownMagic(other.swap_bytes()))),
         };
         let records = u64::from(matches!(format, Format::PcapNg { .. }));
-        Ok(CaptureReader { name: name.to_string(), buf, format, pending: 0, records })
+        Ok(CaptureReader { name: name.to_string(), buf, format, pending: 0, placed_at: 0, records })
     }
 
     pub fn name(&self) -> &str {
@@ -183,6 +190,34 @@ impl<R: Read> CaptureReader<R> {
             Format::Pcap { .. } => self.next_pcap(),
             Format::PcapNg { .. } => self.next_pcapng(),
         }
+    }
+
+    /// [`Self::next_frame`] for a caller that hands the read buffer on rather than copying frames out of it: where
+    /// the frame lies in the buffer that [`Self::take_retired`] or, at the end, [`Self::take_buffer`] gives.
+    pub fn next_placed(&mut self) -> Result<Option<PlacedFrame>, CaptureError> {
+        let Some(frame) = self.next_frame()? else { return Ok(None) };
+        let (ts, raw_stamp, link_type, orig_len, len) =
+            (frame.ts, frame.raw_stamp, frame.link_type, frame.orig_len, frame.data.len());
+        let start = self.placed_at;
+        Ok(Some(PlacedFrame { ts, raw_stamp, link_type, orig_len, start, end: start + len }))
+    }
+
+    /// The read buffer the frames placed so far lie in, when reading moved on to a fresh one since the last call
+    /// (the frame placed last is in the fresh one).
+    #[inline]
+    pub fn take_retired(&mut self) -> Option<Vec<u8>> {
+        self.buf.take_retired()
+    }
+
+    /// The current read buffer, for the frames placed in it; for the end of the file or a stop, as the reader
+    /// keeps no bytes after it.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.buf.take_buffer()
+    }
+
+    /// A buffer to read into next (one whose frames have been handled), instead of allocating one.
+    pub fn give_spare(&mut self, buffer: Vec<u8>) {
+        self.buf.give_spare(buffer);
     }
 
     fn error(&self, unit: RecordUnit, kind: CaptureErrorKind) -> CaptureError {
@@ -223,8 +258,7 @@ impl<R: Read> CaptureReader<R> {
         // One bounds check for the whole header, then fixed offsets into an array.
         let mut header = [0u8; PCAP_RECORD_HEADER];
         header.copy_from_slice(&self.buf.data()[..PCAP_RECORD_HEADER]);
-        let word = |at: usize| format.word([header[at], header[at + 1], header[at + 2], header[at + 3]]);
-        let (ts_sec, ts_frac, incl_len, orig_len) = (word(0), word(4), word(8), word(12));
+        let [ts_sec, ts_frac, incl_len, orig_len] = format.words(&header);
         if incl_len > format.limit {
             let kind = CaptureErrorKind::ImpossibleLength {
                 what: "record length",
@@ -244,6 +278,7 @@ impl<R: Read> CaptureReader<R> {
         let raw_stamp =
             (nanos >= 1_000_000_000).then_some(RawStamp { secs: ts_sec, fraction: ts_frac, nanos: format.nano });
         self.pending = total;
+        self.placed_at = self.buf.position() + PCAP_RECORD_HEADER;
         let data = &self.buf.data()[PCAP_RECORD_HEADER..total];
         Ok(Some(Frame { raw_stamp, ts, link_type: link, orig_len: orig_len.max(incl_len), data }))
     }
@@ -361,6 +396,7 @@ impl<R: Read> CaptureReader<R> {
             let data_start = data.as_ptr() as usize - self.buf.data().as_ptr() as usize;
             let data_len = data.len();
             self.pending = len;
+            self.placed_at = self.buf.position() + data_start;
             let data = &self.buf.data()[data_start..data_start + data_len];
             return Ok(Some(Frame {
                 raw_stamp: None,

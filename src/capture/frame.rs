@@ -35,22 +35,25 @@ pub struct RawStamp {
     pub nanos: bool,
 }
 
+/// A frame without its bytes: where they lie in a buffer (`start..end`).
 #[derive(Clone, Copy, Debug)]
-struct FrameMeta {
-    ts: Timestamp,
-    raw_stamp: Option<RawStamp>,
-    link_type: LinkType,
-    orig_len: u32,
-    start: usize,
-    end: usize,
+pub struct PlacedFrame {
+    pub ts: Timestamp,
+    pub raw_stamp: Option<RawStamp>,
+    pub link_type: LinkType,
+    pub orig_len: u32,
+    pub start: usize,
+    pub end: usize,
 }
 
-/// Many frames packed into one buffer. Sending one batch per channel message rather than one frame keeps the
-/// channel off the profile; the engine hands drained batches back for reuse.
+/// Many frames in one buffer. Sending one batch per channel message rather than one frame keeps the channel off
+/// the profile; the engine hands drained batches back for reuse. A live source copies each frame in ([`Self::push`]);
+/// the file source hands over the buffer the file was read into, frames in place ([`Self::push_placed`],
+/// [`Self::hand_over`]): copying each frame cost 70 of the 676 instructions per packet of `read -q --no-track`.
 #[derive(Debug, Default)]
 pub struct FrameBatch {
     bytes: Vec<u8>,
-    frames: Vec<FrameMeta>,
+    frames: Vec<PlacedFrame>,
 }
 
 impl FrameBatch {
@@ -60,7 +63,7 @@ impl FrameBatch {
     pub fn push(&mut self, frame: Frame<'_>) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(frame.data);
-        self.frames.push(FrameMeta {
+        self.frames.push(PlacedFrame {
             ts: frame.ts,
             raw_stamp: frame.raw_stamp,
             link_type: frame.link_type,
@@ -77,7 +80,23 @@ impl FrameBatch {
         for part in parts {
             self.bytes.extend_from_slice(part);
         }
-        self.frames.push(FrameMeta { ts, raw_stamp: None, link_type, orig_len, start, end: self.bytes.len() });
+        self.frames.push(PlacedFrame { ts, raw_stamp: None, link_type, orig_len, start, end: self.bytes.len() });
+    }
+
+    /// A frame whose bytes are already in the buffer this batch will be handed ([`Self::hand_over`]). Not mixed
+    /// with [`Self::push`] in one batch.
+    pub fn push_placed(&mut self, frame: PlacedFrame) {
+        self.frames.push(frame);
+    }
+
+    /// Makes `buffer`, where the placed frames' bytes are, this batch's bytes; returns the bytes it had, for reuse.
+    pub fn hand_over(&mut self, buffer: Vec<u8>) -> Vec<u8> {
+        std::mem::replace(&mut self.bytes, buffer)
+    }
+
+    /// The batch's bytes, whole (not cleared), for reuse as a buffer; the batch keeps none.
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
     }
 
     pub fn len(&self) -> usize {
@@ -128,5 +147,25 @@ mod tests {
         assert_eq!(got, vec![(0, b"abc".to_vec()), (1, vec![]), (2, b"defgh".to_vec())]);
         batch.clear();
         assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn placed_frames_read_from_the_buffer_handed_over() {
+        let mut batch = FrameBatch::default();
+        for (i, (start, end)) in [(2, 5), (5, 5), (7, 9)].into_iter().enumerate() {
+            let ts = Timestamp::from_nanos(i as u64);
+            batch.push_placed(PlacedFrame {
+                ts,
+                raw_stamp: None,
+                link_type: LinkType::Ethernet,
+                orig_len: 9,
+                start,
+                end,
+            });
+        }
+        assert!(batch.hand_over(b"xxabcyydeff".to_vec()).is_empty());
+        let got: Vec<_> = batch.iter().map(|f| f.data.to_vec()).collect();
+        assert_eq!(got, vec![b"abc".to_vec(), vec![], b"de".to_vec()]);
+        assert_eq!(batch.take_bytes(), b"xxabcyydeff");
     }
 }

@@ -1,6 +1,11 @@
 //! The file source thread: reads capture files one after another and sends their frames to the engine in batches
 //! over a bounded channel. A file source blocks when the channel is full, so reading a file never loses a frame
 //! (a live source, by contrast, counts a drop and moves on; see DESIGN.md).
+//!
+//! Frames are not copied out of the buffer the file is read into: a batch is the frames of one read buffer, and
+//! takes the buffer with it when reading moves on to a fresh one (the record that straddles the end is carried
+//! over by the reader), or at the end of the file. Drained batches come back, and their buffers are read into
+//! again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,40 +84,60 @@ fn read_one(
     let mut reader = CaptureReader::open(path).map_err(|e| ReadStop::Failed(e, 0))?;
     let started = SourceEvent::FileStarted { name: reader.name().to_string(), precision: reader.precision() };
     tx.send(started).map_err(|_| ReadStop::EngineGone)?;
-    let mut batch = reuse(recycled);
+    let mut batch = next_batch(recycled, &mut reader);
     loop {
-        let frame = match reader.next_frame() {
+        let frame = match reader.next_placed() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(err) => {
                 let offset = reader.offset();
-                flush(tx, &mut batch, recycled)?;
+                let buffer = reader.take_retired().unwrap_or_else(|| reader.take_buffer());
+                flush(tx, &mut batch, buffer, recycled, &mut reader)?;
                 return Err(ReadStop::Failed(err, offset));
             }
         };
-        batch.push(frame);
-        if batch.is_full() {
+        // Reading moved on to a fresh buffer for this frame: the ones before it are all in the old one.
+        if let Some(buffer) = reader.take_retired() {
             progress.store(done_before + reader.offset(), Ordering::Relaxed);
-            flush(tx, &mut batch, recycled)?;
+            flush(tx, &mut batch, buffer, recycled, &mut reader)?;
         }
+        batch.push_placed(frame);
     }
-    flush(tx, &mut batch, recycled)?;
+    let buffer = reader.take_retired().unwrap_or_else(|| reader.take_buffer());
+    flush(tx, &mut batch, buffer, recycled, &mut reader)?;
     progress.store(done_before + reader.offset(), Ordering::Relaxed);
     Ok(reader.offset())
 }
 
-/// An empty batch: a drained one handed back by the engine, or a new one.
-fn reuse(recycled: &Receiver<FrameBatch>) -> FrameBatch {
-    let mut batch = recycled.try_recv().unwrap_or_default();
-    batch.clear();
+/// The next batch to fill, with the buffer of a drained one given to the reader to read into again.
+fn next_batch<R: std::io::Read>(recycled: &Receiver<FrameBatch>, reader: &mut CaptureReader<R>) -> FrameBatch {
+    let (batch, buffer) = reuse(recycled);
+    reader.give_spare(buffer);
     batch
 }
 
-fn flush(tx: &Sender<SourceEvent>, batch: &mut FrameBatch, recycled: &Receiver<FrameBatch>) -> Result<(), ReadStop> {
+/// An empty batch (a drained one handed back by the engine, or a new one), and the buffer it had.
+fn reuse(recycled: &Receiver<FrameBatch>) -> (FrameBatch, Vec<u8>) {
+    let mut batch = recycled.try_recv().unwrap_or_default();
+    let buffer = batch.take_bytes();
+    batch.clear();
+    (batch, buffer)
+}
+
+/// Sends the frames placed in `batch` with `buffer`, the read buffer they lie in, and starts the next batch.
+fn flush<R: std::io::Read>(
+    tx: &Sender<SourceEvent>,
+    batch: &mut FrameBatch,
+    buffer: Vec<u8>,
+    recycled: &Receiver<FrameBatch>,
+    reader: &mut CaptureReader<R>,
+) -> Result<(), ReadStop> {
     if batch.is_empty() {
+        reader.give_spare(buffer);
         return Ok(());
     }
-    let full = std::mem::replace(batch, reuse(recycled));
+    reader.give_spare(batch.hand_over(buffer));
+    let full = std::mem::replace(batch, next_batch(recycled, reader));
     tx.send(SourceEvent::Frames(full)).map_err(|_| ReadStop::EngineGone)
 }
 
@@ -136,7 +161,7 @@ mod tests {
             data: b"abc",
         });
         tx.send(used).unwrap();
-        assert!(reuse(&rx).is_empty());
+        assert!(reuse(&rx).0.is_empty());
     }
 
     #[test]

@@ -96,8 +96,10 @@ pub struct Encaps {
 }
 
 impl Default for Encaps {
+    /// The unused slots hold the first variant with every field zero, so a fresh `Encaps` (one per decoded frame)
+    /// is all zero bytes, written with a few wide stores rather than slot by slot.
     fn default() -> Self {
-        Encaps { items: [Encap::Ppp { protocol: 0 }; MAX_ENCAPS], len: 0, deeper: 0 }
+        Encaps { items: [Encap::Mpls { label: 0, tc: 0, bottom: false, ttl: 0 }; MAX_ENCAPS], len: 0, deeper: 0 }
     }
 }
 
