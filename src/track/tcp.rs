@@ -67,6 +67,7 @@ pub fn segment(
 /// such a segment: count it, note Zeek's first 'D' or 'A' of the direction, advance `next_seq` and the payload end,
 /// move `max_ack`, take the window. `tests/fast_path.rs` reads captures with and without it and compares every
 /// annotation, event, record and statistic; debug builds check each segment it takes against the general path.
+#[inline]
 pub fn fast_segment(conn: &mut Conn, ts: Timestamp, from: Role, seg: &TcpSegment<'_>, ip_len: u32) -> bool {
     if !is_plain(conn, from, seg) {
         return false;
