@@ -81,6 +81,8 @@ pub enum TrackerEvent {
 
 pub struct Tracker {
     config: TrackerConfig,
+    /// The shortest of the config's timeouts, worked out once: every packet asks for it.
+    shortest_timeout: Duration,
     table: FlowTable,
     annotations: Vec<Annotation>,
     events: VecDeque<TrackerEvent>,
@@ -135,8 +137,11 @@ impl Tracker {
     /// A tracker with `config`, whose tables hash under `key`: the edge passes a fresh one from the kernel
     /// ([`crate::os_random::os_random_hash_key`]), tests a fixed one ([`crate::hash_key`]).
     pub fn new(config: TrackerConfig, key: HashKey) -> Tracker {
+        let c = &config;
+        let shortest_timeout = c.syn_timeout.min(c.tcp_inactivity).min(c.close_delay).min(c.udp_inactivity);
         Tracker {
             config,
+            shortest_timeout,
             table: FlowTable::new(config.max_flows, key),
             annotations: Vec::with_capacity(8),
             events: VecDeque::new(),
@@ -233,8 +238,7 @@ impl Tracker {
     }
 
     fn shortest_timeout(&self) -> Duration {
-        let c = &self.config;
-        c.syn_timeout.min(c.tcp_inactivity).min(c.close_delay).min(c.udp_inactivity)
+        self.shortest_timeout
     }
 
     fn tcp(&mut self, ts: Timestamp, flow: &PacketFlow, seg: &crate::wire::TcpSegment<'_>, ip_len: u32) {
