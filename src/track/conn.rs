@@ -66,6 +66,12 @@ impl HalfFlow {
     /// `marks`: the open hole (`hole_start..hole_end`) holds payload the capture truncated (snap length), not bytes
     /// the capture skipped: a segment later resent into it is a retransmission, not out-of-order.
     pub const MARK_TRUNCATED_HOLE: u8 = 0x10;
+    /// `marks`: Zeek's 'D' (payload) of this direction has been asked for ([`super::zeek::ZeekTcp::packet`]): it is in
+    /// the history, or the history was full, and either way asking again changes nothing. The fast path
+    /// (`tcp::fast_segment`) skips the history search then.
+    pub const MARK_DATA_LETTER: u8 = 0x20;
+    /// `marks`: the same for 'A' (a pure ACK).
+    pub const MARK_ACK_LETTER: u8 = 0x40;
     /// `marks` that describe the last segment, cleared when the next one arrives.
     pub const LAST_SEGMENT_MARKS: u8 = Self::MARK_KEEP_ALIVE | Self::MARK_ZW_PROBE;
 

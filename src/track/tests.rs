@@ -1860,3 +1860,6 @@ mod table_pressure {
 
 /// Issue 13's Zeek rules: T, content gaps, byte spans and the stopped clock.
 mod zeek_rules;
+
+/// The fast path for plain segments against the general path, on whole captures.
+mod fast_path;

@@ -151,7 +151,7 @@ impl History {
 
     /// Records `upper` (or its lowercase form for the responder) unless that direction already has it: the
     /// once-per-direction rule for A, D, I and Q.
-    fn once(&mut self, from_orig: bool, upper: u8) {
+    pub(super) fn once(&mut self, from_orig: bool, upper: u8) {
         let letter = case(from_orig, upper);
         if !self.contains(letter) {
             self.push(letter);
