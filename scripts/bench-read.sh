@@ -14,8 +14,9 @@
 # faster than the packet count, so if its row looks odd, compare a smaller PACKETS.
 #
 # Each command's output goes to /dev/null, so what is measured is reading, decoding and formatting, not a terminal.
-# `synscope read` runs two threads (a reader thread and the engine), so wall-clock packets/s can exceed what one core
-# does; the CPU columns (user+sys) show the cost per packet independent of that.
+# `synscope read` runs a reader thread and the engine, and with text or JSON output a printer thread too, so
+# wall-clock packets/s can exceed what one core does; the CPU columns (user+sys) show the cost per packet independent
+# of that.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
