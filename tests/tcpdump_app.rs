@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::crafted::{Case, case, ethernet, write_capture};
-use common::tcpdump::{both_lines, tcpdump_4_99};
+use common::crafted::{Case, assert_same_as_tcpdump, case, ethernet};
+use common::tcpdump::tcpdump_4_99;
 use synscope::wire::checksum::checksum;
 
 const CLIENT: [u8; 4] = [192, 0, 2, 1];
@@ -270,21 +270,6 @@ fn text_cases() -> Vec<Case> {
     cut.cut = 40;
     cases.push(cut);
     cases
-}
-
-fn assert_same_as_tcpdump(cases: &[Case], name: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join(name);
-    write_capture(&pcap, cases);
-    let (theirs, ours) = both_lines(&pcap, cases.len());
-    let failures: Vec<String> = cases
-        .iter()
-        .zip(theirs.iter().zip(&ours))
-        .filter(|(_, (t, o))| t != o)
-        .map(|(c, (t, o))| format!("{}:\n  tcpdump:  {t}\n  synscope: {o}", c.what))
-        .collect();
-    assert!(failures.is_empty(), "{} of {} lines differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    ours.join("\n") + "\n"
 }
 
 #[test]

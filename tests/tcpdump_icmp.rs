@@ -13,8 +13,8 @@
 
 mod common;
 
-use common::crafted::{Case, case, ethernet, write_capture};
-use common::tcpdump::{both_lines, tcpdump_4_99};
+use common::crafted::{Case, assert_same_as_tcpdump, case, ethernet};
+use common::tcpdump::tcpdump_4_99;
 use synscope::wire::checksum::checksum;
 
 /// An IPv4 header with `options` (a multiple of 4 bytes), then `payload`.
@@ -203,21 +203,6 @@ fn icmpv6_cases() -> Vec<Case> {
     cases.push(case("MLDv2 report", icmp6(143, 0, [0, 0, 0, 2], &[])));
     cases.push(case("home agent discovery request", icmp6(144, 0, [0x12, 0x34, 0, 0], &[])));
     cases
-}
-
-fn assert_same_as_tcpdump(cases: &[Case], name: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join(name);
-    write_capture(&pcap, cases);
-    let (theirs, ours) = both_lines(&pcap, cases.len());
-    let failures: Vec<String> = cases
-        .iter()
-        .zip(theirs.iter().zip(&ours))
-        .filter(|(_, (t, o))| t != o)
-        .map(|(c, (t, o))| format!("{}:\n  tcpdump:  {t}\n  synscope: {o}", c.what))
-        .collect();
-    assert!(failures.is_empty(), "{} of {} lines differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    ours.join("\n") + "\n"
 }
 
 #[test]

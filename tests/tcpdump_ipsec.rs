@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::crafted::{Case, case, ethernet, write_capture};
-use common::tcpdump::{both_lines, tcpdump_4_99};
+use common::crafted::{Case, assert_same_as_tcpdump, case, ethernet, write_capture};
+use common::tcpdump::tcpdump_4_99;
 use common::{stdout, synscope};
 use synscope::wire::checksum::checksum;
 
@@ -111,19 +111,7 @@ fn ipsec_headers_print_as_tcpdump_prints_them() {
     if !tcpdump_4_99("the IPsec headers") {
         return;
     }
-    let cases = cases();
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("ipsec.pcap");
-    write_capture(&pcap, &cases);
-    let (theirs, ours) = both_lines(&pcap, cases.len());
-    let failures: Vec<String> = cases
-        .iter()
-        .zip(theirs.iter().zip(&ours))
-        .filter(|(_, (t, o))| t != o)
-        .map(|(c, (t, o))| format!("{}:\n  tcpdump:  {t}\n  synscope: {o}", c.what))
-        .collect();
-    assert!(failures.is_empty(), "{} of {} lines differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    let all = ours.join("\n") + "\n";
+    let all = assert_same_as_tcpdump(&cases(), "ipsec.pcap");
     for needle in [
         "IP 192.0.2.1 > 192.0.2.2: ESP(spi=0x00001234,seq=0x7), length 32\n",
         ": AH(spi=0x00005678,seq=0x9,icv=0xa0a1a2a3a4a5a6a7a8a9aaab): 40000 > 80: Flags [S], seq 1,",

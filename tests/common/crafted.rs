@@ -51,3 +51,20 @@ fn write_cut_frames(path: &Path, link_type: LinkType, frames: &[(&[u8], u32)]) {
     }
     writer.finish().unwrap();
 }
+
+/// Writes `cases` to `name` in a fresh directory, reads it with tcpdump and synscope, and fails naming every case
+/// whose lines differ; returns synscope's lines, for the caller to check the spellings it exists for came out.
+pub fn assert_same_as_tcpdump(cases: &[Case], name: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join(name);
+    write_capture(&pcap, cases);
+    let (theirs, ours) = super::tcpdump::both_lines(&pcap, cases.len());
+    let failures: Vec<String> = cases
+        .iter()
+        .zip(theirs.iter().zip(&ours))
+        .filter(|(_, (t, o))| t != o)
+        .map(|(c, (t, o))| format!("{}:\n  tcpdump:  {t}\n  synscope: {o}", c.what))
+        .collect();
+    assert!(failures.is_empty(), "{} of {} lines differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    ours.join("\n") + "\n"
+}
