@@ -3,7 +3,8 @@
 # toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass -Zsanitizer=address, whose runtime stable ships.
 # `SANITIZER=none` runs without it (faster, catches panics only). New inputs go to a scratch corpus, so the committed
 # seeds in fuzz/corpus/ change only when you merge them in (`cargo fuzz cmin TARGET`). What the seed corpora hold:
-#   decode       the first frames of every classic pcap in captures/, each behind the byte that picks its link type;
+#   decode       the first frames of every classic pcap in captures/, each behind the byte that picks its link type,
+#                and crafted Ethernet frames for the payload printers: DNS over UDP and TCP, HTTP, SSH, AH and ESP;
 #   pcap_reader  the first 2 KB of every capture in captures/ (cut at a record boundary), and crafted files: big-endian
 #                and nanosecond pcap, pcapng in both byte orders with several sections, interfaces, if_tsresol and
 #                if_tsoffset, enhanced, simple and obsolete packet blocks, blocks to skip, and damaged ones (a 16 MiB
