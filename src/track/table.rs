@@ -316,6 +316,23 @@ mod tests {
     }
 
     #[test]
+    fn lookup_finds_the_recent_connection_only_while_its_slot_holds_it() {
+        let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
+        let (a, _) = insert(&mut table, 1, Phase::Active);
+        assert_eq!(table.lookup(&key(1)), (Some(a), None), "the inserted connection, without hashing");
+        assert_eq!(table.lookup(&key(2)), (None, Some(table.hash(&key(2)))));
+        table.discard(a);
+        assert_eq!(table.lookup(&key(1)), (None, Some(table.hash(&key(1)))), "its slot was freed");
+        let (b, _) = insert(&mut table, 2, Phase::Active);
+        let (c, _) = insert(&mut table, 3, Phase::Active);
+        assert_eq!(b, a, "the freed slot is reused by another key");
+        assert_eq!(table.lookup(&key(1)), (None, Some(table.hash(&key(1)))));
+        assert_eq!(table.lookup(&key(2)), (Some(b), Some(table.hash(&key(2)))), "found through the index");
+        assert_eq!(table.lookup(&key(2)), (Some(b), None), "then remembered");
+        assert_eq!(table.lookup(&key(3)), (Some(c), Some(table.hash(&key(3)))));
+    }
+
+    #[test]
     fn eviction_takes_the_oldest_half_open_before_anything_established() {
         let mut table = FlowTable::new(3, crate::hash_key::HashKey::from_seed(1));
         insert(&mut table, 1, Phase::Active);
