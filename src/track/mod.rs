@@ -111,15 +111,22 @@ pub struct Tracker {
 
 pub(crate) const LISTED_AT_END: usize = 5;
 
-/// What the tracker works out once about a packet's flow: its key, the key's hash in the flow table, and which way
-/// it travels.
+/// What the tracker works out once about a packet's flow: its key, which way it travels, its connection's slot in
+/// the flow table when it has one, and the key's hash in the table when the lookup needed it.
 struct PacketFlow {
     key: FlowKey,
-    hash: u64,
     direction: Direction,
+    found: Option<Slot>,
+    hash: Option<u64>,
 }
 
 impl PacketFlow {
+    /// The key's hash in the flow table (and in `timed_out_attempts`): worked out here when the lookup found the
+    /// connection without hashing ([`FlowTable::lookup`]).
+    fn hash(&self, table: &FlowTable) -> u64 {
+        self.hash.unwrap_or_else(|| table.hash(&self.key))
+    }
+
     /// The packet's sender and receiver (only a new connection and a datagram need them).
     fn ends(&self) -> (Endpoint, Endpoint) {
         self.key.ends(self.direction)
@@ -215,9 +222,9 @@ impl Tracker {
             Net::Ipv6(ip) => 40 + u32::from(ip.payload_len),
             _ => 0,
         };
-        // Hashed once: the lookup, an insert on a miss and the connection's later removal all use this hash.
-        let hash = self.table.hash(&key);
-        let flow = PacketFlow { key, hash, direction };
+        // Hashed at most once: the lookup, an insert on a miss and a timed-out attempt's lookup all use this hash.
+        let (found, hash) = self.table.lookup(&key);
+        let flow = PacketFlow { key, direction, found, hash };
         match &packet.transport {
             Transport::Tcp(seg) => self.tcp(ts, &flow, seg, ip_len),
             // IP header plus the 8-byte UDP or ICMP header.
@@ -242,10 +249,9 @@ impl Tracker {
     }
 
     fn tcp(&mut self, ts: Timestamp, flow: &PacketFlow, seg: &crate::wire::TcpSegment<'_>, ip_len: u32) {
-        let key = flow.key;
         // SYNs the originator already sent with this ISN, when this SYN retries an attempt on a closed tuple.
         let mut retried_tries = None;
-        let found = self.table.find_hashed(&key, flow.hash);
+        let found = flow.found;
         if let Some(slot) = found
             && self.fast_tcp(ts, slot, flow, seg, ip_len)
         {
@@ -290,7 +296,10 @@ impl Tracker {
         let was_half_open = conn.is_half_open();
         let sig = tcp::segment(conn, ts, role, seg, ip_len, clock_was_stopped, &mut self.annotations);
         if sig.new_attempt
-            && let Some(tries) = retried_tries.or_else(|| self.timed_out_attempts.take_hashed(flow.hash, seg.seq))
+            && let Some(tries) = retried_tries.or_else(|| match flow.hash {
+                Some(hash) => self.timed_out_attempts.take_hashed(hash, seg.seq),
+                None => self.timed_out_attempts.take(&flow.key, seg.seq),
+            })
         {
             let tries = tries.saturating_add(1);
             conn.half_mut(Role::Orig).syn_tries = tries;
@@ -385,7 +394,8 @@ impl Tracker {
     }
 
     fn create(&mut self, ts: Timestamp, flow: &PacketFlow, syn: bool, ack: bool) -> Slot {
-        let PacketFlow { key, hash, .. } = *flow;
+        let key = flow.key;
+        let hash = flow.hash(&self.table);
         let (src, dst) = flow.ends();
         // The originator sent the first SYN. If the first packet seen is a SYN-ACK, its receiver is the originator
         // and the roles are flipped (Zeek's '^'). Mid-stream, Zeek's port heuristic picks the likely server as the
@@ -417,10 +427,11 @@ impl Tracker {
     /// datagram's sender is the originator, unless it is a UDP datagram from a likely server port (Zeek's
     /// `likely_server_ports`, [`ports::flip_udp`]): then the other side is the client.
     fn datagram(&mut self, ts: Timestamp, flow: &PacketFlow, ip_len: u32, headers: u32) {
-        let PacketFlow { key, hash, .. } = *flow;
-        let slot = match self.table.find_hashed(&key, hash) {
+        let key = flow.key;
+        let slot = match flow.found {
             Some(slot) => slot,
             None => {
+                let hash = flow.hash(&self.table);
                 let (src, dst) = flow.ends();
                 let to_broadcast = dst.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST);
                 let flip = key.protocol == 17 && ports::flip_udp(src.port(), dst.port(), to_broadcast);

@@ -38,6 +38,11 @@ pub struct FlowTable {
     hasher: HashKey,
     lists: [List; PHASES],
     capacity: usize,
+    /// The slot last found or inserted: consecutive packets are mostly one connection's (a request and its answer,
+    /// a burst), and [`FlowTable::lookup`] tries it before hashing. It is never invalidated: a lookup checks that the
+    /// slot still holds a connection with the packet's key, and keys are unique in the table, so a slot freed or
+    /// reused since holds either no connection, another key, or the very connection the packet belongs to.
+    recent: Slot,
     pub evictions: u64,
     pub evicted_half_open: u64,
 }
@@ -57,6 +62,7 @@ impl FlowTable {
             hasher: key,
             lists: [List { head: NONE, tail: NONE }; PHASES],
             capacity,
+            recent: NONE,
             evictions: 0,
             evicted_half_open: 0,
         }
@@ -93,6 +99,24 @@ impl FlowTable {
         self.index.find(hash, |&s| slots[s as usize].as_ref().is_some_and(|c| c.key == *key)).copied()
     }
 
+    /// The connection with this key, trying the last one found or inserted first; on a miss there it hashes the key,
+    /// and returns the hash for an insert. A hit there skips SipHash and the index probe: measured on `read -q` of the
+    /// bench file, 1,541 -> 1,387 instr/pkt.
+    #[inline]
+    pub fn lookup(&mut self, key: &FlowKey) -> (Option<Slot>, Option<u64>) {
+        if let Some(Some(conn)) = self.slots.get(self.recent as usize)
+            && conn.key == *key
+        {
+            return (Some(self.recent), None);
+        }
+        let hash = self.hash(key);
+        let found = self.find_hashed(key, hash);
+        if let Some(slot) = found {
+            self.recent = slot;
+        }
+        (found, Some(hash))
+    }
+
     pub fn get(&self, slot: Slot) -> &Conn {
         self.slots[slot as usize].as_ref().expect("live slot")
     }
@@ -125,6 +149,7 @@ impl FlowTable {
             None => 0,
         });
         self.push_back(list_of(phase), slot);
+        self.recent = slot;
         (slot, evicted)
     }
 
@@ -288,6 +313,23 @@ mod tests {
         assert_eq!(table.len(), 1);
         let (c, _) = insert(&mut table, 3, Phase::Active);
         assert_eq!(c, a, "freed slots are reused");
+    }
+
+    #[test]
+    fn lookup_finds_the_recent_connection_only_while_its_slot_holds_it() {
+        let mut table = FlowTable::new(10, crate::hash_key::HashKey::from_seed(1));
+        let (a, _) = insert(&mut table, 1, Phase::Active);
+        assert_eq!(table.lookup(&key(1)), (Some(a), None), "the inserted connection, without hashing");
+        assert_eq!(table.lookup(&key(2)), (None, Some(table.hash(&key(2)))));
+        table.discard(a);
+        assert_eq!(table.lookup(&key(1)), (None, Some(table.hash(&key(1)))), "its slot was freed");
+        let (b, _) = insert(&mut table, 2, Phase::Active);
+        let (c, _) = insert(&mut table, 3, Phase::Active);
+        assert_eq!(b, a, "the freed slot is reused by another key");
+        assert_eq!(table.lookup(&key(1)), (None, Some(table.hash(&key(1)))));
+        assert_eq!(table.lookup(&key(2)), (Some(b), Some(table.hash(&key(2)))), "found through the index");
+        assert_eq!(table.lookup(&key(2)), (Some(b), None), "then remembered");
+        assert_eq!(table.lookup(&key(3)), (Some(c), Some(table.hash(&key(3)))));
     }
 
     #[test]

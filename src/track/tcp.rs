@@ -113,7 +113,11 @@ fn plain_letter(payload_len: u32) -> (u8, u8) {
 fn is_plain(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> bool {
     let (half, peer) = (conn.half(from), conn.half(from.other()));
     // Only the ACK among SYN, FIN, RST and ACK: no reset, SYN, teardown or flag letter but 'D'/'A' (`ZeekTcp`).
-    let flags = seg.flags.ack() && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
+    // Checked first, and alone: it turns away the handshake and teardown segments (about a third of the bench
+    // file's) before any of the connection is read.
+    if !(seg.flags.ack() && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst()) {
+        return false;
+    }
     // Neither end closed (the clock runs, no half-close, no FIN to acknowledge), no hole to fill or acknowledge,
     // the sender's sequence and acknowledgement known, and the peer's sequence known (`AckOfUnseen` is judged).
     const CLOSED_OR_HOLE: u8 = HalfFlow::SEEN_FIN | HalfFlow::SEEN_RST | HalfFlow::HOLE_OPEN;
@@ -128,7 +132,7 @@ fn is_plain(conn: &Conn, from: Role, seg: &TcpSegment<'_>) -> bool {
     // and a zero window ('W', `ZeroWindow`) is left to the general path.
     let sender_state = if from == Role::Orig { conn.zeek.orig } else { conn.zeek.resp };
     let zeek = matches!(sender_state, ZeekState::Established | ZeekState::Partial) && seg.window != 0;
-    flags && ends && conn_state && zeek && in_order_and_plain(conn, from, seg)
+    ends && conn_state && zeek && in_order_and_plain(conn, from, seg)
 }
 
 /// The sequence and acknowledgement side of [`is_plain`].

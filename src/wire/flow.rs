@@ -179,7 +179,10 @@ impl FlowKey {
     }
 
     /// The key and direction of a packet, for TCP and UDP (ICMP uses ports 0). The sender and receiver are
-    /// [`FlowKey::ends`]: returning them too made a 96-byte tuple the tracker copied once more per packet.
+    /// [`FlowKey::ends`]: returning them too made a 96-byte tuple the tracker copied once more per packet. Inlined
+    /// into the tracker, its only caller, so the 40-byte answer is built in place, not returned through memory:
+    /// `read -q` 1,387 -> 1,353 instr/pkt (callgrind, 100k bench file).
+    #[inline]
     pub fn of(packet: &Packet<'_>) -> Option<(FlowKey, Direction)> {
         let (protocol, sport, dport) = match &packet.transport {
             Transport::Tcp(t) => (6, t.src_port, t.dst_port),
