@@ -47,7 +47,10 @@ fn be16(b: &[u8]) -> u16 {
 /// passes a 300-byte struct by value through every layer, which cost a third of our decode time.)
 fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
     let first = match link_type {
-        LinkType::Ethernet => Next::Ethernet(frame),
+        LinkType::Ethernet => match untagged_ethernet_ip(frame, packet) {
+            Some((ether_type, payload)) => return ip(ether_type, payload, packet),
+            None => Next::Ethernet(frame),
+        },
         LinkType::LinuxSll => {
             // 16-byte header; protocol at offset 14 (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html).
             if frame.len() < 16 {
@@ -142,6 +145,26 @@ fn layers<'a>(mut next: Next<'a>, frame: &'a [u8], packet: &mut Packet<'a>) -> R
     Err(DecodeError::Invalid(format!("more than {MAX_LAYERS} nested link headers")))
 }
 
+/// The common frame, Ethernet II straight to IPv4 or IPv6 with no tag: records what [`layers`] records for it (the
+/// addresses, the EtherType, a 14-byte link header) and answers the EtherType and the IP header's bytes, without the layer walk, the
+/// VLAN walk and the encapsulation step (measured: decode_in_place 259 -> 225 instructions per packet). Any other
+/// frame is `None`, for [`layers`].
+#[inline]
+fn untagged_ethernet_ip<'a>(frame: &'a [u8], packet: &mut Packet<'a>) -> Option<(u16, &'a [u8])> {
+    let (header, payload) = frame.split_first_chunk::<{ vlan::ETHERNET_HEADER_LEN }>()?;
+    let ether_type = u16::from_be_bytes([header[12], header[13]]);
+    if ether_type != ETHERTYPE_IPV4 && ether_type != ETHERTYPE_IPV6 {
+        return None;
+    }
+    let mac = |at: usize| -> [u8; 6] {
+        [header[at], header[at + 1], header[at + 2], header[at + 3], header[at + 4], header[at + 5]]
+    };
+    packet.link.ethernet = Some(EthernetInfo { src: mac(6), dst: mac(0), outer_ether_type: ether_type });
+    packet.link.header_len = vlan::ETHERNET_HEADER_LEN as u16;
+    packet.link.ether_type = Some(ether_type);
+    Some((ether_type, payload))
+}
+
 /// Ethernet II (IEEE 802.3 clause 3) and any stack of VLAN tags ([`vlan::is_tpid`]: 802.1Q, 802.1ad, 0x9100).
 fn ethernet<'a>(frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(u16, &'a [u8]), DecodeError> {
     if frame.len() < vlan::ETHERNET_HEADER_LEN {
@@ -181,7 +204,7 @@ fn ethernet<'a>(frame: &'a [u8], packet: &mut Packet<'a>) -> Result<(u16, &'a [u
 fn network<'a>(ether_type: u16, payload: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
     packet.link.ether_type = Some(ether_type);
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(payload, packet),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip(ether_type, payload, packet),
         0x0806 => {
             let arp =
                 ArpPacketSlice::from_slice(payload).map_err(|e| truncated("ARP packet", e.len, e.required_len))?;
@@ -195,12 +218,42 @@ fn network<'a>(ether_type: u16, payload: &'a [u8], packet: &mut Packet<'a>) -> R
     }
 }
 
-fn ip<'a>(bytes: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
-    let payload = match plain_ipv4(bytes, packet) {
+/// The IP header `ether_type` announces (IPv4's or IPv6's EtherType: the link layer, not the version nibble, says
+/// which).
+fn ip<'a>(ether_type: u16, bytes: &'a [u8], packet: &mut Packet<'a>) -> Result<(), DecodeError> {
+    // `plain_ipv4` reads only version 4, so behind IPv4's EtherType it needs no version check; the check runs
+    // only before the general path (checking every packet first cost 12 instructions per packet, callgrind).
+    let plain = if ether_type == ETHERTYPE_IPV4 { plain_ipv4(bytes, packet) } else { None };
+    let payload = match plain {
         Some(payload) => payload,
-        None => any_ip(bytes, packet)?,
+        None => {
+            check_version(ether_type, bytes)?;
+            any_ip(bytes, packet)?
+        }
     };
     upper_layer(&payload, packet)
+}
+
+/// tcpdump picks IPv4 or IPv6 by the EtherType and calls a header of the other version invalid (print-ip.c's
+/// "IP6, wrong link-layer encapsulation", print-ip6.c's check of the version): so does this, rather than decoding
+/// the header as the version its nibble names. Other versions are left to the header's own check, as before.
+#[inline]
+fn check_version(ether_type: u16, bytes: &[u8]) -> Result<(), DecodeError> {
+    let Some(first) = bytes.first() else { return Ok(()) };
+    let announced = if ether_type == ETHERTYPE_IPV6 { 6 } else { 4 };
+    // 4 ^ 6 == 2: the nibble names the other IP version.
+    if (first >> 4) ^ announced == 2 {
+        return Err(version_mismatch(first >> 4, ether_type, announced));
+    }
+    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn version_mismatch(version: u8, ether_type: u16, announced: u8) -> DecodeError {
+    DecodeError::Invalid(format!(
+        "IPv{version} header behind EtherType 0x{ether_type:04x}, which announces IPv{announced}"
+    ))
 }
 
 /// The common case, IPv4 without an authentication header, read by hand: the same fields, payload bounds and
@@ -616,5 +669,69 @@ mod tests {
             let fast = decode(LinkType::RawIp, &bytes);
             prop_assert_eq!(fast, by_etherparse(&bytes));
         }
+
+        /// An untagged Ethernet frame carrying IP decodes to the packet the general layer walk makes of it.
+        #[test]
+        fn untagged_ethernet_agrees_with_the_layer_walk(
+            mut bytes in proptest::collection::vec(any::<u8>(), 0..96),
+            ether_type in prop_oneof![Just(ETHERTYPE_IPV4), Just(ETHERTYPE_IPV6), Just(0x8100u16), any::<u16>()],
+            version in prop_oneof![Just(4u8), Just(6), any::<u8>()],
+        ) {
+            if bytes.len() >= 14 {
+                bytes[12..14].copy_from_slice(&ether_type.to_be_bytes());
+            }
+            if let Some(first) = bytes.get_mut(14) {
+                *first = version << 4 | *first & 0x0f;
+            }
+            let fast = decode(LinkType::Ethernet, &bytes);
+            let mut walked = Packet::undecoded(LinkType::Ethernet);
+            if let Err(err) = layers(Next::Ethernet(&bytes), &bytes, &mut walked) {
+                walked.malformed = Some(err);
+            }
+            prop_assert_eq!(fast, walked);
+        }
+    }
+
+    fn ethernet_frame(ether_type: u16, ip: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
+        frame.extend_from_slice(&ether_type.to_be_bytes());
+        frame.extend_from_slice(ip);
+        frame
+    }
+
+    /// tcpdump reads the IP version the EtherType names and calls another version's header invalid: a version-6
+    /// header behind IPv4's EtherType is malformed, not IPv6, and the other way round.
+    #[test]
+    fn an_ip_version_the_ethertype_does_not_announce_is_malformed() {
+        let mut v6 = vec![0u8; 60];
+        v6[0] = 0x60;
+        v6[6] = 6;
+        let frame = ethernet_frame(ETHERTYPE_IPV4, &v6);
+        let packet = decode(LinkType::Ethernet, &frame);
+        assert_eq!(packet.net, Net::None);
+        assert_eq!(
+            packet.malformed,
+            Some(DecodeError::Invalid("IPv6 header behind EtherType 0x0800, which announces IPv4".into()))
+        );
+        let mut v4 = vec![0u8; 40];
+        v4[0] = 0x45;
+        v4[3] = 40;
+        v4[9] = 6;
+        v4[32] = 0x50; // TCP data offset: 5 words
+        let frame = ethernet_frame(ETHERTYPE_IPV6, &v4);
+        let packet = decode(LinkType::Ethernet, &frame);
+        assert_eq!(packet.net, Net::None);
+        assert_eq!(
+            packet.malformed,
+            Some(DecodeError::Invalid("IPv4 header behind EtherType 0x86dd, which announces IPv6".into()))
+        );
+        // Behind a VLAN tag, through the general walk, too.
+        let mut tagged = ethernet_frame(0x8100, &[0, 5]);
+        tagged.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        tagged.extend_from_slice(&v6);
+        let packet = decode(LinkType::Ethernet, &tagged);
+        assert!(matches!(packet.malformed, Some(DecodeError::Invalid(ref m)) if m.starts_with("IPv6 header behind")));
+        // The version the EtherType names still decodes.
+        assert!(decode(LinkType::Ethernet, &ethernet_frame(ETHERTYPE_IPV4, &v4)).malformed.is_none());
     }
 }
