@@ -200,6 +200,21 @@ impl Window {
         })
     }
 
+    /// [`Window::sums`], and whether every live bucket but the newest has no SYN. The sums are taken exactly as
+    /// `sums` takes them (same operations, same order), so they are bit-identical.
+    fn sums_and_older_quiet(&self, now: Timestamp, width: u64) -> (Sums, bool) {
+        let newest = &self.ring[(self.head % RING as u64) as usize];
+        let mut s = Sums { syns: 0.0, syn_acks: 0.0, completed: 0.0 };
+        let mut older_quiet = true;
+        for (b, w) in self.live(now, width) {
+            s.syns += f64::from(b.syns) * w;
+            s.syn_acks += f64::from(b.syn_acks) * w;
+            s.completed += f64::from(b.completed) * w;
+            older_quiet &= std::ptr::eq(b, newest) || b.syns == 0;
+        }
+        (s, older_quiet)
+    }
+
     fn sums(&self, now: Timestamp, width: u64) -> Sums {
         let mut s = Sums { syns: 0.0, syn_acks: 0.0, completed: 0.0 };
         for (b, w) in self.live(now, width) {
@@ -501,19 +516,22 @@ fn window_secs(width: u64) -> f64 {
 
 /// Counts a SYN on `t`, whose window is already rolled to `now`; returns the `Started` event if it trips the alarm.
 fn record_syn(t: &mut Target, now: Timestamp, width: u64, cfg: &FloodConfig, source: IpAddr) -> Option<FloodEvent> {
-    if t.flood.is_none() && t.window.live(now, width).all(|(b, _)| b.syns == 0) {
-        // A quiet window ended the previous burst: count sources afresh.
-        *t.sources = Hll::new();
-    }
-    t.sources.insert(hash_ip(source));
     t.half_open = t.half_open.saturating_add(1);
     let bucket = t.window.newest();
-    if bucket.syns == 0 {
+    let newest_was_quiet = bucket.syns == 0;
+    if newest_was_quiet {
         bucket.first_syn = now;
     }
     bucket.syns = bucket.syns.saturating_add(1);
 
-    let sums = t.window.sums(now, width);
+    // One pass gives both the sums and whether the window held no SYN before this one: a separate pass for the
+    // latter cost about 4 instructions per packet of `read -q` (callgrind, 100k bench file).
+    let (sums, older_quiet) = t.window.sums_and_older_quiet(now, width);
+    if t.flood.is_none() && newest_was_quiet && older_quiet {
+        // A quiet window ended the previous burst: count sources afresh.
+        *t.sources = Hll::new();
+    }
+    t.sources.insert(hash_ip(source));
     let rate = sums.syns / window_secs(width);
     let completion = (sums.completed / sums.syns).min(1.0);
     let half_open = t.half_open;
