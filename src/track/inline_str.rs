@@ -22,6 +22,20 @@ impl<const N: usize> InlineStr<N> {
         InlineStr { len: end as u8, bytes }
     }
 
+    /// Copies ASCII `bytes`, cut at `N`: every ASCII byte is a whole character, so no UTF-8 validation is needed.
+    /// A connection record's history goes through here: `new(history.as_str())` validated the letters as UTF-8
+    /// first, about 115 instructions per connection, 6 per packet of `read -q` (callgrind, 100k bench file).
+    /// Bytes that are not all ASCII give the empty string, as `as_str` would on invalid UTF-8.
+    pub fn from_ascii(bytes: &[u8]) -> Self {
+        if !bytes.is_ascii() {
+            return Self::default();
+        }
+        let end = bytes.len().min(N).min(u8::MAX as usize);
+        let mut out = [0u8; N];
+        out[..end].copy_from_slice(&bytes[..end]);
+        InlineStr { len: end as u8, bytes: out }
+    }
+
     pub fn as_str(&self) -> &str {
         // Only whole UTF-8 characters are ever copied in (see `new`).
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
@@ -74,6 +88,14 @@ impl<const N: usize> serde::Serialize for InlineStr<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_ascii_equals_new_on_ascii_and_refuses_anything_else() {
+        for s in ["", "ShAd", "ShAdF", "^dD"] {
+            assert_eq!(InlineStr::<4>::from_ascii(s.as_bytes()), InlineStr::<4>::new(s));
+        }
+        assert!(InlineStr::<4>::from_ascii("a€".as_bytes()).is_empty());
+    }
 
     #[test]
     fn keeps_what_fits_and_cuts_on_a_character_boundary() {

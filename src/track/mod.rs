@@ -689,7 +689,7 @@ fn record_of(conn: &Conn, end_reason: EndReason) -> ConnRecord {
         Proto::Icmp | Proto::Unknown(_) => zeek::ConnState::OTH,
     };
     let history = match proto {
-        Proto::Tcp => conn.zeek.history.as_str().into(),
+        Proto::Tcp => record::HistoryText::from_ascii(conn.zeek.history.letters()),
         // Zeek adds a letter when a side's first datagram arrives. The first datagram is the originator's, unless
         // the roles were flipped ('^', see `datagram`): then it was the responder's.
         Proto::Udp => match (conn.zeek.history.as_str().starts_with('^'), o.packets > 0, r.packets > 0) {

@@ -86,6 +86,11 @@ impl History {
         h
     }
 
+    /// The letters as bytes: only ASCII letters and '^' are ever stored.
+    pub fn letters(&self) -> &[u8] {
+        &self.letters[..self.len()]
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII letters and '^' are ever stored.
         std::str::from_utf8(&self.letters[..self.len()]).unwrap_or_default()
